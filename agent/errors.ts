@@ -1,0 +1,85 @@
+/**
+ * The central registry of the agent's error codes. Every error the agent raises on purpose is an
+ * AgentError carrying one of these stable codes; the README lists them. Script outcomes are not
+ * errors: the hook runner returns them as HookResult values with CodeDeploy's 0-7 codes.
+ */
+export const ErrorCodes = {
+  /** The appspec file is missing, unparsable or breaks a rule. */
+  APPSPEC_INVALID: 'CDA_ERR_APPSPEC_INVALID',
+  /** The appspec file was not found in the revision. */
+  APPSPEC_MISSING: 'CDA_ERR_APPSPEC_MISSING',
+  /** The agent configuration file is missing, unparsable or has an invalid value. */
+  CONFIG_INVALID: 'CDA_ERR_CONFIG_INVALID',
+  /** The deployment specification is malformed or has an unsupported format. */
+  SPEC_INVALID: 'CDA_ERR_SPEC_INVALID',
+  /** The command name is not one the agent knows. */
+  COMMAND_UNSUPPORTED: 'CDA_ERR_COMMAND_UNSUPPORTED',
+  /** The bundle could not be fetched (local path missing, S3 or GitHub error). */
+  BUNDLE_FETCH: 'CDA_ERR_BUNDLE_FETCH',
+  /** The bundle archive is corrupt or could not be unpacked. */
+  BUNDLE_UNPACK: 'CDA_ERR_BUNDLE_UNPACK',
+  /** An archive entry or appspec path tries to leave its directory. */
+  PATH_ESCAPE: 'CDA_ERR_PATH_ESCAPE',
+  /** The install step failed (file exists, conflicting instructions, permission tool failed). */
+  INSTALL_FAILED: 'CDA_ERR_INSTALL_FAILED',
+  /** The deployment root or instructions could not be read or written. */
+  DEPLOYMENT_ROOT: 'CDA_ERR_DEPLOYMENT_ROOT',
+  /** A command-line usage error. */
+  USAGE: 'CDA_ERR_USAGE',
+  /** The codedeploy-local validation of its options failed. */
+  LOCAL_VALIDATION: 'CDA_ERR_LOCAL_VALIDATION',
+  /** The feature exists in the official agent but not yet here. */
+  NOT_SUPPORTED: 'CDA_ERR_NOT_SUPPORTED',
+} as const;
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+export interface AgentErrorOptions {
+  cause?: unknown;
+  /** Structured context, e.g. { entry: '../x' } or { file: 'appspec.yml' }; never secrets. */
+  details?: Record<string, unknown>;
+}
+
+export class AgentError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, options: AgentErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'AgentError';
+    this.code = code;
+    this.details = options.details ?? {};
+  }
+}
+
+/** Narrow an unknown caught value to an Error (wrapping anything else). */
+export function toError(value: unknown): Error {
+  if (value instanceof Error) return value;
+  return new Error(typeof value === 'string' ? value : JSON.stringify(value));
+}
+
+/** The errno code of a Node system error, if any (ENOENT, EEXIST, ...). */
+export function errnoCode(value: unknown): string | undefined {
+  if (typeof value === 'object' && value !== null && 'code' in value) {
+    const code = (value as { code: unknown }).code;
+    return typeof code === 'string' ? code : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * CodeDeploy's host-command error codes, carried in PutHostCommandComplete diagnostics
+ * (DESIGN.md section 3; reference section 7.6).
+ */
+export const ScriptErrorCode = {
+  SUCCEEDED: 0,
+  SCRIPT_MISSING: 1,
+  SCRIPT_NOT_EXECUTABLE: 2,
+  SCRIPT_TIMED_OUT: 3,
+  SCRIPT_FAILED: 4,
+  UNKNOWN_ERROR: 5,
+  OUTPUTS_LEFT_OPEN: 6,
+  FAILED_AFTER_RESTART: 7,
+} as const;
+
+export type ScriptErrorCodeValue = (typeof ScriptErrorCode)[keyof typeof ScriptErrorCode];
