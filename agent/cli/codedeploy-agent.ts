@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+/**
+ * codedeploy-agent: the daemon (start) and the operator subcommands. Each subcommand parses its
+ * own arguments and returns an exit code; this file only dispatches.
+ */
+import { agentVersion } from '../version.js';
+import { processIo, type CliIo } from './io.js';
+import { runValidate } from './validate.js';
+
+const USAGE = `Usage: codedeploy-agent <command> [options]
+
+Commands:
+  validate <bundle-dir | appspec-file> [--json]   Check an appspec (and a bundle's scripts and sources)
+  version                                         Print the agent version
+  help                                            Show this help
+
+Run "codedeploy-agent <command> --help" for a command's options.
+`;
+
+export async function runAgentCli(argv: string[], io: CliIo): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'validate':
+      return runValidate(rest, io);
+    case 'version':
+    case '--version':
+    case '-v':
+      io.stdout(`${agentVersion()}\n`);
+      return 0;
+    case 'help':
+    case '--help':
+    case '-h':
+      io.stdout(USAGE);
+      return 0;
+    case undefined:
+      io.stderr(USAGE);
+      return 2;
+    default:
+      io.stderr(`codedeploy-agent: unknown command "${command}"\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+process.exitCode = await runAgentCli(process.argv.slice(2), processIo);

@@ -1,0 +1,5 @@
+#!/usr/bin/env node
+import { processIo } from './io.js';
+import { runCodedeployLocal } from './local-command.js';
+
+process.exitCode = await runCodedeployLocal(process.argv.slice(2), { io: processIo, cwd: process.cwd(), env: process.env });

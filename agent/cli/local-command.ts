@@ -1,0 +1,182 @@
+/**
+ * codedeploy-local: runs a whole deployment on this host from a local bundle with no control
+ * plane (reference section 9). Output lines and exit statuses follow the official CLI; progress
+ * per event goes to stderr so stdout stays what scripts that wrap the official tool expect.
+ */
+import { randomInt } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { loadAgentConfig } from '../config/agent-config.js';
+import { AgentError, ErrorCodes, toError } from '../errors.js';
+import { CommandExecutor } from '../deployment/command-executor.js';
+import { DEFAULT_HOOK_EVENTS, DEFAULT_ORDERED_LIFECYCLE_EVENTS, isPascalCase } from '../deployment/lifecycle.js';
+import { parseDeploymentSpec } from '../spec/deployment-spec.js';
+import { createAgentLogger } from '../log/agent-logger.js';
+import { createDeploymentsLog, type DeploymentsLog } from '../log/deployments-log.js';
+import { agentVersion } from '../version.js';
+import type { CliIo } from './io.js';
+import { eventsToRun, LOCAL_USAGE, locationKind, parseLocalArgs, validateLocalOptions, type LocalOptions } from './local-options.js';
+
+export interface LocalCommandContext {
+  io: CliIo;
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  /** A logger to use instead of <log_dir>/codedeploy-local.log (tests). */
+  logger?: Logger;
+}
+
+const ALPHANUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
+
+export function localDeploymentId(): string {
+  let id = '';
+  for (let i = 0; i < 9; i++) id += ALPHANUM[randomInt(ALPHANUM.length)];
+  return `d-${id}-local`;
+}
+
+async function pathKind(path: string): Promise<'file' | 'directory' | undefined> {
+  try {
+    const s = await stat(path);
+    return s.isDirectory() ? 'directory' : 'file';
+  } catch {
+    return undefined;
+  }
+}
+
+/** The TEXT/JSON specification codedeploy-local builds (reference section 9.3 step 3). */
+export function buildLocalSpec(o: LocalOptions, deploymentId: string, events: string[]): Record<string, unknown> {
+  const location = o.bundleLocation;
+  let revision: Record<string, unknown>;
+  const kind = locationKind(location);
+  if (kind === 's3') {
+    const url = new URL(location);
+    const s3: Record<string, unknown> = { Bucket: url.hostname, Key: decodeURIComponent(url.pathname.replace(/^\//, '')), BundleType: o.type };
+    const version = url.searchParams.get('versionId');
+    const etag = url.searchParams.get('etag');
+    if (version) s3.Version = version;
+    if (etag) s3.ETag = etag;
+    revision = { RevisionType: 'S3', S3Revision: s3 };
+  } else if (kind === 'github') {
+    revision = { RevisionType: 'GitHub', GitHubRevision: githubRevision(location, o.type) };
+  } else {
+    const path = resolve(location);
+    revision =
+      o.type === 'directory'
+        ? { RevisionType: 'Local Directory', LocalRevision: { Location: path, BundleType: 'directory' } }
+        : { RevisionType: 'Local File', LocalRevision: { Location: path, BundleType: o.type } };
+  }
+  return {
+    DeploymentId: deploymentId,
+    DeploymentGroupId: o.deploymentGroupId,
+    DeploymentGroupName: o.deploymentGroupName,
+    ApplicationName: o.applicationName,
+    ApplicationId: location,
+    DeploymentCreator: 'user',
+    DeploymentType: 'IN_PLACE',
+    AppSpecFilename: o.appSpecFilename ?? 'appspec.yml',
+    AgentActionOverrides: { AgentOverrides: { FileExistsBehavior: o.fileExistsBehavior } },
+    Revision: revision,
+    AllPossibleLifecycleEvents: [...new Set([...DEFAULT_ORDERED_LIFECYCLE_EVENTS, ...events])],
+  };
+}
+
+function githubRevision(location: string, type: string): Record<string, unknown> {
+  const bundleType = type === 'zip' || type === 'tar' ? type : 'zip';
+  const api = /^https:\/\/api\.github\.com\/repos\/([^/]+)\/([^/]+)\/(tarball|zipball)\/([^/?#]+)/i.exec(location);
+  if (api) {
+    return { Account: api[1], Repository: api[2], CommitId: api[4], BundleType: api[3] === 'tarball' ? 'tar' : 'zip' };
+  }
+  const web = /^https:\/\/github\.com\/([^/]+)\/([^/?#]+?)(?:\.git)?\/?$/i.exec(location);
+  if (web) return { Account: web[1], Repository: web[2], CommitId: 'HEAD', BundleType: bundleType };
+  throw new AgentError(
+    ErrorCodes.LOCAL_VALIDATION,
+    `location ${location} is not a supported https location: use https://github.com/<owner>/<repo> or https://api.github.com/repos/<owner>/<repo>/(tarball|zipball)/<ref>`,
+  );
+}
+
+export async function runCodedeployLocal(argv: string[], ctx: LocalCommandContext): Promise<number> {
+  const { io } = ctx;
+  let options: LocalOptions;
+  try {
+    options = parseLocalArgs(argv, ctx.cwd);
+  } catch (err) {
+    io.stderr(`ERROR: ${toError(err).message}\n\n${LOCAL_USAGE}`);
+    return 2;
+  }
+  if (options.help) {
+    io.stdout(LOCAL_USAGE);
+    return 0;
+  }
+  if (options.version) {
+    io.stdout(`${agentVersion()}\n`);
+    return 0;
+  }
+
+  let deploymentsLog: DeploymentsLog | undefined;
+  let logger = ctx.logger;
+  try {
+    await validateLocalOptions(options, { kind: pathKind });
+    const events = eventsToRun(options.events);
+    for (const e of events) {
+      if (!isPascalCase(e)) throw new AgentError(ErrorCodes.LOCAL_VALIDATION, `Received command is not in PascalCase form: ${e}`);
+    }
+    if (locationKind(options.bundleLocation) !== 'local') {
+      throw new AgentError(
+        ErrorCodes.NOT_SUPPORTED,
+        `${locationKind(options.bundleLocation) === 's3' ? 'S3' : 'GitHub'} bundle locations are not supported by this version of codedeploy-local yet; use a local directory or archive`,
+      );
+    }
+    if ((await pathKind(options.configFile)) !== 'file') {
+      throw new AgentError(ErrorCodes.CONFIG_INVALID, `configuration file ${options.configFile} does not exist or is not readable`);
+    }
+    const { config, warnings } = await loadAgentConfig(options.configFile);
+    logger ??= createAgentLogger({ file: resolve(config.logDir, 'codedeploy-local.log'), level: config.verbose ? 'debug' : 'info', name: 'codedeploy-local' });
+    for (const w of warnings) logger.warn(w);
+
+    const deploymentId = localDeploymentId();
+    const specJson = buildLocalSpec(options, deploymentId, events);
+    const spec = parseDeploymentSpec({ Format: 'TEXT/JSON', Payload: JSON.stringify(specJson) }, { allowUnsigned: true });
+    const hookEvents = [...new Set([...DEFAULT_HOOK_EVENTS, ...events])].filter((e) => e !== 'DownloadBundle' && e !== 'Install');
+    if (config.enableDeploymentsLog) deploymentsLog = createDeploymentsLog({ path: resolve(config.rootDir, 'deployment-logs', 'codedeploy-agent-deployments.log') });
+    const executor = new CommandExecutor({
+      config,
+      logger,
+      hookMapping: new Map(hookEvents.map((e) => [e, [e]])),
+      ...(deploymentsLog ? { deploymentsLog } : {}),
+      baseEnv: ctx.env,
+    });
+    const deploymentDir = executor.deploymentDir(spec);
+    io.stdout(`Starting to execute deployment from within folder ${deploymentDir}\n`);
+    let ok = true;
+    for (const event of events) {
+      const started = Date.now();
+      const outcome = await executor.execute(event, spec);
+      const seconds = ((Date.now() - started) / 1000).toFixed(2);
+      if (outcome.status === 'Succeeded') {
+        io.stderr(`  ${event.padEnd(20)} succeeded (${seconds}s)\n`);
+        continue;
+      }
+      ok = false;
+      const d = outcome.diagnostics;
+      io.stderr(`  ${event.padEnd(20)} FAILED (${seconds}s)\n`);
+      if (d.script_name) {
+        io.stdout(`Your local deployment failed while trying to execute your script at ${executor.layout.archiveDir(deploymentDir)}/${d.script_name}\n`);
+        io.stdout(`${d.message}\n`);
+      } else {
+        io.stdout(`ERROR: ${d.message}\n`);
+      }
+      break;
+    }
+    io.stdout(`See the deployment log at ${executor.layout.scriptsLog(deploymentDir)} for more details\n`);
+    if (ok) io.stdout('AppSpec file valid. Local deployment successful\n');
+    return ok ? 0 : 1;
+  } catch (err) {
+    const error = toError(err);
+    logger?.error({ err: error }, error.message);
+    io.stdout(`ERROR: ${error.message}\n`);
+    return error instanceof AgentError && error.code === ErrorCodes.USAGE ? 2 : 1;
+  } finally {
+    await deploymentsLog?.close();
+    logger?.flush();
+  }
+}
