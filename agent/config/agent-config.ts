@@ -44,6 +44,16 @@ export interface AgentConfig {
   hookOutputDrainSeconds: number;
   /** Ours: concurrent file copies during Install. */
   installConcurrency: number;
+  /** Ours: the instance metadata service (tests point it at a fake on loopback). */
+  imdsEndpoint: string;
+  /** Ours: accept TEXT/JSON (unsigned) deployment specifications from the control plane. */
+  allowUnsignedSpecs: boolean;
+  /** Ours: PEM file of CA certificates that must have issued the spec signer (chain check when set). */
+  deploymentSpecCaFile?: string;
+  /** Ours: PEM CA bundle for TLS to the control plane, S3 and GitHub (also AWS_CA_BUNDLE). */
+  caBundle?: string;
+  /** Ours: the GitHub API base URL (GitHub Enterprise, or a local server in tests). */
+  githubApiUrl: string;
 }
 
 export const DEFAULT_CONFIG_FILE = '/etc/codedeploy-agent/conf/codedeployagent.yml';
@@ -76,6 +86,9 @@ export function defaultConfigValues(): Omit<AgentConfig, 'source'> {
     hookKillGraceSeconds: 10,
     hookOutputDrainSeconds: 2,
     installConcurrency: 32,
+    imdsEndpoint: 'http://169.254.169.254',
+    allowUnsignedSpecs: false,
+    githubApiUrl: 'https://api.github.com',
   };
 }
 
@@ -112,6 +125,11 @@ const KEYS: Record<string, { field: keyof Omit<AgentConfig, 'source'>; kind: Kin
   hook_kill_grace_seconds: { field: 'hookKillGraceSeconds', kind: 'nonnegint' },
   hook_output_drain_seconds: { field: 'hookOutputDrainSeconds', kind: 'nonnegint' },
   install_concurrency: { field: 'installConcurrency', kind: 'posint' },
+  imds_endpoint: { field: 'imdsEndpoint', kind: 'string' },
+  allow_unsigned_specs: { field: 'allowUnsignedSpecs', kind: 'bool' },
+  deployment_spec_ca_file: { field: 'deploymentSpecCaFile', kind: 'path' },
+  ca_bundle: { field: 'caBundle', kind: 'path' },
+  github_api_url: { field: 'githubApiUrl', kind: 'string' },
 };
 
 /** Official keys the agent accepts and ignores (legacy or single-process model). */
