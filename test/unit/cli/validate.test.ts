@@ -1,0 +1,237 @@
+import { chmod, mkdir, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runValidate } from '../../../agent/cli/validate.js';
+import { tempDir } from '../../helpers/temp.js';
+
+async function run(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runValidate(args, { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s) });
+  return { code, stdout, stderr };
+}
+
+const APPSPEC = `version: 0.0
+os: linux
+files:
+  - source: app
+    destination: /var/www/app
+hooks:
+  ApplicationStart:
+    - location: scripts/start.sh
+      timeout: 60
+`;
+
+/** A bundle directory: the appspec plus files (path -> [content, mode]). */
+async function bundle(appspec: string | undefined, files: Record<string, [string, number]> = {}, name = 'appspec.yml'): Promise<string> {
+  const dir = join(await tempDir(), 'bundle');
+  await mkdir(dir);
+  if (appspec !== undefined) {
+    await mkdir(join(dir, name, '..'), { recursive: true });
+    await writeFile(join(dir, name), appspec);
+  }
+  for (const [path, [content, mode]] of Object.entries(files)) {
+    await mkdir(join(dir, path, '..'), { recursive: true });
+    await writeFile(join(dir, path), content);
+    await chmod(join(dir, path), mode);
+  }
+  return dir;
+}
+
+const GOOD_FILES: Record<string, [string, number]> = {
+  'scripts/start.sh': ['#!/bin/sh\nexit 0\n', 0o755],
+  'app/index.html': ['<h1>hi</h1>\n', 0o644],
+};
+
+describe('codedeploy-agent validate', () => {
+  it('accepts a valid bundle: exit 0 and a summary', async () => {
+    const dir = await bundle(APPSPEC, GOOD_FILES);
+    const { code, stdout, stderr } = await run(dir);
+    expect(code).toBe(0);
+    expect(stderr).toBe('');
+    expect(stdout).toBe(`${join(dir, 'appspec.yml')}: valid (0 errors, 0 warnings)\n`);
+  });
+
+  it('reports a missing script with the location of its hooks entry: exit 1', async () => {
+    const dir = await bundle(APPSPEC, { 'app/index.html': ['x', 0o644] });
+    const { code, stdout } = await run(dir);
+    expect(code).toBe(1);
+    const file = join(dir, 'appspec.yml');
+    expect(stdout.split('\n')).toEqual([
+      `error: Script does not exist at specified location: ${join(dir, 'scripts/start.sh')} (at ${file}:8:7, hooks.ApplicationStart[0])`,
+      `${file}: invalid (1 error, 0 warnings)`,
+      '',
+    ]);
+  });
+
+  it('rejects a script that escapes the bundle through ../', async () => {
+    const dir = await bundle(APPSPEC.replace('scripts/start.sh', '../outside.sh'), GOOD_FILES);
+    await writeFile(join(dir, '..', 'outside.sh'), '#!/bin/sh\n', { mode: 0o755 });
+    const { code, stdout } = await run(dir);
+    expect(code).toBe(1);
+    expect(stdout).toContain(`error: Script at specified location: ../outside.sh resolves outside the bundle directory (${join(dir, '..', 'outside.sh')})`);
+    expect(stdout).toContain('hooks.ApplicationStart[0])');
+  });
+
+  it('rejects a script that escapes the bundle through a symlink', async () => {
+    const dir = await bundle(APPSPEC, { 'app/index.html': ['x', 0o644] });
+    const outside = join(dir, '..', 'evil.sh');
+    await writeFile(outside, '#!/bin/sh\n', { mode: 0o755 });
+    await mkdir(join(dir, 'scripts'));
+    await symlink(outside, join(dir, 'scripts/start.sh'));
+    const { code, stdout } = await run(dir);
+    expect(code).toBe(1);
+    expect(stdout).toContain('error: Script at specified location: scripts/start.sh resolves outside the bundle directory');
+  });
+
+  it('follows a symlink that stays inside the bundle; a leading "/" is bundle-relative', async () => {
+    const dir = await bundle(APPSPEC.replace('scripts/start.sh', '/scripts/link.sh'), GOOD_FILES);
+    await symlink('start.sh', join(dir, 'scripts/link.sh'));
+    const { code } = await run(dir);
+    expect(code).toBe(0);
+  });
+
+  it('warns about a script that is not executable but exits 0', async () => {
+    const dir = await bundle(APPSPEC, { ...GOOD_FILES, 'scripts/start.sh': ['#!/bin/sh\n', 0o644] });
+    const { code, stdout } = await run(dir);
+    expect(code).toBe(0);
+    const file = join(dir, 'appspec.yml');
+    expect(stdout.split('\n')).toEqual([
+      `warning: Script at specified location: scripts/start.sh is not executable; the agent will make it executable (chmod +x) at run time (at ${file}:8:7, hooks.ApplicationStart[0])`,
+      `${file}: valid (0 errors, 1 warning)`,
+      '',
+    ]);
+  });
+
+  it('reports files sources that are missing or leave the bundle', async () => {
+    const spec = `version: 0.0
+os: linux
+files:
+  - source: missing
+    destination: /a
+  - source: ../etc
+    destination: /b
+  - source: linked
+    destination: /c
+  - source: /
+    destination: /d
+`;
+    const dir = await bundle(spec);
+    await symlink('/etc', join(dir, 'linked'));
+    const { code, stdout } = await run(dir);
+    expect(code).toBe(1);
+    const file = join(dir, 'appspec.yml');
+    expect(stdout.split('\n')).toEqual([
+      `error: The files source missing does not exist in the bundle (${join(dir, 'missing')}) (at ${file}:4:5, files[0])`,
+      `error: The files source ../etc resolves outside the bundle directory (${join(dir, '..', 'etc')}) (at ${file}:6:5, files[1])`,
+      `error: The files source linked resolves outside the bundle directory (/etc) (at ${file}:8:5, files[2])`,
+      `${file}: invalid (3 errors, 0 warnings)`,
+      '',
+    ]);
+  });
+
+  it('prints every appspec problem with its location', async () => {
+    const dir = await bundle('version: 1\nos: linux\nhooks:\n  BeforeInstall:\n    - timeout: 0\nhook: x\n');
+    const { code, stdout } = await run(dir);
+    expect(code).toBe(1);
+    const lines = stdout.trimEnd().split('\n');
+    expect(lines.map((l) => l.replace(/The deployment failed because .*?\. .* \(at /, '<msg> (at '))).toEqual([
+      `error: <msg> (at ${join(dir, 'appspec.yml')}:1:10, version)`,
+      `error: <msg> (at ${join(dir, 'appspec.yml')}:5:7, hooks.BeforeInstall[0].location)`,
+      `error: <msg> (at ${join(dir, 'appspec.yml')}:5:16, hooks.BeforeInstall[0].timeout)`,
+      `warning: Unknown top-level key 'hook' is ignored (at ${join(dir, 'appspec.yml')}:6:1, hook)`,
+      `${join(dir, 'appspec.yml')}: invalid (3 errors, 1 warning)`,
+    ]);
+  });
+
+  it('--json prints exactly {valid, errors, warnings}', async () => {
+    const dir = await bundle(APPSPEC.replace('timeout: 60', 'timeout: nope'), { ...GOOD_FILES, 'scripts/start.sh': ['#!/bin/sh\n', 0o644] });
+    const { code, stdout } = await run('--json', dir);
+    expect(code).toBe(1);
+    expect(stdout.endsWith('\n')).toBe(true);
+    const file = join(dir, 'appspec.yml');
+    expect(JSON.parse(stdout)).toEqual({
+      valid: false,
+      errors: [
+        {
+          message:
+            'The deployment failed because an invalid timeout value was provided for a script in the application specification file. Make corrections in the hooks section of the AppSpec file, and then try again.',
+          path: 'hooks.ApplicationStart[0].timeout',
+          line: 9,
+          column: 16,
+          file,
+        },
+      ],
+      warnings: [],
+    });
+  });
+
+  it('--json on a valid bundle with a warning', async () => {
+    const dir = await bundle(APPSPEC, { ...GOOD_FILES, 'scripts/start.sh': ['#!/bin/sh\n', 0o600] });
+    const { code, stdout } = await run(dir, '--json');
+    expect(code).toBe(0);
+    const parsed = JSON.parse(stdout) as { valid: boolean; errors: unknown[]; warnings: Array<Record<string, unknown>> };
+    expect(parsed.valid).toBe(true);
+    expect(parsed.errors).toEqual([]);
+    expect(parsed.warnings.map((w) => [w.path, w.line, w.column])).toEqual([['hooks.ApplicationStart[0]', 8, 7]]);
+  });
+
+  it('falls back to appspec.yaml', async () => {
+    const dir = await bundle(APPSPEC, GOOD_FILES, 'appspec.yaml');
+    const { code, stdout } = await run(dir);
+    expect(code).toBe(0);
+    expect(stdout).toBe(`${join(dir, 'appspec.yaml')}: valid (0 errors, 0 warnings)\n`);
+  });
+
+  it('honours --appspec-filename', async () => {
+    const dir = await bundle(APPSPEC, GOOD_FILES, 'deploy/spec.yml');
+    const { code, stdout } = await run(dir, '--appspec-filename', 'deploy/spec.yml');
+    expect(code).toBe(0);
+    expect(stdout).toBe(`${join(dir, 'deploy/spec.yml')}: valid (0 errors, 0 warnings)\n`);
+  });
+
+  it('a bundle without an appspec is invalid: exit 1', async () => {
+    const dir = await bundle(undefined, GOOD_FILES);
+    const { code, stdout } = await run(dir);
+    expect(code).toBe(1);
+    expect(stdout).toContain(`error: No AppSpec file found in the bundle directory ${dir} (looked for appspec.yml, appspec.yaml)`);
+  });
+
+  it('validates a single appspec file without bundle checks', async () => {
+    const dir = await tempDir();
+    const file = join(dir, 'my-appspec.yml');
+    await writeFile(file, APPSPEC);
+    expect((await run(file)).code).toBe(0);
+    await writeFile(file, 'version: 0.0\nos: linux\nfiles:\n  - source: x\n');
+    const { code, stdout } = await run(file);
+    expect(code).toBe(1);
+    expect(stdout).toContain(`(at ${file}:4:5, files[0].destination)`);
+  });
+
+  it('--help prints the usage: exit 0', async () => {
+    const { code, stdout } = await run('--help');
+    expect(code).toBe(0);
+    expect(stdout).toContain('Usage: codedeploy-agent validate <bundle-dir | appspec-file>');
+  });
+
+  it.each([
+    [['--bogus', '.'], /Unknown option '--bogus'/],
+    [[], /missing <bundle-dir \| appspec-file> argument/],
+    [['a', 'b'], /expected one <bundle-dir \| appspec-file> argument, got 2/],
+    [['/definitely/not/here'], /\/definitely\/not\/here: no such file or directory/],
+    [['--appspec-filename'], /argument missing/],
+  ])('usage error %j: exit 2', async (args, message) => {
+    const { code, stdout, stderr } = await run(...args);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).toMatch(message);
+  });
+
+  it('--appspec-filename with a file argument is a usage error', async () => {
+    const dir = await tempDir();
+    await writeFile(join(dir, 'appspec.yml'), APPSPEC);
+    const { code, stderr } = await run(join(dir, 'appspec.yml'), '--appspec-filename', 'x.yml');
+    expect(code).toBe(2);
+    expect(stderr).toContain('--appspec-filename applies only to a bundle directory');
+  });
+});
