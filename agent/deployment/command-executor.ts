@@ -219,6 +219,7 @@ export class CommandExecutor {
         log ??= createScriptLogWriter({
           scriptsLogPath: this.layout.scriptsLog(deploymentDir),
           deploymentId: spec.deploymentId,
+          logger,
           ...(this.options.deploymentsLog ? { deploymentsLog: this.options.deploymentsLog } : {}),
         });
         const result: HookResult = await runLifecycleEvent({

@@ -1,0 +1,121 @@
+/**
+ * Runs every script of one lifecycle event, in order, stopping at the first failure (reference
+ * section 7.1). Returns the outcome as a HookResult value; it does not throw for script outcomes.
+ *
+ * scripts.log gets "LifecycleEvent - <event>", then per script "Script - <location>" and its
+ * output; the same entries (without timestamps) and the runner's own notes feed the diagnostics
+ * tail (TailBuffer), which is the HookResult log of a failed event.
+ */
+import { ScriptErrorCode, toError } from '../errors.js';
+import type { OutputStream, ScriptLogWriter } from '../log/types.js';
+import { runScript, type HookOutputSink } from './hook-runner.js';
+import { findScript, makeExecutable } from './script-path.js';
+import { TailBuffer } from './tail-buffer.js';
+import type { HookResult, LifecycleEventRequest } from './types.js';
+
+const SUCCESS: HookResult = { errorCode: ScriptErrorCode.SUCCEEDED, scriptName: '', message: '', log: '' };
+
+/** With a writer that has no backpressure of its own, flush after this many characters. */
+const FLUSH_EVERY_CHARS = 1024 * 1024;
+
+export async function runLifecycleEvent(req: LifecycleEventRequest): Promise<HookResult> {
+  if (req.scripts.length === 0) return SUCCESS;
+  const tail = new TailBuffer();
+  const sink = createSink(req.log, tail);
+  const fail = (errorCode: HookResult['errorCode'], scriptName: string, message: string): HookResult => ({
+    errorCode,
+    scriptName,
+    message,
+    log: tail.text(),
+  });
+
+  req.log.lifecycleEvent(req.event);
+  tail.push(`LifecycleEvent - ${req.event}\n`);
+  try {
+    for (const script of req.scripts) {
+      req.log.script(script.location);
+      tail.push(`Script - ${script.location}\n`);
+      if (req.signal?.aborted) {
+        return fail(ScriptErrorCode.UNKNOWN_ERROR, script.location, `Script at specified location: ${script.location} was stopped because the command was cancelled`);
+      }
+
+      const found = await findScript(req.archiveDir, script.location);
+      if (!found.ok) {
+        req.logger.error({ script: script.location }, found.message);
+        return fail(found.errorCode, script.location, found.message);
+      }
+      if (!found.executable) {
+        const msg = `Script at specified location: ${script.location} is not executable.  Trying to make it executable.`;
+        req.logger.warn({ script: script.location }, msg);
+        sink.note(msg);
+        if (!(await makeExecutable(found.path))) {
+          const message = `Unable to set script at specified location: ${script.location} as executable`;
+          req.logger.error({ script: script.location }, message);
+          return fail(ScriptErrorCode.SCRIPT_NOT_EXECUTABLE, script.location, message);
+        }
+      }
+
+      const outcome = await runScript({
+        location: script.location,
+        scriptPath: found.path,
+        ...(script.runas !== undefined ? { runas: script.runas } : {}),
+        sudo: script.sudo,
+        timeoutSeconds: script.timeoutSeconds,
+        env: req.env,
+        cwd: req.cwd,
+        killGraceMs: req.killGraceMs,
+        outputDrainMs: req.outputDrainMs,
+        sink,
+        logger: req.logger,
+        ...(req.signal ? { signal: req.signal } : {}),
+      });
+      if (outcome.errorCode !== ScriptErrorCode.SUCCEEDED) {
+        req.logger.error({ script: script.location, errorCode: outcome.errorCode }, outcome.message);
+        return fail(outcome.errorCode, script.location, outcome.message);
+      }
+    }
+    return SUCCESS;
+  } catch (err) {
+    // Not a script outcome (e.g. the revision directory became unreadable): unknown error, code 5.
+    const error = toError(err);
+    req.logger.error({ err: error }, `lifecycle event ${req.event} failed: ${error.message}`);
+    return fail(ScriptErrorCode.UNKNOWN_ERROR, '', error.message);
+  } finally {
+    await req.log.flush().catch((err: unknown) => req.logger.warn({ err: toError(err) }, 'could not flush scripts.log'));
+  }
+}
+
+interface Drainable {
+  readonly needDrain: boolean;
+  waitDrain(): Promise<void>;
+}
+
+function isDrainable(log: ScriptLogWriter): log is ScriptLogWriter & Drainable {
+  const candidate = log as Partial<Drainable>;
+  return typeof candidate.waitDrain === 'function' && typeof candidate.needDrain === 'boolean';
+}
+
+/** scripts.log plus the tail; backpressure from the writer when it has some, else periodic flushes. */
+function createSink(log: ScriptLogWriter, tail: TailBuffer): HookOutputSink {
+  let sinceFlush = 0;
+  const drainable = isDrainable(log) ? log : undefined;
+  return {
+    output(stream: OutputStream, line: string) {
+      log.output(stream, line);
+      tail.push(`[${stream}]${line}`);
+      sinceFlush += line.length;
+    },
+    note(message: string) {
+      log.note(message);
+      tail.push(`[agent]${message}\n`);
+    },
+    get needDrain() {
+      return drainable ? drainable.needDrain : sinceFlush >= FLUSH_EVERY_CHARS;
+    },
+    async waitDrain() {
+      if (drainable) return drainable.waitDrain();
+      sinceFlush = 0;
+      await log.flush();
+    },
+  };
+}

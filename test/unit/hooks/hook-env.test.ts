@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import { buildHookEnvironment, isRemovedVariable } from '../../../agent/hooks/hook-env.js';
+
+const base = {
+  lifecycleEvent: 'AfterInstall',
+  deploymentId: 'd-ABCDEFGHI',
+  applicationName: 'TestApplication',
+  deploymentGroupName: 'TestDeploymentGroup',
+  deploymentGroupId: 'foo',
+};
+
+describe('buildHookEnvironment', () => {
+  it('sets the five deployment variables and the revision env (reference 10.4 case 6)', () => {
+    const env = buildHookEnvironment({ ...base, baseEnv: {}, revisionEnv: { TEST_ENVIRONMENT_VARIABLE: 'ONE', ANOTHER_ENV_VARIABLE: 'TWO' } });
+    expect(env).toEqual({
+      LIFECYCLE_EVENT: 'AfterInstall',
+      DEPLOYMENT_ID: 'd-ABCDEFGHI',
+      APPLICATION_NAME: 'TestApplication',
+      DEPLOYMENT_GROUP_NAME: 'TestDeploymentGroup',
+      DEPLOYMENT_GROUP_ID: 'foo',
+      TEST_ENVIRONMENT_VARIABLE: 'ONE',
+      ANOTHER_ENV_VARIABLE: 'TWO',
+    });
+  });
+
+  it('inherits the agent environment minus credentials and systemd variables', () => {
+    const env = buildHookEnvironment({
+      ...base,
+      baseEnv: {
+        PATH: '/usr/bin',
+        HOME: '/root',
+        AWS_REGION: 'us-east-1',
+        AWS_DEFAULT_REGION: 'us-east-1',
+        AWS_PROFILE: 'p',
+        AWS_ACCESS_KEY_ID: 'x',
+        AWS_SECRET_ACCESS_KEY: 'x',
+        AWS_SESSION_TOKEN: 'x',
+        AWS_SECURITY_TOKEN: 'x',
+        AWS_ACCESS_KEY: 'x',
+        AWS_SECRET_KEY: 'x',
+        AWS_CREDENTIAL_FILE: 'x',
+        AWS_CREDENTIALS_FILE: 'x',
+        AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: 'x',
+        AWS_CONTAINER_CREDENTIALS_FULL_URI: 'x',
+        AWS_CONTAINER_AUTHORIZATION_TOKEN: 'x',
+        AWS_WEB_IDENTITY_TOKEN_FILE: 'x',
+        CODEDEPLOY_GITHUB_TOKEN: 'x',
+        CODEDEPLOY_DB_PASSWORD: 'x',
+        aws_secret_access_key: 'x',
+        NOTIFY_SOCKET: '/run/systemd/notify',
+        WATCHDOG_USEC: '1',
+        WATCHDOG_PID: '1',
+        LISTEN_FDS: '1',
+        MY_APP_TOKEN: 'kept: not AWS_ or CODEDEPLOY_',
+        UNDEF: undefined,
+      },
+    });
+    expect(Object.keys(env).sort()).toEqual(
+      [
+        'PATH',
+        'HOME',
+        'AWS_REGION',
+        'AWS_DEFAULT_REGION',
+        'AWS_PROFILE',
+        'MY_APP_TOKEN',
+        'LIFECYCLE_EVENT',
+        'DEPLOYMENT_ID',
+        'APPLICATION_NAME',
+        'DEPLOYMENT_GROUP_NAME',
+        'DEPLOYMENT_GROUP_ID',
+      ].sort(),
+    );
+  });
+
+  it('unsets revision variables given as undefined, even when inherited', () => {
+    const env = buildHookEnvironment({
+      ...base,
+      baseEnv: { BUNDLE_VERSION: 'stale', BUNDLE_KEY: 'stale' },
+      revisionEnv: { BUNDLE_BUCKET: 'b', BUNDLE_KEY: 'k', BUNDLE_VERSION: undefined, BUNDLE_ETAG: 'e' },
+    });
+    expect(env.BUNDLE_KEY).toBe('k');
+    expect('BUNDLE_VERSION' in env).toBe(false);
+    expect(env.BUNDLE_ETAG).toBe('e');
+  });
+
+  it('lets the deployment variables win over inherited ones', () => {
+    const env = buildHookEnvironment({ ...base, baseEnv: { LIFECYCLE_EVENT: 'Old', DEPLOYMENT_ID: 'd-OLD' } });
+    expect(env.LIFECYCLE_EVENT).toBe('AfterInstall');
+    expect(env.DEPLOYMENT_ID).toBe('d-ABCDEFGHI');
+  });
+
+  it.each([
+    ['AWS_SECRET_ACCESS_KEY', true],
+    ['AWS_ACCESS_KEY_ID', true],
+    ['CODEDEPLOY_API_SECRET', true],
+    ['WATCHDOG_USEC', true],
+    ['AWS_REGION', false],
+    ['SECRET_SAUCE', false],
+    ['PATH', false],
+  ])('isRemovedVariable(%s) = %s', (name, removed) => {
+    expect(isRemovedVariable(name)).toBe(removed);
+  });
+});
