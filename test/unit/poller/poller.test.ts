@@ -1,0 +1,292 @@
+import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { Poller, type CommandStatus, type HostCommand, type PollerClient, NOOP_COMPLETION_MESSAGE, RESTART_FAILURE_MESSAGE } from '../../../agent/poller/poller.js';
+import { OngoingCommandTracker } from '../../../agent/poller/ongoing-command-tracker.js';
+import { failed, succeeded, type CommandOutcome, type Diagnostics } from '../../../agent/deployment/diagnostics.js';
+import type { DeploymentSpec, Envelope } from '../../../agent/spec/deployment-spec.js';
+import { silentLogger, tempDir } from '../../helpers/temp.js';
+
+const HOST = 'arn:aws:ec2:us-east-1:123456789012:instance/i-0abc';
+
+interface Call {
+  op: string;
+  args: unknown[];
+}
+
+/** A hand-written fake of the commands API: scripted polls, recorded calls. */
+class FakeClient implements PollerClient {
+  calls: Call[] = [];
+  polls: Array<HostCommand | undefined | Error> = [];
+  ack: CommandStatus | undefined = 'InProgress';
+  updates: Array<CommandStatus | undefined> = [];
+  system = 'CodeDeploy';
+  async pollHostCommand(hostIdentifier: string, signal?: AbortSignal): Promise<HostCommand | undefined> {
+    this.calls.push({ op: 'Poll', args: [hostIdentifier] });
+    const next = this.polls.shift();
+    if (next instanceof Error) throw next;
+    if (next) return next;
+    // Behave like a long poll that ends on abort.
+    await new Promise<void>((resolve) => {
+      if (signal?.aborted) return resolve();
+      signal?.addEventListener('abort', () => resolve(), { once: true });
+      setTimeout(resolve, 20);
+    });
+    return undefined;
+  }
+  async getDeploymentSpecification(id: string, host: string) {
+    this.calls.push({ op: 'Spec', args: [id, host] });
+    return { deploymentSystem: this.system, envelope: { Format: 'TEXT/JSON', Payload: id } };
+  }
+  async putHostCommandAcknowledgement(id: string, noop: boolean) {
+    this.calls.push({ op: 'Ack', args: [id, noop] });
+    return this.ack;
+  }
+  async putHostCommandComplete(id: string, status: 'Succeeded' | 'Failed', d: Diagnostics) {
+    this.calls.push({ op: 'Complete', args: [id, status, d] });
+  }
+  async postHostCommandUpdate(id: string) {
+    this.calls.push({ op: 'Update', args: [id] });
+    return this.updates.shift() ?? 'InProgress';
+  }
+  ops(op: string): Call[] {
+    return this.calls.filter((c) => c.op === op);
+  }
+}
+
+function command(name: string, id = `hc-${name}`, execId = 'CodeDeploy/us-east-1/Prod/arn:aws:sds:us-east-1:1:deployment/d-1'): HostCommand {
+  return { HostCommandIdentifier: id, HostIdentifier: HOST, DeploymentExecutionId: execId, CommandName: name };
+}
+
+function specFor(envelope: Envelope | undefined): DeploymentSpec {
+  const payload = envelope?.Payload ?? '';
+  const [group, dep] = payload.includes('|') ? (payload.split('/').pop() ?? '').split('|') : ['g1', 'd-1'];
+  return {
+    deploymentId: dep ?? 'd-1',
+    deploymentGroupId: group ?? 'g1',
+    deploymentGroupName: 'n',
+    applicationName: 'a',
+    deploymentCreator: 'user',
+    deploymentType: 'IN_PLACE',
+    appSpecFilename: 'appspec.yml',
+    revision: { type: 'Local Directory', location: '/x', bundleType: 'directory' },
+  };
+}
+
+async function setup(opts: { execute?: (name: string, spec: DeploymentSpec, signal?: AbortSignal) => Promise<CommandOutcome>; noop?: boolean; shutdownWaitSeconds?: number; updateAfterSeconds?: number } = {}) {
+  const client = new FakeClient();
+  const dir = await tempDir();
+  const tracker = new OngoingCommandTracker(join(dir, 'ongoing-deployment'));
+  const executed: string[] = [];
+  const sleeps: number[] = [];
+  const poller = new Poller({
+    client,
+    executor: {
+      isNoop: async () => opts.noop ?? false,
+      execute: async (name, spec, o) => {
+        executed.push(`${spec.deploymentGroupId}:${name}`);
+        return opts.execute ? opts.execute(name, spec, o?.signal) : succeeded();
+      },
+    },
+    hostIdentifier: HOST,
+    parseSpec: async (e) => specFor(e),
+    tracker,
+    logger: silentLogger(),
+    waitBetweenRunsSeconds: 0,
+    backoffSeconds: (n) => [0, 10, 13, 17, 21, 27, 34, 44, 56, 71, 90][n] ?? 90,
+    shutdownWaitSeconds: opts.shutdownWaitSeconds ?? 5,
+    updateAfterSeconds: opts.updateAfterSeconds ?? 60,
+    updateIntervalSeconds: 0.02,
+    random: () => 1,
+    sleep: (ms, signal) =>
+      new Promise((resolve, reject) => {
+        if (ms >= 1000) sleeps.push(ms);
+        const t = setTimeout(resolve, Math.min(ms, 20));
+        signal?.addEventListener('abort', () => {
+          clearTimeout(t);
+          reject(new Error('aborted'));
+        }, { once: true });
+      }),
+  });
+  return { client, tracker, poller, executed, sleeps };
+}
+
+const until = async (cond: () => boolean, ms = 3000) => {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+};
+
+describe('poller', () => {
+  it('polls, gets the spec, acks, executes and completes exactly once', async () => {
+    const { client, poller, executed, tracker } = await setup();
+    client.polls.push(command('ApplicationStart'));
+    void poller.start();
+    await until(() => client.ops('Complete').length === 1);
+    await poller.stop();
+    expect(client.calls[0]?.op).toBe('Poll');
+    expect(client.calls.filter((c) => c.op !== 'Poll').map((c) => c.op)).toEqual(['Spec', 'Ack', 'Complete']);
+    expect(client.ops('Spec')[0]?.args).toEqual(['CodeDeploy/us-east-1/Prod/arn:aws:sds:us-east-1:1:deployment/d-1', HOST]);
+    expect(client.ops('Ack')[0]?.args).toEqual(['hc-ApplicationStart', false]);
+    expect(client.ops('Complete')[0]?.args).toEqual(['hc-ApplicationStart', 'Succeeded', { error_code: 0, script_name: '', message: 'Succeeded: ', log: '' }]);
+    expect(executed).toEqual(['g1:ApplicationStart']);
+    expect(await tracker.orphans()).toEqual([]);
+  });
+
+  it('reports a failure once, with the executor diagnostics', async () => {
+    const { client, poller } = await setup({ execute: async () => failed(4, 'Script at specified location: s.sh failed with exit code 3', 's.sh', '[stdout]boom\n') });
+    client.polls.push(command('AfterInstall'));
+    void poller.start();
+    await until(() => client.ops('Complete').length === 1);
+    await new Promise((r) => setTimeout(r, 50));
+    await poller.stop();
+    expect(client.ops('Complete')).toHaveLength(1);
+    expect(client.ops('Complete')[0]?.args[2]).toEqual({ error_code: 4, script_name: 's.sh', message: 'Script at specified location: s.sh failed with exit code 3', log: '[stdout]boom\n' });
+  });
+
+  it('skips a command the ack says is already Succeeded, and completes a no-op acked as Failed', async () => {
+    const a = await setup();
+    a.client.ack = 'Succeeded';
+    a.client.polls.push(command('ApplicationStart'));
+    void a.poller.start();
+    await until(() => a.client.ops('Ack').length === 1);
+    await a.poller.stop();
+    expect(a.client.ops('Complete')).toHaveLength(0);
+    expect(a.executed).toEqual([]);
+
+    const b = await setup({ noop: true });
+    b.client.ack = 'Failed';
+    b.client.polls.push(command('ApplicationStop'));
+    void b.poller.start();
+    await until(() => b.client.ops('Complete').length === 1);
+    await b.poller.stop();
+    expect(b.client.ops('Ack')[0]?.args).toEqual(['hc-ApplicationStop', true]);
+    expect(b.client.ops('Complete')[0]?.args.slice(1)).toEqual(['Succeeded', { error_code: 0, script_name: '', message: NOOP_COMPLETION_MESSAGE, log: '' }]);
+    expect(b.executed).toEqual([]);
+  });
+
+  it('fails a command addressed to another host without running it', async () => {
+    const { client, poller, executed } = await setup();
+    client.polls.push({ ...command('ApplicationStart'), HostIdentifier: 'arn:aws:ec2:us-east-1:123456789012:instance/i-0' });
+    void poller.start();
+    await until(() => client.ops('Complete').length === 1);
+    await poller.stop();
+    expect(executed).toEqual([]);
+    expect(client.ops('Spec')).toHaveLength(0);
+    expect((client.ops('Complete')[0]?.args[2] as Diagnostics).message).toBe(`Host Identifier mismatch: ${HOST} != arn:aws:ec2:us-east-1:123456789012:instance/i-0`);
+  });
+
+  it('fails a command whose deployment system is not CodeDeploy', async () => {
+    const { client, poller } = await setup();
+    client.system = 'WackyDeployer';
+    client.polls.push(command('ApplicationStart'));
+    void poller.start();
+    await until(() => client.ops('Complete').length === 1);
+    await poller.stop();
+    expect(client.ops('Complete')[0]?.args.slice(1)).toEqual(['Failed', { error_code: 5, script_name: '', message: 'Deployment System mismatch: CodeDeploy != WackyDeployer', log: '' }]);
+  });
+
+  it('backs off 10 s, 13 s, 17 s on repeated poll errors and resets after a success', async () => {
+    const { client, poller, sleeps } = await setup();
+    client.polls.push(new Error('e1'), new Error('e2'), new Error('e3'), undefined, new Error('e4'));
+    void poller.start();
+    await until(() => client.ops('Poll').length >= 6);
+    await poller.stop();
+    expect(sleeps.slice(0, 4).map((ms) => Math.round(ms / 1000))).toEqual([10, 13, 17, 10]);
+  });
+
+  it('runs commands of one group one at a time and different groups in parallel', async () => {
+    let active = 0;
+    let maxActive = 0;
+    const perGroup = new Map<string, number>();
+    let maxPerGroup = 0;
+    const { client, poller } = await setup({
+      execute: async (_name, spec) => {
+        active++;
+        perGroup.set(spec.deploymentGroupId, (perGroup.get(spec.deploymentGroupId) ?? 0) + 1);
+        maxActive = Math.max(maxActive, active);
+        maxPerGroup = Math.max(maxPerGroup, perGroup.get(spec.deploymentGroupId) ?? 0);
+        await new Promise((r) => setTimeout(r, 80));
+        active--;
+        perGroup.set(spec.deploymentGroupId, (perGroup.get(spec.deploymentGroupId) ?? 1) - 1);
+        return succeeded();
+      },
+    });
+    client.polls.push(command('A', 'h1', 'x/y/z/g1|d-1'), command('B', 'h2', 'x/y/z/g1|d-1'), command('C', 'h3', 'x/y/z/g2|d-2'));
+    void poller.start();
+    await until(() => client.ops('Complete').length === 3);
+    await poller.stop();
+    expect(maxPerGroup).toBe(1);
+    expect(maxActive).toBe(2);
+  });
+
+  it('reports every orphaned command as failed with code 7, once', async () => {
+    const { client, poller, tracker } = await setup();
+    await tracker.begin('d-1', 'hc-one');
+    await tracker.begin('d-2', 'hc-two');
+    expect(await poller.recoverFromCrash()).toBe(2);
+    expect(await poller.recoverFromCrash()).toBe(0);
+    const completes = client.ops('Complete');
+    expect(completes.map((c) => c.args[0]).sort()).toEqual(['hc-one', 'hc-two']);
+    for (const c of completes) expect(c.args.slice(1)).toEqual(['Failed', { error_code: 7, script_name: '', message: RESTART_FAILURE_MESSAGE, log: '' }]);
+    expect(existsSync(join(tracker.dir, 'd-1'))).toBe(false);
+  });
+
+  it('keeps the tracking file while a command runs', async () => {
+    let seen = false;
+    const { client, poller, tracker } = await setup({
+      execute: async () => {
+        seen = (await tracker.orphans()).some((o) => o.hostCommandIdentifier === 'hc-Install');
+        return succeeded();
+      },
+    });
+    client.polls.push(command('Install'));
+    void poller.start();
+    await until(() => client.ops('Complete').length === 1);
+    await poller.stop();
+    expect(seen).toBe(true);
+    expect(await tracker.orphans()).toEqual([]);
+  });
+
+  it('stops a long command when PostHostCommandUpdate says it failed', async () => {
+    const { client, poller } = await setup({
+      updateAfterSeconds: 0.05,
+      execute: (_n, _s, signal) =>
+        new Promise((resolve) => signal?.addEventListener('abort', () => resolve(failed(5, 'stopped')), { once: true })),
+    });
+    client.updates.push('InProgress', 'Failed');
+    client.polls.push(command('ApplicationStart'));
+    void poller.start();
+    await until(() => client.ops('Complete').length === 1);
+    await poller.stop();
+    expect(client.ops('Update').length).toBeGreaterThanOrEqual(2);
+    expect((client.ops('Complete')[0]?.args[2] as Diagnostics).message).toContain('the control plane reported the command as Failed');
+  });
+
+  it('on shutdown waits for a running command, then stops it after the wait and reports it failed', async () => {
+    const slow = await setup({
+      shutdownWaitSeconds: 0.1,
+      execute: (_n, _s, signal) =>
+        new Promise((resolve) => signal?.addEventListener('abort', () => resolve(failed(3, 'killed', 's.sh')), { once: true })),
+    });
+    slow.client.polls.push(command('ApplicationStart'));
+    void slow.poller.start();
+    await until(() => slow.executed.length === 1);
+    await slow.poller.stop();
+    expect(slow.client.ops('Complete')).toHaveLength(1);
+    expect(slow.client.ops('Complete')[0]?.args[1]).toBe('Failed');
+    expect((slow.client.ops('Complete')[0]?.args[2] as Diagnostics).message).toContain('stopped while this command was running');
+
+    const quick = await setup({ execute: async () => { await new Promise((r) => setTimeout(r, 100)); return succeeded(); } });
+    quick.client.polls.push(command('ApplicationStart'));
+    void quick.poller.start();
+    await until(() => quick.executed.length === 1);
+    await quick.poller.stop();
+    expect(quick.client.ops('Complete')[0]?.args[1]).toBe('Succeeded');
+    const pollsAtStop = quick.client.ops('Poll').length;
+    await new Promise((r) => setTimeout(r, 60));
+    expect(quick.client.ops('Poll').length).toBe(pollsAtStop);
+  });
+});
