@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { AppSpec } from '../../appspec/model.js';
+import type { ToolRunner } from './tool-runner.js';
 
 export interface InstallRequest {
   deploymentGroupId: string;
@@ -18,6 +19,8 @@ export interface InstallRequest {
   logger: Logger;
   /** Upper bound on concurrent file copies (default 32). */
   concurrency?: number;
+  /** Runs setfacl, semanage, restorecon and getent; defaults to execFile. Tests pass a recording fake. */
+  tools?: ToolRunner;
 }
 
 export interface InstallSummary {

@@ -1,0 +1,280 @@
+/**
+ * The Install step (reference 4.3 and 5.3): run the previous install's cleanup list, gather facts
+ * (archive listing, one lstat per destination path), plan (install-plan.ts, pure), write
+ * `<DGID>-install.json` atomically, then execute:
+ *   1. every mkdir, in plan order;
+ *   2. every copy, concurrently (bounded by req.concurrency, default 32), each landing atomically;
+ *   3. the permission operations, per path in plan order (paths concurrently, semanage serialised).
+ * Every created path (temp names included) is appended to `<DGID>-cleanup` and fsynced before it is
+ * created, a batch at a time, so a crash never leaves an untracked file. No rollback on failure:
+ * the next install of the group removes what the cleanup list names (official semantics).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import pLimit from 'p-limit';
+import { AgentError, ErrorCodes, errnoCode, toError } from '../errors.js';
+import { createAccountLookup } from './accounts.js';
+import { CleanupRecorder, runCleanupFile, syncDirectory, type CleanupEntry } from './cleanup-file.js';
+import { copyAtomically } from './file-copier.js';
+import { gatherFacts, listSources } from './fs-facts.js';
+import { planInstall, probePaths, resolveMappings } from './install-plan.js';
+import * as msg from './install-messages.js';
+import { installJson } from './instructions-json.js';
+import type { CopyOp, MkdirOp, PathFact, PermissionOp } from './operations.js';
+import { applyPermission, type PermissionContext } from './permission-applier.js';
+import { createToolRunner } from './tool-runner.js';
+import type { InstallRequest, InstallSummary } from './types.js';
+
+/** Copies whose paths are recorded (and fsynced) together. */
+const RECORD_BATCH = 256;
+/** Concurrent metadata calls (lstat, readdir, unlink) while gathering facts and cleaning up. */
+const METADATA_CONCURRENCY = 64;
+
+export function cleanupFilePath(instructionsDir: string, deploymentGroupId: string): string {
+  return join(instructionsDir, `${deploymentGroupId}-cleanup`);
+}
+
+export function installJsonPath(instructionsDir: string, deploymentGroupId: string): string {
+  return join(instructionsDir, `${deploymentGroupId}-install.json`);
+}
+
+export async function install(req: InstallRequest): Promise<InstallSummary> {
+  const logger = req.logger;
+  const tools = req.tools ?? createToolRunner();
+  const concurrency = Math.max(1, req.concurrency ?? 32);
+  const archiveDir = resolve(req.archiveDir);
+  const baseDir = resolve(req.baseDir);
+  const metadataLimit = pLimit(METADATA_CONCURRENCY);
+  const cleanupFile = cleanupFilePath(req.instructionsDir, req.deploymentGroupId);
+
+  // Reject escaping sources before anything is touched (the previous install's files stay listed).
+  const mappings = resolveMappings(req.appspec, archiveDir, baseDir);
+
+  let phaseStart = performance.now();
+  const elapsed = (): number => {
+    const now = performance.now();
+    const ms = Math.round(now - phaseStart);
+    phaseStart = now;
+    return ms;
+  };
+
+  await mkdir(req.instructionsDir, { recursive: true });
+  const cleanedUp = await runCleanupFile(cleanupFile, { tools, logger, concurrency: METADATA_CONCURRENCY });
+  logger.debug({ removed: cleanedUp, ms: elapsed() }, 'previous install cleaned up');
+
+  const sources = await listSources(req.appspec, archiveDir, mappings, metadataLimit);
+  logger.debug({ ms: elapsed() }, 'revision listed');
+  const facts = await gatherFacts(probePaths(req.appspec, mappings, sources, baseDir), metadataLimit);
+  logger.debug({ existing: facts.size, ms: elapsed() }, 'destination facts gathered');
+  const plan = planInstall({
+    appspec: req.appspec,
+    archiveDir,
+    baseDir,
+    ...(req.specFileExistsBehavior !== undefined ? { specFileExistsBehavior: req.specFileExistsBehavior } : {}),
+    sources,
+    facts,
+  });
+  logger.debug({ operations: plan.ops.length, ms: elapsed() }, 'install plan ready');
+
+  const runId = randomBytes(6).toString('hex');
+  await writeAtomically(installJsonPath(req.instructionsDir, req.deploymentGroupId), installJson(plan.ops), runId);
+  logger.debug({ ms: elapsed() }, 'install.json written');
+
+  const mkdirs = plan.ops.filter((op): op is MkdirOp => op.type === 'mkdir');
+  const copies = plan.ops.filter((op): op is CopyOp => op.type === 'copy');
+  const permissions = plan.ops.filter((op): op is PermissionOp => op.type !== 'mkdir' && op.type !== 'copy');
+
+  const recorder = await CleanupRecorder.create(cleanupFile);
+  try {
+    await makeDirectories(mkdirs, recorder);
+    logger.debug({ directories: mkdirs.length, ms: elapsed() }, 'directories created');
+    await copyFiles(copies, recorder, {
+      concurrency,
+      runId,
+      preserveOwner: process.geteuid?.() === 0,
+      uid: process.geteuid?.() ?? -1,
+      gid: process.getegid?.() ?? -1,
+      parentSetgid: setgidLookup(facts),
+    });
+    logger.debug({ files: copies.length, ms: elapsed() }, 'files copied');
+    const permissionContext = { tools, accounts: createAccountLookup(tools), recorder, semanageLock: pLimit(1) };
+    await applyPermissions(permissions, permissionContext, concurrency);
+    logger.debug({ operations: permissions.length, ms: elapsed() }, 'permissions applied');
+  } finally {
+    await recorder.close();
+  }
+
+  const summary: InstallSummary = {
+    filesCopied: copies.length,
+    directoriesCreated: mkdirs.length,
+    filesRetained: plan.retained,
+    permissionsApplied: plan.permissionTargets,
+    cleanedUp,
+  };
+  logger.info({ deploymentGroupId: req.deploymentGroupId, ...summary }, 'install finished');
+  return summary;
+}
+
+async function makeDirectories(mkdirs: readonly MkdirOp[], recorder: CleanupRecorder): Promise<void> {
+  await recorder.record(mkdirs.map((op) => ({ kind: 'path', path: op.directory })));
+  for (const op of mkdirs) {
+    try {
+      await mkdir(op.directory);
+    } catch (err) {
+      if (errnoCode(err) === 'EEXIST') {
+        throw new AgentError(ErrorCodes.INSTALL_FAILED, `${msg.fileAlreadyExists(op.directory)}.`, { cause: err });
+      }
+      throw new AgentError(ErrorCodes.INSTALL_FAILED, msg.operationFailed('create the directory', op.directory, toError(err).message), {
+        cause: err,
+      });
+    }
+  }
+}
+
+interface CopyRun {
+  concurrency: number;
+  runId: string;
+  preserveOwner: boolean;
+  uid: number;
+  gid: number;
+  /** Whether the directory a copy lands in has the setgid bit. */
+  parentSetgid: (destination: string) => boolean;
+}
+
+/** A directory created by mkdir inherits setgid from its parent, so look up the nearest existing one. */
+function setgidLookup(facts: ReadonlyMap<string, PathFact>): (destination: string) => boolean {
+  const cache = new Map<string, boolean>();
+  const lookup = (dir: string): boolean => {
+    const known = cache.get(dir);
+    if (known !== undefined) return known;
+    const fact = facts.get(dir);
+    const parent = dirname(dir);
+    const result = fact ? fact.setgid === true : parent !== dir && lookup(parent);
+    cache.set(dir, result);
+    return result;
+  };
+  return (destination) => lookup(dirname(destination));
+}
+
+function tempPathFor(op: CopyOp, index: number, runId: string): string {
+  return join(dirname(op.destination), `.cda-${runId}-${index}.tmp`);
+}
+
+async function copyFiles(copies: readonly CopyOp[], recorder: CleanupRecorder, run: CopyRun): Promise<void> {
+  const recorded = new Map<number, Promise<void>>();
+  const ensureRecorded = (batch: number): Promise<void> => {
+    let done = recorded.get(batch);
+    if (!done) {
+      const entries: CleanupEntry[] = [];
+      for (let i = batch * RECORD_BATCH; i < Math.min(copies.length, (batch + 1) * RECORD_BATCH); i++) {
+        const op = copies[i] as CopyOp;
+        entries.push({ kind: 'path', path: tempPathFor(op, i, run.runId) }, { kind: 'path', path: op.destination });
+      }
+      done = recorder.record(entries);
+      recorded.set(batch, done);
+    }
+    return done;
+  };
+  const limit = pLimit(run.concurrency);
+  const failures = new FirstFailure();
+  await Promise.all(
+    copies.map((op, i) =>
+      limit(async () => {
+        if (failures.any) return;
+        try {
+          const batch = Math.floor(i / RECORD_BATCH);
+          await ensureRecorded(batch);
+          // Record the next batch while this one copies, so workers never wait on an fsync.
+          if ((batch + 1) * RECORD_BATCH < copies.length) void ensureRecorded(batch + 1).catch(() => undefined);
+          if (failures.any) return;
+          await copyAtomically(op, tempPathFor(op, i, run.runId), {
+            preserveOwner: run.preserveOwner,
+            uid: run.uid,
+            gid: run.gid,
+            parentSetgid: run.parentSetgid(op.destination),
+          });
+        } catch (err) {
+          failures.add(i, err);
+        }
+      }),
+    ),
+  );
+  failures.throwIfAny();
+}
+
+async function applyPermissions(ops: readonly PermissionOp[], ctx: PermissionContext, concurrency: number): Promise<void> {
+  // Each path's operations are consecutive in the plan and keep their order; paths run concurrently.
+  const groups: PermissionOp[][] = [];
+  for (const op of ops) {
+    const last = groups[groups.length - 1];
+    if (last && last[0]?.file === op.file) last.push(op);
+    else groups.push([op]);
+  }
+  const limit = pLimit(concurrency);
+  const failures = new FirstFailure();
+  await Promise.all(
+    groups.map((group, i) =>
+      limit(async () => {
+        for (const op of group) {
+          if (failures.any) return;
+          try {
+            await applyPermission(op, ctx);
+          } catch (err) {
+            failures.add(i, err);
+          }
+        }
+      }),
+    ),
+  );
+  failures.throwIfAny();
+}
+
+/**
+ * Failures of concurrent steps: once one fails no new step starts, the running ones finish, and the
+ * failure reported is the earliest in plan order (deterministic, as a sequential run would report).
+ */
+class FirstFailure {
+  private index = Infinity;
+  private error: unknown;
+
+  get any(): boolean {
+    return this.index !== Infinity;
+  }
+
+  add(index: number, error: unknown): void {
+    if (index < this.index) {
+      this.index = index;
+      this.error = error;
+    }
+  }
+
+  throwIfAny(): void {
+    if (this.any) throw asInstallError(this.error);
+  }
+}
+
+async function writeAtomically(file: string, text: string, runId: string): Promise<void> {
+  const temp = `${file}.${runId}.tmp`;
+  try {
+    const handle = await open(temp, 'w', 0o644);
+    try {
+      await handle.writeFile(text);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, file);
+    await syncDirectory(dirname(file));
+  } catch (err) {
+    await unlink(temp).catch(() => undefined);
+    throw new AgentError(ErrorCodes.DEPLOYMENT_ROOT, `Cannot write ${file}: ${toError(err).message}`, { cause: err });
+  }
+}
+
+function asInstallError(err: unknown): AgentError {
+  if (err instanceof AgentError) return err;
+  return new AgentError(ErrorCodes.INSTALL_FAILED, `The deployment failed because of an unexpected error: ${toError(err).message}`, {
+    cause: err,
+  });
+}
