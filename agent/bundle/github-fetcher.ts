@@ -1,0 +1,219 @@
+/**
+ * Downloads a GitHub revision (reference section 6.2) with @octokit/rest:
+ * GET <apiUrl>/repos/<account>/<repository>/<tarball|zipball>/<CommitId>, which GitHub answers
+ * with a 302 to its codeload host. The archive holds one top-level `<owner>-<repo>-<sha>/`
+ * directory; the generic strip removes it later. A "tar" bundle is GitHub's tarball, which is
+ * gzip-compressed: the tar unpacker must detect compression (as the official `tar -xf` does).
+ *
+ * Streaming: Octokit's fetch wrapper reads a successful body whole (`arrayBuffer()`) unless the
+ * request sets `parseSuccessResponseBody: false`; with it, `response.data` is the fetch body
+ * stream and nothing is buffered. The fetch is undici's, which follows the redirect itself (and
+ * drops Authorization when the redirect leaves the API origin, so the token never reaches the
+ * codeload host). The stream goes to a temp file that is renamed onto bundleFile when complete.
+ *
+ * Authentication: `Authorization: token <GitHubAccessToken>` when the spec has one, anonymous
+ * otherwise. The token is never logged, never put in an error message or cause.
+ *
+ * Proxy and CA: unlike the official agent (which ignores proxy_uri here, reference 11.2 item 26),
+ * proxy_uri is honoured with an undici ProxyAgent as the fetch dispatcher; a CA bundle becomes the
+ * dispatcher's TLS `ca` (for the proxy and the tunnelled connection).
+ *
+ * Retries (download-file.ts policy): network errors, a body that breaks off, 408, 429 and 5xx are
+ * retried up to `maxRetries` times (default 3, as the official) after a full-jitter delay of
+ * random() x min(30 s, 2 s x 2^(n-1)), or the answer's Retry-After (capped at 30 s). The official
+ * waits a fixed 10, 30 and 90 s and retries every HTTP error; we end at once on any other 4xx
+ * (404 unknown repository or commit, 401/403 bad token or rate limit), because waiting two minutes
+ * cannot change those answers. Either way the error reads
+ * `Could not download bundle at '<url>' after <n> retries. Server returned codes: <code 'msg'>; ...`.
+ */
+import { readFileSync } from 'node:fs';
+import { STATUS_CODES } from 'node:http';
+import { Octokit } from '@octokit/rest';
+import type { Logger } from 'pino';
+import { Agent, fetch as undiciFetch, ProxyAgent, type Dispatcher, type RequestInit as UndiciRequestInit } from 'undici';
+import { parseRetryAfter } from '../control-plane/retry-policy.js';
+import { AgentError, ErrorCodes, errnoCode, toError } from '../errors.js';
+import type { Revision } from '../spec/deployment-spec.js';
+import { agentVersion } from '../version.js';
+import {
+  commitTempFile,
+  defaultSleep,
+  isRetriableNetworkError,
+  isRetriableStatus,
+  retryDelayMs,
+  writeTempFile,
+  type Sleep,
+} from './download-file.js';
+
+export type GitHubRevision = Extract<Revision, { type: 'GitHub' }>;
+
+export interface GitHubFetcherOptions {
+  /** The API base URL: https://api.github.com, a GitHub Enterprise /api/v3 URL, or a test server. */
+  apiUrl: string;
+  /** proxy_uri: http(s)://[user:pass@]host:port. Never logged. */
+  proxyUri?: string;
+  /** A PEM file of CA certificates trusted for GitHub (replaces the default roots). */
+  caBundlePath?: string;
+  logger: Logger;
+  sleep?: Sleep;
+  random?: () => number;
+  /** Retries after the first attempt; default 3. */
+  maxRetries?: number;
+  /** Full-jitter backoff base and cap in ms; default 2 s and 30 s. */
+  retryBaseDelayMs?: number;
+  retryMaxDelayMs?: number;
+}
+
+export interface GitHubFetchCall {
+  /** GitHubAccessToken from the deployment spec. A secret: never logged. */
+  token?: string;
+  signal?: AbortSignal;
+  /** A per-deployment child logger; the fetcher's logger otherwise. */
+  logger?: Logger;
+}
+
+export type GitHubFetcher = (revision: GitHubRevision, bundleFile: string, call?: GitHubFetchCall) => Promise<void>;
+
+/** The archive URL of a revision, as the official agent builds it (and as error messages show it). */
+export function gitHubArchiveUrl(apiUrl: string, revision: GitHubRevision): string {
+  const kind = revision.bundleType === 'zip' ? 'zipball' : 'tarball';
+  const base = apiUrl.replace(/\/+$/, '');
+  const enc = encodeURIComponent;
+  return `${base}/repos/${enc(revision.account)}/${enc(revision.repository)}/${kind}/${enc(revision.commitId)}`;
+}
+
+function buildDispatcher(opts: GitHubFetcherOptions): Dispatcher | undefined {
+  let ca: string | undefined;
+  if (opts.caBundlePath) {
+    try {
+      ca = readFileSync(opts.caBundlePath, 'utf8');
+    } catch (err) {
+      throw new AgentError(ErrorCodes.CONFIG_INVALID, `Cannot read the CA bundle ${opts.caBundlePath}: ${toError(err).message}`, { cause: err });
+    }
+  }
+  const tls = ca ? { ca } : {};
+  if (opts.proxyUri) return new ProxyAgent({ uri: opts.proxyUri, requestTls: tls, proxyTls: tls });
+  if (ca) return new Agent({ connect: tls });
+  return undefined;
+}
+
+/** One failed attempt, as the final message lists it: `<code 'msg'>`. */
+interface AttemptFailure {
+  text: string;
+  retriable: boolean;
+  retryAfterMs?: number;
+}
+
+interface OctokitLikeError {
+  status?: number;
+  response?: { headers?: Record<string, string | undefined>; data?: unknown };
+}
+
+function describeFailure(err: unknown, maxDelayMs: number): AttemptFailure {
+  const e = err as OctokitLikeError;
+  const status = typeof e.status === 'number' ? e.status : undefined;
+  // Octokit reports a failed fetch (no answer at all) as status 500 without a response.
+  if (status !== undefined && e.response !== undefined) {
+    const reason = STATUS_CODES[status] ?? 'Unknown';
+    const data = e.response.data;
+    const detail = typeof data === 'object' && data !== null && 'message' in data && typeof data.message === 'string' ? data.message : undefined;
+    const text = `${status} '${reason}${detail && detail !== reason ? `: ${detail}` : ''}'`;
+    const retryAfterMs = parseRetryAfter(e.response.headers?.['retry-after'], Date.now(), maxDelayMs);
+    return { text, retriable: isRetriableStatus(status), ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
+  }
+  return { text: `network error '${rootMessage(err)}'`, retriable: isRetriableNetworkError(err) };
+}
+
+/** The message of the innermost cause ("fetch failed" says nothing; "connect ECONNREFUSED ..." does). */
+function rootMessage(err: unknown): string {
+  let message = toError(err).message;
+  for (let e: unknown = (err as { cause?: unknown }).cause, depth = 0; e !== undefined && e !== null && depth < 5; depth++) {
+    const text = toError(e).message || errnoCode(e);
+    if (text) message = text;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return message;
+}
+
+export function createGitHubFetcher(opts: GitHubFetcherOptions): GitHubFetcher {
+  const dispatcher = buildDispatcher(opts);
+  const sleep = opts.sleep ?? defaultSleep;
+  const maxRetries = Math.max(0, opts.maxRetries ?? 3);
+  const backoff = { baseDelayMs: opts.retryBaseDelayMs ?? 2000, maxDelayMs: opts.retryMaxDelayMs ?? 30_000, random: opts.random ?? Math.random };
+  const fetchThrough = (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const url = input instanceof Request ? input.url : input;
+    const response = undiciFetch(url, { ...(init as UndiciRequestInit), ...(dispatcher ? { dispatcher } : {}) });
+    // undici's Response is the class behind Node's global fetch; only the type declarations differ.
+    return response as unknown as Promise<Response>;
+  };
+
+  return async (revision, bundleFile, call = {}) => {
+    const logger = call.logger ?? opts.logger;
+    const { signal, token } = call;
+    const url = gitHubArchiveUrl(opts.apiUrl, revision);
+    const octokitLog = {
+      debug: (msg: string) => logger.debug({ octokit: msg }),
+      info: (msg: string) => logger.debug({ octokit: msg }),
+      warn: (msg: string) => logger.warn({ octokit: msg }),
+      error: (msg: string) => logger.debug({ octokit: msg }),
+    };
+    const octokit = new Octokit({
+      baseUrl: opts.apiUrl.replace(/\/+$/, ''),
+      userAgent: `codedeploy-agent-ts/${agentVersion()}`,
+      log: octokitLog,
+      request: { fetch: fetchThrough },
+    });
+    const params = {
+      owner: revision.account,
+      repo: revision.repository,
+      ref: revision.commitId,
+      headers: token ? { authorization: `token ${token}` } : {},
+      request: { parseSuccessResponseBody: false, ...(signal ? { signal } : {}) },
+    };
+    logger.info(
+      { account: revision.account, repository: revision.repository, commitId: revision.commitId, bundleType: revision.bundleType, authenticated: Boolean(token) },
+      `Downloading artifact bundle from ${url}`,
+    );
+
+    const failures: string[] = [];
+    for (let attempt = 0; ; attempt++) {
+      let failure: AttemptFailure;
+      try {
+        const response =
+          revision.bundleType === 'zip' ? await octokit.rest.repos.downloadZipballArchive(params) : await octokit.rest.repos.downloadTarballArchive(params);
+        const body = toChunks(response.data as unknown);
+        const length = Number(response.headers['content-length']);
+        const { tempPath, bytes } = await writeTempFile(bundleFile, body, {
+          ...(signal ? { signal } : {}),
+          ...(Number.isInteger(length) && length >= 0 && response.headers['content-encoding'] === undefined ? { expectedBytes: length } : {}),
+        });
+        await commitTempFile(tempPath, bundleFile);
+        logger.info({ bytes, retries: attempt }, `Download complete from ${url}`);
+        return;
+      } catch (err) {
+        if (signal?.aborted) throw err;
+        if (err instanceof AgentError) throw err;
+        failure = describeFailure(err, backoff.maxDelayMs);
+      }
+      failures.push(failure.text);
+      if (!failure.retriable || attempt >= maxRetries) {
+        throw new AgentError(
+          ErrorCodes.BUNDLE_FETCH,
+          `Could not download bundle at '${url}' after ${attempt} retries. Server returned codes: ${failures.join('; ')}`,
+          { details: { url, retries: attempt, codes: [...failures] } },
+        );
+      }
+      const delay = failure.retryAfterMs ?? retryDelayMs(attempt + 1, backoff);
+      logger.warn({ url, attempt: attempt + 1, delayMs: delay, failure: failure.text }, 'GitHub download failed; retrying');
+      await sleep(delay, signal);
+    }
+  };
+}
+
+/** The success body as chunks: a fetch body stream, or a buffer if Octokit parsed it anyway. */
+function toChunks(data: unknown): AsyncIterable<Uint8Array> | Iterable<Uint8Array> {
+  if (data instanceof ArrayBuffer) return [new Uint8Array(data)];
+  if (typeof data === 'string') return [Buffer.from(data)];
+  if (data !== null && typeof data === 'object' && Symbol.asyncIterator in data) return data as AsyncIterable<Uint8Array>;
+  throw new AgentError(ErrorCodes.BUNDLE_FETCH, 'GitHub returned an archive body of an unexpected type');
+}

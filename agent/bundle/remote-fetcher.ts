@@ -1,0 +1,48 @@
+/**
+ * The RemoteBundleFetcher the command executor calls for S3 and GitHub revisions: it dispatches on
+ * the revision type to the S3 or GitHub fetcher (each built once, so clients and connection pools
+ * are shared across deployments) and passes the deployment's logger, abort signal and GitHub token.
+ */
+import type { Logger } from 'pino';
+import type { RemoteBundleFetcher } from '../deployment/command-executor.js';
+import { AgentError, ErrorCodes } from '../errors.js';
+import { createGitHubFetcher, type GitHubFetcher, type GitHubFetcherOptions } from './github-fetcher.js';
+import { createS3Fetcher, type S3Fetcher, type S3FetcherOptions } from './s3-fetcher.js';
+
+export interface RemoteBundleFetcherOptions {
+  /** S3 settings (the logger defaults to the one below); absent: S3 revisions fail clearly. */
+  s3?: Omit<S3FetcherOptions, 'logger'> & { logger?: Logger };
+  /** GitHub settings; absent: GitHub revisions fail clearly. */
+  github?: Omit<GitHubFetcherOptions, 'logger'> & { logger?: Logger };
+  logger: Logger;
+}
+
+export function createRemoteBundleFetcher(opts: RemoteBundleFetcherOptions): RemoteBundleFetcher {
+  // Built on first use, so a host that only deploys from GitHub never needs an S3 region.
+  let s3: S3Fetcher | undefined;
+  let github: GitHubFetcher | undefined;
+
+  return async (revision, { bundleFile, logger, signal, spec }) => {
+    const call = { logger, ...(signal ? { signal } : {}) };
+    switch (revision.type) {
+      case 'S3': {
+        if (!opts.s3) {
+          throw new AgentError(ErrorCodes.NOT_SUPPORTED, `Cannot download s3://${revision.bucket}/${revision.key}: S3 downloads are not configured (no region or credentials for S3)`);
+        }
+        s3 ??= createS3Fetcher({ ...opts.s3, logger: opts.s3.logger ?? opts.logger });
+        await s3(revision, bundleFile, call);
+        return;
+      }
+      case 'GitHub': {
+        if (!opts.github) {
+          throw new AgentError(ErrorCodes.NOT_SUPPORTED, `Cannot download GitHub revision ${revision.account}/${revision.repository}@${revision.commitId}: GitHub downloads are not configured`);
+        }
+        github ??= createGitHubFetcher({ ...opts.github, logger: opts.github.logger ?? opts.logger });
+        await github(revision, bundleFile, { ...call, ...(spec.gitHubAccessToken ? { token: spec.gitHubAccessToken } : {}) });
+        return;
+      }
+      default:
+        throw new AgentError(ErrorCodes.NOT_SUPPORTED, `${revision.type} revisions are not fetched remotely`);
+    }
+  };
+}
