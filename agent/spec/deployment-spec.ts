@@ -67,6 +67,26 @@ export function parseDeploymentSpec(envelope: Envelope | null | undefined, optio
   return specFromJson(data as Record<string, unknown>);
 }
 
+export interface AsyncSpecParseOptions {
+  /** TEXT/JSON is accepted only from codedeploy-local or when the config allows unsigned specs. */
+  allowUnsigned: boolean;
+  /** Verifies a PKCS7/JSON payload and returns its JSON content (createPkcs7Verifier in pkcs7-verifier.ts). */
+  verifyPkcs7?: (payload: string) => Promise<string>;
+}
+
+/**
+ * parseDeploymentSpec for asynchronous signature verifiers (pkijs verifies through WebCrypto):
+ * a PKCS7/JSON payload is verified first, then the same synchronous rules apply to its content.
+ */
+export async function parseDeploymentSpecAsync(envelope: Envelope | null | undefined, options: AsyncSpecParseOptions): Promise<DeploymentSpec> {
+  const { verifyPkcs7 } = options;
+  if (envelope?.Format === 'PKCS7/JSON' && verifyPkcs7) {
+    const json = await verifyPkcs7(envelope.Payload ?? '');
+    return parseDeploymentSpec(envelope, { allowUnsigned: options.allowUnsigned, verifyPkcs7: () => json });
+  }
+  return parseDeploymentSpec(envelope, { allowUnsigned: options.allowUnsigned });
+}
+
 function isSet(obj: Record<string, unknown>, key: string): boolean {
   const v = obj[key];
   return v !== undefined && v !== null && v !== '';
