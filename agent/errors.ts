@@ -30,6 +30,14 @@ export const ErrorCodes = {
   LOCAL_VALIDATION: 'CDA_ERR_LOCAL_VALIDATION',
   /** The feature exists in the official agent but not yet here. */
   NOT_SUPPORTED: 'CDA_ERR_NOT_SUPPORTED',
+  /** The host identity or region could not be determined (IMDS unreachable or incomplete). */
+  IDENTITY: 'CDA_ERR_IDENTITY',
+  /** The on-premises configuration file (codedeploy.onpremises.yml) is unparsable or incomplete. */
+  ONPREMISES_CONFIG_INVALID: 'CDA_ERR_ONPREMISES_CONFIG_INVALID',
+  /** A commands API call (PollHostCommand, ...) failed: HTTP error, network error or malformed answer. */
+  CONTROL_PLANE: 'CDA_ERR_CONTROL_PLANE',
+  /** The AWS credentials for the commands API could not be obtained. */
+  CREDENTIALS: 'CDA_ERR_CREDENTIALS',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

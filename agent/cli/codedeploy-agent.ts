@@ -3,13 +3,16 @@
  * codedeploy-agent: the daemon (start) and the operator subcommands. Each subcommand parses its
  * own arguments and returns an exit code; this file only dispatches.
  */
+import { originalEnv } from './boot.js';
 import { agentVersion } from '../version.js';
 import { processIo, type CliIo } from './io.js';
+import { runStart } from './start-command.js';
 import { runValidate } from './validate.js';
 
 const USAGE = `Usage: codedeploy-agent <command> [options]
 
 Commands:
+  start [--config_file PATH]                      Run the agent (foreground; systemd Type=notify)
   validate <bundle-dir | appspec-file> [--json]   Check an appspec (and a bundle's scripts and sources)
   version                                         Print the agent version
   help                                            Show this help
@@ -17,9 +20,11 @@ Commands:
 Run "codedeploy-agent <command> --help" for a command's options.
 `;
 
-export async function runAgentCli(argv: string[], io: CliIo): Promise<number> {
+export async function runAgentCli(argv: string[], io: CliIo, env: NodeJS.ProcessEnv): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
+    case 'start':
+      return runStart(rest, io, env);
     case 'validate':
       return runValidate(rest, io);
     case 'version':
@@ -41,4 +46,4 @@ export async function runAgentCli(argv: string[], io: CliIo): Promise<number> {
   }
 }
 
-process.exitCode = await runAgentCli(process.argv.slice(2), processIo);
+process.exitCode = await runAgentCli(process.argv.slice(2), processIo, originalEnv);

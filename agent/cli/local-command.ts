@@ -44,7 +44,7 @@ async function pathKind(path: string): Promise<'file' | 'directory' | undefined>
 }
 
 /** The TEXT/JSON specification codedeploy-local builds (reference section 9.3 step 3). */
-export function buildLocalSpec(o: LocalOptions, deploymentId: string, events: string[]): Record<string, unknown> {
+export function buildLocalSpec(o: LocalOptions, deploymentId: string, events: string[], cwd = process.cwd()): Record<string, unknown> {
   const location = o.bundleLocation;
   let revision: Record<string, unknown>;
   const kind = locationKind(location);
@@ -59,7 +59,7 @@ export function buildLocalSpec(o: LocalOptions, deploymentId: string, events: st
   } else if (kind === 'github') {
     revision = { RevisionType: 'GitHub', GitHubRevision: githubRevision(location, o.type) };
   } else {
-    const path = resolve(location);
+    const path = resolve(cwd, location);
     revision =
       o.type === 'directory'
         ? { RevisionType: 'Local Directory', LocalRevision: { Location: path, BundleType: 'directory' } }
@@ -115,7 +115,7 @@ export async function runCodedeployLocal(argv: string[], ctx: LocalCommandContex
   let deploymentsLog: DeploymentsLog | undefined;
   let logger = ctx.logger;
   try {
-    await validateLocalOptions(options, { kind: pathKind });
+    await validateLocalOptions(options, { kind: pathKind }, ctx.cwd);
     const events = eventsToRun(options.events);
     for (const e of events) {
       if (!isPascalCase(e)) throw new AgentError(ErrorCodes.LOCAL_VALIDATION, `Received command is not in PascalCase form: ${e}`);
@@ -126,15 +126,16 @@ export async function runCodedeployLocal(argv: string[], ctx: LocalCommandContex
         `${locationKind(options.bundleLocation) === 's3' ? 'S3' : 'GitHub'} bundle locations are not supported by this version of codedeploy-local yet; use a local directory or archive`,
       );
     }
-    if ((await pathKind(options.configFile)) !== 'file') {
+    const configFile = resolve(ctx.cwd, options.configFile);
+    if ((await pathKind(configFile)) !== 'file') {
       throw new AgentError(ErrorCodes.CONFIG_INVALID, `configuration file ${options.configFile} does not exist or is not readable`);
     }
-    const { config, warnings } = await loadAgentConfig(options.configFile);
+    const { config, warnings } = await loadAgentConfig(configFile);
     logger ??= createAgentLogger({ file: resolve(config.logDir, 'codedeploy-local.log'), level: config.verbose ? 'debug' : 'info', name: 'codedeploy-local' });
     for (const w of warnings) logger.warn(w);
 
     const deploymentId = localDeploymentId();
-    const specJson = buildLocalSpec(options, deploymentId, events);
+    const specJson = buildLocalSpec(options, deploymentId, events, ctx.cwd);
     const spec = parseDeploymentSpec({ Format: 'TEXT/JSON', Payload: JSON.stringify(specJson) }, { allowUnsigned: true });
     const hookEvents = [...new Set([...DEFAULT_HOOK_EVENTS, ...events])].filter((e) => e !== 'DownloadBundle' && e !== 'Install');
     if (config.enableDeploymentsLog) deploymentsLog = createDeploymentsLog({ path: resolve(config.rootDir, 'deployment-logs', 'codedeploy-agent-deployments.log') });

@@ -137,13 +137,13 @@ export function locationKind(location: string): LocationKind {
 const NEW_REVISION_EVENTS = ['AfterInstall', 'ApplicationStart', 'BeforeAllowTraffic', 'AfterAllowTraffic', 'ValidateService'];
 
 /** CLIValidator#validate: the official checks, in the official order, with the official messages. */
-export async function validateLocalOptions(o: LocalOptions, facts: PathFacts): Promise<void> {
+export async function validateLocalOptions(o: LocalOptions, facts: PathFacts, cwd = process.cwd()): Promise<void> {
   if (!BUNDLE_TYPES.includes(o.type)) invalid(`type ${o.type} is not a valid type. Must be one of tgz,tar,zip,directory`);
   const loc = o.bundleLocation;
   if (!isValidUri(loc)) invalid(`location ${loc} is not a valid uri`);
   if (/^http:\/\//i.test(loc)) invalid(`location ${loc} cannot be http, only encrypted (https) url endpoints supported`);
   if (locationKind(loc) === 'local') {
-    const path = resolve(loc);
+    const path = resolve(cwd, loc);
     const kind = await facts.kind(path);
     if (kind === undefined) invalid(`location ${loc} is specified as a file or directory which does not exist`);
     if (o.type === 'directory' && kind === 'file') invalid(`location ${loc} is specified with type directory but it is a file`);

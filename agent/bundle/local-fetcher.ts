@@ -1,0 +1,145 @@
+/**
+ * Local revisions (reference 6.3):
+ * - "Local File": the bundle file becomes a symlink to the location (a copy when symlinking fails);
+ * - "Local Directory": the tree is copied into the archive directory (copied rather than linked to
+ *   keep the revision's history). Symlinks are copied as symlinks, never followed; modes and mtimes
+ *   are kept; sockets, FIFOs and devices are skipped. Copies run with bounded concurrency.
+ */
+import { constants, type Dirent, type Stats } from 'node:fs';
+import { copyFile, lstat, lutimes, mkdir, readdir, readlink, rm, stat, symlink, utimes, chmod } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import pLimit from 'p-limit';
+import { AgentError, ErrorCodes, toError } from '../errors.js';
+
+/** Filesystem operations in flight at once while copying a directory bundle. */
+const COPY_CONCURRENCY = 32;
+
+/**
+ * Copy the directory `src` to `destDir`, which must not exist yet (its parent is created if needed).
+ * Returns the number of entries copied (files, directories, symlinks; not the root).
+ */
+export async function copyDirectoryBundle(src: string, destDir: string): Promise<number> {
+  const root = await statOrFail(src, 'directory');
+  if (!root.isDirectory()) {
+    throw new AgentError(ErrorCodes.BUNDLE_FETCH, `The local directory bundle ${src} is not a directory`);
+  }
+  await mkdir(dirname(destDir), { recursive: true });
+  try {
+    await mkdir(destDir, { mode: 0o700 });
+  } catch (err) {
+    throw new AgentError(ErrorCodes.BUNDLE_FETCH, `Cannot copy the local directory bundle ${src} to ${destDir}: ${toError(err).message}`, {
+      cause: err,
+    });
+  }
+
+  const limit = pLimit(COPY_CONCURRENCY);
+  // Directories get their mode and mtime after their contents are written; a directory is pushed
+  // only after all of its descendants, so applying in order goes children first.
+  const finished: Array<{ path: string; st: Stats }> = [];
+  let count = 0;
+  let failed = false;
+
+  const copyTree = async (srcDir: string, dstDir: string): Promise<void> => {
+    const entries = await limit(() => readdir(srcDir, { withFileTypes: true }));
+    // allSettled: on failure, return only once nothing under this directory is still in flight.
+    const results = await Promise.allSettled(
+      entries.map(async (entry) => {
+        if (failed) return;
+        try {
+          await copyEntry(entry, srcDir, dstDir);
+        } catch (err) {
+          failed = true;
+          throw err;
+        }
+      }),
+    );
+    const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (rejected) throw rejected.reason;
+  };
+
+  const copyEntry = async (entry: Dirent, srcDir: string, dstDir: string): Promise<void> => {
+    const from = join(srcDir, entry.name);
+    const to = join(dstDir, entry.name);
+    if (entry.isDirectory()) {
+      const st = await limit(async () => {
+        const s = await lstat(from);
+        await mkdir(to, { mode: 0o700 });
+        return s;
+      });
+      count++;
+      await copyTree(from, to);
+      finished.push({ path: to, st });
+    } else if (entry.isSymbolicLink()) {
+      await limit(async () => {
+        const [target, st] = await Promise.all([readlink(from), lstat(from)]);
+        await symlink(target, to);
+        await lutimes(to, st.atime, st.mtime);
+      });
+      count++;
+    } else if (entry.isFile()) {
+      await limit(async () => {
+        const st = await lstat(from);
+        // COPYFILE_EXCL: never write through an existing name. copyFile keeps the mode.
+        await copyFile(from, to, constants.COPYFILE_EXCL);
+        await utimes(to, st.atime, st.mtime);
+      });
+      count++;
+    }
+  };
+
+  try {
+    await copyTree(src, destDir);
+    finished.push({ path: destDir, st: root });
+    for (const { path, st } of finished) {
+      await chmod(path, st.mode & 0o7777);
+      await utimes(path, st.atime, st.mtime);
+    }
+  } catch (err) {
+    await rm(destDir, { recursive: true, force: true });
+    throw new AgentError(ErrorCodes.BUNDLE_FETCH, `Error copying the local directory bundle ${src}: ${toError(err).message}`, {
+      cause: err,
+    });
+  }
+  return count;
+}
+
+export interface LinkLocalFileOptions {
+  /** The symlink call; a seam for tests of the copy fallback. */
+  symlink?: (target: string, path: string) => Promise<void>;
+}
+
+/**
+ * Make `bundlePath` a symlink to the local bundle file `location` (absolute), replacing whatever is at
+ * `bundlePath`; copy the file instead when the symlink cannot be made.
+ */
+export async function linkLocalFileBundle(location: string, bundlePath: string, options: LinkLocalFileOptions = {}): Promise<void> {
+  const makeSymlink = options.symlink ?? ((target: string, path: string) => symlink(target, path));
+  const source = resolve(location);
+  const st = await statOrFail(source, 'file');
+  if (!st.isFile()) {
+    throw new AgentError(ErrorCodes.BUNDLE_FETCH, `The local file bundle ${location} is not a file`);
+  }
+  await mkdir(dirname(bundlePath), { recursive: true });
+  await rm(bundlePath, { recursive: true, force: true });
+  try {
+    await makeSymlink(source, bundlePath);
+  } catch {
+    try {
+      await copyFile(source, bundlePath);
+    } catch (err) {
+      throw new AgentError(ErrorCodes.BUNDLE_FETCH, `Cannot link or copy the local file bundle ${location} to ${bundlePath}: ${toError(err).message}`, {
+        cause: err,
+      });
+    }
+  }
+}
+
+async function statOrFail(path: string, what: 'file' | 'directory'): Promise<Stats> {
+  try {
+    return await stat(path);
+  } catch (err) {
+    throw new AgentError(ErrorCodes.BUNDLE_FETCH, `The local ${what} bundle ${path} cannot be read: ${toError(err).message}`, {
+      cause: err,
+    });
+  }
+}

@@ -1,0 +1,201 @@
+/**
+ * zip unpacking with yauzl: the central directory is read entry by entry (lazyEntries) and each
+ * entry's data is streamed from the file (random access, zip64 supported), never loading the archive.
+ *
+ * Unix metadata comes from the external attributes when the archive was made on a Unix host
+ * (Info-ZIP's rule): the upper 16 bits are st_mode, so the exec bits are kept, S_IFLNK entries
+ * (whose data is the link target) become symbolic links and S_IFDIR entries directories.
+ */
+import type { Readable } from 'node:stream';
+import { crc32, inflateRawSync } from 'node:zlib';
+import yauzl from 'yauzl';
+import { AgentError, ErrorCodes } from '../errors.js';
+import { ASYNC_WRITE_THRESHOLD, type EntryMeta, type ExtractTarget, type FileSink } from './extract-target.js';
+import { CachedFileReader } from './zip-reader.js';
+
+const S_IFMT = 0o170000;
+const S_IFDIR = 0o040000;
+const S_IFREG = 0o100000;
+const S_IFLNK = 0o120000;
+const SPECIAL_TYPES = new Map([
+  [0o010000, 'FIFO'],
+  [0o020000, 'character device'],
+  [0o060000, 'block device'],
+  [0o140000, 'socket'],
+]);
+/** "version made by" host systems whose external attributes carry a Unix mode: Unix, OS X. */
+const UNIX_HOSTS = new Set([3, 19]);
+const MAX_SYMLINK_TARGET = 4096;
+/** Entries up to this size (compressed and uncompressed) are read whole and inflated synchronously. */
+const SMALL_ENTRY = 256 * 1024;
+/** yauzl's own file name checks; their messages end with the entry name. */
+const YAUZL_NAME_ERROR = /^(?:absolute path|invalid relative path): ([\s\S]*)$/;
+
+export async function unpackZip(archivePath: string, target: ExtractTarget): Promise<void> {
+  const reader = await CachedFileReader.open(archivePath);
+  let zip: yauzl.ZipFile;
+  try {
+    zip = await new Promise<yauzl.ZipFile>((resolve, reject) => {
+      yauzl.fromRandomAccessReader(
+        reader,
+        reader.size,
+        { lazyEntries: true, autoClose: true, decodeStrings: true, validateEntrySizes: true, strictFileNames: false },
+        (err, zipfile) => (err ? reject(err) : resolve(zipfile)),
+      );
+    });
+  } catch (err) {
+    reader.close(() => undefined);
+    throw err;
+  }
+
+  try {
+    for (;;) {
+      const entry = await nextEntry(zip, target);
+      if (!entry) return;
+      await extractEntry(zip, reader, entry, target);
+    }
+  } finally {
+    zip.close();
+  }
+}
+
+function nextEntry(zip: yauzl.ZipFile, target: ExtractTarget): Promise<yauzl.Entry | undefined> {
+  return new Promise((resolve, reject) => {
+    const cleanup = (): void => {
+      zip.off('entry', onEntry);
+      zip.off('end', onEnd);
+      zip.off('error', onError);
+    };
+    const onEntry = (entry: yauzl.Entry): void => {
+      cleanup();
+      resolve(entry);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(undefined);
+    };
+    const onError = (err: Error): void => {
+      cleanup();
+      const bad = YAUZL_NAME_ERROR.exec(err.message);
+      if (bad) {
+        reject(
+          new AgentError(
+            ErrorCodes.PATH_ESCAPE,
+            `Archive entry "${bad[1]}" in ${target.archivePath} would be written outside the deployment archive directory`,
+            { cause: err, details: { entry: bad[1], archive: target.archivePath } },
+          ),
+        );
+      } else {
+        reject(err);
+      }
+    };
+    zip.on('entry', onEntry);
+    zip.on('end', onEnd);
+    zip.on('error', onError);
+    zip.readEntry();
+  });
+}
+
+async function extractEntry(zip: yauzl.ZipFile, reader: CachedFileReader, entry: yauzl.Entry, target: ExtractTarget): Promise<void> {
+  const name = entry.fileName;
+  const rel = target.entryPath(name);
+  const unixMode = UNIX_HOSTS.has(entry.versionMadeBy >>> 8) ? entry.externalFileAttributes >>> 16 : 0;
+  const type = unixMode & S_IFMT;
+  const meta: EntryMeta = { mtime: entry.getLastModDate() };
+  if (unixMode & 0o7777) meta.mode = unixMode & 0o7777;
+
+  if (name.endsWith('/') || type === S_IFDIR) {
+    target.directory(name, rel, meta);
+    return;
+  }
+  const special = SPECIAL_TYPES.get(type);
+  if (special) target.special(name, special);
+  if (type === S_IFLNK) {
+    if (entry.uncompressedSize > MAX_SYMLINK_TARGET) {
+      throw target.unpackError(name, `the symbolic link target is longer than ${MAX_SYMLINK_TARGET} bytes`);
+    }
+    const linkTarget = (await readSmallEntry(zip, reader, entry, target)).toString('utf8');
+    target.symlink(name, rel, linkTarget, meta);
+    return;
+  }
+  if (type !== 0 && type !== S_IFREG) throw target.unpackError(name, `unsupported file type 0o${type.toString(8)}`);
+  if (entry.uncompressedSize <= SMALL_ENTRY && entry.compressedSize <= SMALL_ENTRY) {
+    // Small entry: read it whole and inflate it here; the stream pipeline per entry costs more than the data.
+    const data = await readSmallEntry(zip, reader, entry, target);
+    const sink = target.file(name, rel, meta);
+    sink.writeSync(data);
+    sink.close();
+    return;
+  }
+  const stream = await openStream(zip, entry);
+  const sink = target.file(name, rel, meta);
+  const crc = await writeStream(stream, sink, entry.uncompressedSize > ASYNC_WRITE_THRESHOLD);
+  if (crc !== entry.crc32) throw target.unpackError(name, 'CRC-32 mismatch: the archive is corrupt');
+  sink.close();
+}
+
+/** Read a small entry whole, straight from the reader's cache (no stream per entry), and check it. */
+async function readSmallEntry(zip: yauzl.ZipFile, reader: CachedFileReader, entry: yauzl.Entry, target: ExtractTarget): Promise<Buffer> {
+  const deflated = entry.compressionMethod === 8;
+  if (entry.compressedSize > SMALL_ENTRY) throw target.unpackError(entry.fileName, 'the entry is too large for its type');
+  if (entry.isEncrypted()) throw target.unpackError(entry.fileName, 'encrypted entries are not supported');
+  if (!deflated && entry.compressionMethod !== 0) {
+    throw target.unpackError(entry.fileName, `unsupported compression method ${entry.compressionMethod}`);
+  }
+  const header = await new Promise<{ fileDataStart: number }>((resolve, reject) => {
+    (zip as unknown as LocalHeaderReader).readLocalFileHeader(entry, { minimal: true }, (err, h) => (err ? reject(err) : resolve(h)));
+  });
+  if (header.fileDataStart + entry.compressedSize > reader.size) {
+    throw target.unpackError(entry.fileName, 'the entry data overflows the file: the archive is truncated or corrupt');
+  }
+  const raw = Buffer.allocUnsafe(entry.compressedSize);
+  await new Promise<void>((resolve, reject) => {
+    reader.read(raw, 0, raw.length, header.fileDataStart, (err) => (err ? reject(err) : resolve()));
+  });
+  const data = deflated ? inflateRawSync(raw, { maxOutputLength: Math.max(entry.uncompressedSize, 1) }) : raw;
+  if (data.length !== entry.uncompressedSize) {
+    throw target.unpackError(entry.fileName, `expected ${entry.uncompressedSize} bytes, found ${data.length}: the archive is corrupt`);
+  }
+  if (crc32(data) !== entry.crc32) throw target.unpackError(entry.fileName, 'CRC-32 mismatch: the archive is corrupt');
+  return data;
+}
+
+/** yauzl 3's readLocalFileHeader, missing from @types/yauzl 2. */
+interface LocalHeaderReader {
+  readLocalFileHeader(
+    entry: yauzl.Entry,
+    options: { minimal: boolean },
+    callback: (err: Error | null, header: { fileDataStart: number }) => void,
+  ): void;
+}
+
+function openStream(zip: yauzl.ZipFile, entry: yauzl.Entry, options: { decompress?: false } = {}): Promise<Readable> {
+  return new Promise((resolve, reject) => {
+    zip.openReadStream(entry, options as yauzl.ZipFileOptions, (err, stream) => (err ? reject(err) : resolve(stream)));
+  });
+}
+
+/** Copy the entry's data into the sink; returns the CRC-32 of what was written. */
+async function writeStream(stream: Readable, sink: FileSink, large: boolean): Promise<number> {
+  let crc = 0;
+  if (large) {
+    for await (const chunk of stream) {
+      crc = crc32(chunk as Buffer, crc);
+      await sink.write(chunk as Buffer);
+    }
+    return crc;
+  }
+  return new Promise<number>((resolve, reject) => {
+    stream.on('data', (chunk: Buffer) => {
+      try {
+        crc = crc32(chunk, crc);
+        sink.writeSync(chunk);
+      } catch (err) {
+        stream.destroy();
+        reject(err as Error);
+      }
+    });
+    stream.on('error', reject);
+    stream.on('end', () => resolve(crc));
+  });
+}
