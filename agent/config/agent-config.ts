@@ -54,6 +54,10 @@ export interface AgentConfig {
   caBundle?: string;
   /** Ours: the GitHub API base URL (GitHub Enterprise, or a local server in tests). */
   githubApiUrl: string;
+  /** Ours: the agent log rotates past this size ... */
+  logMaxBytes: number;
+  /** ... keeping this many files in all. */
+  logFilesKept: number;
 }
 
 export const DEFAULT_CONFIG_FILE = '/etc/codedeploy-agent/conf/codedeployagent.yml';
@@ -89,6 +93,8 @@ export function defaultConfigValues(): Omit<AgentConfig, 'source'> {
     imdsEndpoint: 'http://169.254.169.254',
     allowUnsignedSpecs: false,
     githubApiUrl: 'https://api.github.com',
+    logMaxBytes: 64 * 1024 * 1024,
+    logFilesKept: 8,
   };
 }
 
@@ -130,6 +136,8 @@ const KEYS: Record<string, { field: keyof Omit<AgentConfig, 'source'>; kind: Kin
   deployment_spec_ca_file: { field: 'deploymentSpecCaFile', kind: 'path' },
   ca_bundle: { field: 'caBundle', kind: 'path' },
   github_api_url: { field: 'githubApiUrl', kind: 'string' },
+  log_max_bytes: { field: 'logMaxBytes', kind: 'posint' },
+  log_files_kept: { field: 'logFilesKept', kind: 'posint' },
 };
 
 /** Official keys the agent accepts and ignores (legacy or single-process model). */

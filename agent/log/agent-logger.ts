@@ -3,6 +3,7 @@
  * the logger, so no call site can leak them by accident.
  */
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { FileAppender } from './file-appender.js';
 
 /** Paths pino censors wherever they appear (one and two levels deep). */
 export const REDACT_PATHS = [
@@ -31,9 +32,29 @@ export interface AgentLoggerOptions {
   level?: string;
   /** A file to append to (its directory is created); default: stderr. */
   file?: string;
+  /** Size-based rotation of file: rotate past maxBytes, keep this many files in all. */
+  rotation?: { maxBytes: number; keep: number };
   /** An explicit destination (tests). Wins over file. */
   destination?: DestinationStream;
   name?: string;
+}
+
+export interface AgentLog {
+  logger: Logger;
+  /** Writes out everything logged so far. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The daemon's log: JSON lines to a file rotated by size (codedeploy-agent.log, .0 newest, ...). */
+export function createRotatingAgentLog(options: AgentLoggerOptions & { file: string; rotation: { maxBytes: number; keep: number } }): AgentLog {
+  const appender = new FileAppender({
+    path: options.file,
+    rotation: options.rotation,
+    onError: (error) => process.stderr.write(`codedeploy-agent: cannot write ${options.file}: ${error.message}\n`),
+  });
+  const logger = createAgentLogger({ ...options, destination: { write: (line: string) => void appender.write(line) } });
+  return { logger, flush: () => appender.flush(), close: () => appender.close() };
 }
 
 export function createAgentLogger(options: AgentLoggerOptions = {}): Logger {

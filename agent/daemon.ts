@@ -1,0 +1,163 @@
+/**
+ * codedeploy-agent start: the long-running daemon. Wires the object graph by hand (config ->
+ * logger -> identity -> endpoint -> client, spec verifier, fetchers, executor -> poller), reports
+ * readiness to systemd, and shuts down gracefully on SIGTERM/SIGINT. Nothing here is global: the
+ * caller passes the environment, the signals source and the paths.
+ */
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { AgentConfig } from './config/agent-config.js';
+import { createRotatingAgentLog, type AgentLog } from './log/agent-logger.js';
+import { createDeploymentsLog, type DeploymentsLog } from './log/deployments-log.js';
+import { resolveIdentity } from './identity/resolve-identity.js';
+import { fipsAllowed, FIPS_NOT_ALLOWED_MESSAGE, resolveCommandsEndpoint } from './control-plane/endpoint.js';
+import { createCommandsClient, defaultSleep, type CommandsClient } from './control-plane/commands-client.js';
+import { pollLoopBackoffSeconds } from './control-plane/retry-policy.js';
+import { createPkcs7Verifier } from './spec/pkcs7-verifier.js';
+import { parseDeploymentSpecAsync } from './spec/deployment-spec.js';
+import { createRemoteBundleFetcher } from './bundle/remote-fetcher.js';
+import { CommandExecutor } from './deployment/command-executor.js';
+import { DEFAULT_HOOK_EVENTS } from './deployment/lifecycle.js';
+import { DeploymentLayout } from './deployment/layout.js';
+import { OngoingCommandTracker } from './poller/ongoing-command-tracker.js';
+import { Poller } from './poller/poller.js';
+import { createNotifier } from './systemd/sd-notify.js';
+import { AgentError, ErrorCodes, toError } from './errors.js';
+import { agentVersion } from './version.js';
+
+export interface DaemonOptions {
+  config: Readonly<AgentConfig>;
+  env: NodeJS.ProcessEnv;
+  /** Where operator-facing start-up problems go (stderr). */
+  report: (line: string) => void;
+  /** Resolves when the daemon should stop (SIGTERM/SIGINT in production). */
+  stopSignal: Promise<string>;
+  /** Log to this logger instead of <log_dir>/codedeploy-agent.log (tests). */
+  logger?: Logger;
+}
+
+export interface DaemonHandle {
+  /** Resolves with the exit code once the daemon has stopped. */
+  done: Promise<number>;
+}
+
+/** Starts the daemon. Start-up failures reject; after start, problems are logged and retried. */
+export async function runDaemon(o: DaemonOptions): Promise<number> {
+  const { config } = o;
+  let agentLog: AgentLog | undefined;
+  let logger = o.logger;
+  if (!logger) {
+    agentLog = createRotatingAgentLog({
+      file: join(config.logDir, `${config.programName}.log`),
+      rotation: { maxBytes: config.logMaxBytes, keep: config.logFilesKept },
+      level: config.verbose ? 'debug' : 'info',
+      name: config.programName,
+    });
+    logger = agentLog.logger;
+  }
+  const notifier = createNotifier({ env: o.env, logger });
+  let deploymentsLog: DeploymentsLog | undefined;
+  let client: CommandsClient | undefined;
+  const pidFile = join(config.pidDir, `${config.programName}.pid`);
+  try {
+    const version = agentVersion();
+    logger.info({ version, config: config.source, pid: process.pid, node: process.version }, `Starting ${config.programName} ${version}`);
+    const identity = await resolveIdentity({ config, env: o.env, logger });
+    if (config.useFipsMode && !fipsAllowed(identity.region)) throw new AgentError(ErrorCodes.CONFIG_INVALID, FIPS_NOT_ALLOWED_MESSAGE);
+    const endpoint = resolveCommandsEndpoint({
+      region: identity.region,
+      domain: identity.domain,
+      useFipsMode: config.useFipsMode,
+      enableAuthPolicy: config.enableAuthPolicy,
+      ...(config.deployControlEndpoint ? { deployControlEndpoint: config.deployControlEndpoint } : {}),
+    });
+    const summary = `${identity.summary}; CodeDeploy endpoint: ${endpoint}`;
+    logger.info({ kind: identity.kind, hostIdentifier: identity.hostIdentifier, region: identity.region, endpoint }, summary);
+    o.report(`${config.programName}: ${summary}`);
+
+    const caBundlePath = config.caBundle ?? o.env.AWS_CA_BUNDLE ?? undefined;
+    client = createCommandsClient({
+      endpoint,
+      region: identity.region,
+      credentials: identity.credentials,
+      enableAuthPolicy: config.enableAuthPolicy,
+      agentVersion: version,
+      logger,
+      pollReadTimeoutMs: config.httpReadTimeoutSeconds * 1000,
+      ...(config.proxyUri ? { proxyUri: config.proxyUri } : {}),
+      ...(caBundlePath ? { caBundlePath } : {}),
+    });
+    const trustedCaPem = config.deploymentSpecCaFile ? await readFile(config.deploymentSpecCaFile, 'utf8') : undefined;
+    const verifyPkcs7 = createPkcs7Verifier({ logger, ...(trustedCaPem && config.deploymentSpecCaFile ? { trustedCaPem, trustedCaSource: config.deploymentSpecCaFile } : {}) });
+    const layout = new DeploymentLayout(config.rootDir);
+    await mkdir(config.rootDir, { recursive: true, mode: 0o750 });
+    if (config.enableDeploymentsLog) deploymentsLog = createDeploymentsLog({ path: layout.deploymentsLogFile });
+    const executor = new CommandExecutor({
+      config,
+      logger,
+      hookMapping: new Map(DEFAULT_HOOK_EVENTS.map((e) => [e, [e]])),
+      baseEnv: o.env,
+      ...(deploymentsLog ? { deploymentsLog } : {}),
+      fetchRemoteBundle: createRemoteBundleFetcher({
+        logger,
+        s3: {
+          region: identity.region,
+          credentials: identity.credentials,
+          useFipsMode: config.useFipsMode,
+          logger,
+          ...(config.s3EndpointOverride ? { endpointOverride: config.s3EndpointOverride } : {}),
+          ...(config.proxyUri ? { proxyUri: config.proxyUri } : {}),
+          ...(caBundlePath ? { caBundlePath } : {}),
+        },
+        github: {
+          apiUrl: config.githubApiUrl,
+          logger,
+          ...(config.proxyUri ? { proxyUri: config.proxyUri } : {}),
+          ...(caBundlePath ? { caBundlePath } : {}),
+        },
+      }),
+    });
+    const poller = new Poller({
+      client,
+      executor,
+      hostIdentifier: identity.hostIdentifier,
+      parseSpec: (envelope) => parseDeploymentSpecAsync(envelope, { allowUnsigned: config.allowUnsignedSpecs, verifyPkcs7 }),
+      tracker: new OngoingCommandTracker(layout.ongoingDir(config.ongoingDeploymentTracking)),
+      logger,
+      waitBetweenRunsSeconds: config.waitBetweenRunsSeconds,
+      backoffSeconds: pollLoopBackoffSeconds,
+      shutdownWaitSeconds: config.killAgentMaxWaitTimeSeconds,
+      sleep: defaultSleep,
+      reporter: notifier,
+    });
+    await mkdir(config.pidDir, { recursive: true });
+    await writeFile(pidFile, `${process.pid}`);
+    const recovered = await poller.recoverFromCrash();
+    if (recovered > 0) logger.warn({ recovered }, `Reported ${recovered} command(s) interrupted by the previous stop as failed`);
+
+    const loop = poller.start();
+    void notifier.ready('idle: polling for commands');
+    const stopWatchdog = notifier.startWatchdog();
+    logger.info({ hostIdentifier: identity.hostIdentifier }, 'Polling for commands');
+
+    const signal = await Promise.race([o.stopSignal, loop.then(() => 'poller-ended')]);
+    logger.info({ signal, running: poller.runningCommands }, `Stopping (${signal})`);
+    await notifier.stopping();
+    stopWatchdog();
+    await poller.stop();
+    logger.info('Stopped');
+    return 0;
+  } catch (err) {
+    const error = toError(err);
+    logger.fatal({ err: error }, `Could not start: ${error.message}`);
+    o.report(`${config.programName}: could not start: ${error.message}`);
+    return 1;
+  } finally {
+    client?.close();
+    await deploymentsLog?.close();
+    await rm(pidFile, { force: true }).catch(() => undefined);
+    logger.flush();
+    await agentLog?.close();
+  }
+}
