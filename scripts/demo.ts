@@ -53,8 +53,10 @@ async function main(): Promise<number> {
   const lines = (await readFile(log, 'utf8')).trimEnd().split('\n');
   console.log(`Last lines of the deployments log (${log}):`);
   for (const line of lines.slice(-8)) console.log(`  ${line}`);
+  const lastId = /\[(d-[A-Z0-9]+-local)\]/.exec(lines[lines.length - 1] ?? '')?.[1] ?? '';
+  const scriptsLog = join(root, 'deployment-root', 'demo-group', lastId, 'logs', 'scripts.log');
   console.log(`\nInstalled files: ${join(home, 'hello-app', 'site')}`);
-  console.log('Each deployment\'s scripts.log is printed above ("See the deployment log at ...").');
+  console.log(`scripts.log of the last deployment: ${scriptsLog}`);
   return 0;
 }
 

@@ -6,8 +6,6 @@
 import { originalEnv } from './boot.js';
 import { agentVersion } from '../version.js';
 import { processIo, type CliIo } from './io.js';
-import { runStart } from './start-command.js';
-import { runValidate } from './validate.js';
 
 const USAGE = `Usage: codedeploy-agent <command> [options]
 
@@ -23,10 +21,11 @@ Run "codedeploy-agent <command> --help" for a command's options.
 export async function runAgentCli(argv: string[], io: CliIo, env: NodeJS.ProcessEnv): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
+    // Subcommands are loaded on demand: start pulls in the AWS SDK, which `validate` does not need.
     case 'start':
-      return runStart(rest, io, env);
+      return (await import('./start-command.js')).runStart(rest, io, env);
     case 'validate':
-      return runValidate(rest, io);
+      return (await import('./validate.js')).runValidate(rest, io);
     case 'version':
     case '--version':
     case '-v':
