@@ -15,6 +15,7 @@ import { parseDeploymentSpec } from '../spec/deployment-spec.js';
 import { createAgentLogger } from '../log/agent-logger.js';
 import { createDeploymentsLog, type DeploymentsLog } from '../log/deployments-log.js';
 import { agentVersion } from '../version.js';
+import { localRemoteFetcher } from './local-remote.js';
 import type { CliIo } from './io.js';
 import { eventsToRun, LOCAL_USAGE, locationKind, parseLocalArgs, validateLocalOptions, type LocalOptions } from './local-options.js';
 
@@ -120,12 +121,6 @@ export async function runCodedeployLocal(argv: string[], ctx: LocalCommandContex
     for (const e of events) {
       if (!isPascalCase(e)) throw new AgentError(ErrorCodes.LOCAL_VALIDATION, `Received command is not in PascalCase form: ${e}`);
     }
-    if (locationKind(options.bundleLocation) !== 'local') {
-      throw new AgentError(
-        ErrorCodes.NOT_SUPPORTED,
-        `${locationKind(options.bundleLocation) === 's3' ? 'S3' : 'GitHub'} bundle locations are not supported by this version of codedeploy-local yet; use a local directory or archive`,
-      );
-    }
     const configFile = resolve(ctx.cwd, options.configFile);
     if ((await pathKind(configFile)) !== 'file') {
       throw new AgentError(ErrorCodes.CONFIG_INVALID, `configuration file ${options.configFile} does not exist or is not readable`);
@@ -139,9 +134,11 @@ export async function runCodedeployLocal(argv: string[], ctx: LocalCommandContex
     const spec = parseDeploymentSpec({ Format: 'TEXT/JSON', Payload: JSON.stringify(specJson) }, { allowUnsigned: true });
     const hookEvents = [...new Set([...DEFAULT_HOOK_EVENTS, ...events])].filter((e) => e !== 'DownloadBundle' && e !== 'Install');
     if (config.enableDeploymentsLog) deploymentsLog = createDeploymentsLog({ path: resolve(config.rootDir, 'deployment-logs', 'codedeploy-agent-deployments.log') });
+    const remote = locationKind(options.bundleLocation) !== 'local';
     const executor = new CommandExecutor({
       config,
       logger,
+      ...(remote ? { fetchRemoteBundle: await localRemoteFetcher(config, ctx.env, logger) } : {}),
       hookMapping: new Map(hookEvents.map((e) => [e, [e]])),
       ...(deploymentsLog ? { deploymentsLog } : {}),
       baseEnv: ctx.env,

@@ -4,7 +4,10 @@
 import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { createRequire } from 'node:module';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { FIXTURES, localHost, makeTarball, makeZip } from '../helpers/local-deploy.js';
+import { createTestGitRepo, startGitHubServer } from '../helpers/github-server.js';
 import { tempDir } from '../helpers/temp.js';
 
 const SAMPLE = join(FIXTURES, 'sample-app');
@@ -179,11 +182,49 @@ describe('codedeploy-local (reference 10.7)', () => {
     expect(result.stdout).toMatch(/appspec\.yml:6:\d+/);
   });
 
-  it('says clearly that S3 and GitHub locations are not supported yet', async () => {
-    const host = await localHost();
-    const result = await host.run(['-l', 's3://bucket/key.zip', '-t', 'zip']);
-    expect(result.code).toBe(1);
-    expect(result.stdout).toMatch(/^ERROR: S3 bundle locations are not supported/m);
+  it('deploys an S3 location (s3://bucket/key?etag=..) with the on-premises credentials', async () => {
+    const require = createRequire(import.meta.url);
+    const S3rver = require('s3rver') as new (o: object) => { run(): Promise<{ port: number }>; close(): Promise<void> };
+    const s3root = await tempDir('cda-s3rver-');
+    const s3 = new S3rver({ port: 0, address: '127.0.0.1', directory: s3root, silent: true, configureBuckets: [{ name: 'bucket', configs: [] }] });
+    const { port } = await s3.run();
+    try {
+      const endpoint = `http://127.0.0.1:${port}`;
+      const creds = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+      const zip = await makeZip(SAMPLE, join(s3root, 'app.zip'));
+      const put = await new S3Client({ region: 'us-east-1', endpoint, forcePathStyle: true, credentials: creds }).send(
+        new PutObjectCommand({ Bucket: 'bucket', Key: 'releases/app.zip', Body: await readFile(zip) }),
+      );
+      const onPrem = join(s3root, 'onprem.yml');
+      await writeFile(onPrem, 'region: us-east-1\niam_user_arn: arn:aws:iam::123456789012:user/dev\naws_access_key_id: S3RVER\naws_secret_access_key: S3RVER\n');
+      const host = await localHost([`:s3_endpoint_override: ${endpoint}`, `:on_premises_config_file: ${onPrem}`]);
+      const etag = (put.ETag ?? '').replace(/"/g, '');
+      const result = await host.run(['-l', `s3://bucket/releases/app.zip?etag=${etag}`, '-t', 'zip', '-g', GROUP]);
+      expect(result.stdout).toContain('Local deployment successful');
+      expect(await host.proof()).toEqual(FIRST_RUN);
+      const bad = await host.run(['-l', 's3://bucket/releases/app.zip?etag=0000', '-t', 'zip', '-g', 'other']);
+      expect(bad.code).toBe(1);
+      expect(bad.stdout).toContain(`ERROR: Expected deployment artifact bundle etag 0000 but was actually "${etag}"`);
+    } finally {
+      await s3.close();
+    }
+  });
+
+  it('deploys a GitHub location (api.github.com tarball URL) from a local git-archive server', async () => {
+    const repoDir = await tempDir('cda-git-');
+    const files: Record<string, string> = {};
+    for (const name of ['appspec.yml', 'app/hello.txt', 'scripts/hook.sh']) files[name] = await readFile(join(SAMPLE, name), 'utf8');
+    const sha = await createTestGitRepo(repoDir, files);
+    const gh = await startGitHubServer({ repos: { 'octo/app': repoDir } });
+    try {
+      const host = await localHost([`:github_api_url: ${gh.apiUrl}`, `:on_premises_config_file: ${join(repoDir, 'none.yml')}`]);
+      const result = await host.run(['-l', `https://api.github.com/repos/octo/app/tarball/${sha}`, '-t', 'tar', '-g', GROUP]);
+      expect(result.stdout).toContain('Local deployment successful');
+      expect(await host.proof()).toEqual(FIRST_RUN);
+      expect(await readFile(join(host.workDir, 'target', 'hello.txt'), 'utf8')).toBe('hello from the bundle\n');
+    } finally {
+      await gh.close();
+    }
   });
 
   it('requires a readable configuration file', async () => {
