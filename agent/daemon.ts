@@ -14,10 +14,10 @@ import { resolveIdentity } from './identity/resolve-identity.js';
 import { fipsAllowed, FIPS_NOT_ALLOWED_MESSAGE, resolveCommandsEndpoint } from './control-plane/endpoint.js';
 import { createCommandsClient, defaultSleep, type CommandsClient } from './control-plane/commands-client.js';
 import { pollLoopBackoffSeconds } from './control-plane/retry-policy.js';
-import { createPkcs7Verifier } from './spec/pkcs7-verifier.js';
+import type { Pkcs7Verifier } from './spec/pkcs7-verifier.js';
 import { parseDeploymentSpecAsync } from './spec/deployment-spec.js';
 import { createRemoteBundleFetcher } from './bundle/remote-fetcher.js';
-import { CommandExecutor } from './deployment/command-executor.js';
+import type { CommandExecutor } from './deployment/command-executor.js';
 import { DEFAULT_HOOK_EVENTS } from './deployment/lifecycle.js';
 import { DeploymentLayout } from './deployment/layout.js';
 import { OngoingCommandTracker } from './poller/ongoing-command-tracker.js';
@@ -89,40 +89,61 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
       ...(caBundlePath ? { caBundlePath } : {}),
     });
     const trustedCaPem = config.deploymentSpecCaFile ? await readFile(config.deploymentSpecCaFile, 'utf8') : undefined;
-    const verifyPkcs7 = createPkcs7Verifier({ logger, ...(trustedCaPem && config.deploymentSpecCaFile ? { trustedCaPem, trustedCaSource: config.deploymentSpecCaFile } : {}) });
+    if (trustedCaPem !== undefined && !trustedCaPem.includes('BEGIN CERTIFICATE')) {
+      throw new AgentError(ErrorCodes.CONFIG_INVALID, `:deployment_spec_ca_file: ${config.deploymentSpecCaFile} holds no PEM certificate`);
+    }
     const layout = new DeploymentLayout(config.rootDir);
     await mkdir(config.rootDir, { recursive: true, mode: 0o750 });
     if (config.enableDeploymentsLog) deploymentsLog = createDeploymentsLog({ path: layout.deploymentsLogFile });
-    const executor = new CommandExecutor({
-      config,
+    const fetchRemoteBundle = createRemoteBundleFetcher({
       logger,
-      hookMapping: new Map(DEFAULT_HOOK_EVENTS.map((e) => [e, [e]])),
-      baseEnv: o.env,
-      ...(deploymentsLog ? { deploymentsLog } : {}),
-      fetchRemoteBundle: createRemoteBundleFetcher({
+      s3: {
+        region: identity.region,
+        credentials: identity.credentials,
+        identityDescription: identity.summary,
+        useFipsMode: config.useFipsMode,
+        readTimeoutMs: config.httpReadTimeoutSeconds * 1000,
         logger,
-        s3: {
-          region: identity.region,
-          credentials: identity.credentials,
-          useFipsMode: config.useFipsMode,
-          logger,
-          ...(config.s3EndpointOverride ? { endpointOverride: config.s3EndpointOverride } : {}),
-          ...(config.proxyUri ? { proxyUri: config.proxyUri } : {}),
-          ...(caBundlePath ? { caBundlePath } : {}),
-        },
-        github: {
-          apiUrl: config.githubApiUrl,
-          logger,
-          ...(config.proxyUri ? { proxyUri: config.proxyUri } : {}),
-          ...(caBundlePath ? { caBundlePath } : {}),
-        },
-      }),
+        ...(config.s3EndpointOverride ? { endpointOverride: config.s3EndpointOverride } : {}),
+        ...(config.proxyUri ? { proxyUri: config.proxyUri } : {}),
+        ...(caBundlePath ? { caBundlePath } : {}),
+      },
+      github: {
+        apiUrl: config.githubApiUrl,
+        logger,
+        ...(config.proxyUri ? { proxyUri: config.proxyUri } : {}),
+        ...(caBundlePath ? { caBundlePath } : {}),
+      },
     });
+    // The deployment machinery (archives, YAML, installer, hooks) and PKI.js are loaded on the
+    // first command, so an idle agent stays small (npm run bench measures its idle RSS).
+    let executorLoad: Promise<CommandExecutor> | undefined;
+    const loadExecutor = (): Promise<CommandExecutor> =>
+      (executorLoad ??= import('./deployment/command-executor.js').then(
+        ({ CommandExecutor: Executor }) =>
+          new Executor({
+            config,
+            logger,
+            hookMapping: new Map(DEFAULT_HOOK_EVENTS.map((e) => [e, [e]])),
+            baseEnv: o.env,
+            ...(deploymentsLog ? { deploymentsLog } : {}),
+            fetchRemoteBundle,
+          }),
+      ));
+    const executor: Pick<CommandExecutor, 'execute' | 'isNoop'> = {
+      isNoop: async (name, spec) => (await loadExecutor()).isNoop(name, spec),
+      execute: async (name, spec, opts) => (await loadExecutor()).execute(name, spec, opts),
+    };
+    let verifierLoad: Promise<Pkcs7Verifier> | undefined;
+    const loadVerifier = (): Promise<Pkcs7Verifier> =>
+      (verifierLoad ??= import('./spec/pkcs7-verifier.js').then(({ createPkcs7Verifier }) =>
+        createPkcs7Verifier({ logger, ...(trustedCaPem && config.deploymentSpecCaFile ? { trustedCaPem, trustedCaSource: config.deploymentSpecCaFile } : {}) }),
+      ));
     const poller = new Poller({
       client,
       executor,
       hostIdentifier: identity.hostIdentifier,
-      parseSpec: (envelope) => parseDeploymentSpecAsync(envelope, { allowUnsigned: config.allowUnsignedSpecs, verifyPkcs7 }),
+      parseSpec: async (envelope) => parseDeploymentSpecAsync(envelope, { allowUnsigned: config.allowUnsignedSpecs, verifyPkcs7: await loadVerifier() }),
       tracker: new OngoingCommandTracker(layout.ongoingDir(config.ongoingDeploymentTracking)),
       logger,
       waitBetweenRunsSeconds: config.waitBetweenRunsSeconds,

@@ -4,6 +4,7 @@
  * install-10k: install a generated tgz bundle of 10,000 small files with codedeploy-local
  * (DownloadBundle + Install, no hook scripts) versus the baseline `tar -xzf` + `cp -a` of the same
  * bundle. Each side runs RUNS times; the medians are compared. Target: ratio <= 1.5.
+ * Then the daemon: idle RSS and poll-to-ack latency (bench/daemon-bench.ts).
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { benchDaemon } from './daemon-bench.js';
 
 const execFileAsync = promisify(execFile);
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -98,3 +100,5 @@ async function benchInstall(): Promise<void> {
 }
 
 await benchInstall();
+console.log('');
+await benchDaemon(Number(process.env.BENCH_IDLE_SECONDS ?? 60), Number(process.env.BENCH_COMMANDS ?? 200));

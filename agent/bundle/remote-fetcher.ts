@@ -6,8 +6,8 @@
 import type { Logger } from 'pino';
 import type { RemoteBundleFetcher } from '../deployment/command-executor.js';
 import { AgentError, ErrorCodes } from '../errors.js';
-import { createGitHubFetcher, type GitHubFetcher, type GitHubFetcherOptions } from './github-fetcher.js';
-import { createS3Fetcher, type S3Fetcher, type S3FetcherOptions } from './s3-fetcher.js';
+import type { GitHubFetcher, GitHubFetcherOptions } from './github-fetcher.js';
+import type { S3Fetcher, S3FetcherOptions } from './s3-fetcher.js';
 
 export interface RemoteBundleFetcherOptions {
   /** S3 settings (the logger defaults to the one below); absent: S3 revisions fail clearly. */
@@ -18,7 +18,8 @@ export interface RemoteBundleFetcherOptions {
 }
 
 export function createRemoteBundleFetcher(opts: RemoteBundleFetcherOptions): RemoteBundleFetcher {
-  // Built on first use, so a host that only deploys from GitHub never needs an S3 region.
+  // Built (and their modules loaded) on first use: a host that only deploys from GitHub never
+  // needs an S3 region, and an idle daemon does not carry the AWS SDK's S3 client in memory.
   let s3: S3Fetcher | undefined;
   let github: GitHubFetcher | undefined;
 
@@ -29,7 +30,7 @@ export function createRemoteBundleFetcher(opts: RemoteBundleFetcherOptions): Rem
         if (!opts.s3) {
           throw new AgentError(ErrorCodes.NOT_SUPPORTED, `Cannot download s3://${revision.bucket}/${revision.key}: S3 downloads are not configured (no region or credentials for S3)`);
         }
-        s3 ??= createS3Fetcher({ ...opts.s3, logger: opts.s3.logger ?? opts.logger });
+        s3 ??= (await import('./s3-fetcher.js')).createS3Fetcher({ ...opts.s3, logger: opts.s3.logger ?? opts.logger });
         await s3(revision, bundleFile, call);
         return;
       }
@@ -37,7 +38,7 @@ export function createRemoteBundleFetcher(opts: RemoteBundleFetcherOptions): Rem
         if (!opts.github) {
           throw new AgentError(ErrorCodes.NOT_SUPPORTED, `Cannot download GitHub revision ${revision.account}/${revision.repository}@${revision.commitId}: GitHub downloads are not configured`);
         }
-        github ??= createGitHubFetcher({ ...opts.github, logger: opts.github.logger ?? opts.logger });
+        github ??= (await import('./github-fetcher.js')).createGitHubFetcher({ ...opts.github, logger: opts.github.logger ?? opts.logger });
         await github(revision, bundleFile, { ...call, ...(spec.gitHubAccessToken ? { token: spec.gitHubAccessToken } : {}) });
         return;
       }
