@@ -26,7 +26,6 @@
  * cannot change those answers. Either way the error reads
  * `Could not download bundle at '<url>' after <n> retries. Server returned codes: <code 'msg'>; ...`.
  */
-import { readFileSync } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
 import { Octokit } from '@octokit/rest';
 import type { Logger } from 'pino';
@@ -44,6 +43,7 @@ import {
   writeTempFile,
   type Sleep,
 } from './download-file.js';
+import { readCaBundle } from '../platform/ca-bundle.js';
 
 export type GitHubRevision = Extract<Revision, { type: 'GitHub' }>;
 
@@ -83,14 +83,7 @@ export function gitHubArchiveUrl(apiUrl: string, revision: GitHubRevision): stri
 }
 
 function buildDispatcher(opts: GitHubFetcherOptions): Dispatcher | undefined {
-  let ca: string | undefined;
-  if (opts.caBundlePath) {
-    try {
-      ca = readFileSync(opts.caBundlePath, 'utf8');
-    } catch (err) {
-      throw new AgentError(ErrorCodes.CONFIG_INVALID, `Cannot read the CA bundle ${opts.caBundlePath}: ${toError(err).message}`, { cause: err });
-    }
-  }
+  const ca = readCaBundle(opts.caBundlePath);
   const tls = ca ? { ca } : {};
   if (opts.proxyUri) return new ProxyAgent({ uri: opts.proxyUri, requestTls: tls, proxyTls: tls });
   if (ca) return new Agent({ connect: tls });

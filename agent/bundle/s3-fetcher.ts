@@ -15,7 +15,6 @@
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { readFileSync } from 'node:fs';
 import { GetObjectCommand, S3Client, type GetObjectCommandOutput } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
@@ -33,6 +32,7 @@ import {
   writeTempFile,
   type Sleep,
 } from './download-file.js';
+import { readCaBundle } from '../platform/ca-bundle.js';
 
 export type S3Revision = Extract<Revision, { type: 'S3' }>;
 
@@ -102,14 +102,7 @@ export class CredentialsUnavailableError extends Error {
 }
 
 function buildRequestHandler(opts: S3FetcherOptions): NodeHttpHandler {
-  let ca: string | undefined;
-  if (opts.caBundlePath) {
-    try {
-      ca = readFileSync(opts.caBundlePath, 'utf8');
-    } catch (err) {
-      throw new AgentError(ErrorCodes.CONFIG_INVALID, `Cannot read the CA bundle ${opts.caBundlePath}: ${toError(err).message}`, { cause: err });
-    }
-  }
+  const ca = readCaBundle(opts.caBundlePath);
   const base = { keepAlive: true, maxSockets: 16 };
   const tls = ca ? { ca } : {};
   // Node's Agent merges its own options into every request's, so `ca` reaches the TLS connection

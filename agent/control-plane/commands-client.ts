@@ -7,7 +7,6 @@
  * `http_read_timeout`), because the service holds a long poll open; every other operation uses
  * `readTimeoutMs` (default 30 s).
  */
-import { readFileSync } from 'node:fs';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -29,6 +28,7 @@ import {
   type HostCommand,
   type Operation,
 } from './wire-types.js';
+import { readCaBundle } from '../platform/ca-bundle.js';
 
 export type { CommandStatus, HostCommand } from './wire-types.js';
 export { parseServiceError } from './json-protocol.js';
@@ -138,14 +138,7 @@ export function createCommandsClient(opts: CommandsClientOptions): CommandsClien
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw new AgentError(ErrorCodes.CONFIG_INVALID, `Invalid commands endpoint: ${url.protocol} is not http: or https:`);
   }
-  let ca: string | undefined;
-  if (opts.caBundlePath) {
-    try {
-      ca = readFileSync(opts.caBundlePath, 'utf8');
-    } catch (err) {
-      throw new AgentError(ErrorCodes.CONFIG_INVALID, `Cannot read the CA bundle ${opts.caBundlePath}: ${toError(err).message}`, { cause: err });
-    }
-  }
+  const ca = readCaBundle(opts.caBundlePath);
   const transport = opts.transport ?? createHttpTransport({ proxyUri: opts.proxyUri, ca });
   const model = serviceModel(opts.enableAuthPolicy);
   const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...opts.retryPolicy };

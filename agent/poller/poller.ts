@@ -10,18 +10,11 @@ import { ScriptErrorCode, toError } from '../errors.js';
 import type { CommandExecutor } from '../deployment/command-executor.js';
 import { failed, type CommandOutcome, type Diagnostics } from '../deployment/diagnostics.js';
 import type { DeploymentSpec, Envelope } from '../spec/deployment-spec.js';
+import type { CommandStatus, HostCommand } from '../control-plane/wire-types.js';
 import { GroupQueue } from './group-queue.js';
 import type { OngoingCommandTracker } from './ongoing-command-tracker.js';
 
-export interface HostCommand {
-  HostCommandIdentifier: string;
-  HostIdentifier: string;
-  DeploymentExecutionId: string;
-  CommandName: string;
-  Nonce?: number;
-}
-
-export type CommandStatus = 'Pending' | 'InProgress' | 'Succeeded' | 'Failed';
+export type { CommandStatus, HostCommand };
 
 /** The part of the commands API client the poller uses. */
 export interface PollerClient {
