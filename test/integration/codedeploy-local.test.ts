@@ -4,10 +4,9 @@
 import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createRequire } from 'node:module';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { FIXTURES, localHost, makeTarball, makeZip } from '../helpers/local-deploy.js';
 import { createTestGitRepo, startGitHubServer } from '../helpers/github-server.js';
+import { startS3Server } from '../helpers/s3-server.js';
 import { tempDir } from '../helpers/temp.js';
 
 const SAMPLE = join(FIXTURES, 'sample-app');
@@ -183,22 +182,16 @@ describe('codedeploy-local (reference 10.7)', () => {
   });
 
   it('deploys an S3 location (s3://bucket/key?etag=..) with the on-premises credentials', async () => {
-    const require = createRequire(import.meta.url);
-    const S3rver = require('s3rver') as new (o: object) => { run(): Promise<{ port: number }>; close(): Promise<void> };
-    const s3root = await tempDir('cda-s3rver-');
-    const s3 = new S3rver({ port: 0, address: '127.0.0.1', directory: s3root, silent: true, configureBuckets: [{ name: 'bucket', configs: [] }] });
-    const { port } = await s3.run();
+    const s3 = await startS3Server('bucket');
     try {
-      const endpoint = `http://127.0.0.1:${port}`;
-      const creds = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
-      const zip = await makeZip(SAMPLE, join(s3root, 'app.zip'));
-      const put = await new S3Client({ region: 'us-east-1', endpoint, forcePathStyle: true, credentials: creds }).send(
-        new PutObjectCommand({ Bucket: 'bucket', Key: 'releases/app.zip', Body: await readFile(zip) }),
-      );
+      const zip = await makeZip(SAMPLE, join(s3.dir, 'app.zip'));
+      const putEtag = await s3.putFile('releases/app.zip', zip);
+      const s3root = s3.dir;
+      const endpoint = s3.endpoint;
       const onPrem = join(s3root, 'onprem.yml');
       await writeFile(onPrem, 'region: us-east-1\niam_user_arn: arn:aws:iam::123456789012:user/dev\naws_access_key_id: S3RVER\naws_secret_access_key: S3RVER\n');
       const host = await localHost([`:s3_endpoint_override: ${endpoint}`, `:on_premises_config_file: ${onPrem}`]);
-      const etag = (put.ETag ?? '').replace(/"/g, '');
+      const etag = putEtag.replace(/"/g, '');
       const result = await host.run(['-l', `s3://bucket/releases/app.zip?etag=${etag}`, '-t', 'zip', '-g', GROUP]);
       expect(result.stdout).toContain('Local deployment successful');
       expect(await host.proof()).toEqual(FIRST_RUN);

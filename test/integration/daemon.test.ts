@@ -4,14 +4,13 @@
  */
 import { cp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { S3Client, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AGENT_CLI, FULL_LIFECYCLE, HOST_ARN, localSpec, startDaemonHost, type DaemonHost } from '../helpers/daemon-host.js';
 import { FIXTURES, makeTarball } from '../helpers/local-deploy.js';
 import { createTestGitRepo, startGitHubServer } from '../helpers/github-server.js';
 import { tempDir } from '../helpers/temp.js';
+import { S3RVER_CREDENTIALS, startS3Server } from '../helpers/s3-server.js';
 
 const SAMPLE = join(FIXTURES, 'sample-app');
 const EXEC = (d: string) => `CodeDeploy/us-east-1/Prod/arn:aws:sds:us-east-1:123456789012:deployment/${d}`;
@@ -146,21 +145,16 @@ describe.skipIf(!existsSync(AGENT_CLI))('codedeploy-agent start (daemon)', () =>
   });
 
   it('deploys an S3 revision from an S3-compatible server', async () => {
-    const require = createRequire(import.meta.url);
-    const S3rver = require('s3rver') as new (o: object) => { run(): Promise<{ port: number }>; close(): Promise<void> };
-    const s3root = await tempDir('cda-s3rver-');
-    const s3 = new S3rver({ port: 0, address: '127.0.0.1', directory: s3root, silent: true, configureBuckets: [{ name: 'revisions', configs: [] }] });
-    const { port } = await s3.run();
+    const s3 = await startS3Server('revisions');
     try {
-      const endpoint = `http://127.0.0.1:${port}`;
-      const creds = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
-      const tgz = await makeTarball(SAMPLE, join(s3root, 'app.tgz'), true);
-      const client = new S3Client({ region: 'us-east-1', endpoint, forcePathStyle: true, credentials: creds });
-      const put = await client.send(new PutObjectCommand({ Bucket: 'revisions', Key: 'app/app.tgz', Body: await readFile(tgz) }));
+      const tgz = await makeTarball(SAMPLE, join(s3.dir, 'app.tgz'), true);
+      const etag = await s3.putFile('app/app.tgz', tgz);
+      const endpoint = s3.endpoint;
+      const creds = S3RVER_CREDENTIALS;
       const h = await host({ credentials: creds, extraConfig: [`:s3_endpoint_override: ${endpoint}`] });
       h.specs.set(EXEC('d-S3000001'), {
         ...localSpec('d-S3000001', 'dg-s3', '/unused'),
-        Revision: { RevisionType: 'S3', S3Revision: { Bucket: 'revisions', Key: 'app/app.tgz', BundleType: 'tgz', ETag: put.ETag } },
+        Revision: { RevisionType: 'S3', S3Revision: { Bucket: 'revisions', Key: 'app/app.tgz', BundleType: 'tgz', ETag: etag } },
       });
       h.start();
       const results = await h.deploy(EXEC('d-S3000001'), ['DownloadBundle', 'Install', 'ApplicationStart']);
