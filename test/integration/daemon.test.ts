@@ -11,6 +11,7 @@ import { FIXTURES, makeTarball } from '../helpers/local-deploy.js';
 import { createTestGitRepo, startGitHubServer } from '../helpers/github-server.js';
 import { tempDir } from '../helpers/temp.js';
 import { S3RVER_CREDENTIALS, startS3Server } from '../helpers/s3-server.js';
+import { notifySocket } from '../helpers/notify-socket.js';
 
 const SAMPLE = join(FIXTURES, 'sample-app');
 const EXEC = (d: string) => `CodeDeploy/us-east-1/Prod/arn:aws:sds:us-east-1:123456789012:deployment/${d}`;
@@ -185,5 +186,18 @@ describe.skipIf(!existsSync(AGENT_CLI))('codedeploy-agent start (daemon)', () =>
     } finally {
       await gh.close();
     }
+  });
+
+  it('tells systemd READY once polling, its status, and STOPPING on shutdown', async () => {
+    const sock = await notifySocket();
+    const h = await host();
+    h.start({ NOTIFY_SOCKET: sock.path });
+    const messages = () => sock.received().map((d) => d.message).join('\n');
+    for (let i = 0; i < 200 && !messages().includes('READY=1'); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(messages()).toMatch(/READY=1/);
+    expect(messages()).toMatch(/STATUS=idle: polling for commands/);
+    expect(h.server.calls('PollHostCommand').length).toBeGreaterThan(0);
+    expect(await h.stop('SIGTERM')).toBe(0);
+    expect(messages()).toMatch(/STOPPING=1/);
   });
 });
