@@ -42,7 +42,7 @@ export interface AgentConfig {
   hookKillGraceSeconds: number;
   /** Ours: after a hook exits, wait this long for its stdout/stderr to close before moving on. */
   hookOutputDrainSeconds: number;
-  /** Ours: concurrent file copies during Install. */
+  /** Ours: concurrent copies of large files (> 1 MiB) during Install. */
   installConcurrency: number;
   /** Ours: the instance metadata service (tests point it at a fake on loopback). */
   imdsEndpoint: string;

@@ -11,12 +11,14 @@
  * Only the line break is stripped (the official agent strips all surrounding whitespace, which breaks
  * paths ending in spaces); blank and non-absolute lines are skipped.
  */
-import { open, readFile, rmdir, unlink, type FileHandle } from 'node:fs/promises';
+import { lstatSync, rmdirSync, unlinkSync } from 'node:fs';
+import { open, readFile, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, isAbsolute } from 'node:path';
-import pLimit from 'p-limit';
 import type { Logger } from 'pino';
 import { AgentError, ErrorCodes, errnoCode, toError } from '../errors.js';
+import { isTempPath } from './file-copier.js';
 import * as msg from './install-messages.js';
+import { TimeSlice } from './time-slice.js';
 import type { ToolRunner } from './tool-runner.js';
 
 export type CleanupEntry = { kind: 'path'; path: string } | { kind: 'semanage'; path: string };
@@ -48,41 +50,39 @@ export function formatCleanupLine(entry: CleanupEntry): string {
 export interface CleanupOptions {
   tools: ToolRunner;
   logger: Logger;
-  concurrency: number;
 }
 
 /**
  * Execute entries (in execution order): files and symlinks are unlinked, directories rmdir'ed with
  * ENOTEMPTY ignored (someone else put files there), missing paths ignored, contexts removed with
- * `semanage fcontext -d` (failures ignored, as official). Every path is first unlinked, concurrently
- * (one call per entry; unlink refuses directories with EISDIR); the directories then follow in list
- * order, which puts children before their parents. Returns the number of entries actually removed.
+ * `semanage fcontext -d` (failures ignored, as official). Every path is first unlinked (one call per
+ * entry; unlink refuses directories with EISDIR); the directories then follow in list order, which
+ * puts children before their parents. The calls are synchronous, in time slices that yield to the
+ * event loop (time-slice.ts): a thread-pool round trip per path costs more than the unlink itself.
+ * Returns the number of entries actually removed.
  */
 export async function executeCleanup(entries: readonly CleanupEntry[], options: CleanupOptions): Promise<number> {
-  const limit = pLimit(options.concurrency);
-  const paths = entries.filter((e) => e.kind === 'path').map((e) => e.path);
+  const slice = new TimeSlice();
+  const directories: string[] = [];
   let removed = 0;
-  const directories = await Promise.all(
-    paths.map((path) =>
-      limit(async () => {
-        try {
-          await unlink(path);
-          removed++;
-          return false;
-        } catch (err) {
-          const code = errnoCode(err);
-          if (code === 'ENOENT' || code === 'ENOTDIR') return false;
-          if (code === 'EISDIR' || code === 'EPERM') return true;
-          throw removalError(path, err);
-        }
-      }),
-    ),
-  );
-  for (let i = 0; i < paths.length; i++) {
-    if (!directories[i]) continue;
-    const path = paths[i] as string;
+  for (const entry of entries) {
+    if (entry.kind !== 'path') continue;
+    // The temp names of an install that finished are gone: a non-throwing lstat is much cheaper
+    // than the ENOENT exception of unlink (and, unlike exists, sees a dangling temp symlink).
+    if (isTempPath(entry.path) && surelyMissing(entry.path)) continue;
     try {
-      await rmdir(path);
+      unlinkSync(entry.path);
+      removed++;
+    } catch (err) {
+      const code = errnoCode(err);
+      if (code === 'EISDIR' || code === 'EPERM') directories.push(entry.path);
+      else if (code !== 'ENOENT' && code !== 'ENOTDIR') throw removalError(entry.path, err);
+    }
+    if (slice.spent()) await slice.next();
+  }
+  for (const path of directories) {
+    try {
+      rmdirSync(path);
       removed++;
     } catch (err) {
       const code = errnoCode(err);
@@ -92,6 +92,7 @@ export async function executeCleanup(entries: readonly CleanupEntry[], options: 
         throw removalError(path, err);
       }
     }
+    if (slice.spent()) await slice.next();
   }
   for (const entry of entries) {
     if (entry.kind !== 'semanage') continue;
@@ -142,7 +143,16 @@ export class CleanupRecorder {
 
   record(entries: readonly CleanupEntry[]): Promise<void> {
     if (entries.length === 0) return this.tail;
-    const text = entries.map((e) => `${formatCleanupLine(e)}\n`).join('');
+    return this.append(entries.map((e) => `${formatCleanupLine(e)}\n`).join(''));
+  }
+
+  /** record() for plain paths (no newline in any: the planner rejects those). */
+  recordPaths(paths: readonly string[]): Promise<void> {
+    if (paths.length === 0) return this.tail;
+    return this.append(`${paths.join('\n')}\n`);
+  }
+
+  private append(text: string): Promise<void> {
     const next = this.tail.then(async () => {
       await this.handle.write(text);
       await this.handle.datasync();
@@ -164,6 +174,14 @@ export async function syncDirectory(dir: string): Promise<void> {
     await handle.sync();
   } finally {
     await handle.close();
+  }
+}
+
+function surelyMissing(path: string): boolean {
+  try {
+    return lstatSync(path, { throwIfNoEntry: false }) === undefined;
+  } catch {
+    return false; // let unlink report (or ignore) the problem
   }
 }
 

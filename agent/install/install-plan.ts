@@ -45,6 +45,14 @@ export function isInside(root: string, path: string): boolean {
 }
 
 /**
+ * join(dir, name) for an absolute, normalised dir and a directory entry's name (no separator, never
+ * "." or ".."): the same result without join's normalisation pass, which the per-file walks skip.
+ */
+export function childPath(dir: string, name: string): string {
+  return dir.endsWith(sep) ? dir + name : dir + sep + name;
+}
+
+/**
  * Resolve every files entry: the source inside the archive (lexically; the executor also checks that
  * no symlink on the way leads outside), the destination against baseDir. Throws PATH_ESCAPE.
  */
@@ -78,7 +86,7 @@ export function probePaths(
   const walk = (node: SourceNode, dest: string): void => {
     out.add(dest);
     if (node.kind !== 'directory') return;
-    for (const entry of node.entries) walk(entry.node, join(dest, entry.name));
+    for (const entry of node.entries) walk(entry.node, childPath(dest, entry.name));
   };
   for (const m of mappings) {
     const node = sources[m.index];
@@ -154,8 +162,8 @@ export function planInstall(input: PlanInput): InstallPlan {
     if (fact && !fact.isDirectory) fail(msg.fileAlreadyExists(dest));
     if (!fact) builder.mkdir(dest);
     for (const entry of node.entries) {
-      const entrySource = join(source, entry.name);
-      const entryDest = join(dest, entry.name);
+      const entrySource = childPath(source, entry.name);
+      const entryDest = childPath(dest, entry.name);
       if (entry.node.kind === 'directory') directoryCopy(entrySource, entry.node, entryDest);
       else normalCopy(entrySource, entry.node, entryDest);
     }

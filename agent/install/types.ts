@@ -17,7 +17,7 @@ export interface InstallRequest {
   /** Relative destinations resolve against this directory (the agent's working directory). */
   baseDir: string;
   logger: Logger;
-  /** Upper bound on concurrent file copies (default 32). */
+  /** Upper bound on concurrent async copies of files over 1 MiB (default 32); smaller files are copied in order, synchronously in time slices. */
   concurrency?: number;
   /** Runs setfacl, semanage, restorecon and getent; defaults to execFile. Tests pass a recording fake. */
   tools?: ToolRunner;

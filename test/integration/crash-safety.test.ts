@@ -24,7 +24,7 @@ async function listFiles(dir: string): Promise<string[]> {
 
 describe('crash safety', () => {
   it.skipIf(!existsSync(CLI))('a deployment killed during Install leaves nothing the next deployment trips over', async () => {
-    const host = await localHost([':install_concurrency: 1']);
+    const host = await localHost();
     const src = join(host.root, 'big-bundle');
     for (let d = 0; d < FILES / 100; d++) {
       await mkdir(join(src, 'app', `d${d}`), { recursive: true });

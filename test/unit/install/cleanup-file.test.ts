@@ -1,6 +1,6 @@
 /** The cleanup list: parsing (reference 10.6 cases), execution against real temp files, the recorder. */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CleanupRecorder, executeCleanup, parseCleanupList, runCleanupFile } from '../../../agent/install/cleanup-file.js';
@@ -68,7 +68,7 @@ describe('executeCleanup and runCleanupFile', () => {
     await writeFile(file, `${list}semanage\0/srv/ctx\n`);
     const tools = recordingTools();
 
-    const removed = await runCleanupFile(file, { tools, logger: silentLogger(), concurrency: 4 });
+    const removed = await runCleanupFile(file, { tools, logger: silentLogger() });
 
     expect(existsSync(d)).toBe(false);
     expect(existsSync('/etc/passwd')).toBe(true);
@@ -78,14 +78,25 @@ describe('executeCleanup and runCleanupFile', () => {
     expect(removed).toBe(6); // d, f, sub, g, link, the context
   });
 
+  it('temp names left by a crash are removed, a dangling temp symlink included; missing ones are skipped', async () => {
+    const root = await tempDir();
+    const tempFile = join(root, '.cda-0123456789ab-7.tmp');
+    const tempLink = join(root, '.cda-0123456789ab-8.tmp');
+    await writeFile(tempFile, 'partial');
+    await symlink(join(root, 'nowhere'), tempLink);
+    const entries = [tempFile, tempLink, join(root, '.cda-0123456789ab-9.tmp'), join(root, 'gone')].map((path) => ({ kind: 'path' as const, path }));
+    expect(await executeCleanup(entries, { tools: recordingTools(), logger: silentLogger() })).toBe(2);
+    expect(await readdir(root)).toEqual([]);
+  });
+
   it('no cleanup file: nothing to do', async () => {
     const root = await tempDir();
-    expect(await runCleanupFile(join(root, 'missing-cleanup'), { tools: recordingTools(), logger: silentLogger(), concurrency: 1 })).toBe(0);
+    expect(await runCleanupFile(join(root, 'missing-cleanup'), { tools: recordingTools(), logger: silentLogger() })).toBe(0);
   });
 
   it('a failing semanage -d is ignored', async () => {
     const tools = recordingTools(1);
-    expect(await executeCleanup([{ kind: 'semanage', path: '/x' }], { tools, logger: silentLogger(), concurrency: 1 })).toBe(0);
+    expect(await executeCleanup([{ kind: 'semanage', path: '/x' }], { tools, logger: silentLogger() })).toBe(0);
     expect(tools.calls).toHaveLength(1);
   });
 });

@@ -1,15 +1,12 @@
 /** Fact gathering against real temp files: the listing keeps symlinks unfollowed, probes skip what cannot exist. */
 import { chmod, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import pLimit from 'p-limit';
 import { describe, expect, it } from 'vitest';
 import { AgentError, ErrorCodes } from '../../../agent/errors.js';
-import { gatherFacts, listSources } from '../../../agent/install/fs-facts.js';
+import { gatherFacts, listSources, probePath } from '../../../agent/install/fs-facts.js';
 import { resolveMappings } from '../../../agent/install/install-plan.js';
 import { tempDir } from '../../helpers/temp.js';
 import { appSpec } from './appspec-builder.js';
-
-const limit = pLimit(8);
 
 describe('gatherFacts', () => {
   it('reports what exists, follows symlinks for isDirectory, and marks setgid directories', async () => {
@@ -21,7 +18,7 @@ describe('gatherFacts', () => {
     await mkdir(join(root, 'sg'), { mode: 0o2775 });
     await chmod(join(root, 'sg'), 0o2775);
     const probes = ['d', 'f', 'to-dir', 'dangling', 'missing', 'sg'].map((p) => join(root, p));
-    const facts = await gatherFacts([root, ...probes], limit);
+    const facts = await gatherFacts([root, ...probes]);
     expect(facts.get(join(root, 'd'))).toEqual({ isDirectory: true, setgid: false });
     expect(facts.get(join(root, 'f'))).toEqual({ isDirectory: false });
     expect(facts.get(join(root, 'to-dir'))?.isDirectory).toBe(true);
@@ -34,14 +31,14 @@ describe('gatherFacts', () => {
     const root = await tempDir();
     await writeFile(join(root, 'file'), 'x');
     const probes = [root, join(root, 'new'), join(root, 'new', 'a'), join(root, 'new', 'a', 'b'), join(root, 'file'), join(root, 'file', 'c')];
-    const calls: number[] = [];
-    const counting = <T>(fn: () => Promise<T>): Promise<T> => {
-      calls.push(1);
-      return fn();
+    const calls: string[] = [];
+    const counting = (path: string) => {
+      calls.push(path);
+      return probePath(path);
     };
     const facts = await gatherFacts(probes, counting);
     expect([...facts.keys()].sort()).toEqual([root, join(root, 'file')]);
-    expect(calls).toHaveLength(3); // root, new, file
+    expect(calls.sort()).toEqual([root, join(root, 'file'), join(root, 'new')]);
   });
 });
 
@@ -54,7 +51,7 @@ describe('listSources', () => {
     await writeFile(join(archive, 'app', 'sub', 'f'), 'x');
     await symlink('sub', join(archive, 'app', 'link'));
     const spec = appSpec({ files: [['app', '/x'], ['app/link', '/y'], ['missing', '/z']] });
-    const [app, link, missing] = await listSources(spec, archive, resolveMappings(spec, archive, root), limit);
+    const [app, link, missing] = await listSources(spec, archive, resolveMappings(spec, archive, root));
     expect(app?.kind).toBe('directory');
     const entries = app?.kind === 'directory' ? app.entries : [];
     expect(entries.map((e) => [e.name, e.node.kind]).sort()).toEqual([
@@ -74,7 +71,7 @@ describe('listSources', () => {
     await writeFile(join(root, 'outside', 'secret'), 'x');
     await symlink(join(root, 'outside'), join(archive, 'out'));
     const spec = appSpec({ files: [['out/secret', '/x']] });
-    const err: unknown = await listSources(spec, archive, resolveMappings(spec, archive, root), limit).catch((e: unknown) => e);
+    const err: unknown = await listSources(spec, archive, resolveMappings(spec, archive, root)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AgentError);
     expect((err as AgentError).code).toBe(ErrorCodes.PATH_ESCAPE);
   });
