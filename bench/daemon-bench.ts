@@ -54,6 +54,7 @@ export async function benchDaemon(idleSeconds: number, commands: number): Promis
   const sentAt = new Map<string, bigint>();
   const latencies: number[] = [];
   let waiter: (() => void) | undefined;
+  let heldPoll: ((id: string) => void) | undefined;
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
     const op = String(req.headers['x-amz-target'] ?? '').split('.').pop();
     const body = JSON.parse((await readBody(req)) || '{}') as Record<string, string>;
@@ -62,12 +63,24 @@ export async function benchDaemon(idleSeconds: number, commands: number): Promis
       res.end(JSON.stringify(o));
     };
     if (op === 'PollHostCommand') {
-      const next = queue.shift();
-      if (next) {
+      // A long poll: answer at once when a command is queued, else hold up to 2 s for one.
+      const answer = (next: string | undefined) => {
+        if (next === undefined) return reply({});
         sentAt.set(next, process.hrtime.bigint());
-        return reply({ HostCommand: { HostCommandIdentifier: next, HostIdentifier: HOST, DeploymentExecutionId: 'CodeDeploy/us-east-1/Bench/d-BENCH0001', CommandName: 'ApplicationStop' } });
-      }
-      return setTimeout(() => reply({}), 2000);
+        reply({ HostCommand: { HostCommandIdentifier: next, HostIdentifier: HOST, DeploymentExecutionId: 'CodeDeploy/us-east-1/Bench/d-BENCH0001', CommandName: 'ApplicationStop' } });
+      };
+      const next = queue.shift();
+      if (next !== undefined) return answer(next);
+      const timer = setTimeout(() => {
+        heldPoll = undefined;
+        answer(undefined);
+      }, 2000);
+      heldPoll = (id) => {
+        clearTimeout(timer);
+        heldPoll = undefined;
+        answer(id);
+      };
+      return;
     }
     if (op === 'GetDeploymentSpecification') return reply({ DeploymentSystem: 'CodeDeploy', DeploymentSpecification: { GenericEnvelope: { Format: 'PKCS7/JSON', Payload: payload } } });
     if (op === 'PutHostCommandAcknowledgement') {
@@ -101,7 +114,8 @@ export async function benchDaemon(idleSeconds: number, commands: number): Promis
     console.log(`  RSS ${(rssKb / 1024).toFixed(1)} MB (peak ${(hwmKb / 1024).toFixed(1)} MB)   (target <= 50 MB)`);
     for (let i = 0; i < commands; i++) {
       const done = new Promise<void>((r) => (waiter = r));
-      queue.push(`hc-bench-${i}`);
+      if (heldPoll) heldPoll(`hc-bench-${i}`);
+      else queue.push(`hc-bench-${i}`);
       await done;
     }
     console.log(`poll-to-ack latency over ${latencies.length} commands (loopback, PKCS7 spec verified)`);
