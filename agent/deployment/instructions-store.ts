@@ -3,28 +3,10 @@
  * each, no trailing newline (reference section 4.5). Written atomically (temp file, fsync,
  * rename) so a crash never leaves a torn pointer.
  */
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../platform/atomic-file.js';
 import { errnoCode } from '../errors.js';
 import type { DeploymentLayout } from './layout.js';
-
-export async function writeFileAtomic(path: string, content: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
-  const fh = await open(tmp, 'w', 0o644);
-  try {
-    await fh.writeFile(content);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-}
 
 async function readPointer(path: string): Promise<string | undefined> {
   try {

@@ -20,6 +20,7 @@ import { isTempPath } from './file-copier.js';
 import * as msg from './install-messages.js';
 import { TimeSlice } from './time-slice.js';
 import type { ToolRunner } from './tool-runner.js';
+import { syncDir } from '../platform/atomic-file.js';
 
 export type CleanupEntry = { kind: 'path'; path: string } | { kind: 'semanage'; path: string };
 
@@ -137,7 +138,7 @@ export class CleanupRecorder {
   static async create(file: string): Promise<CleanupRecorder> {
     const handle = await open(file, 'w', 0o644);
     await handle.sync();
-    await syncDirectory(dirname(file));
+    await syncDir(dirname(file));
     return new CleanupRecorder(handle, file);
   }
 
@@ -165,15 +166,6 @@ export class CleanupRecorder {
   async close(): Promise<void> {
     await this.tail;
     await this.handle.close();
-  }
-}
-
-export async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
 

@@ -19,12 +19,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import pLimit from 'p-limit';
 import { AgentError, ErrorCodes, errnoCode, toError } from '../errors.js';
 import { createAccountLookup } from './accounts.js';
-import { CleanupRecorder, runCleanupFile, syncDirectory } from './cleanup-file.js';
+import { CleanupRecorder, runCleanupFile } from './cleanup-file.js';
 import { copyAtomically, copyAtomicallySync, tempPathFor, type CopyOptions } from './file-copier.js';
 import { gatherFacts, listSources } from './fs-facts.js';
 import { planInstall, probePaths, resolveMappings } from './install-plan.js';
@@ -32,6 +32,7 @@ import * as msg from './install-messages.js';
 import { installJson } from './instructions-json.js';
 import type { CopyOp, MkdirOp, PathFact, PermissionOp } from './operations.js';
 import { applyPermission, type PermissionContext } from './permission-applier.js';
+import { writeFileAtomic } from '../platform/atomic-file.js';
 import { TimeSlice } from './time-slice.js';
 import { createToolRunner } from './tool-runner.js';
 import type { InstallRequest, InstallSummary } from './types.js';
@@ -85,7 +86,7 @@ export async function install(req: InstallRequest): Promise<InstallSummary> {
   logger.debug({ operations: plan.ops.length, ms: elapsed() }, 'install plan ready');
 
   const runId = randomBytes(6).toString('hex');
-  await writeAtomically(installJsonPath(req.instructionsDir, req.deploymentGroupId), installJson(plan.ops), runId);
+  await writeAtomically(installJsonPath(req.instructionsDir, req.deploymentGroupId), installJson(plan.ops));
   logger.debug({ ms: elapsed() }, 'install.json written');
 
   const mkdirs = plan.ops.filter((op): op is MkdirOp => op.type === 'mkdir');
@@ -284,20 +285,10 @@ class FirstFailure {
   }
 }
 
-async function writeAtomically(file: string, text: string, runId: string): Promise<void> {
-  const temp = `${file}.${runId}.tmp`;
+async function writeAtomically(file: string, text: string): Promise<void> {
   try {
-    const handle = await open(temp, 'w', 0o644);
-    try {
-      await handle.writeFile(text);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, file);
-    await syncDirectory(dirname(file));
+    await writeFileAtomic(file, text);
   } catch (err) {
-    await unlink(temp).catch(() => undefined);
     throw new AgentError(ErrorCodes.DEPLOYMENT_ROOT, `Cannot write ${file}: ${toError(err).message}`, { cause: err });
   }
 }

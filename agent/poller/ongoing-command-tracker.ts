@@ -5,9 +5,10 @@
  * removed after its completion is reported, so after a crash or kill -9 the next start can fail
  * every orphaned command exactly once instead of leaving the service waiting ~70 minutes.
  */
-import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errnoCode } from '../errors.js';
+import { syncDir, writeFileAtomic } from '../platform/atomic-file.js';
 
 export interface OrphanedCommand {
   deploymentId: string;
@@ -20,18 +21,7 @@ export class OngoingCommandTracker {
   constructor(readonly dir: string) {}
 
   async begin(deploymentId: string, hostCommandIdentifier: string): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
-    const path = join(this.dir, deploymentId);
-    const tmp = `${path}.tmp-${process.pid}`;
-    const fh = await open(tmp, 'w', 0o600);
-    try {
-      await fh.writeFile(hostCommandIdentifier);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
-    await syncDir(this.dir);
+    await writeFileAtomic(join(this.dir, deploymentId), hostCommandIdentifier, { mode: 0o600 });
   }
 
   async end(deploymentId: string): Promise<void> {
@@ -69,14 +59,5 @@ export class OngoingCommandTracker {
   /** True when a command is in flight (used by stop/restart and status). */
   async inProgress(): Promise<boolean> {
     return (await this.orphans()).length > 0;
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
   }
 }
