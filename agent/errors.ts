@@ -12,8 +12,6 @@ export const ErrorCodes = {
   CONFIG_INVALID: 'CDA_ERR_CONFIG_INVALID',
   /** The deployment specification is malformed or has an unsupported format. */
   SPEC_INVALID: 'CDA_ERR_SPEC_INVALID',
-  /** The command name is not one the agent knows. */
-  COMMAND_UNSUPPORTED: 'CDA_ERR_COMMAND_UNSUPPORTED',
   /** The bundle could not be fetched (local path missing, S3 or GitHub error). */
   BUNDLE_FETCH: 'CDA_ERR_BUNDLE_FETCH',
   /** The bundle archive is corrupt or could not be unpacked. */

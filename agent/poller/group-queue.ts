@@ -15,8 +15,4 @@ export class GroupQueue {
     });
     return next;
   }
-
-  get activeGroups(): number {
-    return this.tails.size;
-  }
 }

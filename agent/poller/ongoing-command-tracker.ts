@@ -55,9 +55,4 @@ export class OngoingCommandTracker {
     }
     return out.sort((a, b) => a.startedAt.getTime() - b.startedAt.getTime());
   }
-
-  /** True when a command is in flight (used by stop/restart and status). */
-  async inProgress(): Promise<boolean> {
-    return (await this.orphans()).length > 0;
-  }
 }

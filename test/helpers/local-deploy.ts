@@ -84,3 +84,12 @@ with zipfile.ZipFile(out, 'w', zipfile.ZIP_DEFLATED) as z:
   await execFileAsync('python3', ['-c', script, srcDir, out, topDir ?? '']);
   return out;
 }
+
+/** A git repository (in a temp dir) holding the sample app, for GitHub-revision tests; resolves with its path and commit. */
+export async function sampleAppGitRepo(): Promise<{ dir: string; sha: string }> {
+  const { createTestGitRepo } = await import('./github-server.js');
+  const dir = await tempDir('cda-git-');
+  const files: Record<string, string> = {};
+  for (const name of ['appspec.yml', 'app/hello.txt', 'scripts/hook.sh']) files[name] = await readFile(join(FIXTURES, 'sample-app', name), 'utf8');
+  return { dir, sha: await createTestGitRepo(dir, files) };
+}

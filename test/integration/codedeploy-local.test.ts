@@ -4,8 +4,8 @@
 import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FIXTURES, localHost, makeTarball, makeZip } from '../helpers/local-deploy.js';
-import { createTestGitRepo, startGitHubServer } from '../helpers/github-server.js';
+import { FIXTURES, localHost, makeTarball, makeZip, sampleAppGitRepo } from '../helpers/local-deploy.js';
+import { startGitHubServer } from '../helpers/github-server.js';
 import { startS3Server } from '../helpers/s3-server.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -204,10 +204,7 @@ describe('codedeploy-local (reference 10.7)', () => {
   });
 
   it('deploys a GitHub location (api.github.com tarball URL) from a local git-archive server', async () => {
-    const repoDir = await tempDir('cda-git-');
-    const files: Record<string, string> = {};
-    for (const name of ['appspec.yml', 'app/hello.txt', 'scripts/hook.sh']) files[name] = await readFile(join(SAMPLE, name), 'utf8');
-    const sha = await createTestGitRepo(repoDir, files);
+    const { dir: repoDir, sha } = await sampleAppGitRepo();
     const gh = await startGitHubServer({ repos: { 'octo/app': repoDir } });
     try {
       const host = await localHost([`:github_api_url: ${gh.apiUrl}`, `:on_premises_config_file: ${join(repoDir, 'none.yml')}`]);

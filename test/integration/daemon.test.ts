@@ -7,9 +7,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AGENT_CLI, FULL_LIFECYCLE, HOST_ARN, localSpec, startDaemonHost, type DaemonHost } from '../helpers/daemon-host.js';
-import { FIXTURES, makeTarball } from '../helpers/local-deploy.js';
-import { createTestGitRepo, startGitHubServer } from '../helpers/github-server.js';
-import { tempDir } from '../helpers/temp.js';
+import { FIXTURES, makeTarball, sampleAppGitRepo } from '../helpers/local-deploy.js';
+import { startGitHubServer } from '../helpers/github-server.js';
 import { S3RVER_CREDENTIALS, startS3Server } from '../helpers/s3-server.js';
 import { notifySocket } from '../helpers/notify-socket.js';
 
@@ -168,10 +167,7 @@ describe.skipIf(!existsSync(AGENT_CLI))('codedeploy-agent start (daemon)', () =>
   });
 
   it('deploys a GitHub revision from a local git-archive server', async () => {
-    const repoDir = await tempDir('cda-git-');
-    const files: Record<string, string> = {};
-    for (const name of ['appspec.yml', 'app/hello.txt', 'scripts/hook.sh']) files[name] = await readFile(join(SAMPLE, name), 'utf8');
-    const sha = await createTestGitRepo(repoDir, files);
+    const { dir: repoDir, sha } = await sampleAppGitRepo();
     const gh = await startGitHubServer({ repos: { 'octo/app': repoDir } });
     try {
       const h = await host({ extraConfig: [`:github_api_url: ${gh.apiUrl}`] });
