@@ -149,6 +149,8 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
       waitBetweenRunsSeconds: config.waitBetweenRunsSeconds,
       backoffSeconds: pollLoopBackoffSeconds,
       shutdownWaitSeconds: config.killAgentMaxWaitTimeSeconds,
+      updateAfterSeconds: config.commandUpdateIntervalSeconds,
+      updateIntervalSeconds: config.commandUpdateIntervalSeconds,
       sleep: defaultSleep,
       reporter: notifier,
     });

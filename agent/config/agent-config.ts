@@ -54,6 +54,8 @@ export interface AgentConfig {
   caBundle?: string;
   /** Ours: the GitHub API base URL (GitHub Enterprise, or a local server in tests). */
   githubApiUrl: string;
+  /** Ours: a command running longer than this sends PostHostCommandUpdate, then again at this interval. */
+  commandUpdateIntervalSeconds: number;
   /** Ours: the agent log rotates past this size ... */
   logMaxBytes: number;
   /** ... keeping this many files in all. */
@@ -93,6 +95,7 @@ export function defaultConfigValues(): Omit<AgentConfig, 'source'> {
     imdsEndpoint: 'http://169.254.169.254',
     allowUnsignedSpecs: false,
     githubApiUrl: 'https://api.github.com',
+    commandUpdateIntervalSeconds: 60,
     logMaxBytes: 64 * 1024 * 1024,
     logFilesKept: 8,
   };
@@ -136,6 +139,7 @@ const KEYS: Record<string, { field: keyof Omit<AgentConfig, 'source'>; kind: Kin
   deployment_spec_ca_file: { field: 'deploymentSpecCaFile', kind: 'path' },
   ca_bundle: { field: 'caBundle', kind: 'path' },
   github_api_url: { field: 'githubApiUrl', kind: 'string' },
+  command_update_interval_seconds: { field: 'commandUpdateIntervalSeconds', kind: 'posint' },
   log_max_bytes: { field: 'logMaxBytes', kind: 'posint' },
   log_files_kept: { field: 'logFilesKept', kind: 'posint' },
 };

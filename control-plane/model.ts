@@ -1,0 +1,218 @@
+/**
+ * The local control plane's records, in the public CodeDeploy API's own shapes (camelCase member
+ * names, epoch-second timestamps as JSON numbers, the AWS JSON 1.1 convention), so a stored record
+ * is what Get*/BatchGet* return with no mapping layer. Only the members this control plane
+ * supports are listed; everything is plain JSON (stored as TEXT in SQLite).
+ */
+
+/** Epoch seconds with a fraction, as the AWS JSON 1.1 protocol sends timestamps. */
+export type EpochSeconds = number;
+
+export const DEFAULT_REGION = 'us-east-1';
+export const DEFAULT_ACCOUNT_ID = '000000000000';
+
+/** Where the control plane is and who it pretends to be (used to mint ARNs and spec fields). */
+export interface ControlPlaneIdentity {
+  region: string;
+  accountId: string;
+}
+
+export interface ApplicationInfo {
+  applicationId: string;
+  applicationName: string;
+  createTime: EpochSeconds;
+  linkedToGitHub: boolean;
+  computePlatform: 'Server';
+  tags?: Tag[];
+}
+
+export interface Tag {
+  Key: string;
+  Value?: string;
+}
+
+/** TagFilter for on-premises instances and EC2 (Type KEY_ONLY | VALUE_ONLY | KEY_AND_VALUE). */
+export interface TagFilter {
+  Key?: string;
+  Value?: string;
+  Type?: 'KEY_ONLY' | 'VALUE_ONLY' | 'KEY_AND_VALUE';
+}
+
+export interface AutoRollbackConfiguration {
+  enabled?: boolean;
+  events?: ('DEPLOYMENT_FAILURE' | 'DEPLOYMENT_STOP_ON_ALARM' | 'DEPLOYMENT_STOP_ON_REQUEST')[];
+}
+
+export interface S3Location {
+  bucket?: string;
+  key?: string;
+  bundleType?: 'tar' | 'tgz' | 'zip' | 'YAML' | 'JSON';
+  version?: string;
+  eTag?: string;
+}
+
+export interface GitHubLocation {
+  /** "owner/repo" */
+  repository?: string;
+  commitId?: string;
+}
+
+export interface RevisionLocation {
+  revisionType?: 'S3' | 'GitHub' | 'String' | 'AppSpecContent';
+  s3Location?: S3Location;
+  gitHubLocation?: GitHubLocation;
+}
+
+export interface LastDeploymentInfo {
+  deploymentId: string;
+  status: DeploymentStatus;
+  endTime?: EpochSeconds;
+  createTime: EpochSeconds;
+}
+
+export interface DeploymentGroupInfo {
+  applicationName: string;
+  deploymentGroupId: string;
+  deploymentGroupName: string;
+  deploymentConfigName: string;
+  ec2TagFilters: TagFilter[];
+  onPremisesInstanceTagFilters: TagFilter[];
+  serviceRoleArn?: string;
+  targetRevision?: RevisionLocation;
+  autoRollbackConfiguration?: AutoRollbackConfiguration;
+  deploymentStyle: { deploymentType: 'IN_PLACE'; deploymentOption: 'WITHOUT_TRAFFIC_CONTROL' };
+  outdatedInstancesStrategy: 'UPDATE' | 'IGNORE';
+  lastSuccessfulDeployment?: LastDeploymentInfo;
+  lastAttemptedDeployment?: LastDeploymentInfo;
+  computePlatform: 'Server';
+}
+
+export interface MinimumHealthyHosts {
+  type: 'HOST_COUNT' | 'FLEET_PERCENT' | 'MOST_CONCURRENCY';
+  value: number;
+}
+
+export interface DeploymentConfigInfo {
+  deploymentConfigId: string;
+  deploymentConfigName: string;
+  minimumHealthyHosts: MinimumHealthyHosts;
+  createTime: EpochSeconds;
+  computePlatform: 'Server';
+}
+
+export interface InstanceInfo {
+  instanceName: string;
+  iamUserArn?: string;
+  iamSessionArn?: string;
+  instanceArn: string;
+  registerTime: EpochSeconds;
+  deregisterTime?: EpochSeconds;
+  tags: Tag[];
+}
+
+export type DeploymentStatus = 'Created' | 'Queued' | 'InProgress' | 'Baking' | 'Succeeded' | 'Failed' | 'Stopped' | 'Ready';
+
+export interface ErrorInformation {
+  code: string;
+  message: string;
+}
+
+export interface DeploymentOverview {
+  Pending: number;
+  InProgress: number;
+  Succeeded: number;
+  Failed: number;
+  Skipped: number;
+  Ready: number;
+}
+
+export interface RollbackInfo {
+  rollbackDeploymentId?: string;
+  rollbackTriggeringDeploymentId?: string;
+  rollbackMessage?: string;
+}
+
+export type FileExistsBehavior = 'DISALLOW' | 'OVERWRITE' | 'RETAIN';
+
+export interface DeploymentInfo {
+  applicationName: string;
+  deploymentGroupName: string;
+  deploymentConfigName: string;
+  deploymentId: string;
+  previousRevision?: RevisionLocation;
+  revision: RevisionLocation;
+  status: DeploymentStatus;
+  errorInformation?: ErrorInformation;
+  createTime: EpochSeconds;
+  startTime?: EpochSeconds;
+  completeTime?: EpochSeconds;
+  deploymentOverview: DeploymentOverview;
+  description?: string;
+  creator: 'user' | 'autoscaling' | 'codeDeployRollback' | 'CodeDeploy' | 'CodeDeployAutoUpdate' | 'CloudFormation' | 'CloudFormationRollback';
+  ignoreApplicationStopFailures: boolean;
+  autoRollbackConfiguration?: AutoRollbackConfiguration;
+  updateOutdatedInstancesOnly: boolean;
+  rollbackInfo?: RollbackInfo;
+  deploymentStyle: { deploymentType: 'IN_PLACE'; deploymentOption: 'WITHOUT_TRAFFIC_CONTROL' };
+  instanceTerminationWaitTimeStarted: boolean;
+  fileExistsBehavior: FileExistsBehavior;
+  computePlatform: 'Server';
+}
+
+export type LifecycleEventStatus = 'Pending' | 'InProgress' | 'Succeeded' | 'Failed' | 'Skipped' | 'Unknown';
+
+export interface LifecycleEventDiagnostics {
+  errorCode: 'Success' | 'ScriptMissing' | 'ScriptNotExecutable' | 'ScriptTimedOut' | 'ScriptFailed' | 'UnknownError';
+  scriptName: string;
+  message: string;
+  logTail: string;
+}
+
+export interface LifecycleEvent {
+  lifecycleEventName: string;
+  diagnostics?: LifecycleEventDiagnostics;
+  startTime?: EpochSeconds;
+  endTime?: EpochSeconds;
+  status: LifecycleEventStatus;
+}
+
+export type TargetStatus = 'Pending' | 'InProgress' | 'Succeeded' | 'Failed' | 'Skipped' | 'Unknown' | 'Ready';
+
+/** BatchGetDeploymentTargets' `instanceTarget` (on-premises instances are instance targets too). */
+export interface InstanceTarget {
+  deploymentId: string;
+  targetId: string;
+  targetArn: string;
+  status: TargetStatus;
+  lastUpdatedAt: EpochSeconds;
+  lifecycleEvents: LifecycleEvent[];
+  instanceLabel?: 'Blue' | 'Green';
+}
+
+/**
+ * The lifecycle commands of an in-place deployment, in the order the service sends them
+ * (reference 4.4). Each is one host command; DownloadBundle and Install are the agent's own.
+ */
+export const IN_PLACE_LIFECYCLE: readonly string[] = [
+  'BeforeBlockTraffic',
+  'AfterBlockTraffic',
+  'ApplicationStop',
+  'DownloadBundle',
+  'BeforeInstall',
+  'Install',
+  'AfterInstall',
+  'ApplicationStart',
+  'ValidateService',
+  'BeforeAllowTraffic',
+  'AfterAllowTraffic',
+];
+
+export const BUILT_IN_DEPLOYMENT_CONFIGS: readonly { name: string; minimumHealthyHosts: MinimumHealthyHosts }[] = [
+  { name: 'CodeDeployDefault.OneAtATime', minimumHealthyHosts: { type: 'MOST_CONCURRENCY', value: 1 } },
+  { name: 'CodeDeployDefault.HalfAtATime', minimumHealthyHosts: { type: 'FLEET_PERCENT', value: 50 } },
+  { name: 'CodeDeployDefault.AllAtOnce', minimumHealthyHosts: { type: 'HOST_COUNT', value: 0 } },
+];
+
+export function nowEpochSeconds(now: Date = new Date()): EpochSeconds {
+  return now.getTime() / 1000;
+}
