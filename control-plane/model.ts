@@ -1,7 +1,7 @@
 /**
  * The local control plane's records, in the public CodeDeploy API's own shapes (camelCase member
  * names, epoch-second timestamps as JSON numbers, the AWS JSON 1.1 convention), so a stored record
- * is what Get*/BatchGet* return with no mapping layer. Only the members this control plane
+ * is what the Get and BatchGet operations return with no mapping layer. Only the members this control plane
  * supports are listed; everything is plain JSON (stored as TEXT in SQLite).
  */
 
