@@ -25,6 +25,8 @@ import { Poller } from './poller/poller.js';
 import { createNotifier } from './systemd/sd-notify.js';
 import { AgentError, ErrorCodes, toError } from './errors.js';
 import { agentVersion } from './version.js';
+import { createStatusPublisher, type StatusPublisher } from './ops/status-publisher.js';
+import { statusFilePath } from './ops/status-file.js';
 
 export interface DaemonOptions {
   config: Readonly<AgentConfig>;
@@ -60,6 +62,7 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
   let deploymentsLog: DeploymentsLog | undefined;
   let client: CommandsClient | undefined;
   const pidFile = join(config.pidDir, `${config.programName}.pid`);
+  let statusPublisher: StatusPublisher | undefined;
   try {
     const version = agentVersion();
     logger.info({ version, config: config.source, pid: process.pid, node: process.version }, `Starting ${config.programName} ${version}`);
@@ -76,6 +79,17 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
     logger.info({ kind: identity.kind, hostIdentifier: identity.hostIdentifier, region: identity.region, endpoint }, summary);
     o.report(`${config.programName}: ${summary}`);
 
+    // <pid_dir>/<program>.status.json for `codedeploy-agent status` (agent/ops/status-file.ts).
+    statusPublisher = await createStatusPublisher({
+      file: statusFilePath(config.pidDir, config.programName),
+      logger,
+      version,
+      identityKind: identity.kind,
+      hostIdentifier: identity.hostIdentifier,
+      region: identity.region,
+      endpoint,
+    });
+    const onHookScript = statusPublisher.hookScript;
     const caBundlePath = config.caBundle ?? o.env.AWS_CA_BUNDLE ?? undefined;
     client = createCommandsClient({
       endpoint,
@@ -128,6 +142,7 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
             baseEnv: o.env,
             ...(deploymentsLog ? { deploymentsLog } : {}),
             fetchRemoteBundle,
+            onHookScript,
           }),
       ));
     const executor: Pick<CommandExecutor, 'execute' | 'isNoop'> = {
@@ -153,6 +168,7 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
       updateIntervalSeconds: config.commandUpdateIntervalSeconds,
       sleep: defaultSleep,
       reporter: notifier,
+      observer: statusPublisher,
     });
     await mkdir(config.pidDir, { recursive: true });
     await writeFile(pidFile, `${process.pid}`);
@@ -166,6 +182,7 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
 
     const signal = await Promise.race([o.stopSignal, loop.then(() => 'poller-ended')]);
     logger.info({ signal, running: poller.runningCommands }, `Stopping (${signal})`);
+    statusPublisher.stopping();
     await notifier.stopping();
     stopWatchdog();
     await poller.stop();
@@ -178,6 +195,7 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
     return 1;
   } finally {
     client?.close();
+    await statusPublisher?.stop().catch(() => undefined);
     await deploymentsLog?.close();
     await rm(pidFile, { force: true }).catch(() => undefined);
     logger.flush();

@@ -12,6 +12,10 @@ const USAGE = `Usage: codedeploy-agent <command> [options]
 Commands:
   start [--config_file PATH]                      Run the agent (foreground; systemd Type=notify)
   validate <bundle-dir | appspec-file> [--json]   Check an appspec (and a bundle's scripts and sources)
+  logs [-f] [--deployment d-ID] [--group ID] [--json]
+                                                  Print (or follow) a deployment's scripts.log
+  status [--json]                                 Is the agent running, what does it do, last deployments
+  doctor [--json]                                 Check this host for what the agent needs
   version                                         Print the agent version
   help                                            Show this help
 
@@ -26,6 +30,12 @@ export async function runAgentCli(argv: string[], io: CliIo, env: NodeJS.Process
       return (await import('./start-command.js')).runStart(rest, io, env);
     case 'validate':
       return (await import('./validate.js')).runValidate(rest, io);
+    case 'logs':
+      return (await import('./logs-command.js')).runLogs(rest, io, env);
+    case 'status':
+      return (await import('./status-command.js')).runStatus(rest, io);
+    case 'doctor':
+      return (await import('./doctor-command.js')).runDoctor(rest, io, env);
     case 'version':
     case '--version':
     case '-v':

@@ -31,6 +31,15 @@ import { failed, succeeded, type CommandOutcome } from './diagnostics.js';
 /** Downloads an S3 or GitHub revision to bundleFile (the daemon supplies it; issue: S3/GitHub). */
 export type RemoteBundleFetcher = (revision: Revision, target: { bundleFile: string; logger: Logger; signal?: AbortSignal; spec: DeploymentSpec }) => Promise<void>;
 
+/** A hook script of a deployment starts or ends (the daemon's status file); must not throw. */
+export interface HookScriptEvent {
+  deploymentId: string;
+  deploymentGroupId: string;
+  event: string;
+  script: string;
+  phase: 'start' | 'end';
+}
+
 export interface CommandExecutorOptions {
   config: Readonly<AgentConfig>;
   logger: Logger;
@@ -41,6 +50,7 @@ export interface CommandExecutorOptions {
   /** The environment hooks inherit (credentials are stripped by buildHookEnvironment). */
   baseEnv: NodeJS.ProcessEnv;
   fetchRemoteBundle?: RemoteBundleFetcher;
+  onHookScript?: (event: HookScriptEvent) => void;
 }
 
 export interface ExecuteOptions {
@@ -241,6 +251,7 @@ export class CommandExecutor {
           log,
           logger: logger.child({ lifecycleEvent: event }),
           ...(signal ? { signal } : {}),
+          ...(this.options.onHookScript ? { onScript: (e) => this.options.onHookScript?.({ ...e, deploymentId: spec.deploymentId, deploymentGroupId: spec.deploymentGroupId }) } : {}),
         });
         if (result.errorCode !== ScriptErrorCode.SUCCEEDED) {
           return failed(result.errorCode, result.message, result.scriptName, result.log);

@@ -18,7 +18,10 @@ const SUCCESS: HookResult = { errorCode: ScriptErrorCode.SUCCEEDED, scriptName: 
 /** With a writer that has no backpressure of its own, flush after this many characters. */
 const FLUSH_EVERY_CHARS = 1024 * 1024;
 
-export async function runLifecycleEvent(req: LifecycleEventRequest): Promise<HookResult> {
+/** Told when each script starts and ends (the daemon's status file); must not throw. */
+export type ScriptObserver = (e: { phase: 'start' | 'end'; event: string; script: string }) => void;
+
+export async function runLifecycleEvent(req: LifecycleEventRequest & { onScript?: ScriptObserver }): Promise<HookResult> {
   if (req.scripts.length === 0) return SUCCESS;
   const tail = new TailBuffer();
   const sink = createSink(req.log, tail);
@@ -55,6 +58,7 @@ export async function runLifecycleEvent(req: LifecycleEventRequest): Promise<Hoo
         }
       }
 
+      req.onScript?.({ phase: 'start', event: req.event, script: script.location });
       const outcome = await runScript({
         location: script.location,
         scriptPath: found.path,
@@ -68,7 +72,7 @@ export async function runLifecycleEvent(req: LifecycleEventRequest): Promise<Hoo
         sink,
         logger: req.logger,
         ...(req.signal ? { signal: req.signal } : {}),
-      });
+      }).finally(() => req.onScript?.({ phase: 'end', event: req.event, script: script.location }));
       if (outcome.errorCode !== ScriptErrorCode.SUCCEEDED) {
         req.logger.error({ script: script.location, errorCode: outcome.errorCode }, outcome.message);
         return fail(outcome.errorCode, script.location, outcome.message);

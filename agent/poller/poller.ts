@@ -29,6 +29,20 @@ export interface StatusReporter {
   status(text: string): void;
 }
 
+/** The command a CommandObserver is told about. */
+export interface ObservedCommand {
+  deploymentId: string;
+  deploymentGroupId: string;
+  commandName: string;
+}
+
+/** Told when a command starts and ends running (the status file); must not throw. */
+export interface CommandObserver {
+  commandStarted(command: ObservedCommand): void;
+  /** outcome is undefined when the executor threw. */
+  commandEnded(command: ObservedCommand, outcome: CommandOutcome | undefined): void;
+}
+
 export interface PollerOptions {
   client: PollerClient;
   executor: Pick<CommandExecutor, 'execute' | 'isNoop'>;
@@ -49,6 +63,7 @@ export interface PollerOptions {
   sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   random?: () => number;
   reporter?: StatusReporter;
+  observer?: CommandObserver;
 }
 
 export const NOOP_COMPLETION_MESSAGE = 'Succeeded: CompletedNoopCommand';
@@ -203,7 +218,9 @@ export class Poller {
     await this.o.tracker.begin(spec.deploymentId, command.HostCommandIdentifier);
     this.o.reporter?.status(`deployment ${spec.deploymentId}: ${command.CommandName}`);
     const updates = this.startUpdates(command, log, signal);
-    let outcome: CommandOutcome;
+    const observed: ObservedCommand = { deploymentId: spec.deploymentId, deploymentGroupId: spec.deploymentGroupId, commandName: command.CommandName };
+    this.o.observer?.commandStarted(observed);
+    let outcome: CommandOutcome | undefined;
     try {
       outcome = await this.o.executor.execute(command.CommandName, spec, { signal: updates.signal });
       if (updates.signal.aborted && outcome.status === 'Failed') {
@@ -212,6 +229,7 @@ export class Poller {
       }
     } finally {
       updates.stop();
+      this.o.observer?.commandEnded(observed, outcome);
     }
     await this.complete(command, outcome, log);
     await this.o.tracker.end(spec.deploymentId);
