@@ -161,8 +161,9 @@ export class FileAppender {
   }
 
   private async openFile(): Promise<void> {
-    await mkdir(dirname(this.path), { recursive: true });
-    const handle = await open(this.path, 'a', 0o644);
+    // Logs hold deployment output: not world-readable (doctor checks the same).
+    await mkdir(dirname(this.path), { recursive: true, mode: 0o750 });
+    const handle = await open(this.path, 'a', 0o640);
     this.handle = handle;
     this.size = (await handle.stat()).size;
   }
