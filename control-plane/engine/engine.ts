@@ -2,17 +2,21 @@
  * The deployment engine's surface, as the server, the public API and the commands API see it.
  * Implementation: control-plane/engine/ (see deployment-engine.ts).
  */
-import type { DeploymentInfo, FileExistsBehavior, InstanceTarget, RevisionLocation } from '../model.js';
+import type { AutoRollbackConfiguration, DeploymentInfo, EpochSeconds, FileExistsBehavior, InstanceTarget, RevisionLocation } from '../model.js';
 
 export interface NewDeployment {
   applicationName: string;
   deploymentGroupName: string;
-  revision: RevisionLocation;
+  /** Defaults to the group's targetRevision (RevisionRequiredException when neither is set). */
+  revision?: RevisionLocation;
   /** Defaults to the group's config. */
   deploymentConfigName?: string;
   description?: string;
   ignoreApplicationStopFailures?: boolean;
   fileExistsBehavior?: FileExistsBehavior;
+  /** Overrides the group's for this deployment. */
+  autoRollbackConfiguration?: AutoRollbackConfiguration;
+  updateOutdatedInstancesOnly?: boolean;
   creator?: DeploymentInfo['creator'];
 }
 
@@ -31,7 +35,15 @@ export type EngineEvent =
   | { type: 'lifecycle-event'; deploymentId: string; instanceName: string; lifecycleEventName: string; status: string; message?: string }
   | { type: 'target-status'; deploymentId: string; instanceName: string; status: string };
 
+/** When an agent last called the commands API (any operation), and with which agent version. */
+export interface HostSeen {
+  hostIdentifier: string;
+  lastSeen: EpochSeconds;
+  agentVersion?: string;
+}
+
 export interface DeploymentEngine {
+  /** Validates like the real CreateDeployment (ApiError with the real codes) and starts it on the next tick. */
   createDeployment(input: NewDeployment): DeploymentInfo;
   getDeployment(deploymentId: string): DeploymentInfo | undefined;
   stopDeployment(deploymentId: string, autoRollbackEnabled?: boolean): { status: 'Pending' | 'Succeeded'; statusMessage: string };
@@ -39,4 +51,6 @@ export interface DeploymentEngine {
   /** Called periodically and after every change: timeouts, dispatch, completion, rollback. */
   tick(): void;
   on(listener: (event: EngineEvent) => void): () => void;
+  /** Last commands-API contact of an agent (undefined: never seen). */
+  hostSeen(hostIdentifier: string): HostSeen | undefined;
 }

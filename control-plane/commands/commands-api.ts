@@ -1,0 +1,85 @@
+/**
+ * The agent-facing commands API (CodeDeployCommandService_v20141006.*; DESIGN.md section 3,
+ * reference section 2): PollHostCommand as a long poll, GetDeploymentSpecification signed as
+ * PKCS7/JSON, acknowledgements, completions and progress updates. Member names are the wire's
+ * PascalCase. Handlers check shapes and delegate state changes to the engine's host-command port.
+ */
+import { ApiError, objectMember, stringMember } from '../api/api-error.js';
+import type { OperationTable, RequestContext } from '../api/operations.js';
+import type { EngineCore } from '../engine/deployment-engine.js';
+
+const requiredString = (input: Record<string, unknown>, member: string): string => {
+  const value = stringMember(input, member);
+  if (value === undefined || value === '') throw new ApiError('ClientException', `${member} is required.`);
+  return value;
+};
+
+/** Diagnostics: {Format, Payload} with the model's limits (Format 1..64, Payload 0..8192 characters). */
+function diagnosticsPayload(input: Record<string, unknown>): string | undefined {
+  const diagnostics = objectMember(input, 'Diagnostics');
+  if (!diagnostics) return undefined;
+  const format = stringMember(diagnostics, 'Format');
+  const payload = stringMember(diagnostics, 'Payload');
+  if (format !== undefined && (format.length < 1 || format.length > 64)) throw new ApiError('ClientException', 'Diagnostics.Format must be 1 to 64 characters long.');
+  if (payload !== undefined && payload.length > 8192) throw new ApiError('ClientException', `Diagnostics.Payload is ${payload.length} characters long; the limit is 8192.`);
+  return payload;
+}
+
+export function createCommandsOperations(core: EngineCore): OperationTable {
+  const { registry, hostCommands, logger } = core;
+  const warned = new Set<string>();
+
+  const unknownHost = (hostIdentifier: string) => {
+    if (warned.has(hostIdentifier)) return;
+    warned.add(hostIdentifier);
+    const name = hostIdentifier.split('/').pop() || 'my-host';
+    logger.warn(
+      { hostIdentifier },
+      `Host ${hostIdentifier} is not a registered on-premises instance; register it with: aws deploy register-on-premises-instance --instance-name ${name} --iam-user-arn ${hostIdentifier}`,
+    );
+  };
+
+  async function pollHostCommand(input: Record<string, unknown>, ctx: RequestContext): Promise<unknown> {
+    const hostIdentifier = stringMember(input, 'HostIdentifier');
+    if (!hostIdentifier) throw new ApiError('ClientException', 'HostIdentifier is required.');
+    const deadline = Date.now() + core.longPollMs;
+    for (;;) {
+      if (core.isClosed()) return {};
+      const instance = registry.instanceByHostIdentifier(hostIdentifier);
+      if (instance) {
+        const command = hostCommands.claim(instance.instanceName, hostIdentifier, ctx.agentVersion);
+        if (command) return { HostCommand: command };
+      } else {
+        unknownHost(hostIdentifier);
+      }
+      const remaining = deadline - Date.now();
+      if (remaining <= 0 || ctx.signal.aborted) return {};
+      await core.waiters.wait(instance?.instanceName, remaining, ctx.signal);
+    }
+  }
+
+  async function getDeploymentSpecification(input: Record<string, unknown>, ctx: RequestContext): Promise<unknown> {
+    const executionId = requiredString(input, 'DeploymentExecutionId');
+    const hostIdentifier = requiredString(input, 'HostIdentifier');
+    const payload = await hostCommands.specification(executionId, hostIdentifier, ctx.agentVersion);
+    return { DeploymentSystem: 'CodeDeploy', DeploymentSpecification: { GenericEnvelope: { Format: 'PKCS7/JSON', Payload: payload } } };
+  }
+
+  return {
+    PollHostCommand: pollHostCommand,
+    GetDeploymentSpecification: getDeploymentSpecification,
+    PutHostCommandAcknowledgement(input, ctx) {
+      diagnosticsPayload(input);
+      return { CommandStatus: hostCommands.acknowledge(input.HostCommandIdentifier, ctx.agentVersion) };
+    },
+    PutHostCommandComplete(input, ctx) {
+      const payload = diagnosticsPayload(input);
+      hostCommands.complete(input.HostCommandIdentifier, input.CommandStatus, payload, ctx.agentVersion);
+      return {};
+    },
+    PostHostCommandUpdate(input, ctx) {
+      diagnosticsPayload(input);
+      return { CommandStatus: hostCommands.update(input.HostCommandIdentifier, ctx.agentVersion) };
+    },
+  };
+}

@@ -1,0 +1,76 @@
+/**
+ * Creating a deployment record (shared by CreateDeployment and automatic rollbacks) and reading
+ * one back with its live deploymentOverview (counted from the targets, never stored stale).
+ * Targets are resolved once, at creation, as the service does.
+ */
+import type { AutoRollbackConfiguration, DeploymentGroupInfo, DeploymentInfo, FileExistsBehavior, MinimumHealthyHosts, RevisionLocation, RollbackInfo } from '../model.js';
+import type { Registry } from '../registry/registry.js';
+import type { EngineStore } from './engine-store.js';
+import { newTarget, type HostContext } from './host-progress.js';
+import { newDeploymentId } from './identifiers.js';
+
+export interface DeploymentRecordInput {
+  group: DeploymentGroupInfo;
+  deploymentConfigName: string;
+  mhh: MinimumHealthyHosts;
+  revision: RevisionLocation;
+  creator: DeploymentInfo['creator'];
+  description?: string;
+  ignoreApplicationStopFailures: boolean;
+  fileExistsBehavior: FileExistsBehavior;
+  autoRollbackConfiguration?: AutoRollbackConfiguration;
+  updateOutdatedInstancesOnly: boolean;
+  rollbackInfo?: RollbackInfo;
+  emitStatus(ctx: HostContext, info: DeploymentInfo): void;
+}
+
+export function insertDeployment(ctx: HostContext, registry: Registry, p: DeploymentRecordInput): DeploymentInfo {
+  let id = newDeploymentId();
+  while (ctx.store.getDeployment(id)) id = newDeploymentId();
+  const groupId = p.group.deploymentGroupId;
+  const previous = ctx.store.lastSucceeded(groupId, '');
+  const info: DeploymentInfo = {
+    applicationName: p.group.applicationName,
+    deploymentGroupName: p.group.deploymentGroupName,
+    deploymentConfigName: p.deploymentConfigName,
+    deploymentId: id,
+    ...(previous ? { previousRevision: previous.info.revision } : {}),
+    revision: p.revision,
+    status: 'Created',
+    createTime: ctx.now / 1000,
+    deploymentOverview: { Pending: 0, InProgress: 0, Succeeded: 0, Failed: 0, Skipped: 0, Ready: 0 },
+    ...(p.description !== undefined ? { description: p.description } : {}),
+    creator: p.creator,
+    ignoreApplicationStopFailures: p.ignoreApplicationStopFailures,
+    ...(p.autoRollbackConfiguration ? { autoRollbackConfiguration: p.autoRollbackConfiguration } : {}),
+    updateOutdatedInstancesOnly: p.updateOutdatedInstancesOnly,
+    ...(p.rollbackInfo ? { rollbackInfo: p.rollbackInfo } : {}),
+    deploymentStyle: { deploymentType: 'IN_PLACE', deploymentOption: 'WITHOUT_TRAFFIC_CONTROL' },
+    instanceTerminationWaitTimeStarted: false,
+    fileExistsBehavior: p.fileExistsBehavior,
+    computePlatform: 'Server',
+  };
+  ctx.store.insertDeployment(info, groupId, p.mhh);
+  // The registry returns them sorted by name already; hosts start in this order, so make sure.
+  const targets = [...registry.resolveTargets(p.group)].sort((a, b) => (a.instanceName < b.instanceName ? -1 : a.instanceName > b.instanceName ? 1 : 0));
+  targets.forEach((instance, position) => {
+    ctx.store.insertTarget({
+      deploymentId: id,
+      instanceName: instance.instanceName,
+      position,
+      hostIdentifier: instance.iamSessionArn ?? instance.iamUserArn ?? '',
+      target: newTarget(id, instance, ctx.now),
+    });
+  });
+  registry.recordDeployment(groupId, { deploymentId: id, status: 'Created', createTime: info.createTime }, info.revision);
+  p.emitStatus(ctx, info);
+  return info;
+}
+
+export function withOverview(store: EngineStore, info: DeploymentInfo): DeploymentInfo {
+  const c = store.targetCounts(info.deploymentId);
+  return {
+    ...info,
+    deploymentOverview: { Pending: c.Pending ?? 0, InProgress: c.InProgress ?? 0, Succeeded: c.Succeeded ?? 0, Failed: c.Failed ?? 0, Skipped: c.Skipped ?? 0, Ready: c.Ready ?? 0 },
+  };
+}

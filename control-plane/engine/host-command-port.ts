@@ -1,0 +1,178 @@
+/**
+ * The engine side of the commands API: hand out a host's Pending command, acknowledge, complete,
+ * answer progress updates, and build the signed deployment specification. Each call is one
+ * engine transaction (followed by the usual re-evaluation), and each records when the agent was
+ * last seen. Identifiers from agents are untrusted: a HostCommandIdentifier must name an existing
+ * command in every field, and a completion is accepted once (an identical repeat is a no-op).
+ */
+import type { Logger } from 'pino';
+import { ApiError } from '../api/api-error.js';
+import type { ControlPlaneIdentity, LifecycleEventDiagnostics } from '../model.js';
+import type { Registry } from '../registry/registry.js';
+import type { SpecSigner } from '../signing/spec-signer.js';
+import type { PolledHostCommand } from './engine.js';
+import type { CommandRow, EngineStore } from './engine-store.js';
+import { commandDispatched, diagnosticsOf, type HostContext } from './host-progress.js';
+import { decodeHostCommandId, deploymentIdOfExecution, encodeHostCommandId, executionId } from './identifiers.js';
+import { specDocument } from './spec-document.js';
+
+export type WireCommandStatus = 'Pending' | 'InProgress' | 'Succeeded' | 'Failed';
+
+export interface HostCommandPort {
+  /** Records an agent's contact (HostIdentifier known from the request). */
+  touch(hostIdentifier: string, agentVersion?: string): void;
+  /** The instance's oldest Pending command, now Dispatched; undefined when there is none. */
+  claim(instanceName: string, hostIdentifier: string, agentVersion?: string): PolledHostCommand | undefined;
+  acknowledge(hostCommandIdentifier: unknown, agentVersion?: string): WireCommandStatus;
+  complete(hostCommandIdentifier: unknown, commandStatus: unknown, diagnosticsPayload: string | undefined, agentVersion?: string): void;
+  update(hostCommandIdentifier: unknown, agentVersion?: string): WireCommandStatus;
+  /** The signed specification (PEM) of the deployment an execution id names, for a host that is one of its targets. */
+  specification(deploymentExecutionId: string, hostIdentifier: string, agentVersion?: string): Promise<string>;
+}
+
+export interface HostCommandPortOptions {
+  store: EngineStore;
+  registry: Registry;
+  identity: ControlPlaneIdentity;
+  signer: SpecSigner;
+  logger: Logger;
+  run<T>(fn: (ctx: HostContext) => T): T;
+  tickIn(ctx: HostContext): void;
+  finished(ctx: HostContext, cmd: CommandRow, ok: boolean, diagnostics: LifecycleEventDiagnostics): void;
+  isClosed(): boolean;
+}
+
+export function createHostCommandPort(o: HostCommandPortOptions): HostCommandPort {
+  const { store, run, log } = { ...o, log: o.logger };
+  const signing = new Map<string, Promise<string>>();
+
+  const touchAt = (ctx: HostContext, hostIdentifier: string, agentVersion?: string) => ctx.store.touchHost(hostIdentifier, ctx.now / 1000, agentVersion);
+
+  /** The command an identifier names; every field must agree with the stored row. */
+  const lookup = (ctx: HostContext, value: unknown, agentVersion?: string): CommandRow => {
+    const ref = decodeHostCommandId(value);
+    const cmd = ctx.store.getCommand(ref.n);
+    if (!cmd || cmd.deploymentId !== ref.d || cmd.instanceName !== ref.i || cmd.commandName !== ref.c) {
+      throw new ApiError('ClientException', `HostCommandIdentifier ${String(value)} is not valid: no such host command (was the control plane's data directory replaced?).`);
+    }
+    const host = ctx.store.targetHost(cmd.deploymentId, cmd.instanceName);
+    if (host) touchAt(ctx, host, agentVersion);
+    return cmd;
+  };
+
+  const statusOf = (cmd: CommandRow): WireCommandStatus => {
+    switch (cmd.status) {
+      case 'Pending':
+        return 'Pending';
+      case 'Dispatched':
+      case 'InProgress':
+        return cmd.cancelled ? 'Failed' : 'InProgress';
+      case 'Succeeded':
+        return 'Succeeded';
+      default:
+        return 'Failed';
+    }
+  };
+
+  return {
+    touch(hostIdentifier, agentVersion) {
+      run((ctx) => touchAt(ctx, hostIdentifier, agentVersion));
+    },
+
+    claim(instanceName, hostIdentifier, agentVersion) {
+      return run((ctx) => {
+        touchAt(ctx, hostIdentifier, agentVersion);
+        const cmd = ctx.store.pendingCommandFor(instanceName);
+        if (!cmd) return undefined;
+        commandDispatched(ctx, cmd);
+        log.debug({ deploymentId: cmd.deploymentId, instanceName, command: cmd.commandName }, 'host command dispatched');
+        return {
+          HostCommandIdentifier: encodeHostCommandId({ d: cmd.deploymentId, i: cmd.instanceName, c: cmd.commandName, n: cmd.id }),
+          HostIdentifier: hostIdentifier,
+          DeploymentExecutionId: executionId(o.identity, cmd.deploymentId),
+          CommandName: cmd.commandName,
+          Nonce: cmd.id,
+        };
+      });
+    },
+
+    acknowledge(value, agentVersion) {
+      return run((ctx) => {
+        const cmd = lookup(ctx, value, agentVersion);
+        if (cmd.status === 'Pending') {
+          throw new ApiError('ClientException', `Host command ${cmd.commandName} of ${cmd.deploymentId} was not handed out yet: poll for it with PollHostCommand first.`);
+        }
+        if (cmd.status === 'Dispatched' && !cmd.cancelled) {
+          cmd.status = 'InProgress';
+          ctx.store.saveCommand(cmd);
+        }
+        return statusOf(cmd);
+      });
+    },
+
+    update(value, agentVersion) {
+      return run((ctx) => statusOf(lookup(ctx, value, agentVersion)));
+    },
+
+    complete(value, commandStatus, payload, agentVersion) {
+      run((ctx) => {
+        const cmd = lookup(ctx, value, agentVersion);
+        if (commandStatus !== 'Succeeded' && commandStatus !== 'Failed') {
+          throw new ApiError('ClientException', `CommandStatus ${JSON.stringify(commandStatus ?? null)} is not valid for PutHostCommandComplete: use Succeeded or Failed.`);
+        }
+        const completion = JSON.stringify({ status: commandStatus, payload: payload ?? '' });
+        const where = { deploymentId: cmd.deploymentId, instanceName: cmd.instanceName, command: cmd.commandName };
+        if (cmd.completion !== undefined) {
+          if (cmd.completion === completion) return;
+          throw new ApiError('ClientException', `Host command ${cmd.commandName} of ${cmd.deploymentId} on ${cmd.instanceName} was already completed with a different result; a command is completed exactly once.`);
+        }
+        if (cmd.status === 'TimedOut') {
+          if (cmd.lateCompletion === undefined) {
+            cmd.lateCompletion = completion;
+            ctx.store.saveCommand(cmd);
+          }
+          log.warn({ ...where, commandStatus, diagnostics: payload }, 'Completion received after the command timed out; recorded, the outcome stays Failed');
+          return;
+        }
+        if (cmd.status === 'Pending' || cmd.status === 'Cancelled') {
+          throw new ApiError('ClientException', `Host command ${cmd.commandName} of ${cmd.deploymentId} was never handed out, so it cannot be completed.`);
+        }
+        const ok = commandStatus === 'Succeeded';
+        cmd.status = ok ? 'Succeeded' : 'Failed';
+        cmd.completion = completion;
+        cmd.completedAt = ctx.now;
+        ctx.store.saveCommand(cmd);
+        o.finished(ctx, cmd, ok, diagnosticsOf(payload, ok));
+        o.tickIn(ctx);
+      });
+    },
+
+    async specification(deploymentExecutionId, hostIdentifier, agentVersion) {
+      const deploymentId = deploymentIdOfExecution(o.identity, deploymentExecutionId);
+      const row = deploymentId === undefined ? undefined : store.getDeployment(deploymentId);
+      if (!row) throw new ApiError('DeploymentNotFoundException', `No deployment found for DeploymentExecutionId ${deploymentExecutionId}.`);
+      const instance = o.registry.instanceByHostIdentifier(hostIdentifier);
+      const target = instance && store.getTarget(row.deploymentId, instance.instanceName);
+      if (!target) throw new ApiError('HostNotFoundException', `Host ${hostIdentifier} is not a target of deployment ${row.deploymentId}.`);
+      run((ctx) => touchAt(ctx, hostIdentifier, agentVersion));
+      if (row.signedSpec !== undefined) return row.signedSpec;
+      let pending = signing.get(row.deploymentId);
+      if (!pending) {
+        const json = JSON.stringify(specDocument(o.identity, row.info, row.groupId));
+        pending = o.signer.sign(json).then(
+          (pem) => {
+            if (!o.isClosed()) store.setSignedSpec(row.deploymentId, pem);
+            signing.delete(row.deploymentId);
+            return pem;
+          },
+          (err: unknown) => {
+            signing.delete(row.deploymentId);
+            throw err;
+          },
+        );
+        signing.set(row.deploymentId, pending);
+      }
+      return pending;
+    },
+  };
+}
