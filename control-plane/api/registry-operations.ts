@@ -1,0 +1,100 @@
+/**
+ * The public CodeDeploy API's registry operations (CodeDeploy_20141006.*, camelCase members as in
+ * the API reference): applications here, and the deployment group, deployment config, on-premises
+ * instance and revision operations from control-plane/registry/. Every handler runs as one SQLite
+ * transaction, so a failed check leaves nothing half-written and concurrent requests (one process,
+ * synchronous better-sqlite3) never see a partial change.
+ */
+import { randomUUID } from 'node:crypto';
+import { ApiError, stringMember } from './api-error.js';
+import type { OperationHandler, OperationTable } from './operations.js';
+import type { ApplicationInfo } from '../model.js';
+import { createConfigOperations } from '../registry/config-operations.js';
+import { createGroupOperations } from '../registry/group-operations.js';
+import { createInstanceOperations } from '../registry/instance-operations.js';
+import type { RegistryContext } from '../registry/registry-context.js';
+import { APPLICATION, checkName, computePlatform, nameMember, page, stringList, tagList } from '../registry/registry-input.js';
+import { createRevisionOperations } from '../registry/revision-operations.js';
+
+function createApplicationOperations(ctx: RegistryContext): OperationTable {
+  const { store } = ctx;
+  return {
+    CreateApplication(input) {
+      const applicationName = nameMember(input, 'applicationName', APPLICATION);
+      computePlatform(input);
+      const tags = tagList(input, 'tags');
+      if (store.getApplication(applicationName)) {
+        throw new ApiError('ApplicationAlreadyExistsException', `Application already exists with name ${applicationName}: choose another name, or use the existing application.`);
+      }
+      const app: ApplicationInfo = {
+        applicationId: randomUUID(),
+        applicationName,
+        createTime: ctx.now(),
+        linkedToGitHub: false,
+        computePlatform: 'Server',
+        ...(tags && tags.length > 0 ? { tags } : {}),
+      };
+      store.putApplication(app);
+      ctx.logger.debug({ applicationName, applicationId: app.applicationId }, 'application created');
+      return { applicationId: app.applicationId };
+    },
+
+    GetApplication(input) {
+      return { application: ctx.requireApplication(nameMember(input, 'applicationName', APPLICATION)) };
+    },
+
+    BatchGetApplications(input) {
+      const names = stringList(input, 'applicationNames');
+      if (!names || names.length === 0) throw new ApiError('ApplicationNameRequiredException', 'At least one application name must be specified (applicationNames).');
+      if (names.length > 100) throw new ApiError('BatchLimitExceededException', `The maximum number of application names is 100; got ${names.length}.`);
+      return {
+        applicationsInfo: names.map((name) => {
+          checkName(name, 'applicationNames', APPLICATION);
+          return ctx.requireApplication(name);
+        }),
+      };
+    },
+
+    ListApplications(input) {
+      const p = page(store.applicationNames(), input);
+      return { applications: p.items, ...(p.nextToken ? { nextToken: p.nextToken } : {}) };
+    },
+
+    UpdateApplication(input) {
+      const applicationName = nameMember(input, 'applicationName', APPLICATION);
+      ctx.requireApplication(applicationName);
+      const newName = stringMember(input, 'newApplicationName') || undefined;
+      if (newName === undefined || newName === applicationName) return {};
+      checkName(newName, 'newApplicationName', APPLICATION);
+      if (store.getApplication(newName)) throw new ApiError('ApplicationAlreadyExistsException', `Application already exists with name ${newName}: choose another newApplicationName.`);
+      store.renameApplication(applicationName, newName);
+      ctx.logger.debug({ from: applicationName, to: newName }, 'application renamed');
+      return {};
+    },
+
+    DeleteApplication(input) {
+      const applicationName = nameMember(input, 'applicationName', APPLICATION);
+      // Like the real service, deleting an application that is not there succeeds.
+      store.deleteApplication(applicationName);
+      ctx.logger.debug({ applicationName }, 'application deleted with its deployment groups and revisions');
+      return {};
+    },
+  };
+}
+
+/** All registry operations, each wrapped in one transaction. */
+export function createRegistryOperations(ctx: RegistryContext): OperationTable {
+  const table: Record<string, OperationHandler> = {
+    ...createApplicationOperations(ctx),
+    ...createGroupOperations(ctx),
+    ...createConfigOperations(ctx),
+    ...createInstanceOperations(ctx),
+    ...createRevisionOperations(ctx),
+  };
+  const wrapped: Record<string, OperationHandler> = {};
+  for (const [name, handler] of Object.entries(table)) {
+    const inTransaction = ctx.db.transaction((input: Record<string, unknown>, rc: Parameters<OperationHandler>[1]) => handler(input, rc));
+    wrapped[name] = (input, rc) => inTransaction(input, rc);
+  }
+  return wrapped;
+}
