@@ -4,7 +4,8 @@
  * install-10k: install a generated tgz bundle of 10,000 small files with codedeploy-local
  * (DownloadBundle + Install, no hook scripts) versus the baseline `tar -xzf` + `cp -a` of the same
  * bundle. Each side runs RUNS times; the medians are compared. Target: ratio <= 1.5.
- * Then the daemon: idle RSS and poll-to-ack latency (bench/daemon-bench.ts).
+ * Then the daemon: idle RSS and poll-to-ack latency (bench/daemon-bench.ts), and the local control
+ * plane under a fleet of real agents (bench/control-plane-bench.ts).
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -13,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { benchControlPlane } from './control-plane-bench.js';
 import { benchDaemon } from './daemon-bench.js';
 
 const execFileAsync = promisify(execFile);
@@ -99,6 +101,11 @@ async function benchInstall(): Promise<void> {
   }
 }
 
-await benchInstall();
-console.log('');
-await benchDaemon(Number(process.env.BENCH_IDLE_SECONDS ?? 60), Number(process.env.BENCH_COMMANDS ?? 200));
+// BENCH_SUITES=install,daemon,control-plane (default: all) picks what runs.
+const suites = new Set((process.env.BENCH_SUITES ?? 'install,daemon,control-plane').split(',').map((s) => s.trim()));
+if (suites.has('install')) {
+  await benchInstall();
+  console.log('');
+}
+if (suites.has('daemon')) await benchDaemon(Number(process.env.BENCH_IDLE_SECONDS ?? 60), Number(process.env.BENCH_COMMANDS ?? 200));
+if (suites.has('control-plane')) await benchControlPlane(Number(process.env.BENCH_FLEET_HOSTS ?? 50));

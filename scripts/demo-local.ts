@@ -1,5 +1,5 @@
 /**
- * npm run demo: a full local deployment on embedded defaults, no AWS account. It writes an agent
+ * npm run demo:local: a deployment with codedeploy-local alone (no control plane). It writes an agent
  * config into a temp root, runs codedeploy-local twice on samples/hello-app (the second run also
  * runs the previous revision's ApplicationStop), and shows where scripts.log is.
  */

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
-import { afterEach } from 'vitest';
+import { afterAll, afterEach } from 'vitest';
 
 const created: string[] = [];
 
@@ -17,6 +17,22 @@ export async function tempDir(prefix = 'cda-test-'): Promise<string> {
 afterEach(async () => {
   while (created.length > 0) {
     const dir = created.pop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  }
+});
+
+const suiteCreated: string[] = [];
+
+/** A fresh directory that lives until the end of the test file (for beforeAll fixtures). */
+export async function suiteTempDir(prefix = 'cda-suite-'): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  suiteCreated.push(dir);
+  return dir;
+}
+
+afterAll(async () => {
+  while (suiteCreated.length > 0) {
+    const dir = suiteCreated.pop();
     if (dir) await rm(dir, { recursive: true, force: true });
   }
 });

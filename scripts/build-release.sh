@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# build-release.sh - make the release tarball scripts/install.sh installs on hosts.
+#
+# The tarball is what `npm pack` makes of a clean build (package.json "files": dist/, conf/,
+# README.md), plus what a host install needs and npm pack leaves out:
+# - npm-shrinkwrap.json (a copy of package-lock.json, which npm pack never ships), so
+#   `npm ci --omit=dev` on the host installs exactly the dependency versions this tree was
+#   tested with;
+# - systemd/, scripts/install.sh and scripts/logrotate/, so the tarball alone installs a host;
+# - prebuilds/: this machine's compiled native modules (better-sqlite3) in prebuild-install's
+#   file naming. A host with the same platform, libc, architecture and Node ABI installs them
+#   without a compiler or network; any other host downloads or compiles them as npm would.
+# dist/ is compiled into a staging directory (never the working tree's dist/, so nothing stale
+# is shipped), and the tarball is reproducible: sorted entries, fixed owner and mtime, gzip -n.
+set -euo pipefail
+umask 022
+
+usage() {
+  cat <<'EOF'
+Usage: scripts/build-release.sh [--out DIR] [--no-build]
+
+Builds dist/ from the sources (tsc -p tsconfig.build.json) in a staging directory and writes
+DIR/codedeploy-agent-ts-<version>.tgz (default DIR: the current directory). Prints its path.
+
+  --out DIR    Where to write the tarball
+  --no-build   Package the existing dist/ instead of compiling (e.g. right after npm run build)
+EOF
+}
+
+die() {
+  printf 'build-release.sh: error: %s\n' "$*" >&2
+  exit 1
+}
+
+out=$PWD
+build=1
+while [ "$#" -gt 0 ]; do
+  case "$1" in
+    --out) [ "$#" -ge 2 ] || die "--out needs a directory"; out=$2; shift 2 ;;
+    --out=*) out=${1#*=}; shift ;;
+    --no-build) build=0; shift ;;
+    -h | --help) usage; exit 0 ;;
+    *) die "unknown argument '$1' (see --help)" ;;
+  esac
+done
+
+root=$(cd "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
+mkdir -p -- "$out"
+out=$(cd "$out" && pwd)
+[ -f "$root/package-lock.json" ] || die "$root/package-lock.json is missing: run npm install first"
+
+stage=$(mktemp -d "${TMPDIR:-/tmp}/codedeploy-agent-release.XXXXXX")
+trap 'rm -rf -- "$stage"' EXIT
+pkg="$stage/package"
+mkdir -p "$pkg"
+
+if [ "$build" = 1 ]; then
+  (cd "$root" && npx --no-install tsc -p tsconfig.build.json --outDir "$pkg/dist") ||
+    die "the TypeScript build failed (see above); no release was made"
+else
+  [ -f "$root/dist/agent/cli/codedeploy-agent.js" ] || die "no dist/ to package: run npm run build, or drop --no-build"
+  cp -R "$root/dist" "$pkg/dist"
+fi
+cp "$root/package.json" "$pkg/"
+cp "$root/package-lock.json" "$pkg/npm-shrinkwrap.json"
+for f in README.md LICENSE; do [ ! -f "$root/$f" ] || cp "$root/$f" "$pkg/"; done
+cp -R "$root/conf" "$pkg/conf"
+
+# npm pack decides the file list from package.json "files"; scripts are not run (a prepack
+# script would rebuild from the working tree).
+mkdir -p "$stage/packed" "$stage/final"
+tgz=$(cd "$pkg" && npm pack --ignore-scripts --silent --pack-destination "$stage/packed" | tail -n 1)
+tar -xzf "$stage/packed/$tgz" -C "$stage/final" --no-same-owner
+final="$stage/final/package"
+
+add() { # <path relative to the repository>
+  if [ ! -e "$final/$1" ]; then
+    mkdir -p "$final/$(dirname -- "$1")"
+    cp -R "$root/$1" "$final/$1"
+  fi
+}
+[ -e "$final/npm-shrinkwrap.json" ] || cp "$pkg/npm-shrinkwrap.json" "$final/npm-shrinkwrap.json"
+add systemd
+add scripts/install.sh
+add scripts/logrotate
+chmod 0755 "$final/scripts/install.sh"
+
+# Native modules installed by prebuild-install: package this machine's build, if it loads.
+libc=$(node -p 'process.report.getReport().header.glibcVersionRuntime ? "" : "musl"')
+abi=$(node -p 'process.versions.modules')
+for dep in $(node -p 'Object.keys(require(process.argv[1]).dependencies || {}).join(" ")' "$root/package.json"); do
+  dir="$root/node_modules/$dep"
+  [ -f "$dir/package.json" ] || continue
+  grep -q '"install": *"prebuild-install' "$dir/package.json" || continue
+  [ -d "$dir/build/Release" ] || continue
+  if ! (cd "$root" && node -e 'require(process.argv[1])' "$dep" >/dev/null 2>&1); then
+    printf 'build-release.sh: warning: %s does not load with this Node.js; not shipping a prebuild of it\n' "$dep" >&2
+    continue
+  fi
+  name=${dep##*/}
+  version=$(node -p 'require(process.argv[1]).version' "$dir/package.json")
+  file="$name-v$version-node-v$abi-$(node -p 'process.platform')$libc-$(node -p 'process.arch').tar.gz"
+  # Only the addon itself (better-sqlite3 also builds a test_extension.node, a SQLite
+  # extension: prebuild-install require()s the last .node of the archive to check it loads).
+  binary="build/Release/${name//-/_}.node"
+  [ -f "$dir/$binary" ] || { printf 'build-release.sh: warning: %s has no %s; not shipping a prebuild of it\n' "$dep" "$binary" >&2; continue; }
+  mkdir -p "$final/prebuilds"
+  (cd "$dir" && tar --owner=0 --group=0 --numeric-owner --mtime=@499162500 -cf - "$binary" | gzip -n -9 >"$final/prebuilds/$file")
+done
+
+find "$final" -type d -exec chmod 0755 {} +
+find "$final" -type f -exec chmod 0644 {} +
+chmod 0755 "$final/scripts/install.sh"
+result="$out/$tgz"
+(cd "$stage/final" && tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@499162500 -cf - package | gzip -n -9 >"$result.tmp")
+mv -f -- "$result.tmp" "$result"
+printf '%s\n' "$result"

@@ -1,0 +1,184 @@
+/**
+ * npm run demo [-- --hosts N --config HalfAtATime]: a full CodeDeploy deployment on this machine,
+ * no AWS account. It starts the local control plane (temp data dir, loopback, free port), starts N
+ * real agents registered as on-premises instances, uploads samples/hello-app to the local S3
+ * endpoint, creates the application, group and deployment through the public CodeDeploy API with
+ * the AWS SDK (what `aws deploy ...` does), prints each lifecycle event per host as it happens,
+ * then the result and where each scripts.log is. Exits 0 on success; stops everything it started.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  BatchGetDeploymentTargetsCommand,
+  CodeDeployClient,
+  CreateApplicationCommand,
+  CreateDeploymentCommand,
+  CreateDeploymentGroupCommand,
+  GetDeploymentCommand,
+  GetDeploymentConfigCommand,
+  AddTagsToOnPremisesInstancesCommand,
+  RegisterOnPremisesInstanceCommand,
+  type DeploymentInfo,
+} from '@aws-sdk/client-codedeploy';
+import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { pino } from 'pino';
+import * as tar from 'tar';
+import { startControlPlane, type ControlPlane } from '../control-plane/server.js';
+import { createFleetAgent, projectRoot, type FleetAgent } from './lib/local-fleet.js';
+
+const HELP = `Usage: npm run demo [-- --hosts N] [-- --config NAME] [--keep]
+
+  --hosts N      agents to start (default 1, at most 20)
+  --config NAME  OneAtATime | HalfAtATime | AllAtOnce (CodeDeployDefault.*); default OneAtATime
+  --keep         keep the temp directory (agents' roots, control-plane data and log)
+`;
+
+const CONFIGS: Record<string, string> = {
+  oneatatime: 'CodeDeployDefault.OneAtATime',
+  halfatatime: 'CodeDeployDefault.HalfAtATime',
+  allatonce: 'CodeDeployDefault.AllAtOnce',
+};
+
+const EVENT_WIDTH = 18;
+
+async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { hosts: { type: 'string' }, config: { type: 'string' }, keep: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const hosts = Number(values.hosts ?? '1');
+  if (!Number.isInteger(hosts) || hosts < 1 || hosts > 20) {
+    process.stderr.write(`demo: --hosts must be an integer from 1 to 20, got "${values.hosts}"\n`);
+    return 2;
+  }
+  const configKey = (values.config ?? 'OneAtATime').replace(/^CodeDeployDefault\./i, '').toLowerCase();
+  const configName = CONFIGS[configKey];
+  if (!configName) {
+    process.stderr.write(`demo: --config must be OneAtATime, HalfAtATime or AllAtOnce, got "${values.config}"\n`);
+    return 2;
+  }
+
+  const root = await mkdtemp(join(tmpdir(), 'codedeploy-demo-'));
+  const cpLog = join(root, 'control-plane.log');
+  const logger = pino({ level: 'info' }, pino.destination({ dest: cpLog, sync: false, mkdir: true }));
+  const agents: FleetAgent[] = [];
+  let cp: ControlPlane | undefined;
+  const stopAll = async () => {
+    await Promise.all(agents.map((a) => a.stop()));
+    await cp?.close();
+    logger.flush();
+  };
+  const onSignal = () => void stopAll().then(() => process.exit(130));
+  process.once('SIGINT', onSignal);
+  try {
+    cp = await startControlPlane({ dataDir: join(root, 'control-plane'), logger, commandTimeoutSeconds: 300, longPollSeconds: 20 });
+    console.log(`Control plane: ${cp.url} (log: ${cpLog})`);
+    const region = cp.identity.region;
+    const credentials = { accessKeyId: 'AKIDLOCALDEMO', secretAccessKey: 'local-demo-secret' };
+    const deploy = new CodeDeployClient({ endpoint: cp.url, region, credentials });
+    const s3 = new S3Client({ endpoint: cp.url, region, credentials, forcePathStyle: true });
+
+    // 1. The revision: samples/hello-app as a .tgz in a versioned bucket.
+    const bundle = join(root, 'hello-app.tgz');
+    await tar.c({ gzip: true, file: bundle, cwd: join(projectRoot(), 'samples', 'hello-app'), portable: true }, ['.']);
+    await s3.send(new CreateBucketCommand({ Bucket: 'demo-revisions' }));
+    const put = await s3.send(new PutObjectCommand({ Bucket: 'demo-revisions', Key: 'hello-app.tgz', Body: await readFile(bundle) }));
+    console.log(`Uploaded s3://demo-revisions/hello-app.tgz (version ${put.VersionId}, ETag ${put.ETag})`);
+
+    // 2. Application, deployment group (on-premises tag filter), instances.
+    await deploy.send(new CreateApplicationCommand({ applicationName: 'HelloApp' }));
+    await deploy.send(
+      new CreateDeploymentGroupCommand({
+        applicationName: 'HelloApp',
+        deploymentGroupName: 'demo',
+        deploymentConfigName: configName,
+        serviceRoleArn: 'arn:aws:iam::000000000000:role/CodeDeployDemo',
+        onPremisesInstanceTagFilters: [{ Key: 'env', Value: 'demo', Type: 'KEY_AND_VALUE' }],
+      }),
+    );
+    for (let i = 1; i <= hosts; i++) {
+      const agent = await createFleetAgent({ name: `host-${i}`, controlPlaneUrl: cp.url, caCertificatePath: cp.caCertificatePath, root: join(root, 'hosts') });
+      agents.push(agent);
+      await deploy.send(new RegisterOnPremisesInstanceCommand({ instanceName: agent.name, iamUserArn: agent.iamUserArn }));
+      await deploy.send(new AddTagsToOnPremisesInstancesCommand({ instanceNames: [agent.name], tags: [{ Key: 'env', Value: 'demo' }] }));
+      agent.start();
+    }
+    const config = await deploy.send(new GetDeploymentConfigCommand({ deploymentConfigName: configName }));
+    console.log(`Started ${hosts} agent(s): ${agents.map((a) => a.name).join(', ')}; ${describeConfig(configName, config.deploymentConfigInfo?.minimumHealthyHosts, hosts)}`);
+
+    // 3. The deployment, watched through the public API like a CI job would.
+    const created = await deploy.send(
+      new CreateDeploymentCommand({
+        applicationName: 'HelloApp',
+        deploymentGroupName: 'demo',
+        revision: { revisionType: 'S3', s3Location: { bucket: 'demo-revisions', key: 'hello-app.tgz', bundleType: 'tgz', version: put.VersionId, eTag: put.ETag } },
+        description: 'npm run demo',
+      }),
+    );
+    const deploymentId = created.deploymentId ?? '';
+    console.log(`\nDeployment ${deploymentId} created\n`);
+    const started = Date.now();
+    const seen = new Map<string, string>();
+    let info: DeploymentInfo | undefined;
+    let lastProgress = '';
+    for (;;) {
+      info = (await deploy.send(new GetDeploymentCommand({ deploymentId }))).deploymentInfo;
+      const targets = await deploy.send(new BatchGetDeploymentTargetsCommand({ deploymentId, targetIds: agents.map((a) => a.name) }));
+      for (const t of targets.deploymentTargets ?? []) {
+        const target = t.instanceTarget;
+        for (const ev of target?.lifecycleEvents ?? []) {
+          const key = `${target?.targetId}/${ev.lifecycleEventName}`;
+          const status = ev.status ?? 'Unknown';
+          if (status === 'Pending' || seen.get(key) === status) continue;
+          seen.set(key, status);
+          if (status === 'InProgress') continue;
+          const secs = ev.startTime && ev.endTime ? ` ${((ev.endTime.getTime() - ev.startTime.getTime()) / 1000).toFixed(1)}s` : '';
+          const why = ev.diagnostics && status === 'Failed' ? `  ${ev.diagnostics.errorCode}: ${ev.diagnostics.message}` : '';
+          console.log(`  ${elapsed(started)}  ${(target?.targetId ?? '').padEnd(8)} ${(ev.lifecycleEventName ?? '').padEnd(EVENT_WIDTH)} ${status}${secs}${why}`);
+        }
+      }
+      const o = info?.deploymentOverview;
+      const progress = `  ${elapsed(started)}  progress: ${o?.Succeeded ?? 0} succeeded, ${o?.InProgress ?? 0} in progress, ${o?.Pending ?? 0} pending, ${o?.Failed ?? 0} failed, ${o?.Skipped ?? 0} skipped (deployment ${info?.status})`;
+      if (progress.slice(12) !== lastProgress) {
+        console.log(progress);
+        lastProgress = progress.slice(12);
+      }
+      if (info?.status && ['Succeeded', 'Failed', 'Stopped'].includes(info.status)) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+
+    const ok = info?.status === 'Succeeded';
+    console.log(`\nDeployment ${deploymentId}: ${info?.status}${info?.errorInformation ? ` (${info.errorInformation.code}: ${info.errorInformation.message})` : ''} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    const groupId = (await cp.registry.getDeploymentGroup('HelloApp', 'demo'))?.deploymentGroupId ?? '';
+    for (const a of agents) console.log(`  ${a.name} scripts.log: ${a.scriptsLogPath(groupId, deploymentId)}`);
+    if (!ok) for (const a of agents) if (a.stderr().trim()) console.log(`\n${a.name} agent log (stderr):\n${a.stderr().slice(-2000)}`);
+    console.log(values.keep ? `\nKept ${root}` : `\n(run with --keep to keep ${root})`);
+    return ok ? 0 : 1;
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    await stopAll();
+    if (!values.keep) await rm(root, { recursive: true, force: true });
+  }
+}
+
+function elapsed(started: number): string {
+  return `${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s`;
+}
+
+function describeConfig(name: string, mhh: { type?: string; value?: number } | undefined, n: number): string {
+  if (!mhh) return name;
+  const m = mhh.type === 'MOST_CONCURRENCY' ? n - 1 : mhh.type === 'FLEET_PERCENT' ? Math.ceil((n * (mhh.value ?? 0)) / 100) : (mhh.value ?? 0);
+  const w = Math.max(1, n - m);
+  return `${name}: up to ${w} of ${n} host(s) at a time, at least ${Math.max(m, 1)} must succeed`;
+}
+
+process.exitCode = await main(process.argv.slice(2)).catch((err: unknown) => {
+  console.error(`demo failed: ${err instanceof Error ? err.stack : String(err)}`);
+  return 1;
+});

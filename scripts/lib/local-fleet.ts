@@ -1,0 +1,131 @@
+/**
+ * Real agents for a local control plane: each one a `codedeploy-agent start` process (the
+ * compiled daemon) registered as an on-premises instance with its own IAM-user identity, every
+ * path in its own temp root. Used by the demo, the benchmark and the integration tests, so the
+ * three exercise exactly what an operator would run.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+
+/** The project root: the nearest directory up from here holding package.json (works from dist/ and from sources). */
+export function projectRoot(): string {
+  let dir = import.meta.dirname;
+  for (;;) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    const up = dirname(dir);
+    if (up === dir) throw new Error(`no package.json above ${import.meta.dirname}`);
+    dir = up;
+  }
+}
+
+export const AGENT_CLI = join(projectRoot(), 'dist', 'agent', 'cli', 'codedeploy-agent.js');
+
+export interface FleetAgentOptions {
+  /** Instance name, e.g. host-1; also the IAM user name in its ARN. */
+  name: string;
+  controlPlaneUrl: string;
+  /** The control plane's CA certificate (deployment_spec_ca_file). */
+  caCertificatePath: string;
+  accountId?: string;
+  region?: string;
+  /** Parent directory of this agent's root; default a new temp dir. */
+  root?: string;
+  /** Extra codedeployagent.yml lines, e.g. ':command_update_interval_seconds: 1'. */
+  extraConfig?: string[];
+  /** Extra environment for the daemon (hooks inherit it). */
+  env?: Record<string, string>;
+  /** Where the daemon's stderr goes: kept in memory (default) or inherited. */
+  stderr?: 'capture' | 'inherit';
+}
+
+export interface FleetAgent {
+  name: string;
+  /** What the agent polls with and what register-on-premises-instance takes. */
+  iamUserArn: string;
+  root: string;
+  rootDir: string;
+  logDir: string;
+  configFile: string;
+  start(): ChildProcess;
+  readonly process: ChildProcess | undefined;
+  stderr(): string;
+  /** SIGTERM (default) and wait for the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** <root_dir>/<group id>/<deployment id>/logs/scripts.log */
+  scriptsLogPath(deploymentGroupId: string, deploymentId: string): string;
+}
+
+export async function createFleetAgent(o: FleetAgentOptions): Promise<FleetAgent> {
+  const accountId = o.accountId ?? '000000000000';
+  const root = o.root ? join(o.root, o.name) : await mkdtemp(join(tmpdir(), `cda-${o.name}-`));
+  const rootDir = join(root, 'deployment-root');
+  const logDir = join(root, 'log');
+  const workDir = join(root, 'agent-home');
+  await mkdir(workDir, { recursive: true });
+  const iamUserArn = `arn:aws:iam::${accountId}:user/${o.name}`;
+  const onPrem = join(root, 'codedeploy.onpremises.yml');
+  await writeFile(
+    onPrem,
+    [`region: ${o.region ?? 'us-east-1'}`, `iam_user_arn: ${iamUserArn}`, `aws_access_key_id: AKIDLOCAL${o.name.replace(/[^A-Za-z0-9]/g, '').toUpperCase()}`, 'aws_secret_access_key: local-secret-not-checked', ''].join('\n'),
+    { mode: 0o600 },
+  );
+  const configFile = join(root, 'codedeployagent.yml');
+  await writeFile(
+    configFile,
+    [
+      `:root_dir: ${rootDir}`,
+      `:log_dir: ${logDir}`,
+      `:pid_dir: ${join(root, 'state')}`,
+      `:working_directory: ${workDir}`,
+      `:on_premises_config_file: ${onPrem}`,
+      `:deploy_control_endpoint: ${o.controlPlaneUrl}`,
+      `:s3_endpoint_override: ${o.controlPlaneUrl}`,
+      `:github_api_url: ${o.controlPlaneUrl}/github`,
+      `:deployment_spec_ca_file: ${o.caCertificatePath}`,
+      // No instance metadata on a developer machine: point IMDS at a closed port so it fails fast.
+      ':imds_endpoint: http://127.0.0.1:9',
+      ':wait_between_runs: 0',
+      ':hook_output_drain_seconds: 1',
+      ':hook_kill_grace_seconds: 2',
+      ':kill_agent_max_wait_time_seconds: 30',
+      ...(o.extraConfig ?? []),
+      '',
+    ].join('\n'),
+  );
+  let proc: ChildProcess | undefined;
+  let stderr = '';
+  return {
+    name: o.name,
+    iamUserArn,
+    root,
+    rootDir,
+    logDir,
+    configFile,
+    get process() {
+      return proc;
+    },
+    stderr: () => stderr,
+    start() {
+      proc = spawn(process.execPath, [AGENT_CLI, 'start', '--config_file', configFile], {
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: root, ...(o.env ?? {}) },
+        stdio: ['ignore', 'ignore', o.stderr === 'inherit' ? 'inherit' : 'pipe'],
+      });
+      proc.stderr?.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        if (stderr.length > 1_000_000) stderr = stderr.slice(-500_000);
+      });
+      return proc;
+    },
+    async stop(signal = 'SIGTERM') {
+      const p = proc;
+      if (!p || p.exitCode !== null || p.signalCode !== null) return p?.exitCode ?? null;
+      const exited = new Promise<number | null>((resolve) => p.once('exit', (code) => resolve(code)));
+      p.kill(signal);
+      return exited;
+    },
+    scriptsLogPath: (groupId, deploymentId) => join(rootDir, groupId, deploymentId, 'logs', 'scripts.log'),
+  };
+}
