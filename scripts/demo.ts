@@ -28,11 +28,11 @@ import * as tar from 'tar';
 import { startControlPlane, type ControlPlane } from '../control-plane/server.js';
 import { createFleetAgent, projectRoot, type FleetAgent } from './lib/local-fleet.js';
 
-const HELP = `Usage: npm run demo [-- --hosts N] [-- --config NAME] [--keep]
+const HELP = `Usage: npm run demo [-- --hosts N] [-- --config NAME] [--clean]
 
   --hosts N      agents to start (default 1, at most 20)
   --config NAME  OneAtATime | HalfAtATime | AllAtOnce (CodeDeployDefault.*); default OneAtATime
-  --keep         keep the temp directory (agents' roots, control-plane data and log)
+  --clean        remove the temp directory at the end (default: keep it, so the logs can be read)
 `;
 
 const CONFIGS: Record<string, string> = {
@@ -43,10 +43,17 @@ const CONFIGS: Record<string, string> = {
 
 const EVENT_WIDTH = 18;
 
+// The AWS SDK warns that its releases from 2027 on need Node 22; this one runs on Node 20, so keep
+// the demo's output to the deployment. Other warnings still print.
+process.removeAllListeners('warning');
+process.on('warning', (w) => {
+  if (!`${w.name} ${w.message}`.includes('NodeVersionSupportWarning')) console.warn(`${w.name}: ${w.message}`);
+});
+
 async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { hosts: { type: 'string' }, config: { type: 'string' }, keep: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: { hosts: { type: 'string' }, config: { type: 'string' }, clean: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
   });
   if (values.help) {
     process.stdout.write(HELP);
@@ -157,13 +164,19 @@ async function main(argv: string[]): Promise<number> {
     console.log(`\nDeployment ${deploymentId}: ${info?.status}${info?.errorInformation ? ` (${info.errorInformation.code}: ${info.errorInformation.message})` : ''} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     const groupId = (await cp.registry.getDeploymentGroup('HelloApp', 'demo'))?.deploymentGroupId ?? '';
     for (const a of agents) console.log(`  ${a.name} scripts.log: ${a.scriptsLogPath(groupId, deploymentId)}`);
+    const first = agents[0];
+    if (first) {
+      const log = await readFile(first.scriptsLogPath(groupId, deploymentId), 'utf8').catch(() => '');
+      const tail = log.trimEnd().split('\n').slice(-4);
+      if (tail.length > 0 && tail[0] !== '') console.log(`\nLast lines of ${first.name}'s scripts.log:\n${tail.map((l) => `  ${l}`).join('\n')}`);
+    }
     if (!ok) for (const a of agents) if (a.stderr().trim()) console.log(`\n${a.name} agent log (stderr):\n${a.stderr().slice(-2000)}`);
-    console.log(values.keep ? `\nKept ${root}` : `\n(run with --keep to keep ${root})`);
+    console.log(values.clean ? '' : `\nEverything is in ${root} (remove it with: rm -rf ${root})`);
     return ok ? 0 : 1;
   } finally {
     process.removeListener('SIGINT', onSignal);
     await stopAll();
-    if (!values.keep) await rm(root, { recursive: true, force: true });
+    if (values.clean) await rm(root, { recursive: true, force: true });
   }
 }
 
