@@ -141,7 +141,7 @@ describe('acknowledgements, completions and updates', () => {
     expect(await h.update(cmd)).toBe('Succeeded');
   });
 
-  it('accepts a repeated identical completion and refuses a different second one', async () => {
+  it("accepts a repeated completion and the official agent's second Failed one, keeping the first; refuses a changed result", async () => {
     const h = createHarness({ hosts: 1 });
     const id = deploy(h);
     const cmd = await h.poll('host-01');
@@ -149,7 +149,9 @@ describe('acknowledgements, completions and updates', () => {
     await h.ack(cmd);
     await h.complete(cmd, false, { error_code: 4, script_name: 'a.sh', message: 'failed', log: 'x' });
     await h.complete(cmd, false, { error_code: 4, script_name: 'a.sh', message: 'failed', log: 'x' });
-    const err = await rejection(h.complete(cmd, false, { error_code: 5, script_name: '', message: 'failed', log: '' }));
+    // The official agent follows a failure with error_code 5 and an empty log (reference 1.3).
+    await h.complete(cmd, false, { error_code: 5, script_name: '', message: 'failed', log: '' });
+    const err = await rejection(h.complete(cmd, true));
     expect(err).toMatchObject({ code: 'ClientException', message: expect.stringContaining('already completed with a different result') });
     expect(h.engine.listTargets(id)[0]?.lifecycleEvents[0]?.diagnostics).toMatchObject({ errorCode: 'ScriptFailed', scriptName: 'a.sh', logTail: 'x' });
   });
