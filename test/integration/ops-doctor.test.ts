@@ -12,6 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AGENT_CLI } from '../helpers/daemon-host.js';
 import { startCommandsServer, type CommandsServer } from '../helpers/commands-server.js';
 import { closedEndpoint, startFakeImds, type FakeImds } from '../helpers/fake-imds.js';
+import { startTestControlPlane } from '../helpers/control-plane.js';
 import { tempDir } from '../helpers/temp.js';
 
 interface Check {
@@ -132,6 +133,23 @@ describe.skipIf(!existsSync(AGENT_CLI))('codedeploy-agent doctor', () => {
     expect(text.stdout).toMatch(/^\[ok\] {3}config {8}.+ is valid$/m);
     expect(text.stdout).toContain('11 checks: 11 ok, 0 warnings, 0 failures');
     expect(text.stdout + JSON.stringify(out)).not.toMatch(/fake-secret-value|fake-token-value/);
+  });
+
+  it('passes on an on-premises host pointed at the local control plane', async () => {
+    const cp = await startTestControlPlane();
+    cleanups.push(() => cp.close());
+    const h = await host({
+      endpointUrl: cp.url,
+      onPremises: ['region: us-east-1', 'iam_user_arn: arn:aws:iam::000000000000:user/doctor', 'aws_access_key_id: AKIDDOCTOR', 'aws_secret_access_key: doctor-secret-value', ''].join('\n'),
+      extraConfig: [`:deployment_spec_ca_file: ${cp.caCertificatePath}`],
+    });
+    const { code, out, check } = await doctorJson(h.config);
+    expect(out.checks.filter((c) => c.status === 'fail')).toEqual([]);
+    expect(code).toBe(0);
+    expect(check('identity').detail).toContain('arn:aws:iam::000000000000:user/doctor');
+    expect(check('connectivity').status).toBe('ok');
+    expect(check('clock').status).toBe('ok');
+    expect(JSON.stringify(out)).not.toContain('doctor-secret-value');
   });
 
   it('fails without any identity and says how to register the host', async () => {
