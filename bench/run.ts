@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { hideSdkNodeVersionWarning } from '../scripts/lib/sdk-warning.js';
 import { benchControlPlane } from './control-plane-bench.js';
 import { benchDaemon } from './daemon-bench.js';
 
@@ -101,6 +102,7 @@ async function benchInstall(): Promise<void> {
   }
 }
 
+hideSdkNodeVersionWarning();
 // BENCH_SUITES=install,daemon,control-plane (default: all) picks what runs.
 const suites = new Set((process.env.BENCH_SUITES ?? 'install,daemon,control-plane').split(',').map((s) => s.trim()));
 if (suites.has('install')) {

@@ -27,6 +27,7 @@ import { pino } from 'pino';
 import * as tar from 'tar';
 import { startControlPlane, type ControlPlane } from '../control-plane/server.js';
 import { createFleetAgent, projectRoot, type FleetAgent } from './lib/local-fleet.js';
+import { hideSdkNodeVersionWarning } from './lib/sdk-warning.js';
 
 const HELP = `Usage: npm run demo [-- --hosts N] [-- --config NAME] [--clean]
 
@@ -43,12 +44,7 @@ const CONFIGS: Record<string, string> = {
 
 const EVENT_WIDTH = 18;
 
-// The AWS SDK warns that its releases from 2027 on need Node 22; this one runs on Node 20, so keep
-// the demo's output to the deployment. Other warnings still print.
-process.removeAllListeners('warning');
-process.on('warning', (w) => {
-  if (!`${w.name} ${w.message}`.includes('NodeVersionSupportWarning')) console.warn(`${w.name}: ${w.message}`);
-});
+hideSdkNodeVersionWarning();
 
 async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
