@@ -10,7 +10,7 @@
  * One port keeps agent configuration to one URL (deploy_control_endpoint, s3_endpoint_override,
  * github_api_url = <url>/github).
  */
-import { chmod, mkdir } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, rm } from 'node:fs/promises';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -70,9 +70,16 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const githubReposDir = opts.githubReposDir ?? join(opts.dataDir, 'github');
   await mkdir(githubReposDir, { recursive: true });
 
-  const db = openDatabase(join(opts.dataDir, 'control-plane.db'));
+  const releaseLock = await lockDataDir(opts.dataDir);
+  let db;
+  try {
+    db = openDatabase(join(opts.dataDir, 'control-plane.db'));
+  } catch (err) {
+    await releaseLock();
+    throw err;
+  }
   const shutdown = new AbortController();
-  const closers: (() => void | Promise<void>)[] = [() => void db.close()];
+  const closers: (() => void | Promise<void>)[] = [() => void db.close(), releaseLock];
   try {
     const signer = await createSpecSigner({ dir: join(opts.dataDir, 'ca'), caCertFile: opts.caCertFile, caKeyFile: opts.caKeyFile, logger: logger.child({ part: 'ca' }) });
     const { registry, operations: registryOperations } = createRegistry({ db, identity, logger: logger.child({ part: 'registry' }) });
@@ -171,5 +178,39 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     shutdown.abort();
     for (const close of closers) await close();
     throw err;
+  }
+}
+
+/**
+ * One control plane per data dir: two engines on one database would hand out the same commands.
+ * `<dataDir>/control-plane.pid` is created exclusively; a file left by a process that is gone
+ * (a crash, a kill -9) is taken over.
+ */
+async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
+  const file = join(dataDir, 'control-plane.pid');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const handle = await open(file, 'wx', 0o600);
+      await handle.writeFile(`${process.pid}\n`);
+      await handle.close();
+      return () => rm(file, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const pid = Number((await readFile(file, 'utf8').catch(() => '')).trim());
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
+        throw new Error(`the data dir ${dataDir} is in use by another control plane (pid ${pid}); stop it or use another --data-dir`);
+      }
+      await rm(file, { force: true });
+    }
+  }
+  throw new Error(`cannot lock the data dir ${dataDir} (${file})`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
