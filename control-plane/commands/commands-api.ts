@@ -54,7 +54,9 @@ export function createCommandsOperations(core: EngineCore): OperationTable {
       }
       const remaining = deadline - Date.now();
       if (remaining <= 0 || ctx.signal.aborted) return {};
-      await core.waiters.wait(instance?.instanceName, remaining, ctx.signal);
+      // An unregistered host is looked up again every second, so registering it mid-poll
+      // (register-on-premises-instance, then tags) lets its first command through at once.
+      await core.waiters.wait(instance?.instanceName, instance ? remaining : Math.min(remaining, 1000), ctx.signal);
     }
   }
 

@@ -96,6 +96,18 @@ describe('PollHostCommand', () => {
     expect(Date.now() - started).toBeLessThan(2000);
   });
 
+  it('hands a command to a host registered while its poll was already waiting', async () => {
+    const h = createHarness({ hosts: 1, longPollSeconds: 10 });
+    const started = Date.now();
+    const waiting = call(h, 'PollHostCommand', { HostIdentifier: hostArn('host-02') });
+    await new Promise((r) => setTimeout(r, 100));
+    h.registry.addInstance('host-02');
+    h.engine.createDeployment({ applicationName: 'web', deploymentGroupName: 'prod', revision: s3Revision(), deploymentConfigName: 'CodeDeployDefault.AllAtOnce' });
+    const answer = (await waiting) as { HostCommand?: { CommandName?: string } };
+    expect(answer.HostCommand?.CommandName).toBe('BeforeBlockTraffic');
+    expect(Date.now() - started).toBeLessThan(2500);
+  });
+
   it('answers {} to an unknown host after the wait and says once how to register it', async () => {
     const { logger, lines } = captureLogger();
     const h = createHarness({ hosts: 1, longPollSeconds: 0.05, logger });
