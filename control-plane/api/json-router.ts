@@ -136,16 +136,21 @@ function readBody(req: IncomingMessage, max: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    let tooLarge = false;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > max) {
-        reject(new ApiError('SerializationException', `The request body is larger than ${max} bytes.`, 413));
-        req.destroy();
+        // Keep reading (and dropping) so the 413 answer reaches a client still sending.
+        tooLarge = true;
+        chunks.length = 0;
         return;
       }
       chunks.push(chunk);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => {
+      if (tooLarge) reject(new ApiError('SerializationException', `The request body is larger than ${max} bytes.`, 413));
+      else resolve(Buffer.concat(chunks).toString('utf8'));
+    });
     req.on('error', reject);
   });
 }
