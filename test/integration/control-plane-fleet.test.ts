@@ -34,7 +34,7 @@ describe('deployment configs, failure, rollback and stop with three real agents'
     cp = await startTestControlPlane({ commandTimeoutSeconds: 60 });
     sdk = clients(cp);
     holdFile = join(await suiteTempDir('cda-hold-'), 'hold');
-    fleet = await startFleet(cp, sdk.deploy, 3, { tag: 'trio', env: { HOOK_SLEEP_SECONDS: '0.3', HOLD_FILE: holdFile } });
+    fleet = await startFleet(cp, sdk.deploy, 3, { tag: 'trio', env: { HOOK_SLEEP_SECONDS: '0.5', HOLD_FILE: holdFile } });
   }, 120_000);
 
   afterAll(async () => {
@@ -96,7 +96,7 @@ describe('deployment configs, failure, rollback and stop with three real agents'
       caCertificatePath: cp.caCertificatePath,
       root: await suiteTempDir('cda-fleet4-'),
       extraConfig: [':command_update_interval_seconds: 1'],
-      env: { FLEET_HOST: 'host-4', FLEET_PROOF: fleet.proofFile, HOOK_SLEEP_SECONDS: '0.3' },
+      env: { FLEET_HOST: 'host-4', FLEET_PROOF: fleet.proofFile, HOOK_SLEEP_SECONDS: '0.5' },
     });
     extraAgents.push(fourth);
     await sdk.deploy.send(new RegisterOnPremisesInstanceCommand({ instanceName: 'host-4', iamUserArn: fourth.iamUserArn }));
