@@ -95,9 +95,11 @@ describe.skipIf(!existsSync(AGENT_CLI))('codedeploy-agent start (daemon)', () =>
     const results = await h.deploy(EXEC('d-THROT0001'), ['DownloadBundle']);
     expect(body(results[0] as { body: unknown }).CommandStatus).toBe('Succeeded');
     const polls = h.server.calls('PollHostCommand');
-    // Three failed attempts of one call, then the poll loop's own backoff (>= 5 s) before the next call.
+    // Three failed attempts of one call, then the poll loop's own backoff before the next call: at
+    // least 5 s (half the 10 s first step) counted from the start of the failed call, whose retries
+    // already took part of it, so measure from its first attempt.
     expect(polls.length).toBeGreaterThanOrEqual(4);
-    expect((polls[3]?.time ?? 0) - (polls[2]?.time ?? 0)).toBeGreaterThanOrEqual(4_500);
+    expect((polls[3]?.time ?? 0) - (polls[0]?.time ?? 0)).toBeGreaterThanOrEqual(4_900);
     expect(h.stderr() + (await readFile(join(h.logDir, 'codedeploy-agent.log'), 'utf8'))).toContain('Polling failed');
   }, 60_000);
 
