@@ -5,6 +5,8 @@
  * supports are listed; everything is plain JSON (stored as TEXT in SQLite).
  */
 
+import { DEFAULT_ORDERED_LIFECYCLE_EVENTS } from '../agent/deployment/lifecycle.js';
+
 /** Epoch seconds with a fraction, as the AWS JSON 1.1 protocol sends timestamps. */
 export type EpochSeconds = number;
 
@@ -191,21 +193,9 @@ export interface InstanceTarget {
 
 /**
  * The lifecycle commands of an in-place deployment, in the order the service sends them
- * (reference 4.4). Each is one host command; DownloadBundle and Install are the agent's own.
+ * (reference 4.4): the agent's own default order, one list for both sides.
  */
-export const IN_PLACE_LIFECYCLE: readonly string[] = [
-  'BeforeBlockTraffic',
-  'AfterBlockTraffic',
-  'ApplicationStop',
-  'DownloadBundle',
-  'BeforeInstall',
-  'Install',
-  'AfterInstall',
-  'ApplicationStart',
-  'ValidateService',
-  'BeforeAllowTraffic',
-  'AfterAllowTraffic',
-];
+export const IN_PLACE_LIFECYCLE: readonly string[] = DEFAULT_ORDERED_LIFECYCLE_EVENTS;
 
 export const BUILT_IN_DEPLOYMENT_CONFIGS: readonly { name: string; minimumHealthyHosts: MinimumHealthyHosts }[] = [
   { name: 'CodeDeployDefault.OneAtATime', minimumHealthyHosts: { type: 'MOST_CONCURRENCY', value: 1 } },

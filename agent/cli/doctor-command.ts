@@ -3,9 +3,7 @@
  * host (agent/ops/doctor-checks.ts) and says what to do about each problem. Exit 1 when any check
  * fails (warnings do not fail), 2 on a usage error.
  */
-import { parseArgs } from 'node:util';
-import { toError } from '../errors.js';
-import { CONFIG_OPTION_HELP, configPathFrom } from '../ops/cli-support.js';
+import { CONFIG_OPTION_HELP, parseConfigFileArgs } from '../ops/cli-support.js';
 import { runDoctorChecks } from '../ops/doctor-checks.js';
 import { doctorJson, formatChecks, useUnicode } from '../ops/doctor-format.js';
 import { doctorExitCode } from '../ops/doctor-rules.js';
@@ -33,25 +31,11 @@ export interface DoctorContext {
 }
 
 export async function runDoctor(args: string[], io: CliIo, env: NodeJS.ProcessEnv, ctx: DoctorContext = {}): Promise<number> {
-  let values;
-  try {
-    values = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: { json: { type: 'boolean' }, config_file: { type: 'string' }, 'config-file': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    }).values;
-  } catch (err) {
-    io.stderr(`codedeploy-agent doctor: ${toError(err).message}\n\n${DOCTOR_USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    io.stdout(DOCTOR_USAGE);
-    return 0;
-  }
-  const configPath = await configPathFrom(values);
+  const parsed = await parseConfigFileArgs('doctor', DOCTOR_USAGE, args, io, { json: true });
+  if (typeof parsed === 'number') return parsed;
+  const { configPath } = parsed;
   const results = await runDoctorChecks({ configPath, env, ...(ctx.now ? { now: ctx.now } : {}) });
-  if (values.json) io.stdout(`${JSON.stringify(doctorJson(results))}\n`);
+  if (parsed.json) io.stdout(`${JSON.stringify(doctorJson(results))}\n`);
   else io.stdout(formatChecks(results, { unicode: useUnicode(env, ctx.isTTY ?? process.stdout.isTTY === true) }));
   return doctorExitCode(results);
 }

@@ -2,11 +2,10 @@
  * codedeploy-agent start [--config_file PATH]: runs the daemon in the foreground (systemd
  * Type=notify; no forking, no master process). SIGTERM and SIGINT stop it gracefully.
  */
-import { access } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
-import { DEFAULT_CONFIG_FILE, FALLBACK_CONFIG_FILE, loadAgentConfig } from '../config/agent-config.js';
+import { loadAgentConfig } from '../config/agent-config.js';
 import { runDaemon } from '../daemon.js';
 import { toError } from '../errors.js';
+import { CONFIG_OPTION_HELP, parseConfigFileArgs } from '../ops/cli-support.js';
 import type { CliIo } from './io.js';
 
 export const START_USAGE = `Usage: codedeploy-agent start [--config_file PATH]
@@ -16,19 +15,9 @@ runs them. Stop it with SIGTERM or SIGINT: polling stops at once, running comman
 :kill_agent_max_wait_time_seconds: to finish.
 
 Options:
-  --config_file, --config-file PATH   Agent configuration [default: ${DEFAULT_CONFIG_FILE} if it exists,
-                                      else ${FALLBACK_CONFIG_FILE}]
+${CONFIG_OPTION_HELP}
   -h, --help                          Show this help
 `;
-
-export async function defaultConfigPath(): Promise<string> {
-  try {
-    await access(DEFAULT_CONFIG_FILE);
-    return DEFAULT_CONFIG_FILE;
-  } catch {
-    return FALLBACK_CONFIG_FILE;
-  }
-}
 
 export function stopSignal(): Promise<string> {
   return new Promise((resolve) => {
@@ -43,23 +32,9 @@ export function stopSignal(): Promise<string> {
 }
 
 export async function runStart(args: string[], io: CliIo, env: NodeJS.ProcessEnv): Promise<number> {
-  let values;
-  try {
-    values = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: { config_file: { type: 'string' }, 'config-file': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    }).values;
-  } catch (err) {
-    io.stderr(`codedeploy-agent start: ${toError(err).message}\n\n${START_USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    io.stdout(START_USAGE);
-    return 0;
-  }
-  const path = values.config_file ?? values['config-file'] ?? (await defaultConfigPath());
+  const parsed = await parseConfigFileArgs('start', START_USAGE, args, io);
+  if (typeof parsed === 'number') return parsed;
+  const path = parsed.configPath;
   let config;
   try {
     const loaded = await loadAgentConfig(path);

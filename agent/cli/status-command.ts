@@ -3,9 +3,8 @@
  * does it do now, and how did the last deployments per group go (agent/ops/status-report.ts).
  * Exit codes like `systemctl status`: 0 running, 3 not running, 1 error, 2 usage error.
  */
-import { parseArgs } from 'node:util';
 import { toError } from '../errors.js';
-import { CONFIG_OPTION_HELP, configPathFrom, loadConfigForOps } from '../ops/cli-support.js';
+import { CONFIG_OPTION_HELP, parseConfigFileArgs, loadConfigForOps } from '../ops/cli-support.js';
 import { buildStatusReport, formatStatus, gatherStatus } from '../ops/status-report.js';
 import type { CliIo } from './io.js';
 
@@ -28,23 +27,9 @@ export interface StatusContext {
 }
 
 export async function runStatus(args: string[], io: CliIo, ctx: StatusContext = {}): Promise<number> {
-  let values;
-  try {
-    values = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: { json: { type: 'boolean' }, config_file: { type: 'string' }, 'config-file': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    }).values;
-  } catch (err) {
-    io.stderr(`codedeploy-agent status: ${toError(err).message}\n\n${STATUS_USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    io.stdout(STATUS_USAGE);
-    return 0;
-  }
-  const path = await configPathFrom(values);
+  const parsed = await parseConfigFileArgs('status', STATUS_USAGE, args, io, { json: true });
+  if (typeof parsed === 'number') return parsed;
+  const path = parsed.configPath;
   const loaded = await loadConfigForOps(path);
   if ('error' in loaded) {
     io.stderr(`codedeploy-agent status: ${loaded.error}\n`);
@@ -53,7 +38,7 @@ export async function runStatus(args: string[], io: CliIo, ctx: StatusContext = 
   const { config } = loaded;
   try {
     const report = buildStatusReport(await gatherStatus(config), (ctx.now ?? (() => new Date()))());
-    io.stdout(values.json ? `${JSON.stringify(report)}\n` : formatStatus(report, config.programName));
+    io.stdout(parsed.json ? `${JSON.stringify(report)}\n` : formatStatus(report, config.programName));
     return report.running ? 0 : 3;
   } catch (err) {
     io.stderr(`codedeploy-agent status: ${toError(err).message}\n`);

@@ -1,9 +1,11 @@
 /**
- * What the operator commands (logs, status, doctor) share: the config file they read (the same
- * default as `start`, without importing start-command.ts, which loads the daemon and the AWS SDK)
- * and the message when it cannot be read.
+ * What the agent's subcommands (start, logs, status, doctor) share: the config file they read, its
+ * flags and help line, and the message when it cannot be read. Light on purpose: it loads neither
+ * the daemon nor the AWS SDK.
  */
 import { access } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import type { CliIo } from '../cli/io.js';
 import { DEFAULT_CONFIG_FILE, FALLBACK_CONFIG_FILE, loadAgentConfig, type AgentConfig } from '../config/agent-config.js';
 import { AgentError, toError } from '../errors.js';
 
@@ -33,3 +35,39 @@ export async function loadConfigForOps(path: string): Promise<{ config: Readonly
 
 export const CONFIG_OPTION_HELP = `  --config_file, --config-file PATH   Agent configuration [default: ${DEFAULT_CONFIG_FILE} if it exists,
                                       else ${FALLBACK_CONFIG_FILE}]`;
+
+/**
+ * The flags start, status and doctor share (--config_file/--config-file, --help, optionally
+ * --json), parsed strictly. Returns the config path and --json, or the exit code when the command
+ * is already answered: 0 after --help, 2 after a usage error (printed with the usage).
+ */
+export async function parseConfigFileArgs(
+  command: string,
+  usage: string,
+  args: string[],
+  io: CliIo,
+  opts: { json?: boolean } = {},
+): Promise<{ configPath: string; json: boolean } | number> {
+  let values;
+  try {
+    values = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        ...(opts.json ? { json: { type: 'boolean' as const } } : {}),
+        config_file: { type: 'string' },
+        'config-file': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }).values;
+  } catch (err) {
+    io.stderr(`codedeploy-agent ${command}: ${toError(err).message}\n\n${usage}`);
+    return 2;
+  }
+  if (values.help) {
+    io.stdout(usage);
+    return 0;
+  }
+  return { configPath: await configPathFrom(values), json: values.json === true };
+}
