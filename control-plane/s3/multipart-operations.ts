@@ -7,8 +7,8 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { checksumHeader, parseAlgorithm } from './checksums.js';
-import { storedHeaders, validateKey } from './object-operations.js';
-import { openRequestBody, readSmallBody, type BodyDigest } from './request-body.js';
+import { receiveBody, storedHeaders, validateKey } from './object-operations.js';
+import { readSmallBody } from './request-body.js';
 import { invalidArgument, noSuchUpload, notImplemented, S3Error } from './s3-error.js';
 import {
   header,
@@ -67,17 +67,7 @@ export async function uploadPart(ctx: S3Context, r: S3Request): Promise<void> {
   requireBucket(ctx, r.bucket);
   const partNumber = partNumberParam(r);
   const upload = requireUpload(ctx, r);
-  const body = openRequestBody(r.req);
-  r.body = body;
-  const staged = await ctx.blobs.stage(body.chunks);
-  let digest: BodyDigest;
-  try {
-    digest = body.finish();
-  } catch (err) {
-    await ctx.blobs.discard(staged);
-    throw err;
-  }
-  const blob = await ctx.blobs.commit(staged);
+  const { blob, digest } = await receiveBody(ctx, r);
   try {
     // Aborted or completed while the part streamed in.
     if (!ctx.store.upload(upload.uploadId) || ctx.completing.has(upload.uploadId)) throw noSuchUpload(upload.uploadId);

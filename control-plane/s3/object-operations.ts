@@ -58,13 +58,11 @@ function checksumResponseHeaders(digest: BodyDigest): Record<string, string> {
   return digest.checksum?.fromClient ? { [checksumHeader(digest.checksum.algorithm)]: digest.checksum.value } : {};
 }
 
-export async function putObject(ctx: S3Context, r: S3Request): Promise<void> {
-  requireBucket(ctx, r.bucket);
-  validateKey(r.key);
-  if (header(r.req, 'if-none-match')?.trim() === '*') {
-    const existing = ctx.store.object(r.bucket, r.key);
-    if (existing && !existing.deleteMarker) throw new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold (If-None-Match: * and the key exists)', 412);
-  }
+/**
+ * Streams the request body into a committed blob, verified on the way (MD5, checksums, length,
+ * aws-chunked framing); a body that fails a check leaves no file behind.
+ */
+export async function receiveBody(ctx: S3Context, r: S3Request): Promise<{ blob: string; digest: BodyDigest }> {
   const body = openRequestBody(r.req);
   r.body = body;
   const staged = await ctx.blobs.stage(body.chunks);
@@ -75,7 +73,17 @@ export async function putObject(ctx: S3Context, r: S3Request): Promise<void> {
     await ctx.blobs.discard(staged);
     throw err;
   }
-  const blob = await ctx.blobs.commit(staged);
+  return { blob: await ctx.blobs.commit(staged), digest };
+}
+
+export async function putObject(ctx: S3Context, r: S3Request): Promise<void> {
+  requireBucket(ctx, r.bucket);
+  validateKey(r.key);
+  if (header(r.req, 'if-none-match')?.trim() === '*') {
+    const existing = ctx.store.object(r.bucket, r.key);
+    if (existing && !existing.deleteMarker) throw new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold (If-None-Match: * and the key exists)', 412);
+  }
+  const { blob, digest } = await receiveBody(ctx, r);
   let row: ObjectRow;
   try {
     // The bucket is read again: it may have been deleted, or its versioning changed, meanwhile.
