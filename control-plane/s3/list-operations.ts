@@ -94,12 +94,14 @@ function decodeToken(token: string): string {
   return decoded;
 }
 
+/** The parameters every listing takes: encoding-type, prefix, delimiter, max-keys (1..1000). */
+function listParams(r: S3Request): { enc: (v: string) => string; prefix: string; delimiter: string; maxKeys: number } {
+  return { enc: encoder(r), prefix: r.query.get('prefix') ?? '', delimiter: r.query.get('delimiter') ?? '', maxKeys: intParam(r, 'max-keys', 1000, 1000) };
+}
+
 export async function listObjectsV2(ctx: S3Context, r: S3Request): Promise<void> {
   requireBucket(ctx, r.bucket);
-  const enc = encoder(r);
-  const prefix = r.query.get('prefix') ?? '';
-  const delimiter = r.query.get('delimiter') ?? '';
-  const maxKeys = intParam(r, 'max-keys', 1000, 1000);
+  const { enc, prefix, delimiter, maxKeys } = listParams(r);
   const token = r.query.get('continuation-token');
   const startAfter = r.query.get('start-after') ?? '';
   const after = token !== null ? decodeToken(token) : startAfter;
@@ -131,10 +133,7 @@ export async function listObjectsV2(ctx: S3Context, r: S3Request): Promise<void>
 
 export async function listObjectsV1(ctx: S3Context, r: S3Request): Promise<void> {
   requireBucket(ctx, r.bucket);
-  const enc = encoder(r);
-  const prefix = r.query.get('prefix') ?? '';
-  const delimiter = r.query.get('delimiter') ?? '';
-  const maxKeys = intParam(r, 'max-keys', 1000, 1000);
+  const { enc, prefix, delimiter, maxKeys } = listParams(r);
   const marker = r.query.get('marker') ?? '';
   const { entries, truncated } = listLatest(ctx, r.bucket, prefix, delimiter, marker, maxKeys);
   const last = entries[entries.length - 1];
@@ -162,10 +161,7 @@ export async function listObjectsV1(ctx: S3Context, r: S3Request): Promise<void>
 
 export async function listObjectVersions(ctx: S3Context, r: S3Request): Promise<void> {
   requireBucket(ctx, r.bucket);
-  const enc = encoder(r);
-  const prefix = r.query.get('prefix') ?? '';
-  const delimiter = r.query.get('delimiter') ?? '';
-  const maxKeys = intParam(r, 'max-keys', 1000, 1000);
+  const { enc, prefix, delimiter, maxKeys } = listParams(r);
   const keyMarker = r.query.get('key-marker') ?? '';
   const versionIdMarker = r.query.get('version-id-marker') ?? '';
   let beforeId = 0;
