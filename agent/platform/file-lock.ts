@@ -1,0 +1,152 @@
+/**
+ * Exclusive advisory locks between processes (flock(2)), used for "one agent per host", "one
+ * writer per deployment group" and "one control plane per data dir" (DESIGN.md section 8).
+ *
+ * Why flock and not a pid check: the kernel drops the lock the moment the holder dies (kill -9,
+ * OOM, power loss), so a stale lock file never blocks a start, and a reused pid never looks like a
+ * live holder. Node has no flock binding and the agent ships without native addons, so the lock is
+ * taken by util-linux's flock(1) on a descriptor we pass it: flock locks belong to the open file
+ * description, which the child shares with us through fd 3, so the lock stays ours after the child
+ * exits and lasts exactly as long as our descriptor is open. (Libraries on npm either need a native
+ * addon, such as fs-ext, or emulate locks with mkdir and mtimes, such as proper-lockfile, which is
+ * the stale-lock problem again.)
+ *
+ * Lock files are never deleted: unlinking a lock file lets a waiter lock the old inode while a new
+ * starter locks a new one. The holder writes a short description of itself into the file (pid and
+ * program) so that a refused caller can say who holds it.
+ */
+import { spawn } from 'node:child_process';
+import { mkdir, open, readFile, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+export interface FileLock {
+  readonly path: string;
+  /** Drop the lock (closes our descriptor). Idempotent. */
+  release(): Promise<void>;
+}
+
+/** Who holds a lock, as its holder wrote it (best effort: the holder may not have written yet). */
+export interface LockHolder {
+  pid?: number;
+  program?: string;
+}
+
+/** The lock is held by another process (non-blocking acquire). */
+export class LockBusyError extends Error {
+  constructor(
+    readonly path: string,
+    readonly holder: LockHolder,
+  ) {
+    super(`${path} is locked by ${describeHolder(holder)}`);
+    this.name = 'LockBusyError';
+  }
+}
+
+export function describeHolder(holder: LockHolder): string {
+  if (holder.pid === undefined) return 'another process';
+  return `${holder.program ?? 'process'} (pid ${holder.pid})`;
+}
+
+export interface AcquireOptions {
+  /** Wait for the lock instead of failing with LockBusyError. Default false. */
+  wait?: boolean;
+  /** Aborts a waiting acquire. */
+  signal?: AbortSignal;
+  /** Written into the lock file once the lock is ours. */
+  program?: string;
+  /** Mode of a lock file this call creates. Default 0640. */
+  mode?: number;
+  /** The flock(1) binary. Default: flock on PATH. */
+  flockCommand?: string;
+}
+
+/** Take an exclusive lock on `path` (created with its parent directories when missing). */
+export async function acquireFileLock(path: string, o: AcquireOptions = {}): Promise<FileLock> {
+  await mkdir(dirname(path), { recursive: true, mode: 0o750 });
+  // 'a+' creates without truncating: a refused caller must not wipe the holder's description.
+  const handle = await open(path, 'a+', o.mode ?? 0o640);
+  try {
+    const outcome = await runFlock(handle, o);
+    if (outcome === 'busy') throw new LockBusyError(path, await readLockHolder(path));
+    await describeSelf(handle, o.program);
+  } catch (err) {
+    await handle.close().catch(() => undefined);
+    throw err;
+  }
+  let released = false;
+  return {
+    path,
+    async release() {
+      if (released) return;
+      released = true;
+      await handle.close().catch(() => undefined);
+    },
+  };
+}
+
+/** Whether some process holds the lock now; never creates the file. Undefined when it cannot tell. */
+export async function probeFileLock(path: string, o: { flockCommand?: string } = {}): Promise<{ held: boolean; holder: LockHolder } | undefined> {
+  let handle: FileHandle;
+  try {
+    handle = await open(path, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    // A shared, non-blocking lock succeeds unless someone holds the exclusive one; it is dropped
+    // again when we close, so probing never disturbs a holder or a starter.
+    const outcome = await runFlock(handle, { flockCommand: o.flockCommand, shared: true });
+    return { held: outcome === 'busy', holder: outcome === 'busy' ? await readLockHolder(path) : {} };
+  } catch {
+    return undefined;
+  } finally {
+    await handle.close().catch(() => undefined);
+  }
+}
+
+export async function readLockHolder(path: string): Promise<LockHolder> {
+  try {
+    const text = (await readFile(path, 'utf8')).slice(0, 512);
+    const pid = /^pid=(\d+)$/m.exec(text)?.[1];
+    const program = /^program=([^\n]{1,100})$/m.exec(text)?.[1];
+    return { ...(pid ? { pid: Number(pid) } : {}), ...(program ? { program } : {}) };
+  } catch {
+    return {};
+  }
+}
+
+async function describeSelf(handle: FileHandle, program: string | undefined): Promise<void> {
+  await handle.truncate(0);
+  await handle.write(`pid=${process.pid}\n${program ? `program=${program}\n` : ''}`, 0);
+}
+
+type FlockOutcome = 'locked' | 'busy';
+
+function runFlock(handle: FileHandle, o: { wait?: boolean; signal?: AbortSignal; flockCommand?: string; shared?: boolean }): Promise<FlockOutcome> {
+  return new Promise((resolve, reject) => {
+    if (o.signal?.aborted) return reject(abortError(o.signal));
+    const args = [o.shared ? '--shared' : '--exclusive', ...(o.wait ? [] : ['--nonblock']), '3'];
+    const child = spawn(o.flockCommand ?? 'flock', args, { stdio: ['ignore', 'ignore', 'pipe', handle.fd] });
+    let stderr = '';
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+      if (stderr.length < 2000) stderr += chunk;
+    });
+    const onAbort = () => child.kill('SIGKILL');
+    o.signal?.addEventListener('abort', onAbort, { once: true });
+    child.on('error', (err) => {
+      o.signal?.removeEventListener('abort', onAbort);
+      reject(new Error(`could not run flock(1) to lock a file (install util-linux): ${err.message}`, { cause: err }));
+    });
+    child.on('close', (code, sig) => {
+      o.signal?.removeEventListener('abort', onAbort);
+      if (code === 0) return resolve('locked');
+      if (o.signal?.aborted) return reject(abortError(o.signal));
+      if (code === 1 && !o.wait) return resolve('busy');
+      reject(new Error(`flock(1) failed (${sig ?? `exit ${code}`}): ${stderr.trim()}`));
+    });
+  });
+}
+
+function abortError(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new Error('lock wait aborted');
+}
