@@ -56,6 +56,12 @@ export interface AgentConfig {
   githubApiUrl: string;
   /** Ours: a command running longer than this sends PostHostCommandUpdate, then again at this interval. */
   commandUpdateIntervalSeconds: number;
+  /**
+   * Ours: the longest wait between two tries while the control plane is unreachable: caps the poll
+   * loop's backoff (official curve 10 s to 90 s) and the retries of GetDeploymentSpecification,
+   * acknowledgements and completions (1 s, doubling, with jitter).
+   */
+  retryBackoffMaxSeconds: number;
   /** Ours: the agent log rotates past this size ... */
   logMaxBytes: number;
   /** ... keeping this many files in all. */
@@ -96,6 +102,7 @@ export function defaultConfigValues(): Omit<AgentConfig, 'source'> {
     allowUnsignedSpecs: false,
     githubApiUrl: 'https://api.github.com',
     commandUpdateIntervalSeconds: 60,
+    retryBackoffMaxSeconds: 90,
     logMaxBytes: 64 * 1024 * 1024,
     logFilesKept: 8,
   };
@@ -140,6 +147,7 @@ const KEYS: Record<string, { field: keyof Omit<AgentConfig, 'source'>; kind: Kin
   ca_bundle: { field: 'caBundle', kind: 'path' },
   github_api_url: { field: 'githubApiUrl', kind: 'string' },
   command_update_interval_seconds: { field: 'commandUpdateIntervalSeconds', kind: 'posint' },
+  retry_backoff_max_seconds: { field: 'retryBackoffMaxSeconds', kind: 'posint' },
   log_max_bytes: { field: 'logMaxBytes', kind: 'posint' },
   log_files_kept: { field: 'logFilesKept', kind: 'posint' },
 };

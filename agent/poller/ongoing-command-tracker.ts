@@ -2,16 +2,23 @@
  * In-flight command tracking (reference section 1.7): one file per deployment under
  * <root_dir>/ongoing-deployment/, named by deployment id, holding the HostCommandIdentifier.
  * Written durably (temp file, fsync, rename, fsync of the directory) before a command runs and
- * removed after its completion is reported, so after a crash or kill -9 the next start can fail
- * every orphaned command exactly once instead of leaving the service waiting ~70 minutes.
+ * removed once its result is in the outbox (pending-results.ts), so after a crash or kill -9 the
+ * next start can fail every orphaned command exactly once instead of leaving the service waiting
+ * ~70 minutes.
+ *
+ * A command is tracked from the moment a poll hands it to us, before its deployment id is known:
+ * a marker named `polled-<hash of the HostCommandIdentifier>` covers the time until the
+ * specification is read (a kill there would otherwise leave the command dispatched and silent).
  */
+import { createHash } from 'node:crypto';
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errnoCode } from '../errors.js';
 import { syncDir, writeFileAtomic } from '../platform/atomic-file.js';
 
 export interface OrphanedCommand {
-  deploymentId: string;
+  /** Undefined for a command killed before its specification was read. */
+  deploymentId?: string;
   hostCommandIdentifier: string;
   /** When the command started (the file's mtime). */
   startedAt: Date;
@@ -19,6 +26,17 @@ export interface OrphanedCommand {
 
 export class OngoingCommandTracker {
   constructor(readonly dir: string) {}
+
+  /** A poll handed us this command; its deployment is not known yet. */
+  async polled(hostCommandIdentifier: string): Promise<void> {
+    await writeFileAtomic(join(this.dir, polledName(hostCommandIdentifier)), hostCommandIdentifier, { mode: 0o600 });
+  }
+
+  /** Forget a polled marker (after begin(), or when the command is over before it ran). */
+  async unpolled(hostCommandIdentifier: string): Promise<void> {
+    await rm(join(this.dir, polledName(hostCommandIdentifier)), { force: true });
+    await syncDir(this.dir).catch(() => undefined);
+  }
 
   async begin(deploymentId: string, hostCommandIdentifier: string): Promise<void> {
     await writeFileAtomic(join(this.dir, deploymentId), hostCommandIdentifier, { mode: 0o600 });
@@ -47,12 +65,31 @@ export class OngoingCommandTracker {
       const path = join(this.dir, name);
       try {
         const [content, s] = await Promise.all([readFile(path, 'utf8'), stat(path)]);
-        if (content.trim() !== '') out.push({ deploymentId: name, hostCommandIdentifier: content.trim(), startedAt: s.mtime });
-        else await rm(path, { force: true });
+        const hostCommandIdentifier = content.trim();
+        if (hostCommandIdentifier === '') await rm(path, { force: true });
+        else if (name.startsWith(POLLED_PREFIX)) out.push({ hostCommandIdentifier, startedAt: s.mtime });
+        else out.push({ deploymentId: name, hostCommandIdentifier, startedAt: s.mtime });
       } catch (err) {
         if (errnoCode(err) !== 'ENOENT') throw err;
       }
     }
-    return out.sort((a, b) => a.startedAt.getTime() - b.startedAt.getTime());
+    // One command may have both files (killed between begin() and unpolled()): report it once.
+    const seen = new Set<string>();
+    return out
+      .sort((a, b) => Number(a.deploymentId === undefined) - Number(b.deploymentId === undefined) || a.startedAt.getTime() - b.startedAt.getTime())
+      .filter((o) => !seen.has(o.hostCommandIdentifier) && seen.add(o.hostCommandIdentifier));
   }
+
+  /** Remove every file of this orphan (its deployment file and its polled marker). */
+  async forget(orphan: OrphanedCommand): Promise<void> {
+    if (orphan.deploymentId !== undefined) await rm(join(this.dir, orphan.deploymentId), { force: true });
+    await rm(join(this.dir, polledName(orphan.hostCommandIdentifier)), { force: true });
+    await syncDir(this.dir).catch(() => undefined);
+  }
+}
+
+const POLLED_PREFIX = 'polled-';
+
+function polledName(hostCommandIdentifier: string): string {
+  return `${POLLED_PREFIX}${createHash('sha256').update(hostCommandIdentifier).digest('hex').slice(0, 40)}`;
 }

@@ -1,9 +1,17 @@
 /**
  * The long-poll loop: poll -> get spec -> ack (with the no-op flag) -> execute -> complete, exactly
- * once per command (reference sections 1.2-1.3; DESIGN.md section 3). Commands of one deployment
- * group run one at a time, different groups in parallel. The loop never dies on an error: it backs
- * off (10 s to 90 s, with jitter) and resets after a success. Shutdown stops polling at once, waits
- * for running commands up to a limit, then stops their hooks and reports them failed.
+ * once per command (reference sections 1.2-1.3; DESIGN.md sections 3 and 8). Commands of one
+ * deployment group run one at a time (in this process by a queue, across processes by the group
+ * lock), different groups in parallel. The loop never dies on an error: it backs off (10 s to 90 s,
+ * with jitter) and resets after a success. Shutdown stops polling at once, waits for running
+ * commands up to a limit, then stops their hooks and reports them failed.
+ *
+ * Nothing is lost to an outage or a kill: a command is tracked on disk from the poll that handed it
+ * out; the specification and the acknowledgement are tried again until the control plane answers;
+ * the result goes to the outbox (result-delivery.ts) before the tracking file goes, and is sent
+ * from there, in the background, until the control plane acknowledges it. Polling goes on
+ * meanwhile: other deployment groups' commands are independent, and the control plane hands out a
+ * host's next command of a deployment only after the previous one's result.
  */
 import type { Logger } from 'pino';
 import { ScriptErrorCode, toError } from '../errors.js';
@@ -11,8 +19,10 @@ import type { CommandExecutor } from '../deployment/command-executor.js';
 import { failed, type CommandOutcome, type Diagnostics } from '../deployment/diagnostics.js';
 import type { DeploymentSpec, Envelope } from '../spec/deployment-spec.js';
 import type { CommandStatus, HostCommand } from '../control-plane/wire-types.js';
+import { retryThroughOutage } from '../control-plane/outage-retry.js';
 import { GroupQueue } from './group-queue.js';
 import type { OngoingCommandTracker } from './ongoing-command-tracker.js';
+import type { ResultDelivery } from './result-delivery.js';
 
 export type { CommandStatus, HostCommand };
 
@@ -50,6 +60,15 @@ export interface PollerOptions {
   /** Verifies and parses the envelope (PKCS7/JSON, or TEXT/JSON when allowed). */
   parseSpec: (envelope: Envelope | undefined) => Promise<DeploymentSpec>;
   tracker: OngoingCommandTracker;
+  /** The outbox: every result is recorded here and delivered from here. */
+  results: Pick<ResultDelivery, 'record' | 'resume'>;
+  /** The longest wait between tries of the specification and the acknowledgement in an outage. */
+  retryMaxDelayMs: number;
+  /**
+   * Exclusive use of a deployment group's files across processes (codedeploy-local may run beside
+   * the daemon); waits while another process holds it. Undefined: no cross-process lock (tests).
+   */
+  lockGroup?: (deploymentGroupId: string, signal: AbortSignal, log: Logger) => Promise<{ release(): Promise<void> }>;
   logger: Logger;
   /** Seconds to wait after each poll (the official wait_between_runs). */
   waitBetweenRunsSeconds: number;
@@ -87,25 +106,25 @@ export class Poller {
 
   constructor(private readonly o: PollerOptions) {}
 
-  /** Report every command orphaned by a previous crash as failed (code 7), once, then forget it. */
+  /**
+   * At start: deliver the results a previous run left undelivered, and record every command it
+   * left running (a crash or kill -9) as failed with code 7, once. Returns the orphans' count.
+   */
   async recoverFromCrash(): Promise<number> {
+    await this.o.results.resume();
     const orphans = await this.o.tracker.orphans();
     for (const orphan of orphans) {
       this.o.logger.warn(
-        { deploymentId: orphan.deploymentId, since: orphan.startedAt.toISOString() },
+        { deploymentId: orphan.deploymentId, hostCommandIdentifier: orphan.hostCommandIdentifier, since: orphan.startedAt.toISOString() },
         `Deployment tracking file found: ${this.o.tracker.dir}. The agent likely restarted while running a customer-supplied script. Failing the lifecycle event.`,
       );
-      try {
-        await this.o.client.putHostCommandComplete(orphan.hostCommandIdentifier, 'Failed', {
-          error_code: ScriptErrorCode.FAILED_AFTER_RESTART,
-          script_name: '',
-          message: RESTART_FAILURE_MESSAGE,
-          log: '',
-        });
-      } catch (err) {
-        this.o.logger.error({ err: toError(err), deploymentId: orphan.deploymentId }, 'Could not report the orphaned command as failed; the control plane will time it out');
-      }
-      await this.o.tracker.end(orphan.deploymentId);
+      await this.o.results.record({
+        hostCommandIdentifier: orphan.hostCommandIdentifier,
+        ...(orphan.deploymentId !== undefined ? { deploymentId: orphan.deploymentId } : {}),
+        outcome: failed(ScriptErrorCode.FAILED_AFTER_RESTART, RESTART_FAILURE_MESSAGE),
+        recordedAt: new Date().toISOString(),
+      });
+      await this.o.tracker.forget(orphan);
     }
     return orphans.length;
   }
@@ -186,53 +205,133 @@ export class Poller {
 
   private async handle(command: HostCommand, signal: AbortSignal): Promise<void> {
     const log = this.o.logger.child({ command: command.CommandName, hostCommandIdentifier: command.HostCommandIdentifier });
+    await this.track(log, () => this.o.tracker.polled(command.HostCommandIdentifier));
     // Checks on the command itself: a mismatch is a control-plane bug; report it, never run it.
     if (command.HostIdentifier !== this.o.hostIdentifier) {
-      return this.complete(command, failed(ScriptErrorCode.UNKNOWN_ERROR, `Host Identifier mismatch: ${this.o.hostIdentifier} != ${command.HostIdentifier}`), log);
+      return this.finish(command, undefined, failed(ScriptErrorCode.UNKNOWN_ERROR, `Host Identifier mismatch: ${this.o.hostIdentifier} != ${command.HostIdentifier}`));
     }
     if (!command.CommandName) {
-      return this.complete(command, failed(ScriptErrorCode.UNKNOWN_ERROR, 'Command Name missing'), log);
+      return this.finish(command, undefined, failed(ScriptErrorCode.UNKNOWN_ERROR, 'Command Name missing'));
     }
     let spec: DeploymentSpec;
     try {
-      const answer = await this.o.client.getDeploymentSpecification(command.DeploymentExecutionId, this.o.hostIdentifier);
+      const answer = await this.throughOutage('GetDeploymentSpecification', log, () =>
+        this.o.client.getDeploymentSpecification(command.DeploymentExecutionId, this.o.hostIdentifier),
+      );
       if (answer.deploymentSystem !== 'CodeDeploy') throw new Error(`Deployment System mismatch: CodeDeploy != ${answer.deploymentSystem ?? ''}`);
       if (!answer.envelope) throw new Error('Deployment Specification missing');
       spec = await this.o.parseSpec(answer.envelope);
     } catch (err) {
-      return this.complete(command, failed(ScriptErrorCode.UNKNOWN_ERROR, toError(err).message), log);
+      // Stopping: the polled marker stays, and the next start reports the command failed.
+      if (this.stopPolling.signal.aborted) return;
+      return this.finish(command, undefined, failed(ScriptErrorCode.UNKNOWN_ERROR, toError(err).message));
     }
     const dlog = log.child({ deploymentId: spec.deploymentId });
     await this.queue.run(spec.deploymentGroupId, () => this.process(command, spec, signal, dlog));
   }
 
+  /** A call whose loss would lose the command: tried again through an outage, until shutdown. */
+  private throughOutage<T>(operation: string, log: Logger, call: () => Promise<T>): Promise<T> {
+    let logged = false;
+    return retryThroughOutage(call, {
+      signal: this.stopPolling.signal,
+      maxDelayMs: this.o.retryMaxDelayMs,
+      sleep: this.o.sleep,
+      ...(this.o.random ? { random: this.o.random } : {}),
+      onRetry: (err, attempt, delayMs) => {
+        const fields = { err: toError(err), attempt, retryInMs: delayMs };
+        if (!logged) log.warn(fields, `${operation} failed; trying again until the control plane answers: ${toError(err).message}`);
+        else log.debug(fields, `${operation} failed again`);
+        logged = true;
+      },
+    });
+  }
+
   private async process(command: HostCommand, spec: DeploymentSpec, signal: AbortSignal, log: Logger): Promise<void> {
-    const noop = await this.o.executor.isNoop(command.CommandName, spec);
-    const ack = await this.o.client.putHostCommandAcknowledgement(command.HostCommandIdentifier, noop);
-    log.info({ ack, noop }, `Acknowledged ${command.CommandName}`);
-    if (ack === 'Succeeded') return;
-    if (ack === 'Failed') {
-      if (noop) await this.complete(command, { status: 'Succeeded', diagnostics: { error_code: 0, script_name: '', message: NOOP_COMPLETION_MESSAGE, log: '' } }, log);
-      return;
-    }
-    await this.o.tracker.begin(spec.deploymentId, command.HostCommandIdentifier);
-    this.o.reporter?.status(`deployment ${spec.deploymentId}: ${command.CommandName}`);
-    const updates = this.startUpdates(command, log, signal);
-    const observed: ObservedCommand = { deploymentId: spec.deploymentId, deploymentGroupId: spec.deploymentGroupId, commandName: command.CommandName };
-    this.o.observer?.commandStarted(observed);
-    let outcome: CommandOutcome | undefined;
+    let noop: boolean;
+    let ack: CommandStatus | undefined;
     try {
-      outcome = await this.o.executor.execute(command.CommandName, spec, { signal: updates.signal });
-      if (updates.signal.aborted && outcome.status === 'Failed') {
-        const reason = updates.signal.reason instanceof Error ? updates.signal.reason.message : String(updates.signal.reason);
-        outcome = { ...outcome, diagnostics: { ...outcome.diagnostics, message: `${outcome.diagnostics.message} (${reason})` } };
-      }
-    } finally {
-      updates.stop();
-      this.o.observer?.commandEnded(observed, outcome);
+      noop = await this.o.executor.isNoop(command.CommandName, spec);
+    } catch (err) {
+      return this.finish(command, spec, failed(ScriptErrorCode.UNKNOWN_ERROR, toError(err).message));
     }
-    await this.complete(command, outcome, log);
-    await this.o.tracker.end(spec.deploymentId);
+    try {
+      ack = await this.throughOutage('PutHostCommandAcknowledgement', log, () => this.o.client.putHostCommandAcknowledgement(command.HostCommandIdentifier, noop));
+    } catch (err) {
+      if (this.stopPolling.signal.aborted) return;
+      return this.finish(command, spec, failed(ScriptErrorCode.UNKNOWN_ERROR, toError(err).message));
+    }
+    log.info({ ack, noop }, `Acknowledged ${command.CommandName}`);
+    if (ack === 'Succeeded') return this.finish(command, spec, undefined);
+    if (ack === 'Failed') {
+      return this.finish(command, spec, noop ? { status: 'Succeeded', diagnostics: { error_code: 0, script_name: '', message: NOOP_COMPLETION_MESSAGE, log: '' } } : undefined);
+    }
+    let groupLock: { release(): Promise<void> } | undefined;
+    try {
+      groupLock = await this.o.lockGroup?.(spec.deploymentGroupId, this.stopPolling.signal, log);
+    } catch (err) {
+      if (this.stopPolling.signal.aborted) return;
+      return this.finish(command, spec, failed(ScriptErrorCode.UNKNOWN_ERROR, `Could not lock deployment group ${spec.deploymentGroupId}: ${toError(err).message}`));
+    }
+    try {
+      await this.track(log, () => this.o.tracker.begin(spec.deploymentId, command.HostCommandIdentifier));
+      await this.track(log, () => this.o.tracker.unpolled(command.HostCommandIdentifier));
+      this.o.reporter?.status(`deployment ${spec.deploymentId}: ${command.CommandName}`);
+      const updates = this.startUpdates(command, log, signal);
+      const observed: ObservedCommand = { deploymentId: spec.deploymentId, deploymentGroupId: spec.deploymentGroupId, commandName: command.CommandName };
+      this.o.observer?.commandStarted(observed);
+      let outcome: CommandOutcome | undefined;
+      try {
+        outcome = await this.o.executor.execute(command.CommandName, spec, { signal: updates.signal });
+        if (updates.signal.aborted && outcome.status === 'Failed') {
+          const reason = updates.signal.reason instanceof Error ? updates.signal.reason.message : String(updates.signal.reason);
+          outcome = { ...outcome, diagnostics: { ...outcome.diagnostics, message: `${outcome.diagnostics.message} (${reason})` } };
+        }
+      } catch (err) {
+        // The executor reports script outcomes as values; a throw is a bug or an I/O failure, and
+        // the control plane must still hear about it.
+        log.error({ err: toError(err) }, 'Unexpected error while running a command');
+        outcome = failed(ScriptErrorCode.UNKNOWN_ERROR, toError(err).message);
+      } finally {
+        updates.stop();
+        this.o.observer?.commandEnded(observed, outcome);
+      }
+      await this.finish(command, spec, outcome);
+    } finally {
+      await groupLock?.release();
+    }
+  }
+
+  /**
+   * The command is over: put its result (if it has one to report) in the outbox, then drop its
+   * tracking files. In that order, so that a kill in between leaves a result, not an orphan
+   * reported as failed after a success.
+   */
+  private async finish(command: HostCommand, spec: DeploymentSpec | undefined, outcome: CommandOutcome | undefined): Promise<void> {
+    if (outcome) {
+      await this.o.results.record({
+        hostCommandIdentifier: command.HostCommandIdentifier,
+        ...(spec ? { deploymentId: spec.deploymentId } : {}),
+        commandName: command.CommandName,
+        outcome,
+        recordedAt: new Date().toISOString(),
+      });
+    }
+    const log = this.o.logger.child({ hostCommandIdentifier: command.HostCommandIdentifier });
+    if (spec) await this.track(log, () => this.o.tracker.end(spec.deploymentId));
+    await this.track(log, () => this.o.tracker.unpolled(command.HostCommandIdentifier));
+  }
+
+  /**
+   * Tracking files are what a crash leaves behind; failing to write one (a full or read-only
+   * root_dir) must not stop the command, which then fails on the same disk and is reported.
+   */
+  private async track(log: Logger, write: () => Promise<void>): Promise<void> {
+    try {
+      await write();
+    } catch (err) {
+      log.error({ err: toError(err), dir: this.o.tracker.dir }, `Could not update the command tracking files in ${this.o.tracker.dir}: ${toError(err).message}`);
+    }
   }
 
   /**
@@ -274,17 +373,5 @@ export class Poller {
         shutdown.removeEventListener('abort', onShutdown);
       },
     };
-  }
-
-  private async complete(command: HostCommand, outcome: CommandOutcome, log: Logger): Promise<void> {
-    try {
-      await this.o.client.putHostCommandComplete(command.HostCommandIdentifier, outcome.status, outcome.diagnostics);
-      const d = outcome.diagnostics;
-      const fields = { status: outcome.status, errorCode: d.error_code, script: d.script_name || undefined };
-      if (outcome.status === 'Succeeded') log.info(fields, `Calling PutHostCommandComplete: '${outcome.status}'`);
-      else log.warn({ ...fields, message: d.message }, `Calling PutHostCommandComplete: '${outcome.status}': ${d.message}`);
-    } catch (err) {
-      log.error({ err: toError(err), status: outcome.status }, 'PutHostCommandComplete failed; the control plane will time the command out');
-    }
   }
 }

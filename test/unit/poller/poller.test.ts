@@ -3,6 +3,9 @@ import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Poller, type CommandStatus, type HostCommand, type PollerClient, NOOP_COMPLETION_MESSAGE, RESTART_FAILURE_MESSAGE } from '../../../agent/poller/poller.js';
 import { OngoingCommandTracker } from '../../../agent/poller/ongoing-command-tracker.js';
+import { PendingResultStore } from '../../../agent/poller/pending-results.js';
+import { ResultDelivery } from '../../../agent/poller/result-delivery.js';
+import { CommandsApiError } from '../../../agent/control-plane/commands-api-error.js';
 import { failed, succeeded, type CommandOutcome, type Diagnostics } from '../../../agent/deployment/diagnostics.js';
 import type { DeploymentSpec, Envelope } from '../../../agent/spec/deployment-spec.js';
 import { silentLogger, tempDir } from '../../helpers/temp.js';
@@ -19,6 +22,12 @@ class FakeClient implements PollerClient {
   calls: Call[] = [];
   polls: Array<HostCommand | undefined | Error> = [];
   ack: CommandStatus | undefined = 'InProgress';
+  /** Errors thrown by the next calls of an operation (an outage), in order. */
+  failures: Record<string, Error[]> = {};
+  private fail(op: string): void {
+    const err = this.failures[op]?.shift();
+    if (err) throw err;
+  }
   updates: Array<CommandStatus | undefined> = [];
   system = 'CodeDeploy';
   async pollHostCommand(hostIdentifier: string, signal?: AbortSignal): Promise<HostCommand | undefined> {
@@ -36,14 +45,17 @@ class FakeClient implements PollerClient {
   }
   async getDeploymentSpecification(id: string, host: string) {
     this.calls.push({ op: 'Spec', args: [id, host] });
+    this.fail('Spec');
     return { deploymentSystem: this.system, envelope: { Format: 'TEXT/JSON', Payload: id } };
   }
   async putHostCommandAcknowledgement(id: string, noop: boolean) {
     this.calls.push({ op: 'Ack', args: [id, noop] });
+    this.fail('Ack');
     return this.ack;
   }
   async putHostCommandComplete(id: string, status: 'Succeeded' | 'Failed', d: Diagnostics) {
     this.calls.push({ op: 'Complete', args: [id, status, d] });
+    this.fail('Complete');
   }
   async postHostCommandUpdate(id: string) {
     this.calls.push({ op: 'Update', args: [id] });
@@ -73,12 +85,35 @@ function specFor(envelope: Envelope | undefined): DeploymentSpec {
   };
 }
 
-async function setup(opts: { execute?: (name: string, spec: DeploymentSpec, signal?: AbortSignal) => Promise<CommandOutcome>; noop?: boolean; shutdownWaitSeconds?: number; updateAfterSeconds?: number } = {}) {
+function outage(op: 'PutHostCommandComplete' | 'GetDeploymentSpecification' | 'PutHostCommandAcknowledgement'): CommandsApiError {
+  return new CommandsApiError({ operation: op, kind: 'network', retriable: true, attempts: 3, networkCode: 'ECONNREFUSED' }, 'connect ECONNREFUSED 127.0.0.1:1');
+}
+
+function refusal(op: 'PutHostCommandComplete'): CommandsApiError {
+  return new CommandsApiError({ operation: op, kind: 'client', retriable: false, attempts: 1, statusCode: 400, serviceCode: 'ClientException' }, 'ClientException: already completed');
+}
+
+async function setup(opts: { execute?: (name: string, spec: DeploymentSpec, signal?: AbortSignal) => Promise<CommandOutcome>; noop?: boolean; shutdownWaitSeconds?: number; updateAfterSeconds?: number; dir?: string } = {}) {
   const client = new FakeClient();
-  const dir = await tempDir();
+  const dir = opts.dir ?? (await tempDir());
   const tracker = new OngoingCommandTracker(join(dir, 'ongoing-deployment'));
+  const store = new PendingResultStore(join(dir, 'pending-results'));
   const executed: string[] = [];
   const sleeps: number[] = [];
+  const sleep = (ms: number, signal?: AbortSignal) =>
+    new Promise<void>((resolve, reject) => {
+      if (ms >= 1000) sleeps.push(ms);
+      const onAbort = () => {
+        clearTimeout(t);
+        reject(new Error('aborted'));
+      };
+      const t = setTimeout(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      }, Math.min(ms, 20));
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  const delivery = new ResultDelivery({ client, store, logger: silentLogger(), sleep, maxDelayMs: 60_000, random: () => 1 });
   const poller = new Poller({
     client,
     executor: {
@@ -91,6 +126,8 @@ async function setup(opts: { execute?: (name: string, spec: DeploymentSpec, sign
     hostIdentifier: HOST,
     parseSpec: async (e) => specFor(e),
     tracker,
+    results: delivery,
+    retryMaxDelayMs: 60_000,
     logger: silentLogger(),
     waitBetweenRunsSeconds: 0,
     backoffSeconds: (n) => [0, 10, 13, 17, 21, 27, 34, 44, 56, 71, 90][n] ?? 90,
@@ -98,17 +135,9 @@ async function setup(opts: { execute?: (name: string, spec: DeploymentSpec, sign
     updateAfterSeconds: opts.updateAfterSeconds ?? 60,
     updateIntervalSeconds: 0.02,
     random: () => 1,
-    sleep: (ms, signal) =>
-      new Promise((resolve, reject) => {
-        if (ms >= 1000) sleeps.push(ms);
-        const t = setTimeout(resolve, Math.min(ms, 20));
-        signal?.addEventListener('abort', () => {
-          clearTimeout(t);
-          reject(new Error('aborted'));
-        }, { once: true });
-      }),
+    sleep,
   });
-  return { client, tracker, poller, executed, sleeps };
+  return { client, tracker, store, delivery, poller, executed, sleeps, dir };
 }
 
 const until = async (cond: () => boolean, ms = 3000) => {
@@ -223,10 +252,11 @@ describe('poller', () => {
   });
 
   it('reports every orphaned command as failed with code 7, once', async () => {
-    const { client, poller, tracker } = await setup();
+    const { client, poller, tracker, delivery } = await setup();
     await tracker.begin('d-1', 'hc-one');
     await tracker.begin('d-2', 'hc-two');
     expect(await poller.recoverFromCrash()).toBe(2);
+    await delivery.idle();
     expect(await poller.recoverFromCrash()).toBe(0);
     const completes = client.ops('Complete');
     expect(completes.map((c) => c.args[0]).sort()).toEqual(['hc-one', 'hc-two']);
@@ -275,6 +305,7 @@ describe('poller', () => {
     void slow.poller.start();
     await until(() => slow.executed.length === 1);
     await slow.poller.stop();
+    await slow.delivery.idle();
     expect(slow.client.ops('Complete')).toHaveLength(1);
     expect(slow.client.ops('Complete')[0]?.args[1]).toBe('Failed');
     expect((slow.client.ops('Complete')[0]?.args[2] as Diagnostics).message).toContain('stopped while this command was running');
@@ -284,9 +315,95 @@ describe('poller', () => {
     void quick.poller.start();
     await until(() => quick.executed.length === 1);
     await quick.poller.stop();
+    await quick.delivery.idle();
     expect(quick.client.ops('Complete')[0]?.args[1]).toBe('Succeeded');
     const pollsAtStop = quick.client.ops('Poll').length;
     await new Promise((r) => setTimeout(r, 60));
     expect(quick.client.ops('Poll').length).toBe(pollsAtStop);
+  });
+
+  it('keeps a result through an outage and delivers it once the control plane answers', async () => {
+    const { client, poller, store, delivery, sleeps } = await setup();
+    client.failures.Complete = Array.from({ length: 6 }, () => outage('PutHostCommandComplete'));
+    client.polls.push(command('ApplicationStart'));
+    void poller.start();
+    await until(() => client.ops('Complete').length === 2);
+    // While the control plane is down the result is on disk.
+    expect((await store.list()).map((r) => [r.hostCommandIdentifier, r.outcome.status])).toEqual([['hc-ApplicationStart', 'Succeeded']]);
+    await until(() => client.ops('Complete').length === 7);
+    await delivery.idle();
+    await poller.stop();
+    expect(await store.list()).toEqual([]);
+    // Capped exponential backoff with jitter (random() = 1 gives the ceiling): 1, 2, 4, 8, 16, 32 s.
+    expect(sleeps.filter((ms) => ms < 60_000 && ms >= 1000).slice(0, 6)).toEqual([1000, 2000, 4000, 8000, 16000, 32000]);
+    expect(new Set(client.ops('Complete').map((c) => JSON.stringify(c.args))).size).toBe(1);
+  });
+
+  it('delivers a result recorded before a restart, not a restart failure', async () => {
+    const dir = await tempDir();
+    const first = await setup({ dir });
+    first.client.failures.Complete = Array.from({ length: 1000 }, () => outage('PutHostCommandComplete'));
+    first.client.polls.push(command('AfterInstall'));
+    void first.poller.start();
+    await until(() => first.client.ops('Complete').length >= 2);
+    await first.poller.stop();
+    await first.delivery.stop();
+    expect(await first.store.list()).toHaveLength(1);
+
+    const second = await setup({ dir });
+    expect(await second.poller.recoverFromCrash()).toBe(0);
+    await second.delivery.idle();
+    expect(second.client.ops('Complete').map((c) => c.args.slice(0, 2))).toEqual([['hc-AfterInstall', 'Succeeded']]);
+    expect(await second.store.list()).toEqual([]);
+    expect(await second.tracker.orphans()).toEqual([]);
+  });
+
+  it('reports a command killed between poll and spec as failed after the restart', async () => {
+    const dir = await tempDir();
+    const first = await setup({ dir });
+    await first.tracker.polled('hc-polled');
+    const second = await setup({ dir });
+    expect(await second.poller.recoverFromCrash()).toBe(1);
+    await second.delivery.idle();
+    expect(second.client.ops('Complete').map((c) => c.args)).toEqual([['hc-polled', 'Failed', { error_code: 7, script_name: '', message: RESTART_FAILURE_MESSAGE, log: '' }]]);
+    expect(await second.tracker.orphans()).toEqual([]);
+  });
+
+  it('tries the spec and the ack again through an outage, then runs the command', async () => {
+    const { client, poller, executed, delivery } = await setup();
+    client.failures.Spec = [outage('GetDeploymentSpecification'), outage('GetDeploymentSpecification')];
+    client.failures.Ack = [outage('PutHostCommandAcknowledgement')];
+    client.polls.push(command('ApplicationStart'));
+    void poller.start();
+    await until(() => client.ops('Complete').length === 1);
+    await delivery.idle();
+    await poller.stop();
+    expect(client.ops('Spec')).toHaveLength(3);
+    expect(client.ops('Ack')).toHaveLength(2);
+    expect(executed).toEqual(['g1:ApplicationStart']);
+    expect(client.ops('Complete')[0]?.args[1]).toBe('Succeeded');
+  });
+
+  it('drops a result the control plane refuses outright', async () => {
+    const { client, poller, store, delivery } = await setup();
+    client.failures.Complete = [refusal('PutHostCommandComplete')];
+    client.polls.push(command('ApplicationStart'));
+    void poller.start();
+    await until(() => client.ops('Complete').length === 1);
+    await delivery.idle();
+    await poller.stop();
+    expect(client.ops('Complete')).toHaveLength(1);
+    expect(await store.list()).toEqual([]);
+  });
+
+  it('keeps polling other work while a result waits for the control plane', async () => {
+    const { client, poller, executed, delivery } = await setup();
+    client.failures.Complete = Array.from({ length: 5 }, () => outage('PutHostCommandComplete'));
+    client.polls.push(command('A', 'h1', 'x/y/z/g1|d-1'), command('B', 'h2', 'x/y/z/g2|d-2'));
+    void poller.start();
+    await until(() => executed.length === 2);
+    await delivery.idle();
+    await poller.stop();
+    expect(new Set(client.ops('Complete').map((c) => c.args[0]))).toEqual(new Set(['h1', 'h2']));
   });
 });
