@@ -22,6 +22,10 @@ import { DEFAULT_HOOK_EVENTS } from './deployment/lifecycle.js';
 import { DeploymentLayout } from './deployment/layout.js';
 import { OngoingCommandTracker } from './poller/ongoing-command-tracker.js';
 import { Poller } from './poller/poller.js';
+import { PENDING_RESULTS_DIR, PendingResultStore } from './poller/pending-results.js';
+import { ResultDelivery } from './poller/result-delivery.js';
+import { lockDeploymentGroup } from './deployment/group-lock.js';
+import { acquireFileLock, describeHolder, LockBusyError, type FileLock } from './platform/file-lock.js';
 import { createNotifier } from './systemd/sd-notify.js';
 import { AgentError, ErrorCodes, toError } from './errors.js';
 import { agentVersion } from './version.js';
@@ -63,7 +67,14 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
   let client: CommandsClient | undefined;
   const pidFile = join(config.pidDir, `${config.programName}.pid`);
   let statusPublisher: StatusPublisher | undefined;
+  let hostLocks: FileLock[] = [];
+  let delivery: ResultDelivery | undefined;
   try {
+    // One agent per host, before anything else: a second start must not touch the running
+    // agent's tracking files, outbox or pid file.
+    hostLocks = await lockHost(config);
+    await mkdir(config.pidDir, { recursive: true, mode: 0o750 });
+    await writeFile(pidFile, `${process.pid}`);
     const version = agentVersion();
     logger.info({ version, config: config.source, pid: process.pid, node: process.version }, `Starting ${config.programName} ${version}`);
     const identity = await resolveIdentity({ config, env: o.env, logger });
@@ -154,15 +165,31 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
       (verifierLoad ??= import('./spec/pkcs7-verifier.js').then(({ createPkcs7Verifier }) =>
         createPkcs7Verifier({ logger, ...(trustedCaPem && config.deploymentSpecCaFile ? { trustedCaPem, trustedCaSource: config.deploymentSpecCaFile } : {}) }),
       ));
+    delivery = new ResultDelivery({
+      client,
+      store: new PendingResultStore(join(config.rootDir, PENDING_RESULTS_DIR)),
+      logger,
+      sleep: defaultSleep,
+      maxDelayMs: config.retryBackoffMaxSeconds * 1000,
+    });
     const poller = new Poller({
       client,
       executor,
       hostIdentifier: identity.hostIdentifier,
       parseSpec: async (envelope) => parseDeploymentSpecAsync(envelope, { allowUnsigned: config.allowUnsignedSpecs, verifyPkcs7: await loadVerifier() }),
       tracker: new OngoingCommandTracker(layout.ongoingDir(config.ongoingDeploymentTracking)),
+      results: delivery,
+      retryMaxDelayMs: config.retryBackoffMaxSeconds * 1000,
+      lockGroup: (groupId, signal, log) =>
+        lockDeploymentGroup(layout, groupId, {
+          program: config.programName,
+          wait: true,
+          signal,
+          onWait: (holder) => log.warn({ deploymentGroupId: groupId }, `Deployment group ${groupId} is locked by ${describeHolder(holder)}; waiting for it`),
+        }),
       logger,
       waitBetweenRunsSeconds: config.waitBetweenRunsSeconds,
-      backoffSeconds: pollLoopBackoffSeconds,
+      backoffSeconds: (n) => Math.min(pollLoopBackoffSeconds(n), config.retryBackoffMaxSeconds),
       shutdownWaitSeconds: config.killAgentMaxWaitTimeSeconds,
       updateAfterSeconds: config.commandUpdateIntervalSeconds,
       updateIntervalSeconds: config.commandUpdateIntervalSeconds,
@@ -170,8 +197,6 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
       reporter: notifier,
       observer: statusPublisher,
     });
-    await mkdir(config.pidDir, { recursive: true });
-    await writeFile(pidFile, `${process.pid}`);
     const recovered = await poller.recoverFromCrash();
     if (recovered > 0) logger.warn({ recovered }, `Reported ${recovered} command(s) interrupted by the previous stop as failed`);
 
@@ -186,6 +211,12 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
     await notifier.stopping();
     stopWatchdog();
     await poller.stop();
+    // Results of commands that just ended get a short chance to go out before we exit.
+    const grace = new AbortController();
+    await Promise.race([delivery.idle(), defaultSleep(5000, grace.signal).catch(() => undefined)]);
+    grace.abort();
+    if (delivery.pendingCount > 0) logger.warn({ pending: delivery.pendingCount }, `${delivery.pendingCount} result(s) not yet acknowledged by the control plane stay in ${join(config.rootDir, PENDING_RESULTS_DIR)} and are sent at the next start`);
+    await delivery.stop();
     logger.info('Stopped');
     return 0;
   } catch (err) {
@@ -194,11 +225,38 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
     o.report(`${config.programName}: could not start: ${error.message}`);
     return 1;
   } finally {
+    await delivery?.stop();
     client?.close();
     await statusPublisher?.stop().catch(() => undefined);
     await deploymentsLog?.close();
-    await rm(pidFile, { force: true }).catch(() => undefined);
+    // Only the lock holder wrote the pid file, so only it removes it.
+    if (hostLocks.length > 0) await rm(pidFile, { force: true }).catch(() => undefined);
+    for (const lock of hostLocks) await lock.release();
     logger.flush();
     await agentLog?.close();
+  }
+}
+
+/**
+ * The host locks: <pid_dir>/<program>.lock (what `status` probes) and <root_dir>/.agent.lock (two
+ * agents with different pid dirs must not share a deployment root either). flock-based
+ * (platform/file-lock.ts): a crashed agent never blocks the next start.
+ */
+async function lockHost(config: Readonly<AgentConfig>): Promise<FileLock[]> {
+  const paths = [join(config.pidDir, `${config.programName}.lock`), join(config.rootDir, '.agent.lock')];
+  const locks: FileLock[] = [];
+  try {
+    await mkdir(config.rootDir, { recursive: true, mode: 0o700 });
+    for (const path of paths) locks.push(await acquireFileLock(path, { program: config.programName }));
+    return locks;
+  } catch (err) {
+    for (const lock of locks) await lock.release();
+    if (err instanceof LockBusyError) {
+      throw new AgentError(
+        ErrorCodes.ALREADY_RUNNING,
+        `another ${config.programName} is already running (${describeHolder(err.holder)} holds ${err.path}); stop it first (systemctl stop codedeploy-agent) or use \`${config.programName} status\``,
+      );
+    }
+    throw err;
   }
 }

@@ -34,6 +34,8 @@ export const ErrorCodes = {
   ONPREMISES_CONFIG_INVALID: 'CDA_ERR_ONPREMISES_CONFIG_INVALID',
   /** A commands API call (PollHostCommand, ...) failed: HTTP error, network error or malformed answer. */
   CONTROL_PLANE: 'CDA_ERR_CONTROL_PLANE',
+  /** Another agent holds this host's lock (pid_dir or root_dir). */
+  ALREADY_RUNNING: 'CDA_ERR_ALREADY_RUNNING',
   /** The AWS credentials for the commands API could not be obtained. */
   CREDENTIALS: 'CDA_ERR_CREDENTIALS',
 } as const;

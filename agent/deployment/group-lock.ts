@@ -1,0 +1,40 @@
+/**
+ * One writer per deployment group across processes (DESIGN.md section 8): the daemon and any
+ * number of codedeploy-local runs may target one group, and its instruction and cleanup files must
+ * never be written by two of them at once. The lock is a flock on
+ * <root_dir>/deployment-instructions/<DGID>.lock (agent/platform/file-lock.ts), so it dies with its
+ * holder.
+ */
+import { join } from 'node:path';
+import { acquireFileLock, describeHolder, LockBusyError, type FileLock, type LockHolder } from '../platform/file-lock.js';
+import type { DeploymentLayout } from './layout.js';
+
+export function groupLockPath(layout: DeploymentLayout, groupId: string): string {
+  return join(layout.instructionsDir, `${groupId}.lock`);
+}
+
+export interface GroupLockOptions {
+  /** Written into the lock file so a refused caller can name us. */
+  program: string;
+  /** Wait for a busy group (the daemon) instead of failing with LockBusyError (codedeploy-local). */
+  wait: boolean;
+  signal?: AbortSignal;
+  /** Told once when the group is busy and we start waiting. */
+  onWait?: (holder: LockHolder) => void;
+}
+
+export async function lockDeploymentGroup(layout: DeploymentLayout, groupId: string, o: GroupLockOptions): Promise<FileLock> {
+  const path = groupLockPath(layout, groupId);
+  try {
+    return await acquireFileLock(path, { program: o.program });
+  } catch (err) {
+    if (!(err instanceof LockBusyError) || !o.wait) throw err;
+    o.onWait?.(err.holder);
+    return acquireFileLock(path, { program: o.program, wait: true, ...(o.signal ? { signal: o.signal } : {}) });
+  }
+}
+
+/** The message codedeploy-local prints when another process is deploying into the group. */
+export function groupBusyMessage(groupId: string, holder: LockHolder): string {
+  return `deployment group ${groupId} is busy: ${describeHolder(holder)} is deploying into it. Wait for it to finish, or deploy into another group with -g.`;
+}

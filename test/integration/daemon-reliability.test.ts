@@ -1,0 +1,113 @@
+/**
+ * The daemon's failure rules with real processes (DESIGN.md section 8): a result outlives a
+ * control-plane outage and an agent kill -9 in the middle of it, and is accepted exactly once;
+ * one agent per host.
+ */
+import { spawn } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AGENT_CLI, HOST_ARN, localSpec, startDaemonHost, type DaemonHost } from '../helpers/daemon-host.js';
+import { FIXTURES } from '../helpers/local-deploy.js';
+
+const SAMPLE = join(FIXTURES, 'sample-app');
+const EXEC = (d: string) => `CodeDeploy/us-east-1/Prod/arn:aws:sds:us-east-1:123456789012:deployment/${d}`;
+
+const hosts: DaemonHost[] = [];
+async function host(extraConfig: string[] = []): Promise<DaemonHost> {
+  const h = await startDaemonHost({ extraConfig: [':retry_backoff_max_seconds: 1', ...extraConfig] });
+  hosts.push(h);
+  return h;
+}
+
+afterEach(async () => {
+  for (const h of hosts.splice(0)) {
+    await h.stop('SIGKILL');
+    await h.server.close();
+  }
+});
+
+const until = async (what: string, cond: () => boolean | Promise<boolean>, ms = 20_000) => {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+};
+
+const idOf = (c: { body: unknown }) => (c.body as { HostCommandIdentifier?: string }).HostCommandIdentifier;
+
+describe('daemon reliability', () => {
+  it('keeps a result through an outage and a kill -9, then delivers it once, not as a restart failure', async () => {
+    const h = await host();
+    let down = false;
+    const accepted: Array<{ id: string | undefined; status: unknown; payload: string }> = [];
+    h.server.script('PutHostCommandComplete', (call) => {
+      if (down) return { destroy: true };
+      const b = call.body as { CommandStatus?: string; Diagnostics?: { Payload?: string } };
+      accepted.push({ id: idOf(call), status: b.CommandStatus, payload: b.Diagnostics?.Payload ?? '' });
+      return { json: {} };
+    });
+    h.specs.set(EXEC('d-OUTAGE001'), localSpec('d-OUTAGE001', 'dg-1', SAMPLE));
+    const agent = h.start();
+    down = true;
+    h.queue.push({ HostCommandIdentifier: 'hc-outage', HostIdentifier: HOST_ARN, DeploymentExecutionId: EXEC('d-OUTAGE001'), CommandName: 'DownloadBundle' });
+    await until('two failed completions', () => h.completes('hc-outage').length >= 2);
+    const pendingDir = join(h.rootDir, 'pending-results');
+    expect(await readdir(pendingDir)).toHaveLength(1);
+    expect(await readdir(join(h.rootDir, 'ongoing-deployment'))).toEqual([]);
+    await h.stop('SIGKILL');
+    expect(agent.signalCode).toBe('SIGKILL');
+    const before = h.completes('hc-outage').length;
+    // Restarted while the control plane is still down: it tries again from the outbox.
+    h.start();
+    await until('a retry after the restart', () => h.completes('hc-outage').length > before + 1);
+    down = false;
+    await until('the accepted completion', () => accepted.length === 1);
+    await until('an empty outbox', async () => (await readdir(pendingDir)).length === 0);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(accepted).toHaveLength(1);
+    expect(accepted[0]?.id).toBe('hc-outage');
+    expect(accepted[0]?.status).toBe('Succeeded');
+    expect(JSON.parse(accepted[0]?.payload ?? '{}')).toMatchObject({ error_code: 0 });
+    const log = await readFile(join(h.logDir, 'codedeploy-agent.log'), 'utf8');
+    expect(log).toContain('recorded before the agent restarted');
+    expect(log).not.toContain('Failing the lifecycle event');
+  }, 90_000);
+
+  it('refuses a second agent on the same host at once and leaves the first one alone', async () => {
+    const h = await host();
+    const first = h.start();
+    const pidFile = join(h.root, 'state', 'codedeploy-agent.pid');
+    await until('the first agent polling', () => h.server.calls('PollHostCommand').length > 0);
+    expect((await readFile(pidFile, 'utf8')).trim()).toBe(String(first.pid));
+
+    const started = Date.now();
+    const second = spawn(process.execPath, [AGENT_CLI, 'start', '--config_file', h.configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    second.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((r) => second.on('exit', (c) => r(c)));
+    expect(code).not.toBe(0);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(stderr).toContain('already running');
+    expect(stderr).toContain(`pid ${first.pid}`);
+    // The first agent's pid file and work are untouched.
+    expect((await readFile(pidFile, 'utf8')).trim()).toBe(String(first.pid));
+    expect(first.exitCode).toBeNull();
+    h.specs.set(EXEC('d-SECOND001'), localSpec('d-SECOND001', 'dg-1', SAMPLE));
+    const [result] = await h.deploy(EXEC('d-SECOND001'), ['DownloadBundle']);
+    expect((result?.body as { CommandStatus?: string }).CommandStatus).toBe('Succeeded');
+    expect(h.completes()).toHaveLength(1);
+  }, 60_000);
+
+  it('starts again at once after a kill -9 (the lock dies with its holder)', async () => {
+    const h = await host();
+    h.start();
+    await until('polling', () => h.server.calls('PollHostCommand').length > 0);
+    await h.stop('SIGKILL');
+    const polls = h.server.calls('PollHostCommand').length;
+    h.start();
+    await until('polling again', () => h.server.calls('PollHostCommand').length > polls, 10_000);
+    expect(h.agent?.exitCode).toBeNull();
+  }, 30_000);
+});
