@@ -128,6 +128,9 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
         identityDescription: identity.summary,
         useFipsMode: config.useFipsMode,
         readTimeoutMs: config.httpReadTimeoutSeconds * 1000,
+        // A daemon rides out an S3 outage of a few minutes instead of failing the deployment.
+        outageWindowMs: 300_000,
+        retryMaxDelayMs: Math.min(20_000, config.retryBackoffMaxSeconds * 1000),
         logger,
         ...(config.s3EndpointOverride ? { endpointOverride: config.s3EndpointOverride } : {}),
         ...(config.proxyUri ? { proxyUri: config.proxyUri } : {}),

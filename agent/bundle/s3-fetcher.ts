@@ -23,6 +23,7 @@ import { HttpsProxyAgent } from 'https-proxy-agent';
 import type { Logger } from 'pino';
 import { AgentError, ErrorCodes, errnoCode, toError } from '../errors.js';
 import type { Revision } from '../spec/deployment-spec.js';
+import { outageDelayMs } from '../control-plane/outage-retry.js';
 import {
   commitTempFile,
   defaultSleep,
@@ -58,6 +59,12 @@ export interface S3FetcherOptions {
   /** Backoff between body restarts: base and cap of the full-jitter delay (default 1 s, 20 s). */
   retryBaseDelayMs?: number;
   retryMaxDelayMs?: number;
+  /**
+   * How long GetObject is tried again while S3 (or the control plane's S3 endpoint) is unreachable
+   * or answers 5xx/throttling, after the SDK's own retries; waits of 1 s doubling up to
+   * retryMaxDelayMs, with jitter. Default 0: fail after the SDK's retries (codedeploy-local).
+   */
+  outageWindowMs?: number;
   sleep?: Sleep;
   random?: () => number;
 }
@@ -156,6 +163,8 @@ export function createS3Fetcher(opts: S3FetcherOptions): S3Fetcher {
       { bucket, key, version, etag },
       `Downloading artifact bundle from bucket '${bucket}' and key '${key}', version '${version ?? ''}', etag '${etag ?? ''}'`,
     );
+    const outageStarted = Date.now();
+    let outageTries = 0;
     for (let attempt = 1; ; attempt++) {
       let response: GetObjectCommandOutput;
       try {
@@ -164,6 +173,13 @@ export function createS3Fetcher(opts: S3FetcherOptions): S3Fetcher {
           signal ? { abortSignal: signal } : {},
         );
       } catch (err) {
+        const delay = outageDelayMs(++outageTries, { maxDelayMs: backoff.maxDelayMs, random: backoff.random });
+        if (!signal?.aborted && isTransientS3Error(err) && Date.now() - outageStarted + delay <= (opts.outageWindowMs ?? 0)) {
+          if (outageTries === 1) logger.warn({ bucket, key, error: toError(err).message }, `S3 is unreachable or failing; trying again for up to ${Math.round((opts.outageWindowMs ?? 0) / 1000)} s`);
+          await sleep(delay, signal);
+          attempt -= 1; // an outage is not a broken body: it does not use up body restarts
+          continue;
+        }
         throw describeS3Error(err, revision, context);
       }
       const body = response.Body as AsyncIterable<Uint8Array> | undefined;
@@ -214,6 +230,18 @@ interface ErrorContext {
   fips: boolean;
   endpoint?: string;
   identity?: string;
+}
+
+/** A failure that may pass by itself: no connection, a reset, 5xx, throttling. */
+export function isTransientS3Error(err: unknown): boolean {
+  const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  if (status !== undefined) return status >= 500 || status === 429 || toError(err).name === 'SlowDown';
+  if (isConnectError(err)) return true;
+  for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 5; depth++) {
+    if (isRetriableNetworkError(e)) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
 }
 
 /** True when the request never reached S3 (the official "unable to connect to" case). */
