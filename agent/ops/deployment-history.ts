@@ -20,6 +20,7 @@ import { DeploymentLayout } from '../deployment/layout.js';
 import { InstructionsStore } from '../deployment/instructions-store.js';
 import { readError } from './access.js';
 import type { CommandRecord, RunningCommandStatus } from './status-file.js';
+import { PENDING_RESULTS_DIR } from '../poller/pending-results.js';
 
 export interface DeploymentFacts {
   deploymentGroupId: string;
@@ -44,7 +45,7 @@ export interface ScanOptions {
 
 /** Names under root_dir that are not deployment groups. */
 function reservedNames(trackingName: string): Set<string> {
-  return new Set(['deployment-instructions', 'deployment-logs', trackingName]);
+  return new Set(['deployment-instructions', 'deployment-logs', PENDING_RESULTS_DIR, trackingName]);
 }
 
 async function subdirectories(path: string): Promise<Array<{ name: string; mtimeMs: number }>> {
