@@ -108,12 +108,19 @@ export class Poller {
 
   /**
    * At start: deliver the results a previous run left undelivered, and record every command it
-   * left running (a crash or kill -9) as failed with code 7, once. Returns the orphans' count.
+   * left running (a crash or kill -9) as failed with code 7, once. Returns how many it failed.
    */
   async recoverFromCrash(): Promise<number> {
-    await this.o.results.resume();
+    const recorded = await this.o.results.resume();
     const orphans = await this.o.tracker.orphans();
+    let failedCount = 0;
     for (const orphan of orphans) {
+      // Killed after its result was recorded and before its tracking file went: the result stands.
+      if (recorded.has(orphan.hostCommandIdentifier)) {
+        await this.o.tracker.forget(orphan);
+        continue;
+      }
+      failedCount += 1;
       this.o.logger.warn(
         { deploymentId: orphan.deploymentId, hostCommandIdentifier: orphan.hostCommandIdentifier, since: orphan.startedAt.toISOString() },
         `Deployment tracking file found: ${this.o.tracker.dir}. The agent likely restarted while running a customer-supplied script. Failing the lifecycle event.`,
@@ -126,7 +133,7 @@ export class Poller {
       });
       await this.o.tracker.forget(orphan);
     }
-    return orphans.length;
+    return failedCount;
   }
 
   /** Start polling; resolves when stop() has finished. */

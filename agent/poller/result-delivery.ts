@@ -52,8 +52,8 @@ export class ResultDelivery {
     this.deliver(result);
   }
 
-  /** Deliver everything a previous run left in the outbox. */
-  async resume(): Promise<number> {
+  /** Deliver everything a previous run left in the outbox; returns their HostCommandIdentifiers. */
+  async resume(): Promise<Set<string>> {
     const pending = await this.o.store.list((path, err) =>
       this.o.logger.error({ path, err: toError(err) }, `Unreadable pending result ${path}; kept as ${path}.unreadable`),
     );
@@ -64,7 +64,7 @@ export class ResultDelivery {
       );
       this.deliver(result);
     }
-    return pending.length;
+    return new Set(pending.map((r) => r.hostCommandIdentifier));
   }
 
   /** Results not yet acknowledged by the control plane (being delivered). */

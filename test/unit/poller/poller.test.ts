@@ -369,6 +369,19 @@ describe('poller', () => {
     expect(await second.tracker.orphans()).toEqual([]);
   });
 
+  it('keeps a recorded result when the kill came before its tracking file was removed', async () => {
+    const dir = await tempDir();
+    const first = await setup({ dir });
+    await first.tracker.begin('d-1', 'hc-done');
+    await first.store.put({ hostCommandIdentifier: 'hc-done', deploymentId: 'd-1', outcome: succeeded(), recordedAt: new Date().toISOString() });
+    const second = await setup({ dir });
+    expect(await second.poller.recoverFromCrash()).toBe(0);
+    await second.delivery.idle();
+    expect(second.client.ops('Complete').map((c) => c.args.slice(0, 2))).toEqual([['hc-done', 'Succeeded']]);
+    expect(await second.tracker.orphans()).toEqual([]);
+    expect(await second.store.list()).toEqual([]);
+  });
+
   it('tries the spec and the ack again through an outage, then runs the command', async () => {
     const { client, poller, executed, delivery } = await setup();
     client.failures.Spec = [outage('GetDeploymentSpecification'), outage('GetDeploymentSpecification')];
