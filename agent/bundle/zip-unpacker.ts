@@ -5,6 +5,9 @@
  * Unix metadata comes from the external attributes when the archive was made on a Unix host
  * (Info-ZIP's rule): the upper 16 bits are st_mode, so the exec bits are kept, S_IFLNK entries
  * (whose data is the link target) become symbolic links and S_IFDIR entries directories.
+ *
+ * The archive's fd belongs to CachedFileReader and is closed once, before unpackZip settles, whatever
+ * happened; no yauzl error can reach the process as an uncaught exception (see OpenZip).
  */
 import type { Readable } from 'node:stream';
 import { crc32, inflateRawSync } from 'node:zlib';
@@ -33,33 +36,58 @@ const YAUZL_NAME_ERROR = /^(?:absolute path|invalid relative path): ([\s\S]*)$/;
 
 export async function unpackZip(archivePath: string, target: ExtractTarget): Promise<void> {
   const reader = await CachedFileReader.open(archivePath);
-  let zip: yauzl.ZipFile;
   try {
-    zip = await new Promise<yauzl.ZipFile>((resolve, reject) => {
-      yauzl.fromRandomAccessReader(
-        reader,
-        reader.size,
-        { lazyEntries: true, autoClose: true, decodeStrings: true, validateEntrySizes: true, strictFileNames: false },
-        (err, zipfile) => (err ? reject(err) : resolve(zipfile)),
-      );
-    });
+    await extractAll(reader, target);
   } catch (err) {
-    reader.close(() => undefined);
+    await reader.dispose().catch(() => undefined);
     throw err;
   }
+  // The archive is done: close the fd now, not whenever yauzl's reference count allows.
+  await reader.dispose();
+}
 
+async function extractAll(reader: CachedFileReader, target: ExtractTarget): Promise<void> {
+  const archive = await openZip(reader);
   try {
     for (;;) {
-      const entry = await nextEntry(zip, target);
+      const entry = await nextEntry(archive, target);
       if (!entry) return;
-      await extractEntry(zip, reader, entry, target);
+      await extractEntry(archive.zip, reader, entry, target);
     }
   } finally {
-    zip.close();
+    archive.zip.close();
   }
 }
 
-function nextEntry(zip: yauzl.ZipFile, target: ExtractTarget): Promise<yauzl.Entry | undefined> {
+/**
+ * yauzl reports some failures as 'error' events outside any request (a failed close of the fd, a bad
+ * central directory record); with no listener an EventEmitter throws them, which would take the whole
+ * daemon down. The first one is kept here and handed to the next nextEntry().
+ */
+interface OpenZip {
+  zip: yauzl.ZipFile;
+  error: Error | undefined;
+}
+
+async function openZip(reader: CachedFileReader): Promise<OpenZip> {
+  const zip = await new Promise<yauzl.ZipFile>((resolve, reject) => {
+    yauzl.fromRandomAccessReader(
+      reader,
+      reader.size,
+      { lazyEntries: true, autoClose: true, decodeStrings: true, validateEntrySizes: true, strictFileNames: false },
+      (err, zipfile) => (err ? reject(err) : resolve(zipfile)),
+    );
+  });
+  const archive: OpenZip = { zip, error: undefined };
+  zip.on('error', (err: Error) => {
+    archive.error ??= err;
+  });
+  return archive;
+}
+
+function nextEntry({ zip, error }: OpenZip, target: ExtractTarget): Promise<yauzl.Entry | undefined> {
+  // yauzl emits one error per archive and then goes quiet: waiting for another event would hang.
+  if (error) return Promise.reject(entryError(error, target));
   return new Promise((resolve, reject) => {
     const cleanup = (): void => {
       zip.off('entry', onEntry);
@@ -76,24 +104,23 @@ function nextEntry(zip: yauzl.ZipFile, target: ExtractTarget): Promise<yauzl.Ent
     };
     const onError = (err: Error): void => {
       cleanup();
-      const bad = YAUZL_NAME_ERROR.exec(err.message);
-      if (bad) {
-        reject(
-          new AgentError(
-            ErrorCodes.PATH_ESCAPE,
-            `Archive entry "${bad[1]}" in ${target.archivePath} would be written outside the deployment archive directory`,
-            { cause: err, details: { entry: bad[1], archive: target.archivePath } },
-          ),
-        );
-      } else {
-        reject(err);
-      }
+      reject(entryError(err, target));
     };
     zip.on('entry', onEntry);
     zip.on('end', onEnd);
     zip.on('error', onError);
     zip.readEntry();
   });
+}
+
+function entryError(err: Error, target: ExtractTarget): Error {
+  const bad = YAUZL_NAME_ERROR.exec(err.message);
+  if (!bad) return err;
+  return new AgentError(
+    ErrorCodes.PATH_ESCAPE,
+    `Archive entry "${bad[1]}" in ${target.archivePath} would be written outside the deployment archive directory`,
+    { cause: err, details: { entry: bad[1], archive: target.archivePath } },
+  );
 }
 
 async function extractEntry(zip: yauzl.ZipFile, reader: CachedFileReader, entry: yauzl.Entry, target: ExtractTarget): Promise<void> {
@@ -128,10 +155,17 @@ async function extractEntry(zip: yauzl.ZipFile, reader: CachedFileReader, entry:
     return;
   }
   const stream = await openStream(zip, entry);
-  const sink = target.file(name, rel, meta);
-  const crc = await writeStream(stream, sink, entry.uncompressedSize > ASYNC_WRITE_THRESHOLD);
-  if (crc !== entry.crc32) throw target.unpackError(name, 'CRC-32 mismatch: the archive is corrupt');
-  sink.close();
+  try {
+    const sink = target.file(name, rel, meta);
+    const crc = await writeStream(stream, sink, entry.uncompressedSize > ASYNC_WRITE_THRESHOLD);
+    if (crc !== entry.crc32) throw target.unpackError(name, 'CRC-32 mismatch: the archive is corrupt');
+    sink.close();
+  } finally {
+    // yauzl re-emits inner errors with emit('error'), which does not destroy the stream: only destroy()
+    // releases its hold on the archive. A late re-emitted error must find a listener, not crash the process.
+    stream.on('error', () => undefined);
+    stream.destroy();
+  }
 }
 
 /** Read a small entry whole, straight from the reader's cache (no stream per entry), and check it. */
