@@ -9,8 +9,10 @@
  * script's pipes chunk by chunk; execa hides or buffers all of these.
  *
  * - stdin is closed ('ignore'); stdout/stderr are split into lines and streamed to the sink.
- * - Timeout / cancellation: SIGTERM to the process group, wait up to killGraceMs for the group
- *   to empty, then SIGKILL to the group. Nothing of a timed-out hook survives.
+ * - Timeout / cancellation: SIGTERM to everything the script started (its process group, its
+ *   descendants, and every process carrying its CODEDEPLOY_HOOK_RUN_ID marker; hook-killer.ts),
+ *   up to killGraceMs for them to exit, then SIGKILL. Only a process that left the tree and
+ *   cleared its environment escapes.
  * - After the script exits, stdout/stderr get outputDrainMs to close (time spent waiting for our
  *   own log writes does not count). If a background child still holds them we stop reading, note
  *   it in scripts.log, and let the exit code decide; the child itself is left running.
@@ -26,7 +28,10 @@ import type { OutputStream } from '../log/types.js';
 import { planCommand } from './command-plan.js';
 import { LineSplitter } from './line-splitter.js';
 import { PausableTimer } from './pausable-timer.js';
-import { groupAlive, groupMembers, signalGroup } from './process-group.js';
+import { killHookProcesses } from './hook-killer.js';
+import { HOOK_RUN_ID_VARIABLE, newHookRunId } from './hook-run-id.js';
+import { groupMembers } from './process-group.js';
+import { processStartTime } from './process-tree.js';
 import { isValidUserName, lookupUser as defaultLookupUser, type PasswdEntry, type UserLookup } from './user-lookup.js';
 
 /** Where one script's output and the runner's notes go (scripts.log plus the diagnostics tail). */
@@ -67,9 +72,6 @@ export interface ScriptOutcome {
 
 /** setTimeout's ceiling; longer delays would fire at once. */
 const MAX_TIMER_MS = 2_147_483_647;
-/** How long to wait for the group to vanish after SIGKILL (it normally takes milliseconds). */
-const AFTER_KILL_WAIT_MS = 2_000;
-const POLL_MS = 25;
 
 export async function runScript(o: RunScriptOptions): Promise<ScriptOutcome> {
   const subject = `Script at specified location: ${o.location}${o.runas !== undefined ? ` run as user ${o.runas}` : ''}`;
@@ -102,11 +104,12 @@ export async function runScript(o: RunScriptOptions): Promise<ScriptOutcome> {
     return { errorCode: ScriptErrorCode.SCRIPT_FAILED, message: `${subject} failed with error ${errnoCode(e) ?? e.name} with message ${e.message}` };
   };
 
+  const runId = newHookRunId();
   let child: ChildProcess;
   try {
     child = spawn(plan.file, plan.args, {
       cwd: o.cwd,
-      env: { ...o.env, ...plan.env },
+      env: { ...o.env, ...plan.env, [HOOK_RUN_ID_VARIABLE]: runId },
       detached: true, // own process group: timeouts signal the whole tree
       stdio: ['ignore', 'pipe', 'pipe'],
       windowsHide: true,
@@ -129,6 +132,8 @@ export async function runScript(o: RunScriptOptions): Promise<ScriptOutcome> {
   ]);
 
   const pid = child.pid;
+  // Read now, while the script surely runs: it tells the script's later processes from older ones.
+  const startTime = pid === undefined ? Promise.resolve(undefined) : processStartTime(pid);
   let stopReason: 'timeout' | 'cancel' | undefined;
   let stopping: Promise<void> | undefined;
   const stop = (reason: 'timeout' | 'cancel'): void => {
@@ -142,7 +147,7 @@ export async function runScript(o: RunScriptOptions): Promise<ScriptOutcome> {
       o.logger.warn({ script: o.location, pid }, `Script at specified location: ${o.location}: the command was cancelled, stopping the script`);
       o.sink.note(`Script at specified location: ${o.location} is being stopped because the command was cancelled`);
     }
-    stopping = terminateGroup(pid, o.killGraceMs, o);
+    stopping = terminate({ pid, startTime, runId }, o);
   };
   const timer = setTimeout(() => stop('timeout'), Math.min(MAX_TIMER_MS, Math.max(0, o.timeoutSeconds * 1000)));
   const onAbort = (): void => stop('cancel');
@@ -224,25 +229,17 @@ async function abandonOutput(child: ChildProcess, pid: number | undefined, open:
   child.stderr?.destroy();
 }
 
-/** SIGTERM to the group, SIGKILL after graceMs if anything (not a zombie) is left; resolves when the group is gone. */
-async function terminateGroup(pgid: number, graceMs: number, o: RunScriptOptions): Promise<void> {
-  signalGroup(pgid, 'SIGTERM');
-  if (await waitGroupGone(pgid, graceMs)) return;
-  const members = await groupMembers(pgid, 5);
-  o.logger.warn({ script: o.location, pid: pgid, members }, `Script at specified location: ${o.location} did not stop within ${graceMs} ms of SIGTERM; sending SIGKILL to its process group`);
-  o.sink.note(`Sent SIGKILL to the process group of ${o.location} (still running ${graceMs} ms after SIGTERM)`);
-  signalGroup(pgid, 'SIGKILL');
-  if (!(await waitGroupGone(pgid, AFTER_KILL_WAIT_MS))) {
-    o.logger.error({ script: o.location, pid: pgid }, `the process group of ${o.location} survived SIGKILL`);
-  }
-}
-
-async function waitGroupGone(pgid: number, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    if (!(await groupAlive(pgid))) return true;
-    const left = deadline - Date.now();
-    if (left <= 0) return false;
-    await new Promise((r) => setTimeout(r, Math.min(POLL_MS, left)));
+/** SIGTERM to everything the script started, SIGKILL after killGraceMs to what is left; resolves when all is gone. */
+async function terminate(t: { pid: number; startTime: Promise<number | undefined>; runId: string }, o: RunScriptOptions): Promise<void> {
+  const outcome = await killHookProcesses({ pid: t.pid, startTime: await t.startTime, marker: { name: HOOK_RUN_ID_VARIABLE, value: t.runId } }, o.killGraceMs);
+  if (!outcome.killed) return;
+  o.logger.warn(
+    { script: o.location, pid: t.pid, members: outcome.stubborn },
+    `Script at specified location: ${o.location} did not stop within ${o.killGraceMs} ms of SIGTERM; sent SIGKILL to its process group and the processes it started`,
+  );
+  const shown = outcome.stubborn.slice(0, 5).join(', ') + (outcome.stubborn.length > 5 ? ` and ${outcome.stubborn.length - 5} more` : '');
+  o.sink.note(`Sent SIGKILL to the process group of ${o.location} and the processes it started (still running ${o.killGraceMs} ms after SIGTERM: ${shown})`);
+  if (outcome.survivors.length > 0) {
+    o.logger.error({ script: o.location, pid: t.pid, survivors: outcome.survivors }, `processes started by ${o.location} survived SIGKILL: ${outcome.survivors.join(', ')}`);
   }
 }

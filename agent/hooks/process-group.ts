@@ -56,14 +56,26 @@ export async function groupAlive(pgid: number): Promise<boolean> {
   return members.length > 0;
 }
 
-/** "pid (comm) state ppid pgrp …": comm may hold spaces and parentheses, so parse after the last ")". */
-export function parseStat(stat: string): { comm: string; state: string; pgrp: number } | undefined {
+export interface StatFields {
+  comm: string;
+  state: string;
+  ppid: number;
+  pgrp: number;
+  /** Clock ticks after boot at which the process started: with the pid, it names one process. */
+  startTime: number;
+}
+
+/** "pid (comm) state ppid pgrp … starttime(22nd) …": comm may hold spaces and parentheses, so parse after the last ")". */
+export function parseStat(stat: string): StatFields | undefined {
   const open = stat.indexOf('(');
   const close = stat.lastIndexOf(')');
   if (open < 0 || close < open) return undefined;
   const fields = stat.slice(close + 2).split(' ');
   const state = fields[0];
+  const ppid = Number(fields[1]);
   const pgrp = Number(fields[2]);
-  if (state === undefined || !Number.isInteger(pgrp)) return undefined;
-  return { comm: stat.slice(open + 1, close), state, pgrp };
+  // Field 22 of the whole line; fields[0] is field 3. Absent in truncated test input: then NaN -> -1.
+  const startTime = Number(fields[19]);
+  if (state === undefined || !Number.isInteger(pgrp) || !Number.isInteger(ppid)) return undefined;
+  return { comm: stat.slice(open + 1, close), state, ppid, pgrp, startTime: Number.isInteger(startTime) ? startTime : -1 };
 }

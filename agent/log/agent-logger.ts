@@ -30,13 +30,16 @@ export const REDACT_PATHS = [
 
 export interface AgentLoggerOptions {
   level?: string;
-  /** A file to append to (its directory is created); default: stderr. */
-  file?: string;
-  /** Size-based rotation of file: rotate past maxBytes, keep this many files in all. */
-  rotation?: { maxBytes: number; keep: number };
-  /** An explicit destination (tests). Wins over file. */
+  /** Where the JSON lines go (tests, the control plane's stdout); default: stderr. */
   destination?: DestinationStream;
   name?: string;
+}
+
+export interface FileAgentLogOptions extends Omit<AgentLoggerOptions, 'destination'> {
+  /** The file to append to (created 0640, its directory 0750; see file-modes.ts). */
+  file: string;
+  /** Size-based rotation: rotate past maxBytes, keep this many files in all. Default: none. */
+  rotation?: { maxBytes: number; keep: number };
 }
 
 export interface AgentLog {
@@ -46,21 +49,28 @@ export interface AgentLog {
   close(): Promise<void>;
 }
 
-/** The daemon's log: JSON lines to a file rotated by size (codedeploy-agent.log, .0 newest, ...). */
-export function createRotatingAgentLog(options: AgentLoggerOptions & { file: string; rotation: { maxBytes: number; keep: number } }): AgentLog {
+/**
+ * A log file written through FileAppender rather than pino.destination: write errors are reported
+ * once on stderr instead of crashing the process, and new files get the agent's modes.
+ * Check the directory first (assertLogDirWritable) so that a bad log_dir stops the program at start.
+ */
+export function createFileAgentLog(options: FileAgentLogOptions): AgentLog {
+  const name = options.name ?? 'codedeploy-agent';
   const appender = new FileAppender({
     path: options.file,
-    rotation: options.rotation,
-    onError: (error) => process.stderr.write(`codedeploy-agent: cannot write ${options.file}: ${error.message}\n`),
+    ...(options.rotation ? { rotation: options.rotation } : {}),
+    onError: (error) => process.stderr.write(`${name}: cannot write ${options.file}: ${error.message}; logging stopped\n`),
   });
-  const logger = createAgentLogger({ ...options, destination: { write: (line: string) => void appender.write(line) } });
+  const logger = createAgentLogger({ ...options, name, destination: { write: (line: string) => void appender.write(line) } });
   return { logger, flush: () => appender.flush(), close: () => appender.close() };
 }
 
+/** The daemon's log: JSON lines to a file rotated by size (codedeploy-agent.log, .0 newest, ...). */
+export function createRotatingAgentLog(options: FileAgentLogOptions & { rotation: { maxBytes: number; keep: number } }): AgentLog {
+  return createFileAgentLog(options);
+}
+
 export function createAgentLogger(options: AgentLoggerOptions = {}): Logger {
-  const destination =
-    options.destination ??
-    (options.file ? pino.destination({ dest: options.file, mkdir: true, sync: false }) : pino.destination(2));
   return pino(
     {
       name: options.name ?? 'codedeploy-agent',
@@ -68,6 +78,6 @@ export function createAgentLogger(options: AgentLoggerOptions = {}): Logger {
       redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
-    destination,
+    options.destination ?? pino.destination(2),
   );
 }

@@ -3,15 +3,17 @@
  * It backs scripts.log and the deployments log: callers push whole lines, a single async pump
  * joins everything queued into one write (no sync write per line), and write() returns false once
  * more than highWaterMark characters wait, so a producer (the hook runner) can pause its pipe and
- * await waitDrain(). The file is opened lazily with flag "a" (never truncated), its directory is
- * created on first use.
+ * await waitDrain(). The file is opened lazily for appending (never truncated), its directory is
+ * created on first use; new files and directories get the agent's modes (file-modes.ts), rotation
+ * included.
  *
  * Write errors never throw into the producer: the first one is reported to onError, and from then
  * on everything is dropped (a full disk must not wedge or crash a deployment).
  */
-import { mkdir, open, rename, type FileHandle } from 'node:fs/promises';
+import { rename, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { errnoCode, toError } from '../errors.js';
+import { makeDirs, openAppendFile } from './file-modes.js';
 
 export interface FileAppenderRotation {
   /** Rotate before a write would take the file past this many bytes. */
@@ -162,8 +164,8 @@ export class FileAppender {
 
   private async openFile(): Promise<void> {
     // Logs hold deployment output: not world-readable (doctor checks the same).
-    await mkdir(dirname(this.path), { recursive: true, mode: 0o750 });
-    const handle = await open(this.path, 'a', 0o640);
+    await makeDirs(dirname(this.path));
+    const handle = await openAppendFile(this.path);
     this.handle = handle;
     this.size = (await handle.stat()).size;
   }
@@ -175,7 +177,8 @@ export class FileAppender {
     this.handle = undefined;
     for (let i = keep - 3; i >= 0; i--) await renameIfExists(`${this.path}.${i}`, `${this.path}.${i + 1}`);
     if (keep > 1) await renameIfExists(this.path, `${this.path}.0`);
-    const handle = await open(this.path, keep > 1 ? 'a' : 'w', 0o644);
+    const handle = await openAppendFile(this.path);
+    if (keep <= 1) await handle.truncate(0);
     this.handle = handle;
     this.size = 0;
   }

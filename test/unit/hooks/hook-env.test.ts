@@ -23,7 +23,7 @@ describe('buildHookEnvironment', () => {
     });
   });
 
-  it('inherits the agent environment minus credentials and systemd variables', () => {
+  it('inherits the agent environment minus credentials, tokens and systemd variables', () => {
     const env = buildHookEnvironment({
       ...base,
       baseEnv: {
@@ -51,7 +51,18 @@ describe('buildHookEnvironment', () => {
         WATCHDOG_USEC: '1',
         WATCHDOG_PID: '1',
         LISTEN_FDS: '1',
-        MY_APP_TOKEN: 'kept: not AWS_ or CODEDEPLOY_',
+        MY_APP_TOKEN: 'x',
+        GITHUB_TOKEN: 'x',
+        GH_TOKEN: 'x',
+        AWS_SHARED_CREDENTIALS_FILE: 'x',
+        AWS_CONFIG_FILE: 'x',
+        AWS_DEFAULT_PROFILE: 'x',
+        AWS_ROLE_ARN: 'x',
+        PGPASSWORD: 'x',
+        CODEDEPLOY_HOOK_RUN_ID: 'x',
+        AWS_HOST_IDENTIFIER: 'arn:aws:iam::1:user/h',
+        HTTPS_PROXY: 'http://proxy:3128',
+        TOKENIZERS_PARALLELISM: 'false',
         UNDEF: undefined,
       },
     });
@@ -61,8 +72,9 @@ describe('buildHookEnvironment', () => {
         'HOME',
         'AWS_REGION',
         'AWS_DEFAULT_REGION',
-        'AWS_PROFILE',
-        'MY_APP_TOKEN',
+        'AWS_HOST_IDENTIFIER',
+        'HTTPS_PROXY',
+        'TOKENIZERS_PARALLELISM',
         'LIFECYCLE_EVENT',
         'DEPLOYMENT_ID',
         'APPLICATION_NAME',
@@ -94,8 +106,21 @@ describe('buildHookEnvironment', () => {
     ['AWS_ACCESS_KEY_ID', true],
     ['CODEDEPLOY_API_SECRET', true],
     ['WATCHDOG_USEC', true],
+    ['AWS_PROFILE', true],
+    ['github_token', true],
+    ['NPM_TOKEN', true],
+    ['VAULT_TOKEN', true],
+    ['DB_PASSWORD', true],
+    ['MYSQL_PWD', true],
+    ['STRIPE_API_KEY', true],
+    ['SSH_PRIVATE_KEY', true],
+    ['DOCKER_AUTH_CREDENTIALS', true],
+    ['SECRET_SAUCE', true],
     ['AWS_REGION', false],
-    ['SECRET_SAUCE', false],
+    ['AWS_DEFAULT_REGION', false],
+    ['AWS_CA_BUNDLE', false],
+    ['PWD', false],
+    ['KEYBOARD_LAYOUT', false],
     ['PATH', false],
   ])('isRemovedVariable(%s) = %s', (name, removed) => {
     expect(isRemovedVariable(name)).toBe(removed);

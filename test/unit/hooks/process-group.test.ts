@@ -4,7 +4,9 @@ import { groupAlive, groupMembers, parseStat, signalGroup } from '../../../agent
 
 describe('process-group', () => {
   it('parses /proc/<pid>/stat with spaces and parentheses in the command name', () => {
-    expect(parseStat('1234 (my (odd) cmd) S 1 4321 4321 0 -1 4194560 ...')).toEqual({ comm: 'my (odd) cmd', state: 'S', pgrp: 4321 });
+    const line = '7758 (my (odd) cmd) S 7706 4321 2478 0 -1 4194304 98 0 0 0 0 0 0 0 20 0 1 0 45076 3133440 411 18446744073709551615';
+    expect(parseStat(line)).toEqual({ comm: 'my (odd) cmd', state: 'S', ppid: 7706, pgrp: 4321, startTime: 45076 });
+    expect(parseStat('1234 (short) S 1 4321 4321')).toEqual({ comm: 'short', state: 'S', ppid: 1, pgrp: 4321, startTime: -1 });
     expect(parseStat('garbage')).toBeUndefined();
   });
 
