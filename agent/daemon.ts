@@ -4,11 +4,13 @@
  * readiness to systemd, and shuts down gracefully on SIGTERM/SIGINT. Nothing here is global: the
  * caller passes the environment, the signals source and the paths.
  */
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { AgentConfig } from './config/agent-config.js';
 import { createRotatingAgentLog, type AgentLog } from './log/agent-logger.js';
+import { assertLogDirWritable } from './log/log-dir.js';
+import { makeDirs, ROOT_DIR_MODE } from './log/file-modes.js';
 import { createDeploymentsLog, type DeploymentsLog } from './log/deployments-log.js';
 import { resolveIdentity } from './identity/resolve-identity.js';
 import { fipsAllowed, FIPS_NOT_ALLOWED_MESSAGE, resolveCommandsEndpoint } from './control-plane/endpoint.js';
@@ -54,6 +56,12 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
   let agentLog: AgentLog | undefined;
   let logger = o.logger;
   if (!logger) {
+    try {
+      await assertLogDirWritable(config.logDir, { fileName: `${config.programName}.log`, configSource: config.source });
+    } catch (err) {
+      o.report(`${config.programName}: could not start: ${toError(err).message}`);
+      return 1;
+    }
     agentLog = createRotatingAgentLog({
       file: join(config.logDir, `${config.programName}.log`),
       rotation: { maxBytes: config.logMaxBytes, keep: config.logFilesKept },
@@ -73,7 +81,6 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
     // One agent per host, before anything else: a second start must not touch the running
     // agent's tracking files, outbox or pid file.
     hostLocks = await lockHost(config);
-    await mkdir(config.pidDir, { recursive: true, mode: 0o750 });
     await writeFile(pidFile, `${process.pid}`);
     const version = agentVersion();
     logger.info({ version, config: config.source, pid: process.pid, node: process.version }, `Starting ${config.programName} ${version}`);
@@ -118,7 +125,6 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
       throw new AgentError(ErrorCodes.CONFIG_INVALID, `:deployment_spec_ca_file: ${config.deploymentSpecCaFile} holds no PEM certificate`);
     }
     const layout = new DeploymentLayout(config.rootDir);
-    await mkdir(config.rootDir, { recursive: true, mode: 0o750 });
     if (config.enableDeploymentsLog) deploymentsLog = createDeploymentsLog({ path: layout.deploymentsLogFile });
     const fetchRemoteBundle = createRemoteBundleFetcher({
       logger,
@@ -249,7 +255,9 @@ async function lockHost(config: Readonly<AgentConfig>): Promise<FileLock[]> {
   const paths = [join(config.pidDir, `${config.programName}.lock`), join(config.rootDir, '.agent.lock')];
   const locks: FileLock[] = [];
   try {
-    await mkdir(config.rootDir, { recursive: true, mode: 0o700 });
+    await makeDirs(config.rootDir, { mode: ROOT_DIR_MODE });
+    // The pid dir stays world-readable so `codedeploy-agent status` works without root.
+    await makeDirs(config.pidDir, { mode: 0o755, parentMode: 0o755 });
     for (const path of paths) locks.push(await acquireFileLock(path, { program: config.programName }));
     return locks;
   } catch (err) {

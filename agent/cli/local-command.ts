@@ -12,8 +12,10 @@ import { AgentError, ErrorCodes, toError } from '../errors.js';
 import { CommandExecutor } from '../deployment/command-executor.js';
 import { DEFAULT_HOOK_EVENTS, DEFAULT_ORDERED_LIFECYCLE_EVENTS, isPascalCase } from '../deployment/lifecycle.js';
 import { parseDeploymentSpec } from '../spec/deployment-spec.js';
-import { createAgentLogger } from '../log/agent-logger.js';
+import { createFileAgentLog, type AgentLog } from '../log/agent-logger.js';
 import { createDeploymentsLog, type DeploymentsLog } from '../log/deployments-log.js';
+import { makeDirs, ROOT_DIR_MODE } from '../log/file-modes.js';
+import { assertLogDirWritable } from '../log/log-dir.js';
 import { agentVersion } from '../version.js';
 import { localRemoteFetcher } from './local-remote.js';
 import type { CliIo } from './io.js';
@@ -27,6 +29,7 @@ export interface LocalCommandContext {
   logger?: Logger;
 }
 
+const LOG_FILE_NAME = 'codedeploy-local.log';
 const ALPHANUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 
 export function localDeploymentId(): string {
@@ -114,6 +117,7 @@ export async function runCodedeployLocal(argv: string[], ctx: LocalCommandContex
   }
 
   let deploymentsLog: DeploymentsLog | undefined;
+  let agentLog: AgentLog | undefined;
   let logger = ctx.logger;
   try {
     await validateLocalOptions(options, { kind: pathKind }, ctx.cwd);
@@ -126,13 +130,18 @@ export async function runCodedeployLocal(argv: string[], ctx: LocalCommandContex
       throw new AgentError(ErrorCodes.CONFIG_INVALID, `configuration file ${options.configFile} does not exist or is not readable`);
     }
     const { config, warnings } = await loadAgentConfig(configFile);
-    logger ??= createAgentLogger({ file: resolve(config.logDir, 'codedeploy-local.log'), level: config.verbose ? 'debug' : 'info', name: 'codedeploy-local' });
+    if (!logger) {
+      await assertLogDirWritable(config.logDir, { fileName: LOG_FILE_NAME, configSource: configFile });
+      agentLog = createFileAgentLog({ file: resolve(config.logDir, LOG_FILE_NAME), level: config.verbose ? 'debug' : 'info', name: 'codedeploy-local' });
+      logger = agentLog.logger;
+    }
     for (const w of warnings) logger.warn(w);
 
     const deploymentId = localDeploymentId();
     const specJson = buildLocalSpec(options, deploymentId, events, ctx.cwd);
     const spec = parseDeploymentSpec({ Format: 'TEXT/JSON', Payload: JSON.stringify(specJson) }, { allowUnsigned: true });
     const hookEvents = [...new Set([...DEFAULT_HOOK_EVENTS, ...events])].filter((e) => e !== 'DownloadBundle' && e !== 'Install');
+    await createRootDir(config.rootDir);
     if (config.enableDeploymentsLog) deploymentsLog = createDeploymentsLog({ path: resolve(config.rootDir, 'deployment-logs', 'codedeploy-agent-deployments.log') });
     const remote = locationKind(options.bundleLocation) !== 'local';
     const executor = new CommandExecutor({
@@ -175,6 +184,16 @@ export async function runCodedeployLocal(argv: string[], ctx: LocalCommandContex
     return error instanceof AgentError && error.code === ErrorCodes.USAGE ? 2 : 1;
   } finally {
     await deploymentsLog?.close();
-    logger?.flush();
+    if (agentLog) await agentLog.close();
+    else logger?.flush();
+  }
+}
+
+/** root_dir holds bundles and hook output: 0700 like the daemon's, whatever the umask (DESIGN.md section 8). */
+async function createRootDir(rootDir: string): Promise<void> {
+  try {
+    await makeDirs(rootDir, { mode: ROOT_DIR_MODE });
+  } catch (err) {
+    throw new AgentError(ErrorCodes.DEPLOYMENT_ROOT, `cannot create the deployment root ${rootDir}: ${toError(err).message}; fix its owner or mode, or set :root_dir:`, { cause: err });
   }
 }
