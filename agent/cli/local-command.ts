@@ -10,6 +10,8 @@ import type { Logger } from 'pino';
 import { loadAgentConfig } from '../config/agent-config.js';
 import { AgentError, ErrorCodes, toError } from '../errors.js';
 import { CommandExecutor } from '../deployment/command-executor.js';
+import { groupBusyMessage, lockDeploymentGroup } from '../deployment/group-lock.js';
+import { LockBusyError, type FileLock } from '../platform/file-lock.js';
 import { DEFAULT_HOOK_EVENTS, DEFAULT_ORDERED_LIFECYCLE_EVENTS, isPascalCase } from '../deployment/lifecycle.js';
 import { parseDeploymentSpec } from '../spec/deployment-spec.js';
 import { createFileAgentLog, type AgentLog } from '../log/agent-logger.js';
@@ -117,6 +119,7 @@ export async function runCodedeployLocal(argv: string[], ctx: LocalCommandContex
   }
 
   let deploymentsLog: DeploymentsLog | undefined;
+  let groupLock: FileLock | undefined;
   let agentLog: AgentLog | undefined;
   let logger = ctx.logger;
   try {
@@ -152,6 +155,14 @@ export async function runCodedeployLocal(argv: string[], ctx: LocalCommandContex
       ...(deploymentsLog ? { deploymentsLog } : {}),
       baseEnv: ctx.env,
     });
+    // One writer per deployment group (the daemon or another codedeploy-local may be deploying
+    // into it): refuse rather than wait, so a second run in a terminal or CI says why at once.
+    try {
+      groupLock = await lockDeploymentGroup(executor.layout, spec.deploymentGroupId, { program: 'codedeploy-local', wait: false });
+    } catch (err) {
+      if (err instanceof LockBusyError) throw new AgentError(ErrorCodes.DEPLOYMENT_ROOT, groupBusyMessage(spec.deploymentGroupId, err.holder));
+      throw err;
+    }
     const deploymentDir = executor.deploymentDir(spec);
     io.stdout(`Starting to execute deployment from within folder ${deploymentDir}\n`);
     let ok = true;
@@ -183,6 +194,7 @@ export async function runCodedeployLocal(argv: string[], ctx: LocalCommandContex
     io.stdout(`ERROR: ${error.message}\n`);
     return error instanceof AgentError && error.code === ErrorCodes.USAGE ? 2 : 1;
   } finally {
+    await groupLock?.release();
     await deploymentsLog?.close();
     if (agentLog) await agentLog.close();
     else logger?.flush();

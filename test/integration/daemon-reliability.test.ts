@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AGENT_CLI, HOST_ARN, localSpec, startDaemonHost, type DaemonHost } from '../helpers/daemon-host.js';
 import { FIXTURES } from '../helpers/local-deploy.js';
+import { acquireFileLock } from '../../agent/platform/file-lock.js';
 
 const SAMPLE = join(FIXTURES, 'sample-app');
 const EXEC = (d: string) => `CodeDeploy/us-east-1/Prod/arn:aws:sds:us-east-1:123456789012:deployment/${d}`;
@@ -110,4 +111,20 @@ describe('daemon reliability', () => {
     await until('polling again', () => h.server.calls('PollHostCommand').length > polls, 10_000);
     expect(h.agent?.exitCode).toBeNull();
   }, 30_000);
+
+  it('waits for a deployment group another process is deploying into, then runs the command', async () => {
+    const h = await host();
+    const lock = await acquireFileLock(join(h.rootDir, 'deployment-instructions', 'dg-1.lock'), { program: 'codedeploy-local' });
+    h.specs.set(EXEC('d-WAITLOCK1'), localSpec('d-WAITLOCK1', 'dg-1', SAMPLE));
+    h.start();
+    h.queue.push({ HostCommandIdentifier: 'hc-wait', HostIdentifier: HOST_ARN, DeploymentExecutionId: EXEC('d-WAITLOCK1'), CommandName: 'DownloadBundle' });
+    await until('the acknowledgement', () => h.server.calls('PutHostCommandAcknowledgement').length === 1);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(h.completes('hc-wait')).toHaveLength(0);
+    await lock.release();
+    const call = await h.waitForComplete('hc-wait');
+    expect((call.body as { CommandStatus?: string }).CommandStatus).toBe('Succeeded');
+    const log = await readFile(join(h.logDir, 'codedeploy-agent.log'), 'utf8');
+    expect(log).toContain(`Deployment group dg-1 is locked by codedeploy-local (pid ${process.pid}); waiting for it`);
+  }, 60_000);
 });
