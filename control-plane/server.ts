@@ -10,16 +10,20 @@
  * One port keeps agent configuration to one URL (deploy_control_endpoint, s3_endpoint_override,
  * github_api_url = <url>/github).
  */
-import { chmod, mkdir, open, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdir, rm } from 'node:fs/promises';
 import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { acquireFileLock, LockBusyError, readLockHolder, type LockHolder } from '../agent/platform/file-lock.js';
 import { createJsonRouter } from './api/json-router.js';
+import { createUnknownHostLog, type UnknownHostLog } from './commands/unknown-hosts.js';
 import type { DeploymentEngine } from './engine/engine.js';
 import { createDeploymentEngine } from './engine/deployment-engine.js';
 import { createGitHubHandler } from './github/github-handler.js';
+import { guardRequestBody, guardSilentConnection, type BodyTimeoutPolicy } from './http/body-timeout.js';
 import type { HttpHandler } from './http/route.js';
+import { clip } from './log/clip.js';
 import { DEFAULT_ACCOUNT_ID, DEFAULT_REGION, type ControlPlaneIdentity } from './model.js';
 import { createRegistry } from './registry/sqlite-registry.js';
 import type { Registry } from './registry/registry.js';
@@ -46,8 +50,24 @@ export interface ControlPlaneOptions {
   caKeyFile?: string;
   /** Engine re-evaluation period (timeouts); default 1000 ms. */
   tickMs?: number;
+  /** Deadlines for request bodies (slow clients are cut off); defaults in DEFAULT_BODY_TIMEOUTS. */
+  bodyTimeouts?: Partial<BodyTimeouts>;
+  /** A request's headers must be complete this long after it started. Default 20 s. */
+  headersTimeoutMs?: number;
   logger: Logger;
 }
+
+export interface BodyTimeouts {
+  /** JSON APIs, GitHub, health and anything unrouted: small bodies, a total deadline. */
+  small: BodyTimeoutPolicy;
+  /** S3: uploads of any size, so only a minimum rate. */
+  s3: BodyTimeoutPolicy;
+}
+
+export const DEFAULT_BODY_TIMEOUTS: BodyTimeouts = {
+  small: { totalMs: 30_000, windowMs: 10_000, minBytes: 1024 },
+  s3: { totalMs: 0, windowMs: 20_000, minBytes: 16 * 1024 },
+};
 
 export interface ControlPlane {
   /** http://host:port */
@@ -59,6 +79,8 @@ export interface ControlPlane {
   engine: DeploymentEngine;
   registry: Registry;
   identity: ControlPlaneIdentity;
+  /** What is kept about unregistered pollers (bounded). */
+  unknownHosts: UnknownHostLog;
   close(): Promise<void>;
 }
 
@@ -83,6 +105,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   try {
     const signer = await createSpecSigner({ dir: join(opts.dataDir, 'ca'), caCertFile: opts.caCertFile, caKeyFile: opts.caKeyFile, logger: logger.child({ part: 'ca' }) });
     const { registry, operations: registryOperations } = createRegistry({ db, identity, logger: logger.child({ part: 'registry' }) });
+    const unknownHosts = createUnknownHostLog({ logger: logger.child({ part: 'commands' }) });
     const engineParts = createDeploymentEngine({
       db,
       registry,
@@ -91,6 +114,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       logger: logger.child({ part: 'engine' }),
       commandTimeoutSeconds: opts.commandTimeoutSeconds,
       longPollSeconds: opts.longPollSeconds,
+      unknownHosts,
     });
     closers.unshift(() => engineParts.close());
     const s3 = createS3Handler({ db, dataDir: opts.dataDir, logger: logger.child({ part: 's3' }) });
@@ -113,23 +137,31 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       return true;
     };
     const handlers: HttpHandler[] = [json, health, github, s3.handler];
+    const bodyTimeouts: BodyTimeouts = { ...DEFAULT_BODY_TIMEOUTS, ...opts.bodyTimeouts };
 
-    const server = http.createServer((req, res) => {
+    // Node checks header deadlines on this interval; the default (30 s) would let a slow-headers
+    // client hold a connection for up to headersTimeout + 30 s.
+    const server = http.createServer({ connectionsCheckingInterval: 2000 }, (req, res) => {
+      guardRequestBody(req, res, bodyPolicy(req, bodyTimeouts), (why) =>
+        logger.info({ ...why, method: req.method, url: clip(req.url ?? ''), remote: req.socket.remoteAddress }, `Request body too slow (${why.rule} deadline); connection closed`),
+      );
       void (async () => {
         try {
           for (const handle of handlers) if (await handle(req, res)) return;
           res.writeHead(404).end();
         } catch (err) {
-          logger.error({ err, method: req.method, url: req.url }, 'request failed');
+          logger.error({ err, method: req.method, url: clip(req.url ?? '') }, 'request failed');
           if (!res.headersSent) res.writeHead(500).end();
           else res.destroy();
         }
       })();
     });
-    // Long polls hold requests for up to longPollSeconds; keep Node's own limits above that.
+    // Long polls hold requests for up to longPollSeconds and S3 uploads may take hours, so Node's
+    // total request limit is off; bodies have their own deadlines (http/body-timeout.ts).
     server.requestTimeout = 0;
-    server.headersTimeout = 60_000;
+    server.headersTimeout = opts.headersTimeoutMs ?? 20_000;
     server.keepAliveTimeout = 65_000;
+    server.on('connection', (socket: Socket) => guardSilentConnection(socket, server.headersTimeout));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
@@ -159,6 +191,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       engine: engineParts.engine,
       registry,
       identity,
+      unknownHosts,
       close() {
         closed ??= (async () => {
           clearInterval(tick);
@@ -181,36 +214,40 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   }
 }
 
-/**
- * One control plane per data dir: two engines on one database would hand out the same commands.
- * `<dataDir>/control-plane.pid` is created exclusively; a file left by a process that is gone
- * (a crash, a kill -9) is taken over.
- */
-async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
-  const file = join(dataDir, 'control-plane.pid');
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const handle = await open(file, 'wx', 0o600);
-      await handle.writeFile(`${process.pid}\n`);
-      await handle.close();
-      return () => rm(file, { force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const pid = Number((await readFile(file, 'utf8').catch(() => '')).trim());
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
-        throw new Error(`the data dir ${dataDir} is in use by another control plane (pid ${pid}); stop it or use another --data-dir`);
-      }
-      await rm(file, { force: true });
-    }
-  }
-  throw new Error(`cannot lock the data dir ${dataDir} (${file})`);
+/** Which body deadline a request gets: S3 takes whatever the other surfaces do not. */
+function bodyPolicy(req: http.IncomingMessage, t: BodyTimeouts): BodyTimeoutPolicy {
+  const url = req.url ?? '';
+  const small = (req.method === 'POST' && typeof req.headers['x-amz-target'] === 'string') || url === '/_health' || url === '/github' || url.startsWith('/github/');
+  return small ? t.small : t.s3;
 }
 
-function isAlive(pid: number): boolean {
+/**
+ * One control plane per data dir: two engines on one database would hand out the same commands.
+ * The lock is flock(2) on `<dataDir>/control-plane.lock` (agent/platform/file-lock.ts), so the
+ * kernel releases it when the holder dies however it dies, and a stale file, or a pid in it that
+ * now belongs to some other process, never blocks a start. The `control-plane.pid` of earlier
+ * versions is removed once the lock is ours.
+ */
+async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
+  const file = join(dataDir, 'control-plane.lock');
   try {
-    process.kill(pid, 0);
-    return true;
+    const lock = await acquireFileLock(file, { program: 'codedeploy-control-plane', mode: 0o600 });
+    await rm(join(dataDir, 'control-plane.pid'), { force: true });
+    return () => lock.release();
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if (!(err instanceof LockBusyError)) throw err;
+    const holder = await holderOf(file, err.holder);
+    const who = holder.pid === undefined ? 'pid not known yet' : `pid ${holder.pid}`;
+    throw new Error(`the data dir ${dataDir} is in use by another control plane (${who}); stop it or use another --data-dir`);
   }
+}
+
+/** The holder writes its pid just after it takes the lock: give it a moment when the file is still empty. */
+async function holderOf(file: string, first: LockHolder): Promise<LockHolder> {
+  let holder = first;
+  for (let i = 0; holder.pid === undefined && i < 10; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    holder = await readLockHolder(file);
+  }
+  return holder;
 }

@@ -10,6 +10,8 @@ import type { EngineCore } from '../engine/deployment-engine.js';
 import type { NewDeployment } from '../engine/engine.js';
 import type { TargetRow } from '../engine/engine-store.js';
 import { DEPLOYMENT_ID_PATTERN } from '../engine/identifiers.js';
+import { clip } from '../log/clip.js';
+import { APPLICATION, checkName, GROUP } from '../registry/registry-input.js';
 import type { AutoRollbackConfiguration, FileExistsBehavior, RevisionLocation } from '../model.js';
 
 const PAGE = 100;
@@ -59,7 +61,7 @@ export function createDeploymentOperations(core: EngineCore): OperationTable {
   const deploymentIdOf = (input: Record<string, unknown>): string => {
     const id = stringMember(input, 'deploymentId');
     if (!id) throw new ApiError('DeploymentIdRequiredException', 'At least one deployment ID must be specified.');
-    if (!DEPLOYMENT_ID_PATTERN.test(id)) throw new ApiError('InvalidDeploymentIdException', `The deployment ID ${id} is not valid: deployment IDs look like d-ABCDEF123.`);
+    if (!DEPLOYMENT_ID_PATTERN.test(id)) throw new ApiError('InvalidDeploymentIdException', `The deployment ID ${clip(id)} is not valid: deployment IDs look like d-ABCDEF123.`);
     return id;
   };
   const existing = (input: Record<string, unknown>): string => {
@@ -122,6 +124,8 @@ export function createDeploymentOperations(core: EngineCore): OperationTable {
       if (applicationName && !deploymentGroupName) throw new ApiError('DeploymentGroupNameRequiredException', 'deploymentGroupName must be specified together with applicationName.');
       if (deploymentGroupName && !applicationName) throw new ApiError('ApplicationNameRequiredException', 'applicationName must be specified together with deploymentGroupName.');
       if (applicationName && deploymentGroupName) {
+        checkName(applicationName, 'applicationName', APPLICATION);
+        checkName(deploymentGroupName, 'deploymentGroupName', GROUP);
         if (!registry.getApplication(applicationName)) throw new ApiError('ApplicationDoesNotExistException', `No application found for name: ${applicationName}`);
         if (!registry.getDeploymentGroup(applicationName, deploymentGroupName)) {
           throw new ApiError('DeploymentGroupDoesNotExistException', `No Deployment Group found for name: ${deploymentGroupName} (application ${applicationName}).`);

@@ -12,6 +12,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { HttpHandler } from '../http/route.js';
+import { clip, LOGGED_TEXT_MAX } from '../log/clip.js';
 import { ApiError } from './api-error.js';
 import type { OperationTable, RequestContext } from './operations.js';
 
@@ -30,10 +31,13 @@ export interface JsonRouterOptions {
   logger: Logger;
   /** Aborted when the server stops: pending long polls end. */
   shutdown: AbortSignal;
+  /** Default 1 MiB: the largest real request (a 100-name batch, 8 KiB of diagnostics) is far smaller. */
   maxBodyBytes?: number;
 }
 
 const DEFAULT_MAX_BODY = 1024 * 1024;
+/** Past the limit a body is drained (so the 413 reaches the client) only this far, then the connection is cut. */
+const MAX_DRAINED_BYTES = 8 * 1024 * 1024;
 
 export function createJsonRouter(opts: JsonRouterOptions): HttpHandler {
   const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
@@ -49,7 +53,7 @@ export function createJsonRouter(opts: JsonRouterOptions): HttpHandler {
     const prefix = dot < 0 ? '' : target.slice(0, dot);
     const operation = dot < 0 ? target : target.slice(dot + 1);
     const api = byPrefix.get(prefix);
-    const log = opts.logger.child({ requestId, api: api?.name, operation });
+    const log = opts.logger.child({ requestId, api: api?.name, operation: clip(operation, 100) });
     const respond = (status: number, body: unknown, errorCode?: string) => {
       if (res.headersSent || res.destroyed) return;
       const text = JSON.stringify(body);
@@ -66,13 +70,13 @@ export function createJsonRouter(opts: JsonRouterOptions): HttpHandler {
     const fail = (err: ApiError) => respond(err.status, { __type: err.code, message: err.message }, err.code);
 
     if (!api) {
-      fail(new ApiError('UnknownOperationException', `Unknown X-Amz-Target "${target}": this local control plane answers ${[...byPrefix.keys()].map((p) => `${p}.*`).join(', ')}.`));
+      fail(new ApiError('UnknownOperationException', `Unknown X-Amz-Target "${clip(target)}": this local control plane answers ${[...byPrefix.keys()].map((p) => `${p}.*`).join(', ')}.`));
       return true;
     }
     const handler = Object.hasOwn(api.operations, operation) ? api.operations[operation] : undefined;
     if (!handler) {
       const known = Object.keys(api.operations).sort().join(', ');
-      fail(new ApiError('UnknownOperationException', `The local control plane does not implement ${api.name} operation ${operation}. Supported operations: ${known}.`));
+      fail(new ApiError('UnknownOperationException', `The local control plane does not implement ${api.name} operation ${clip(operation, 100)}. Supported operations: ${known}.`));
       return true;
     }
 
@@ -100,7 +104,8 @@ export function createJsonRouter(opts: JsonRouterOptions): HttpHandler {
       respond(200, output ?? {});
     } catch (err) {
       if (err instanceof ApiError) {
-        log.info({ code: err.code, message: err.message }, `${operation} refused`);
+        // Messages quote what the caller sent; the log keeps a bounded prefix of it.
+        log.info({ code: err.code, message: clip(err.message, 2 * LOGGED_TEXT_MAX) }, `${operation} refused`);
         fail(err);
       } else {
         log.error({ err }, `${operation} failed unexpectedly`);
@@ -140,9 +145,14 @@ function readBody(req: IncomingMessage, max: number): Promise<string> {
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > max) {
-        // Keep reading (and dropping) so the 413 answer reaches a client still sending.
+        // Keep reading (and dropping) so the 413 answer reaches a client still sending, but
+        // not forever: a body far over the limit is cut off.
         tooLarge = true;
         chunks.length = 0;
+        if (size > max + MAX_DRAINED_BYTES) {
+          req.destroy();
+          reject(new Error(`request body over ${max + MAX_DRAINED_BYTES} bytes; connection closed`));
+        }
         return;
       }
       chunks.push(chunk);

@@ -2,17 +2,13 @@
  * The agent-facing commands API (CodeDeployCommandService_v20141006.*; DESIGN.md section 3,
  * reference section 2): PollHostCommand as a long poll, GetDeploymentSpecification signed as
  * PKCS7/JSON, acknowledgements, completions and progress updates. Member names are the wire's
- * PascalCase. Handlers check shapes and delegate state changes to the engine's host-command port.
+ * PascalCase. Handlers check shapes and sizes first (command-input.ts: nothing a caller sends is
+ * stored or logged before that), then delegate state changes to the engine's host-command port.
  */
 import { ApiError, objectMember, stringMember } from '../api/api-error.js';
 import type { OperationTable, RequestContext } from '../api/operations.js';
 import type { EngineCore } from '../engine/deployment-engine.js';
-
-const requiredString = (input: Record<string, unknown>, member: string): string => {
-  const value = stringMember(input, member);
-  if (value === undefined || value === '') throw new ApiError('ClientException', `${member} is required.`);
-  return value;
-};
+import { executionIdMember, hostIdentifierMember } from './command-input.js';
 
 /** Diagnostics: {Format, Payload} with the model's limits (Format 1..64, Payload 0..8192 characters). */
 function diagnosticsPayload(input: Record<string, unknown>): string | undefined {
@@ -26,31 +22,21 @@ function diagnosticsPayload(input: Record<string, unknown>): string | undefined 
 }
 
 export function createCommandsOperations(core: EngineCore): OperationTable {
-  const { registry, hostCommands, logger } = core;
-  const warned = new Set<string>();
-
-  const unknownHost = (hostIdentifier: string) => {
-    if (warned.has(hostIdentifier)) return;
-    warned.add(hostIdentifier);
-    const name = hostIdentifier.split('/').pop() || 'my-host';
-    logger.warn(
-      { hostIdentifier },
-      `Host ${hostIdentifier} is not a registered on-premises instance; register it with: aws deploy register-on-premises-instance --instance-name ${name} --iam-user-arn ${hostIdentifier}`,
-    );
-  };
+  const { registry, hostCommands, unknownHosts } = core;
 
   async function pollHostCommand(input: Record<string, unknown>, ctx: RequestContext): Promise<unknown> {
-    const hostIdentifier = stringMember(input, 'HostIdentifier');
-    if (!hostIdentifier) throw new ApiError('ClientException', 'HostIdentifier is required.');
+    const hostIdentifier = hostIdentifierMember(input);
     const deadline = Date.now() + core.longPollMs;
+    let reported = false;
     for (;;) {
       if (core.isClosed()) return {};
       const instance = registry.instanceByHostIdentifier(hostIdentifier);
       if (instance) {
         const command = hostCommands.claim(instance.instanceName, hostIdentifier, ctx.agentVersion);
         if (command) return { HostCommand: command };
-      } else {
-        unknownHost(hostIdentifier);
+      } else if (!reported) {
+        unknownHosts.seen(hostIdentifier);
+        reported = true;
       }
       const remaining = deadline - Date.now();
       if (remaining <= 0 || ctx.signal.aborted) return {};
@@ -61,8 +47,8 @@ export function createCommandsOperations(core: EngineCore): OperationTable {
   }
 
   async function getDeploymentSpecification(input: Record<string, unknown>, ctx: RequestContext): Promise<unknown> {
-    const executionId = requiredString(input, 'DeploymentExecutionId');
-    const hostIdentifier = requiredString(input, 'HostIdentifier');
+    const executionId = executionIdMember(input);
+    const hostIdentifier = hostIdentifierMember(input);
     const payload = await hostCommands.specification(executionId, hostIdentifier, ctx.agentVersion);
     return { DeploymentSystem: 'CodeDeploy', DeploymentSpecification: { GenericEnvelope: { Format: 'PKCS7/JSON', Payload: payload } } };
   }

@@ -14,6 +14,7 @@ import { ApiError } from '../api/api-error.js';
 import type { OperationTable } from '../api/operations.js';
 import { createCommandsOperations } from '../commands/commands-api.js';
 import { createHostWaiters, type HostWaiters } from '../commands/long-poll.js';
+import { createUnknownHostLog, type UnknownHostLog } from '../commands/unknown-hosts.js';
 import type { ControlPlaneIdentity, DeploymentInfo, ErrorInformation } from '../model.js';
 import type { Registry } from '../registry/registry.js';
 import type { SpecSigner } from '../signing/spec-signer.js';
@@ -40,6 +41,8 @@ export interface DeploymentEngineOptions {
   commandTimeoutSeconds?: number;
   /** How long PollHostCommand waits for a command. Default 45. */
   longPollSeconds?: number;
+  /** Bounded memory and log of unregistered pollers; default one with the standard bounds. */
+  unknownHosts?: UnknownHostLog;
 }
 
 export interface DeploymentEngineParts {
@@ -57,6 +60,7 @@ export interface EngineCore {
   identity: ControlPlaneIdentity;
   signer: SpecSigner;
   waiters: HostWaiters;
+  unknownHosts: UnknownHostLog;
   hostCommands: HostCommandPort;
   longPollMs: number;
   logger: Logger;
@@ -328,6 +332,7 @@ export function createDeploymentEngine(opts: DeploymentEngineOptions): Deploymen
     identity,
     signer: opts.signer,
     waiters,
+    unknownHosts: opts.unknownHosts ?? createUnknownHostLog({ logger: log, clock }),
     hostCommands,
     longPollMs: (opts.longPollSeconds ?? 45) * 1000,
     logger: log,

@@ -5,8 +5,11 @@
  * that cannot work should be refused with the field named, not fail on every host.
  */
 import { ApiError } from '../api/api-error.js';
+import { quoted } from '../log/clip.js';
 import type { ApplicationInfo, DeploymentConfigInfo, DeploymentGroupInfo, FileExistsBehavior, RevisionLocation } from '../model.js';
 import type { Registry } from '../registry/registry.js';
+import { APPLICATION, checkName, CONFIG, GROUP } from '../registry/registry-input.js';
+import { checkGitHubLocation, checkS3Location } from '../registry/revision-fields.js';
 import type { NewDeployment } from './engine.js';
 
 export interface ResolvedDeploymentInput {
@@ -19,17 +22,19 @@ export interface ResolvedDeploymentInput {
 
 const FILE_EXISTS = ['DISALLOW', 'OVERWRITE', 'RETAIN'];
 const BUNDLE_TYPES = ['tar', 'tgz', 'zip'];
-const GITHUB_REPOSITORY = /^[A-Za-z0-9._-]+\/[A-Za-z0-9._-]+$/;
 
 export function resolveDeploymentInput(registry: Registry, input: NewDeployment): ResolvedDeploymentInput {
   if (!input.applicationName) throw new ApiError('ApplicationNameRequiredException', 'The application name must be specified (applicationName).');
+  checkName(input.applicationName, 'applicationName', APPLICATION);
   const application = registry.getApplication(input.applicationName);
   if (!application) throw new ApiError('ApplicationDoesNotExistException', `No application found for name: ${input.applicationName}`);
   if (!input.deploymentGroupName) throw new ApiError('DeploymentGroupNameRequiredException', 'The deployment group name must be specified (deploymentGroupName).');
+  checkName(input.deploymentGroupName, 'deploymentGroupName', GROUP);
   const group = registry.getDeploymentGroup(input.applicationName, input.deploymentGroupName);
   if (!group) {
     throw new ApiError('DeploymentGroupDoesNotExistException', `No Deployment Group found for name: ${input.deploymentGroupName} (application ${input.applicationName}); create it with CreateDeploymentGroup first.`);
   }
+  if (input.deploymentConfigName) checkName(input.deploymentConfigName, 'deploymentConfigName', CONFIG);
   const configName = input.deploymentConfigName || group.deploymentConfigName;
   const config = registry.getDeploymentConfig(configName);
   if (!config) throw new ApiError('DeploymentConfigDoesNotExistException', `No deployment configuration found for name: ${configName}`);
@@ -57,26 +62,20 @@ function checkRevision(r: RevisionLocation): void {
   if (type === 'S3') {
     const s3 = r.s3Location;
     if (!s3 || typeof s3 !== 'object') throw invalid('revision.s3Location is required for an S3 revision.');
-    if (typeof s3.bucket !== 'string' || s3.bucket === '') throw invalid('revision.s3Location.bucket is required for an S3 revision.');
-    if (typeof s3.key !== 'string' || s3.key === '') throw invalid('revision.s3Location.key is required for an S3 revision.');
+    checkS3Location(s3, 'revision.s3Location');
     if (typeof s3.bundleType !== 'string' || !BUNDLE_TYPES.includes(s3.bundleType)) {
-      throw invalid(`revision.s3Location.bundleType ${JSON.stringify(s3.bundleType ?? null)} is not valid: use tar, tgz or zip (the local control plane deploys archives only).`);
+      throw invalid(`revision.s3Location.bundleType ${quoted(s3.bundleType ?? null)} is not valid: use tar, tgz or zip (the local control plane deploys archives only).`);
     }
-    if (s3.version !== undefined && typeof s3.version !== 'string') throw invalid('revision.s3Location.version must be a string.');
-    if (s3.eTag !== undefined && typeof s3.eTag !== 'string') throw invalid('revision.s3Location.eTag must be a string.');
     return;
   }
   if (type === 'GitHub') {
     const gh = r.gitHubLocation;
     if (!gh || typeof gh !== 'object') throw invalid('revision.gitHubLocation is required for a GitHub revision.');
-    if (typeof gh.repository !== 'string' || !GITHUB_REPOSITORY.test(gh.repository)) {
-      throw invalid(`revision.gitHubLocation.repository ${JSON.stringify(gh.repository ?? null)} is not valid: use "owner/repository".`);
-    }
-    if (typeof gh.commitId !== 'string' || gh.commitId === '') throw invalid('revision.gitHubLocation.commitId is required for a GitHub revision.');
+    checkGitHubLocation(gh, 'revision.gitHubLocation');
     return;
   }
   if (type === undefined) throw invalid('revision.revisionType is required: use S3 or GitHub.');
-  throw invalid(`revision.revisionType ${JSON.stringify(type)} is not supported by the local control plane: use S3 or GitHub.`);
+  throw invalid(`revision.revisionType ${quoted(type)} is not supported by the local control plane: use S3 or GitHub.`);
 }
 
 /** Only the members the engine uses, with revisionType made explicit. */

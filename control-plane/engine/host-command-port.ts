@@ -7,6 +7,7 @@
  */
 import type { Logger } from 'pino';
 import { ApiError } from '../api/api-error.js';
+import { clip, quoted } from '../log/clip.js';
 import type { ControlPlaneIdentity, LifecycleEventDiagnostics } from '../model.js';
 import type { Registry } from '../registry/registry.js';
 import type { SpecSigner } from '../signing/spec-signer.js';
@@ -53,7 +54,7 @@ export function createHostCommandPort(o: HostCommandPortOptions): HostCommandPor
     const ref = decodeHostCommandId(value);
     const cmd = ctx.store.getCommand(ref.n);
     if (!cmd || cmd.deploymentId !== ref.d || cmd.instanceName !== ref.i || cmd.commandName !== ref.c) {
-      throw new ApiError('ClientException', `HostCommandIdentifier ${String(value)} is not valid: no such host command (was the control plane's data directory replaced?).`);
+      throw new ApiError('ClientException', `HostCommandIdentifier ${quoted(value)} is not valid: no such host command (was the control plane's data directory replaced?).`);
     }
     const host = ctx.store.targetHost(cmd.deploymentId, cmd.instanceName);
     if (host) touchAt(ctx, host, agentVersion);
@@ -118,7 +119,7 @@ export function createHostCommandPort(o: HostCommandPortOptions): HostCommandPor
       run((ctx) => {
         const cmd = lookup(ctx, value, agentVersion);
         if (commandStatus !== 'Succeeded' && commandStatus !== 'Failed') {
-          throw new ApiError('ClientException', `CommandStatus ${JSON.stringify(commandStatus ?? null)} is not valid for PutHostCommandComplete: use Succeeded or Failed.`);
+          throw new ApiError('ClientException', `CommandStatus ${quoted(commandStatus ?? null)} is not valid for PutHostCommandComplete: use Succeeded or Failed.`);
         }
         const completion = JSON.stringify({ status: commandStatus, payload: payload ?? '' });
         const where = { deploymentId: cmd.deploymentId, instanceName: cmd.instanceName, command: cmd.commandName };
@@ -157,10 +158,10 @@ export function createHostCommandPort(o: HostCommandPortOptions): HostCommandPor
     async specification(deploymentExecutionId, hostIdentifier, agentVersion) {
       const deploymentId = deploymentIdOfExecution(o.identity, deploymentExecutionId);
       const row = deploymentId === undefined ? undefined : store.getDeployment(deploymentId);
-      if (!row) throw new ApiError('DeploymentNotFoundException', `No deployment found for DeploymentExecutionId ${deploymentExecutionId}.`);
+      if (!row) throw new ApiError('DeploymentNotFoundException', `No deployment found for DeploymentExecutionId ${clip(deploymentExecutionId)}.`);
       const instance = o.registry.instanceByHostIdentifier(hostIdentifier);
       const target = instance && store.getTarget(row.deploymentId, instance.instanceName);
-      if (!target) throw new ApiError('HostNotFoundException', `Host ${hostIdentifier} is not a target of deployment ${row.deploymentId}.`);
+      if (!target) throw new ApiError('HostNotFoundException', `Host ${clip(hostIdentifier)} is not a target of deployment ${row.deploymentId}.`);
       run((ctx) => touchAt(ctx, hostIdentifier, agentVersion));
       if (row.signedSpec !== undefined) return row.signedSpec;
       let pending = signing.get(row.deploymentId);

@@ -7,6 +7,7 @@
  */
 import { randomInt } from 'node:crypto';
 import { ApiError } from '../api/api-error.js';
+import { quoted } from '../log/clip.js';
 import type { ControlPlaneIdentity } from '../model.js';
 
 const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
@@ -22,8 +23,10 @@ export function deploymentArn(identity: ControlPlaneIdentity, deploymentId: stri
   return `arn:aws:codedeploy:${identity.region}:${identity.accountId}:deployment/${deploymentId}`;
 }
 
-const EXECUTION_ID_PATTERN = /^[^/]+\/[^/]+\/[^/]+\/.+$/;
-const EXECUTION_ID_MAX = 129;
+export const EXECUTION_ID_PATTERN = /^[^/]+\/[^/]+\/[^/]+\/.+$/;
+export const EXECUTION_ID_MAX = 129;
+/** Ours are about 150 characters; the service's are base64 JSON of a few hundred. */
+export const HOST_COMMAND_IDENTIFIER_MAX = 2048;
 
 export function executionId(identity: ControlPlaneIdentity, deploymentId: string): string {
   const id = `CodeDeploy/${identity.region}/local/${deploymentArn(identity, deploymentId)}`;
@@ -58,11 +61,11 @@ export function encodeHostCommandId(ref: HostCommandRef): string {
 
 export function decodeHostCommandId(value: unknown): HostCommandRef {
   const invalid = () =>
-    new ApiError('ClientException', `HostCommandIdentifier ${JSON.stringify(value)} is not valid: use the HostCommandIdentifier exactly as PollHostCommand returned it.`);
+    new ApiError('ClientException', `HostCommandIdentifier ${quoted(value)} is not valid: use the HostCommandIdentifier exactly as PollHostCommand returned it.`);
   if (typeof value !== 'string' || value === '') {
     throw new ApiError('ClientException', 'HostCommandIdentifier is required: pass the HostCommandIdentifier that PollHostCommand returned.');
   }
-  if (value.length > 2048 || !/^[A-Za-z0-9+/]+={0,2}$/.test(value)) throw invalid();
+  if (value.length > HOST_COMMAND_IDENTIFIER_MAX || !/^[A-Za-z0-9+/]+={0,2}$/.test(value)) throw invalid();
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(value, 'base64').toString('utf8'));

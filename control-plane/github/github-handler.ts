@@ -27,6 +27,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { HttpHandler } from '../http/route.js';
+import { clip } from '../log/clip.js';
 import {
   archiveRoot,
   defaultBranch,
@@ -248,7 +249,7 @@ export function createGitHubHandler(opts: GitHubHandlerOptions): HttpHandler {
     const rawUrl = req.url ?? '';
     const segments = routeSegments(rawUrl, prefix);
     if (segments === undefined) return false;
-    logger.debug({ method: req.method, path: pathOf(rawUrl) }, 'GitHub request');
+    logger.debug({ method: req.method, path: clip(pathOf(rawUrl)) }, 'GitHub request');
     if (segments === 'malformed') {
       notFound(res);
       return true;
@@ -257,7 +258,7 @@ export function createGitHubHandler(opts: GitHubHandlerOptions): HttpHandler {
       await route(req, res, segments);
     } catch (err) {
       const detail = err instanceof GitCommandError ? { err: err.message, exitCode: err.exitCode, stderr: err.stderr } : { err };
-      logger.error({ ...detail, method: req.method, path: pathOf(rawUrl) }, 'GitHub request failed');
+      logger.error({ ...detail, method: req.method, path: clip(pathOf(rawUrl)) }, 'GitHub request failed');
       serverError(res);
     }
     return true;

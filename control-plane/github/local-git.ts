@@ -11,6 +11,9 @@
  *   (`safe.directory`) that applies to discovered repositories does not refuse repositories that an
  *   operator mounted with another owner. A `.git` file (linked work tree) is given to git as is.
  * - A ref is never an option: one starting with `-` is unknown, and `--end-of-options` comes first.
+ * - A ref is what GitHub accepts in an archive URL: a full or abbreviated sha, HEAD, or a branch or
+ *   tag name by git's refname rules (`git check-ref-format`). Revision syntax (`HEAD^{tree}`,
+ *   `main~2`, `v1:path`, `@{-1}`) is an unknown ref, a 404, as on GitHub.
  * - Output of the small commands is bounded and they have a timeout; the archive is a child process
  *   the caller streams.
  */
@@ -181,9 +184,19 @@ function hasControlCharacter(text: string): boolean {
   return false;
 }
 
+const REF_MAX = 1024;
+/** Characters git forbids anywhere in a refname (besides control characters and space). */
+const REF_FORBIDDEN = /[~^:?*[\\]|\.\.|@\{|\/\/|^\/|\/$|\.$|^@$|\.lock(?:\/|$)|(?:^|\/)\./;
+
+/** Whether `ref` is a name GitHub could resolve: a branch or tag name (git's refname rules), HEAD or a sha. */
+export function isRefName(ref: string): boolean {
+  if (ref === '' || ref.length > REF_MAX || ref.startsWith('-') || ref.includes(' ') || hasControlCharacter(ref)) return false;
+  return !REF_FORBIDDEN.test(ref);
+}
+
 /** The commit a ref names (branch, tag, sha, HEAD, ...), or undefined when there is none. */
 export async function resolveCommit(repo: LocalRepository, ref: string): Promise<string | undefined> {
-  if (ref === '' || ref.startsWith('-') || hasControlCharacter(ref)) return undefined;
+  if (!isRefName(ref)) return undefined;
   const args = ['rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`];
   const result = await runGit(repo, args);
   if (result.code === 0) {
@@ -191,8 +204,9 @@ export async function resolveCommit(repo: LocalRepository, ref: string): Promise
     if (!isObjectId(sha)) throw new GitCommandError(`git rev-parse printed an unexpected object name`, 0, result.stderr);
     return sha;
   }
-  // --verify --quiet: exit 1 without a word means "no such commit"; anything else is a real failure.
-  if (result.code === 1 && result.stderr === '') return undefined;
+  // --verify --quiet exits 1 when the name resolves to no commit: absent, or a tag of a tree or
+  // blob (then with a line on stderr). Anything else (128: a broken repository) is a real failure.
+  if (result.code === 1) return undefined;
   throw failed(args, result);
 }
 

@@ -5,7 +5,9 @@
  * stay a readable sequence of "read, check, store".
  */
 import { ApiError, arrayMember, booleanMember, objectMember, stringMember } from '../api/api-error.js';
+import { quoted } from '../log/clip.js';
 import type { AutoRollbackConfiguration, RevisionLocation, Tag, TagFilter } from '../model.js';
+import { checkGitHubLocation, checkS3Location } from './revision-fields.js';
 
 export type Input = Record<string, unknown>;
 
@@ -18,29 +20,46 @@ const FILTER_TYPES = ['KEY_ONLY', 'VALUE_ONLY', 'KEY_AND_VALUE'];
 const ROLLBACK_EVENTS = ['DEPLOYMENT_FAILURE', 'DEPLOYMENT_STOP_ON_ALARM', 'DEPLOYMENT_STOP_ON_REQUEST'];
 export const LOCAL_ONLY = 'the local control plane supports only in-place deployments (IN_PLACE, WITHOUT_TRAFFIC_CONTROL) to on-premises instances';
 
-/** A required name member: absent or empty → `<requiredCode>`, longer than 100 → `<invalidCode>`. */
-export function nameMember(input: Input, member: string, codes: { required: string; invalid: string; what: string }): string {
+/**
+ * The characters CodeDeploy allows in application, deployment group and deployment configuration
+ * names (CodeDeploy quotas: letters, digits, and . _ + = , @ -).
+ */
+const NAME_CHARACTERS = /^[A-Za-z0-9._+=,@-]+$/;
+
+export interface NameCodes {
+  required: string;
+  invalid: string;
+  what: string;
+  /** Also held to NAME_CHARACTERS (instance names have their own rule, checkInstanceName). */
+  charset?: boolean;
+}
+
+/** A required name member: absent or empty → `<requiredCode>`, too long or bad characters → `<invalidCode>`. */
+export function nameMember(input: Input, member: string, codes: NameCodes): string {
   const v = stringMember(input, member);
   if (v === undefined || v === '') throw new ApiError(codes.required, `The ${codes.what} must be specified (${member}).`);
   checkName(v, member, codes);
   return v;
 }
 
-export function checkName(v: string, member: string, codes: { invalid: string; what: string }): void {
+export function checkName(v: string, member: string, codes: Omit<NameCodes, 'required'>): void {
   if (v.length > NAME_MAX) throw new ApiError(codes.invalid, `The ${codes.what} in ${member} is ${v.length} characters long: use 1 to ${NAME_MAX} characters.`);
+  if (codes.charset && !NAME_CHARACTERS.test(v)) {
+    throw new ApiError(codes.invalid, `The ${codes.what} ${quoted(v)} in ${member} is not valid: use letters, digits and . _ + = , @ - only.`);
+  }
 }
 
-export const APPLICATION = { required: 'ApplicationNameRequiredException', invalid: 'InvalidApplicationNameException', what: 'application name' };
-export const GROUP = { required: 'DeploymentGroupNameRequiredException', invalid: 'InvalidDeploymentGroupNameException', what: 'deployment group name' };
-export const CONFIG = { required: 'DeploymentConfigNameRequiredException', invalid: 'InvalidDeploymentConfigNameException', what: 'deployment configuration name' };
-export const INSTANCE = { required: 'InstanceNameRequiredException', invalid: 'InvalidInstanceNameException', what: 'on-premises instance name' };
+export const APPLICATION: NameCodes = { required: 'ApplicationNameRequiredException', invalid: 'InvalidApplicationNameException', what: 'application name', charset: true };
+export const GROUP: NameCodes = { required: 'DeploymentGroupNameRequiredException', invalid: 'InvalidDeploymentGroupNameException', what: 'deployment group name', charset: true };
+export const CONFIG: NameCodes = { required: 'DeploymentConfigNameRequiredException', invalid: 'InvalidDeploymentConfigNameException', what: 'deployment configuration name', charset: true };
+export const INSTANCE: NameCodes = { required: 'InstanceNameRequiredException', invalid: 'InvalidInstanceNameException', what: 'on-premises instance name' };
 
 /** Instance names become part of an ARN and of log lines: no whitespace, control characters or slashes. */
 export function checkInstanceName(v: string, member: string): void {
   checkName(v, member, INSTANCE);
   // eslint-disable-next-line no-control-regex
   if (/[\s\u0000-\u001f\u007f/]/.test(v)) {
-    throw new ApiError('InvalidInstanceNameException', `The on-premises instance name ${JSON.stringify(v)} in ${member} is not valid: use letters, digits and . _ - (no spaces or slashes).`);
+    throw new ApiError('InvalidInstanceNameException', `The on-premises instance name ${quoted(v)} in ${member} is not valid: use letters, digits and . _ - (no spaces or slashes).`);
   }
 }
 
@@ -174,7 +193,6 @@ export function computePlatform(input: Input): void {
 }
 
 const BUNDLE_TYPES = ['tar', 'tgz', 'zip', 'YAML', 'JSON'];
-const GITHUB_REPOSITORY = /^[A-Za-z0-9._-]+\/[A-Za-z0-9._-]+$/;
 
 function invalidRevision(message: string): ApiError {
   return new ApiError('InvalidRevisionException', message);
@@ -188,31 +206,31 @@ export function revisionLocation(value: unknown, member = 'revision'): RevisionL
   if (type === 'S3') {
     const s3 = objectMember(r, 's3Location');
     if (!s3) throw invalidRevision(`${member}.s3Location is required for an S3 revision.`);
-    const bucket = stringMember(s3, 'bucket');
-    const key = stringMember(s3, 'key');
-    const bundleType = stringMember(s3, 'bundleType');
-    const version = stringMember(s3, 'version');
-    const eTag = stringMember(s3, 'eTag');
-    if (!bucket) throw invalidRevision(`${member}.s3Location.bucket is required for an S3 revision.`);
-    if (!key) throw invalidRevision(`${member}.s3Location.key is required for an S3 revision.`);
-    if (bundleType !== undefined && !BUNDLE_TYPES.includes(bundleType)) throw invalidRevision(`${member}.s3Location.bundleType ${JSON.stringify(bundleType)} is not valid: use tar, tgz or zip.`);
+    const location = {
+      bucket: stringMember(s3, 'bucket'),
+      key: stringMember(s3, 'key'),
+      bundleType: stringMember(s3, 'bundleType'),
+      version: stringMember(s3, 'version') || undefined,
+      eTag: stringMember(s3, 'eTag') || undefined,
+    };
+    const { bucket, key } = checkS3Location(location, `${member}.s3Location`);
+    if (location.bundleType !== undefined && !BUNDLE_TYPES.includes(location.bundleType)) {
+      throw invalidRevision(`${member}.s3Location.bundleType ${quoted(location.bundleType)} is not valid: use tar, tgz or zip.`);
+    }
     const s3Location: NonNullable<RevisionLocation['s3Location']> = { bucket, key };
-    if (bundleType !== undefined) s3Location.bundleType = bundleType as NonNullable<RevisionLocation['s3Location']>['bundleType'];
-    if (version) s3Location.version = version;
-    if (eTag) s3Location.eTag = eTag;
+    if (location.bundleType !== undefined) s3Location.bundleType = location.bundleType as NonNullable<RevisionLocation['s3Location']>['bundleType'];
+    if (location.version) s3Location.version = location.version;
+    if (location.eTag) s3Location.eTag = location.eTag;
     return { revisionType: 'S3', s3Location };
   }
   if (type === 'GitHub') {
     const gh = objectMember(r, 'gitHubLocation');
     if (!gh) throw invalidRevision(`${member}.gitHubLocation is required for a GitHub revision.`);
-    const repository = stringMember(gh, 'repository');
-    const commitId = stringMember(gh, 'commitId');
-    if (!repository || !GITHUB_REPOSITORY.test(repository)) throw invalidRevision(`${member}.gitHubLocation.repository ${JSON.stringify(repository ?? null)} is not valid: use "owner/repository".`);
-    if (!commitId) throw invalidRevision(`${member}.gitHubLocation.commitId is required for a GitHub revision.`);
+    const { repository, commitId } = checkGitHubLocation({ repository: stringMember(gh, 'repository'), commitId: stringMember(gh, 'commitId') }, `${member}.gitHubLocation`);
     return { revisionType: 'GitHub', gitHubLocation: { repository, commitId } };
   }
   if (type === undefined) throw invalidRevision(`${member}.revisionType is required: use S3 or GitHub.`);
-  throw invalidRevision(`${member}.revisionType ${JSON.stringify(type)} is not supported by the local control plane: use S3 or GitHub.`);
+  throw invalidRevision(`${member}.revisionType ${quoted(type)} is not supported by the local control plane: use S3 or GitHub.`);
 }
 
 /**

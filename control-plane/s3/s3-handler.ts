@@ -17,6 +17,7 @@ import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { HttpHandler } from '../http/route.js';
+import { clip } from '../log/clip.js';
 import type { Db } from '../store/database.js';
 import { createBlobStore } from './blob-store.js';
 import * as bucketOps from './bucket-operations.js';
@@ -142,11 +143,11 @@ export function createS3Handler(opts: S3HandlerOptions): S3Handler {
   function sendError(r: S3Request, err: unknown, operation: string | undefined): void {
     if (r.res.destroyed || r.req.socket.destroyed) {
       // The client went away (an upload broken off mid-body): nobody to answer.
-      logger.debug({ err, method: r.method, bucket: r.bucket, key: r.key, operation }, 'S3 client disconnected');
+      logger.debug({ err, method: r.method, bucket: clip(r.bucket), key: clip(r.key), operation }, 'S3 client disconnected');
       return;
     }
     const e = err instanceof S3Error ? err : new S3Error('InternalError', 'We encountered an internal error. Please try again.', 500);
-    if (!(err instanceof S3Error)) logger.error({ err, method: r.method, bucket: r.bucket, key: r.key, operation }, 'S3 request failed');
+    if (!(err instanceof S3Error)) logger.error({ err, method: r.method, bucket: clip(r.bucket), key: clip(r.key), operation }, 'S3 request failed');
     if (r.res.headersSent) {
       r.res.destroy();
       return;
@@ -186,7 +187,7 @@ export function createS3Handler(opts: S3HandlerOptions): S3Handler {
     // Drain anything an operation answered without reading (e.g. a body sent with a GET).
     if (!req.complete && !r.body) req.resume();
     logger.debug(
-      { operation, method, bucket: r.bucket, key: r.key, status: res.statusCode, accessKeyId: accessKeyId(req, r.query), ms: Date.now() - started },
+      { operation, method, bucket: clip(r.bucket), key: clip(r.key), status: res.statusCode, accessKeyId: accessKeyId(req, r.query), ms: Date.now() - started },
       'S3 request',
     );
     return true;

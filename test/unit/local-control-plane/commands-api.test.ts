@@ -266,7 +266,10 @@ describe('GetDeploymentSpecification', () => {
     if (!cmd) throw new Error('no command');
     const get = (executionId: string, host: string) => call(h, 'GetDeploymentSpecification', { DeploymentExecutionId: executionId, HostIdentifier: host });
     expect(await rejection(get('CodeDeploy/us-east-1/local/arn:aws:codedeploy:us-east-1:000000000000:deployment/d-NOSUCH000', hostArn('host-01')))).toMatchObject({ code: 'DeploymentNotFoundException' });
-    expect(await rejection(get('garbage', hostArn('host-01')))).toMatchObject({ code: 'DeploymentNotFoundException' });
+    expect(await rejection(get('a/b/c/not-ours', hostArn('host-01')))).toMatchObject({ code: 'DeploymentNotFoundException' });
+    // Outside the model's constraint (^[^/]+/[^/]+/[^/]+/.+$, at most 129 characters): the model's ClientException.
+    expect(await rejection(get('garbage', hostArn('host-01')))).toMatchObject({ code: 'ClientException' });
+    expect(await rejection(get(`a/b/c/${'x'.repeat(200)}`, hostArn('host-01')))).toMatchObject({ code: 'ClientException' });
     expect(await rejection(get(cmd.DeploymentExecutionId, hostArn('other')))).toMatchObject({ code: 'HostNotFoundException' });
     expect(await rejection(get(cmd.DeploymentExecutionId, 'arn:aws:iam::1:user/nobody'))).toMatchObject({ code: 'HostNotFoundException' });
     expect(await rejection(() => call(h, 'GetDeploymentSpecification', { HostIdentifier: hostArn('host-01') }))).toMatchObject({ code: 'ClientException', message: 'DeploymentExecutionId is required.' });

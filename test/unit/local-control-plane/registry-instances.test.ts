@@ -181,10 +181,12 @@ describe('registry: targets and deployment records', () => {
 describe('registry: application revisions', () => {
   it('registers, gets and lists S3 and GitHub revisions with filters and sorting', () => {
     const h = registryHarness();
+    // GitHub revisions name their commit by its full SHA-1 (the API refuses anything else).
+    const SHA = 'abc1230000000000000000000000000000000000';
     const { deploymentGroupId } = seeded(h);
     h.call('RegisterApplicationRevision', { applicationName: 'web', revision: s3('app/v1.zip'), description: 'first' });
     h.clock.now += 1000;
-    h.call('RegisterApplicationRevision', { applicationName: 'web', revision: { revisionType: 'GitHub', gitHubLocation: { repository: 'me/app', commitId: 'abc123' } } });
+    h.call('RegisterApplicationRevision', { applicationName: 'web', revision: { revisionType: 'GitHub', gitHubLocation: { repository: 'me/app', commitId: SHA } } });
     h.clock.now += 1000;
     h.call('RegisterApplicationRevision', { applicationName: 'web', revision: { revisionType: 'S3', s3Location: { bucket: 'other', key: 'app/v3.tgz', bundleType: 'tgz' } } });
     // Registering again only updates the description.
@@ -192,16 +194,16 @@ describe('registry: application revisions', () => {
     expect(h.call('GetApplicationRevision', { applicationName: 'web', revision: s3('app/v1.zip') }).revisionInfo).toEqual({ description: 'first, again', deploymentGroups: [], registerTime: 1_700_000_000 });
 
     const list = (input: Record<string, unknown>) => (h.call('ListApplicationRevisions', { applicationName: 'web', ...input }).revisions as RevisionLocation[]).map((r) => r.s3Location?.key ?? r.gitHubLocation?.commitId);
-    expect(list({})).toEqual(['app/v1.zip', 'abc123', 'app/v3.tgz']);
-    expect(list({ sortBy: 'registerTime', sortOrder: 'descending' })).toEqual(['app/v3.tgz', 'abc123', 'app/v1.zip']);
+    expect(list({})).toEqual(['app/v1.zip', SHA, 'app/v3.tgz']);
+    expect(list({ sortBy: 'registerTime', sortOrder: 'descending' })).toEqual(['app/v3.tgz', SHA, 'app/v1.zip']);
     expect(list({ s3Bucket: 'releases' })).toEqual(['app/v1.zip']);
     expect(list({ s3Bucket: 'other', s3KeyPrefix: 'app/' })).toEqual(['app/v3.tgz']);
     expect(list({ s3Bucket: 'other', s3KeyPrefix: 'nope/' })).toEqual([]);
     h.clock.now += 1000;
-    h.registry.recordDeployment(deploymentGroupId, { deploymentId: 'd-AAAAAAAA1', status: 'Created', createTime: 1_700_000_003 }, { revisionType: 'GitHub', gitHubLocation: { repository: 'me/app', commitId: 'abc123' } });
-    expect(list({ deployed: 'include' })).toEqual(['abc123']);
+    h.registry.recordDeployment(deploymentGroupId, { deploymentId: 'd-AAAAAAAA1', status: 'Created', createTime: 1_700_000_003 }, { revisionType: 'GitHub', gitHubLocation: { repository: 'me/app', commitId: SHA } });
+    expect(list({ deployed: 'include' })).toEqual([SHA]);
     expect(list({ deployed: 'exclude' })).toEqual(['app/v1.zip', 'app/v3.tgz']);
-    expect(list({ sortBy: 'lastUsedTime', sortOrder: 'descending' })[0]).toBe('abc123');
+    expect(list({ sortBy: 'lastUsedTime', sortOrder: 'descending' })[0]).toBe(SHA);
 
     const batch = h.call('BatchGetApplicationRevisions', { applicationName: 'web', revisions: [s3('app/v1.zip'), s3('missing.zip')] });
     expect((batch.revisions as { revisionLocation: RevisionLocation; genericRevisionInfo: { description: string } }[]).map((r) => r.genericRevisionInfo.description)).toEqual(['first, again']);
