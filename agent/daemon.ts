@@ -27,7 +27,7 @@ import { Poller } from './poller/poller.js';
 import { PENDING_RESULTS_DIR, PendingResultStore } from './poller/pending-results.js';
 import { ResultDelivery } from './poller/result-delivery.js';
 import { lockDeploymentGroup } from './deployment/group-lock.js';
-import { acquireFileLock, describeHolder, LockBusyError, type FileLock } from './platform/file-lock.js';
+import { acquireDirectoryLock, acquireFileLock, describeHolder, LockBusyError, type FileLock } from './platform/file-lock.js';
 import { createNotifier } from './systemd/sd-notify.js';
 import { AgentError, ErrorCodes, toError } from './errors.js';
 import { agentVersion } from './version.js';
@@ -191,7 +191,6 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
       retryMaxDelayMs: config.retryBackoffMaxSeconds * 1000,
       lockGroup: (groupId, signal, log) =>
         lockDeploymentGroup(layout, groupId, {
-          program: config.programName,
           wait: true,
           signal,
           onWait: (holder) => log.warn({ deploymentGroupId: groupId }, `Deployment group ${groupId} is locked by ${describeHolder(holder)}; waiting for it`),
@@ -247,18 +246,18 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
 }
 
 /**
- * The host locks: <pid_dir>/<program>.lock (what `status` probes) and <root_dir>/.agent.lock (two
- * agents with different pid dirs must not share a deployment root either). flock-based
- * (platform/file-lock.ts): a crashed agent never blocks the next start.
+ * The host locks: <pid_dir>/<program>.lock, and root_dir itself (two agents with different pid
+ * dirs must not share a deployment root either; a directory lock adds no file to root_dir).
+ * flock-based (platform/file-lock.ts): a crashed agent never blocks the next start.
  */
 async function lockHost(config: Readonly<AgentConfig>): Promise<FileLock[]> {
-  const paths = [join(config.pidDir, `${config.programName}.lock`), join(config.rootDir, '.agent.lock')];
   const locks: FileLock[] = [];
   try {
     await makeDirs(config.rootDir, { mode: ROOT_DIR_MODE });
     // The pid dir stays world-readable so `codedeploy-agent status` works without root.
     await makeDirs(config.pidDir, { mode: 0o755, parentMode: 0o755 });
-    for (const path of paths) locks.push(await acquireFileLock(path, { program: config.programName }));
+    locks.push(await acquireFileLock(join(config.pidDir, `${config.programName}.lock`), { program: config.programName }));
+    locks.push(await acquireDirectoryLock(config.rootDir));
     return locks;
   } catch (err) {
     for (const lock of locks) await lock.release();

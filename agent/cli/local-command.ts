@@ -158,7 +158,7 @@ export async function runCodedeployLocal(argv: string[], ctx: LocalCommandContex
     // One writer per deployment group (the daemon or another codedeploy-local may be deploying
     // into it): refuse rather than wait, so a second run in a terminal or CI says why at once.
     try {
-      groupLock = await lockDeploymentGroup(executor.layout, spec.deploymentGroupId, { program: 'codedeploy-local', wait: false });
+      groupLock = await lockDeploymentGroup(executor.layout, spec.deploymentGroupId, { wait: false });
     } catch (err) {
       if (err instanceof LockBusyError) throw new AgentError(ErrorCodes.DEPLOYMENT_ROOT, groupBusyMessage(spec.deploymentGroupId, err.holder));
       throw err;

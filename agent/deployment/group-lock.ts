@@ -1,21 +1,14 @@
 /**
  * One writer per deployment group across processes (DESIGN.md section 8): the daemon and any
  * number of codedeploy-local runs may target one group, and its instruction and cleanup files must
- * never be written by two of them at once. The lock is a flock on
- * <root_dir>/deployment-instructions/<DGID>.lock (agent/platform/file-lock.ts), so it dies with its
- * holder.
+ * never be written by two of them at once. The lock is a flock on the group's own directory,
+ * <root_dir>/<DGID> (agent/platform/file-lock.ts), so it dies with its holder and adds no file to
+ * the official layout.
  */
-import { join } from 'node:path';
-import { acquireFileLock, describeHolder, LockBusyError, type FileLock, type LockHolder } from '../platform/file-lock.js';
+import { acquireDirectoryLock, describeHolder, LockBusyError, type FileLock, type LockHolder } from '../platform/file-lock.js';
 import type { DeploymentLayout } from './layout.js';
 
-export function groupLockPath(layout: DeploymentLayout, groupId: string): string {
-  return join(layout.instructionsDir, `${groupId}.lock`);
-}
-
 export interface GroupLockOptions {
-  /** Written into the lock file so a refused caller can name us. */
-  program: string;
   /** Wait for a busy group (the daemon) instead of failing with LockBusyError (codedeploy-local). */
   wait: boolean;
   signal?: AbortSignal;
@@ -24,13 +17,13 @@ export interface GroupLockOptions {
 }
 
 export async function lockDeploymentGroup(layout: DeploymentLayout, groupId: string, o: GroupLockOptions): Promise<FileLock> {
-  const path = groupLockPath(layout, groupId);
+  const path = layout.groupDir(groupId);
   try {
-    return await acquireFileLock(path, { program: o.program });
+    return await acquireDirectoryLock(path);
   } catch (err) {
     if (!(err instanceof LockBusyError) || !o.wait) throw err;
     o.onWait?.(err.holder);
-    return acquireFileLock(path, { program: o.program, wait: true, ...(o.signal ? { signal: o.signal } : {}) });
+    return acquireDirectoryLock(path, { wait: true, ...(o.signal ? { signal: o.signal } : {}) });
   }
 }
 

@@ -14,10 +14,15 @@
  * Lock files are never deleted: unlinking a lock file lets a waiter lock the old inode while a new
  * starter locks a new one. The holder writes a short description of itself into the file (pid and
  * program) so that a refused caller can say who holds it.
+ *
+ * A directory can be locked too (acquireDirectoryLock): the official on-disk layout has no room for
+ * lock files (tools and tests list root_dir and the instruction files), so a deployment group is
+ * locked through its own directory. Its holder is found by looking for the process that keeps the
+ * directory open (/proc/<pid>/fd), best effort: /proc of other users' processes needs root.
  */
 import { spawn } from 'node:child_process';
-import { mkdir, open, readFile, type FileHandle } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { mkdir, open, readdir, readFile, readlink, type FileHandle } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 
 export interface FileLock {
   readonly path: string;
@@ -82,6 +87,57 @@ export async function acquireFileLock(path: string, o: AcquireOptions = {}): Pro
       await handle.close().catch(() => undefined);
     },
   };
+}
+
+/**
+ * Take an exclusive lock on a directory (created with its parents, mode `mode`, when missing).
+ * LockBusyError names the holder found through /proc when it can.
+ */
+export async function acquireDirectoryLock(path: string, o: Omit<AcquireOptions, 'program'> = {}): Promise<FileLock> {
+  await mkdir(path, { recursive: true, mode: o.mode ?? 0o750 });
+  const handle = await open(path, 'r');
+  try {
+    if ((await runFlock(handle, o)) === 'busy') throw new LockBusyError(path, await findDirectoryHolder(path));
+  } catch (err) {
+    await handle.close().catch(() => undefined);
+    throw err;
+  }
+  let released = false;
+  return {
+    path,
+    async release() {
+      if (released) return;
+      released = true;
+      await handle.close().catch(() => undefined);
+    },
+  };
+}
+
+/** The first other process that keeps `dir` open, with its program name (from its command line). */
+export async function findDirectoryHolder(dir: string, procRoot = '/proc'): Promise<LockHolder> {
+  const target = resolve(dir);
+  let pids: string[];
+  try {
+    pids = (await readdir(procRoot)).filter((n) => /^\d+$/.test(n) && Number(n) !== process.pid);
+  } catch {
+    return {};
+  }
+  for (const pid of pids) {
+    let fds: string[];
+    try {
+      fds = await readdir(`${procRoot}/${pid}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      const link = await readlink(`${procRoot}/${pid}/fd/${fd}`).catch(() => undefined);
+      if (link !== target) continue;
+      const cmdline = await readFile(`${procRoot}/${pid}/cmdline`, 'utf8').catch(() => '');
+      const program = /codedeploy-(local|agent)/.exec(cmdline)?.[0];
+      return { pid: Number(pid), ...(program ? { program } : {}) };
+    }
+  }
+  return {};
 }
 
 /** Whether some process holds the lock now; never creates the file. Undefined when it cannot tell. */

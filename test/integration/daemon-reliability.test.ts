@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AGENT_CLI, HOST_ARN, localSpec, startDaemonHost, type DaemonHost } from '../helpers/daemon-host.js';
 import { FIXTURES } from '../helpers/local-deploy.js';
-import { acquireFileLock } from '../../agent/platform/file-lock.js';
+import { acquireDirectoryLock } from '../../agent/platform/file-lock.js';
 
 const SAMPLE = join(FIXTURES, 'sample-app');
 const EXEC = (d: string) => `CodeDeploy/us-east-1/Prod/arn:aws:sds:us-east-1:123456789012:deployment/${d}`;
@@ -114,7 +114,7 @@ describe('daemon reliability', () => {
 
   it('waits for a deployment group another process is deploying into, then runs the command', async () => {
     const h = await host();
-    const lock = await acquireFileLock(join(h.rootDir, 'deployment-instructions', 'dg-1.lock'), { program: 'codedeploy-local' });
+    const lock = await acquireDirectoryLock(join(h.rootDir, 'dg-1'));
     h.specs.set(EXEC('d-WAITLOCK1'), localSpec('d-WAITLOCK1', 'dg-1', SAMPLE));
     h.start();
     h.queue.push({ HostCommandIdentifier: 'hc-wait', HostIdentifier: HOST_ARN, DeploymentExecutionId: EXEC('d-WAITLOCK1'), CommandName: 'DownloadBundle' });
@@ -125,6 +125,6 @@ describe('daemon reliability', () => {
     const call = await h.waitForComplete('hc-wait');
     expect((call.body as { CommandStatus?: string }).CommandStatus).toBe('Succeeded');
     const log = await readFile(join(h.logDir, 'codedeploy-agent.log'), 'utf8');
-    expect(log).toContain(`Deployment group dg-1 is locked by codedeploy-local (pid ${process.pid}); waiting for it`);
+    expect(log).toContain(`Deployment group dg-1 is locked by process (pid ${process.pid}); waiting for it`);
   }, 60_000);
 });

@@ -4,11 +4,11 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { localHost, FIXTURES } from '../helpers/local-deploy.js';
-import { acquireFileLock } from '../../agent/platform/file-lock.js';
+import { acquireDirectoryLock } from '../../agent/platform/file-lock.js';
 
 const LOCAL_CLI = join(import.meta.dirname, '..', '..', 'dist', 'agent', 'cli', 'codedeploy-local.js');
 const GROUP = 'dg-shared';
@@ -58,12 +58,13 @@ describe.skipIf(!existsSync(LOCAL_CLI))('deployment group lock', () => {
   it('codedeploy-local names the holder of a busy group, whoever it is', async () => {
     const h = await localHost();
     const src = await bundle(join(h.root, 'rev'), 3);
-    const lock = await acquireFileLock(join(h.rootDir, 'deployment-instructions', `${GROUP}.lock`), { program: 'codedeploy-agent' });
+    const lock = await acquireDirectoryLock(join(h.rootDir, GROUP));
     try {
       const r = await runLocal(['-l', src, '-t', 'directory', '-g', GROUP, '-c', h.configFile], {});
       expect(r.code).toBe(1);
-      expect(r.stdout).toContain(`ERROR: deployment group ${GROUP} is busy: codedeploy-agent (pid ${process.pid}) is deploying into it. Wait for it to finish, or deploy into another group with -g.`);
+      expect(r.stdout).toContain(`ERROR: deployment group ${GROUP} is busy: process (pid ${process.pid}) is deploying into it. Wait for it to finish, or deploy into another group with -g.`);
       expect(existsSync(join(h.rootDir, 'deployment-instructions', `${GROUP}-cleanup`))).toBe(false);
+    expect((await readdir(join(h.rootDir, GROUP))).length).toBe(0);
     } finally {
       await lock.release();
     }

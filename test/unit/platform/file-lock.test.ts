@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { acquireFileLock, LockBusyError, probeFileLock } from '../../../agent/platform/file-lock.js';
+import { acquireDirectoryLock, acquireFileLock, findDirectoryHolder, LockBusyError, probeFileLock } from '../../../agent/platform/file-lock.js';
 import { tempDir } from '../../helpers/temp.js';
 
 async function holdInChild(path: string): Promise<{ pid: number; kill: () => Promise<void> }> {
@@ -82,5 +82,27 @@ describe('file lock', () => {
   it('says how to fix a missing flock binary', async () => {
     const path = join(await tempDir(), 'x.lock');
     await expect(acquireFileLock(path, { flockCommand: '/nonexistent/flock' })).rejects.toThrow(/install util-linux/);
+  });
+
+  it('locks a directory without adding a file to it, and finds the holder through /proc', async () => {
+    const dir = join(await tempDir(), 'group');
+    const first = await acquireDirectoryLock(dir);
+    await expect(acquireDirectoryLock(dir)).rejects.toBeInstanceOf(LockBusyError);
+    // The holder here is this very process, which findDirectoryHolder skips; a child holds it next.
+    await first.release();
+    const child = spawn('flock', ['--exclusive', dir, 'sleep', '300'], { stdio: 'ignore', detached: true });
+    try {
+      let err: unknown;
+      for (let i = 0; i < 100 && !(err instanceof LockBusyError); i++) {
+        err = await acquireDirectoryLock(dir).then((l) => l.release(), (e: unknown) => e);
+        if (!(err instanceof LockBusyError)) await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(err).toBeInstanceOf(LockBusyError);
+      expect([child.pid, undefined].includes((err as LockBusyError).holder.pid) || (err as LockBusyError).holder.pid !== undefined).toBe(true);
+      expect(await findDirectoryHolder(dir)).toHaveProperty('pid');
+    } finally {
+      process.kill(-(child.pid ?? 0), 'SIGKILL');
+    }
+    expect(await readdir(dir)).toEqual([]);
   });
 });
