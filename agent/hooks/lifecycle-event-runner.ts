@@ -7,11 +7,14 @@
  * tail (TailBuffer), which is the HookResult log of a failed event.
  */
 import { ScriptErrorCode, toError } from '../errors.js';
+import { createToolRunner } from '../install/tool-runner.js';
 import type { OutputStream, ScriptLogWriter } from '../log/types.js';
 import { runScript, type HookOutputSink } from './hook-runner.js';
+import { prepareRunasAccess, type RunasAccessContext } from './runas-access.js';
 import { findScript, makeExecutable } from './script-path.js';
 import { TailBuffer } from './tail-buffer.js';
 import type { HookResult, LifecycleEventRequest } from './types.js';
+import { lookupUser } from './user-lookup.js';
 
 const SUCCESS: HookResult = { errorCode: ScriptErrorCode.SUCCEEDED, scriptName: '', message: '', log: '' };
 
@@ -31,6 +34,8 @@ export async function runLifecycleEvent(req: LifecycleEventRequest & { onScript?
     message,
     log: tail.text(),
   });
+
+  const access = accessContext(req, sink);
 
   req.log.lifecycleEvent(req.event);
   tail.push(`LifecycleEvent - ${req.event}\n`);
@@ -58,11 +63,13 @@ export async function runLifecycleEvent(req: LifecycleEventRequest & { onScript?
         }
       }
 
+      const user = access && script.runas !== undefined ? await prepareRunasAccess(access, script.runas, req.archiveDir) : undefined;
       req.onScript?.({ phase: 'start', event: req.event, script: script.location });
       const outcome = await runScript({
         location: script.location,
         scriptPath: found.path,
         ...(script.runas !== undefined ? { runas: script.runas } : {}),
+        ...(user ? { lookupUser: () => Promise.resolve(user) } : {}),
         sudo: script.sudo,
         timeoutSeconds: script.timeoutSeconds,
         env: req.env,
@@ -87,6 +94,20 @@ export async function runLifecycleEvent(req: LifecycleEventRequest & { onScript?
   } finally {
     await req.log.flush().catch((err: unknown) => req.logger.warn({ err: toError(err) }, 'could not flush scripts.log'));
   }
+}
+
+/** Only with root_dir known and a script that has runas does the runner touch permissions. */
+function accessContext(req: LifecycleEventRequest, sink: HookOutputSink): RunasAccessContext | undefined {
+  if (req.rootDir === undefined || !req.scripts.some((s) => s.runas !== undefined)) return undefined;
+  return {
+    rootDir: req.rootDir,
+    tools: req.aclTools ?? createToolRunner({ timeoutMs: 30_000 }),
+    lookupUser,
+    agentUid: process.geteuid?.() ?? 0,
+    logger: req.logger,
+    note: (message) => sink.note(message),
+    done: new Set(),
+  };
 }
 
 interface Drainable {

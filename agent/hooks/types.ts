@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { HookScript } from '../../appspec/model.js';
 import type { ScriptErrorCodeValue } from '../errors.js';
+import type { ToolRunner } from '../install/tool-runner.js';
 import type { ScriptLogWriter } from '../log/types.js';
 
 /** The outcome of one lifecycle event (all its scripts), as a value: never thrown. */
@@ -32,4 +33,11 @@ export interface LifecycleEventRequest {
   logger: Logger;
   /** Aborting stops the running script (TERM then KILL) and fails the event with code 5. */
   signal?: AbortSignal;
+  /**
+   * root_dir. When set, a `runas` user is given access from it down to archiveDir before its
+   * script runs (runas-access.ts); without it the runner changes no permission.
+   */
+  rootDir?: string;
+  /** Runs getfacl/setfacl for that grant (default: the installer's tool runner). */
+  aclTools?: ToolRunner;
 }
