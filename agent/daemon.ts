@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { AgentConfig } from './config/agent-config.js';
 import { createRotatingAgentLog, type AgentLog } from './log/agent-logger.js';
 import { assertLogDirWritable } from './log/log-dir.js';
-import { makeDirs, ROOT_DIR_MODE } from './log/file-modes.js';
+import { makeDirs, ROOT_DIR_MODE } from './platform/file-modes.js';
 import { createDeploymentsLog, type DeploymentsLog } from './log/deployments-log.js';
 import { resolveIdentity } from './identity/resolve-identity.js';
 import { fipsAllowed, FIPS_NOT_ALLOWED_MESSAGE, resolveCommandsEndpoint } from './control-plane/endpoint.js';

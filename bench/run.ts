@@ -4,6 +4,8 @@
  * install-10k: install a generated tgz bundle of 10,000 small files with codedeploy-local
  * (DownloadBundle + Install, no hook scripts) versus the baseline `tar -xzf` + `cp -a` of the same
  * bundle. Each side runs RUNS times; the medians are compared. Target: ratio <= 1.5.
+ * many-entries: peak RSS and time of codedeploy-local on tars of 100,000 and 1,000,000 empty files,
+ * and the ratio of the times (bench/many-entries-bench.ts). Targets: < 150 MiB, ratio near 10.
  * Then the daemon: idle RSS and poll-to-ack latency (bench/daemon-bench.ts), and the local control
  * plane under a fleet of real agents (bench/control-plane-bench.ts).
  */
@@ -17,6 +19,7 @@ import { promisify } from 'node:util';
 import { hideSdkNodeVersionWarning } from '../scripts/lib/sdk-warning.js';
 import { benchControlPlane } from './control-plane-bench.js';
 import { benchDaemon } from './daemon-bench.js';
+import { benchManyEntries, manyEntriesDir } from './many-entries-bench.js';
 
 const execFileAsync = promisify(execFile);
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -103,10 +106,15 @@ async function benchInstall(): Promise<void> {
 }
 
 hideSdkNodeVersionWarning();
-// BENCH_SUITES=install,daemon,control-plane (default: all) picks what runs.
-const suites = new Set((process.env.BENCH_SUITES ?? 'install,daemon,control-plane').split(',').map((s) => s.trim()));
+// BENCH_SUITES=install,many-entries,daemon,control-plane (default: all) picks what runs.
+const suites = new Set((process.env.BENCH_SUITES ?? 'install,many-entries,daemon,control-plane').split(',').map((s) => s.trim()));
 if (suites.has('install')) {
   await benchInstall();
+  console.log('');
+}
+if (suites.has('many-entries')) {
+  const sizes = (process.env.BENCH_MANY_ENTRIES ?? '100000,1000000').split(',').map(Number);
+  await benchManyEntries(manyEntriesDir(BENCH_DIR, sizes), process.env.BENCH_LOCAL_CLI ?? localCli, sizes);
   console.log('');
 }
 if (suites.has('daemon')) await benchDaemon(Number(process.env.BENCH_IDLE_SECONDS ?? 60), Number(process.env.BENCH_COMMANDS ?? 200));

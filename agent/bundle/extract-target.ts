@@ -4,13 +4,20 @@
  * Safety rules (DESIGN.md section 5, "confined paths"):
  * - an entry name that is absolute or has a `..` component fails the unpack (PATH_ESCAPE);
  * - an entry whose parent path goes through a symbolic link fails the unpack, whatever the link points
- *   at. The destination directory is new and only this object writes into it, so the links it has
- *   created so far are exactly the links that exist: they are tracked in memory, no lstat needed;
+ *   at. The destination directory is new and only this object writes into it, so what exists there
+ *   is what this unpack made: a path is a directory when it is in the in-memory set of directories
+ *   created; anything else is checked with lstat, one path component at a time from the top, so a
+ *   check never resolves through a link;
  * - symbolic link entries are created as they are (any target): creating a link writes nothing outside;
  * - a hard link may only point at a regular file this unpack has already written;
  * - device and FIFO entries fail the unpack (PATH_ESCAPE);
- * - a file is always created with O_EXCL (never opened through an existing name); an earlier entry of
- *   the same name is unlinked first, so a later entry never writes through an earlier symlink.
+ * - a file is always created with O_EXCL (never opened through an existing name); when an earlier entry
+ *   of the same name is there (EEXIST) it is unlinked and the creation retried, so a later entry never
+ *   writes through an earlier symlink.
+ *
+ * Memory: only directories are remembered (their paths, and their metadata until finish()); files and
+ * symlinks are not, so a bundle of a million files costs no more than one of a thousand in the same
+ * directories.
  *
  * Speed: the per-entry filesystem calls are synchronous. For the small files that make up most bundles
  * this is several times faster than a round trip through the libuv thread pool per call (measured:
@@ -25,6 +32,7 @@ import {
   futimesSync,
   lchownSync,
   linkSync,
+  lstatSync,
   lutimesSync,
   mkdirSync,
   openSync,
@@ -37,7 +45,7 @@ import {
   write,
   writeSync,
 } from 'node:fs';
-import { AgentError, ErrorCodes } from '../errors.js';
+import { AgentError, ErrorCodes, errnoCode } from '../errors.js';
 
 /** Entries bigger than this are written with asynchronous writes instead of synchronous ones. */
 export const ASYNC_WRITE_THRESHOLD = 1024 * 1024;
@@ -61,8 +69,6 @@ export interface ExtractTargetOptions {
   preserveOwner: boolean;
 }
 
-type NodeKind = 'dir' | 'file' | 'symlink';
-
 const WRITE_NEW = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0);
 // Case-insensitive filesystems (macOS, Windows defaults) resolve "A" and "a" to the same node.
 const FOLD_CASE = process.platform === 'darwin' || process.platform === 'win32';
@@ -78,8 +84,8 @@ export class ExtractTarget {
   private readonly processGid: number | undefined;
   private readonly umask: number;
   private readonly now = new Date();
-  /** Every path this unpack has created, by kind; '' is destDir itself. */
-  private readonly nodes = new Map<string, NodeKind>([['', 'dir']]);
+  /** Every directory this unpack has created (by key()); '' is destDir itself. */
+  private readonly dirs = new Set<string>(['']);
   /** Directory metadata, applied at the end (children change a directory's mtime). */
   private readonly dirMeta = new Map<string, EntryMeta>();
   private readonly openSinks = new Set<FileSink>();
@@ -114,13 +120,12 @@ export class ExtractTarget {
 
   directory(name: string, rel: string, meta: EntryMeta): void {
     if (rel !== '') {
-      const kind = this.nodes.get(key(rel));
-      if (kind === undefined) {
+      if (!this.dirs.has(key(rel))) {
         this.ensureParent(name, rel);
         // Writable for us until finish() applies the archive's mode.
-        this.mkdir(name, rel, (meta.mode ?? 0o777) | 0o700);
-      } else if (kind !== 'dir') {
-        throw this.unpackError(name, 'a directory entry conflicts with an earlier entry of the same name');
+        if (!this.mkdir(name, rel, (meta.mode ?? 0o777) | 0o700)) {
+          throw this.unpackError(name, 'a directory entry conflicts with an earlier entry of the same name');
+        }
       }
       this.entries++;
     }
@@ -130,8 +135,7 @@ export class ExtractTarget {
   symlink(name: string, rel: string, target: string, meta: EntryMeta): void {
     if (target.includes('\0')) throw this.unpackError(name, 'the link target contains a NUL character');
     const abs = this.prepareLeaf(name, rel);
-    symlinkSync(target, abs);
-    this.nodes.set(key(rel), 'symlink');
+    replacing(abs, () => symlinkSync(target, abs));
     if (this.shouldChown(meta)) lchownSync(abs, meta.uid as number, meta.gid as number);
     if (meta.mtime) lutimesSync(abs, meta.atime ?? this.now, meta.mtime);
     this.entries++;
@@ -148,7 +152,7 @@ export class ExtractTarget {
     }
     const targetRel = this.entryPath(linkName);
     this.assertNoSymlinkInPath(name, targetRel, true);
-    const kind = this.nodes.get(key(targetRel));
+    const kind = this.dirs.has(key(targetRel)) ? 'dir' : this.leafKind(targetRel);
     if (kind === 'symlink') {
       throw new AgentError(
         ErrorCodes.PATH_ESCAPE,
@@ -160,8 +164,8 @@ export class ExtractTarget {
       throw this.unpackError(name, `the hard link target "${linkName}" is not a file extracted earlier from the archive`);
     }
     const abs = this.prepareLeaf(name, rel);
-    linkSync(this.abs(targetRel), abs);
-    this.nodes.set(key(rel), 'file');
+    const from = this.abs(targetRel);
+    replacing(abs, () => linkSync(from, abs));
     this.entries++;
   }
 
@@ -169,8 +173,7 @@ export class ExtractTarget {
   file(name: string, rel: string, meta: EntryMeta): FileSink {
     const abs = this.prepareLeaf(name, rel);
     const mode = meta.mode ?? 0o666 & ~this.umask;
-    const fd = openSync(abs, WRITE_NEW, mode & 0o777);
-    this.nodes.set(key(rel), 'file');
+    const fd = replacing(abs, () => openSync(abs, WRITE_NEW, mode & 0o777));
     this.entries++;
     const chown = this.shouldChown(meta);
     // open() applies the umask: set the exact mode when the umask removed bits or the mode has
@@ -229,37 +232,30 @@ export class ExtractTarget {
     return rel === '' ? this.destDir : `${this.destDir}/${rel}`;
   }
 
-  /** Make the parent of a leaf entry and clear an earlier entry of the same name; returns its path. */
+  /** Make the parent of a leaf entry and refuse a directory of the same name; returns its path. */
   private prepareLeaf(name: string, rel: string): string {
     if (rel === '') throw this.unpackError(name, 'only a directory entry may name the archive root');
     this.ensureParent(name, rel);
-    const abs = this.abs(rel);
-    const existing = this.nodes.get(key(rel));
-    if (existing === 'dir') {
+    if (this.dirs.has(key(rel))) {
       throw this.unpackError(name, 'the entry conflicts with a directory of the same name');
     }
-    if (existing !== undefined) {
-      // unlink never follows a symlink: it removes the link (or breaks the hard link).
-      unlinkSync(abs);
-      this.nodes.delete(key(rel));
-    }
-    return abs;
+    return this.abs(rel);
   }
 
   /** Create the missing parent directories of `rel`, refusing to go through a symlink. */
   private ensureParent(name: string, rel: string): void {
     const slash = rel.lastIndexOf('/');
     if (slash < 0) return;
-    const parent = rel.slice(0, slash);
-    if (this.nodes.get(key(parent)) === 'dir') return; // the common case: one Map lookup
-    this.assertNoSymlinkInPath(name, rel, false);
-    let at = rel.indexOf('/');
-    while (at >= 0) {
+    if (this.dirs.has(key(rel.slice(0, slash)))) return; // the common case: one Set lookup
+    // Top-down: every component above the one looked at is a directory, so nothing resolves
+    // through a link; the first component that is not a directory ends the walk.
+    for (let at = rel.indexOf('/'); at >= 0 && at <= slash; at = rel.indexOf('/', at + 1)) {
       const dir = rel.slice(0, at);
-      const kind = this.nodes.get(key(dir));
-      if (kind === undefined) this.mkdir(name, dir, 0o777);
-      else if (kind !== 'dir') throw this.unpackError(name, `"${dir}" is not a directory`);
-      at = rel.indexOf('/', at + 1);
+      if (this.dirs.has(key(dir)) || this.mkdir(name, dir, 0o777)) continue;
+      const kind = this.leafKind(dir);
+      if (kind === 'symlink') throw this.symlinkEscape(name, dir);
+      if (kind !== 'dir') throw this.unpackError(name, `"${dir}" is not a directory`);
+      this.dirs.add(key(dir));
     }
   }
 
@@ -271,25 +267,52 @@ export class ExtractTarget {
     for (;;) {
       const stop = at < 0 || at >= end ? end : at;
       const prefix = rel.slice(0, stop);
-      if (this.nodes.get(key(prefix)) === 'symlink') {
-        throw new AgentError(
-          ErrorCodes.PATH_ESCAPE,
-          `Archive entry "${name}" in ${this.archivePath} would be written through the symbolic link "${prefix}", outside the deployment archive directory`,
-          { details: { entry: name, symlink: prefix, archive: this.archivePath } },
-        );
+      if (!this.dirs.has(key(prefix))) {
+        // Not a directory of ours: a file, a symlink or nothing, and nothing can be below it.
+        if (this.leafKind(prefix) === 'symlink') throw this.symlinkEscape(name, prefix);
+        return;
       }
       if (stop === end) return;
       at = rel.indexOf('/', at + 1);
     }
   }
 
-  private mkdir(name: string, rel: string, mode: number): void {
+  private symlinkEscape(name: string, prefix: string): AgentError {
+    return new AgentError(
+      ErrorCodes.PATH_ESCAPE,
+      `Archive entry "${name}" in ${this.archivePath} would be written through the symbolic link "${prefix}", outside the deployment archive directory`,
+      { details: { entry: name, symlink: prefix, archive: this.archivePath } },
+    );
+  }
+
+  /**
+   * What a path that is not one of our directories is: lstat (never follows the last component; the
+   * callers only ask when every component above is one of our directories).
+   */
+  private leafKind(rel: string): 'file' | 'symlink' | 'dir' | 'other' | undefined {
+    let st;
+    try {
+      st = lstatSync(this.abs(rel), { throwIfNoEntry: false });
+    } catch (err) {
+      if (errnoCode(err) === 'ENOTDIR') return undefined;
+      throw err;
+    }
+    if (st === undefined) return undefined;
+    if (st.isSymbolicLink()) return 'symlink';
+    if (st.isFile()) return 'file';
+    return st.isDirectory() ? 'dir' : 'other';
+  }
+
+  /** mkdir; false when something is already there (EEXIST), which the caller reports. */
+  private mkdir(name: string, rel: string, mode: number): boolean {
     try {
       mkdirSync(this.abs(rel), mode);
     } catch (err) {
+      if (errnoCode(err) === 'EEXIST') return false;
       throw this.unpackError(name, `cannot create directory "${rel}": ${(err as Error).message}`);
     }
-    this.nodes.set(key(rel), 'dir');
+    this.dirs.add(key(rel));
+    return true;
   }
 
   private shouldChown(meta: EntryMeta): boolean {
@@ -354,6 +377,20 @@ export class FileSink {
       // already failing; the directory is about to be removed
     }
   }
+}
+
+/**
+ * Create a leaf with `create`; when an earlier entry of the same name is in the way (EEXIST), unlink
+ * it and create again. unlink never follows a symlink: it removes the link (or breaks the hard link).
+ */
+function replacing<T>(abs: string, create: () => T): T {
+  try {
+    return create();
+  } catch (err) {
+    if (errnoCode(err) !== 'EEXIST') throw err;
+  }
+  unlinkSync(abs);
+  return create();
 }
 
 function key(rel: string): string {

@@ -3,20 +3,32 @@
  * - "Local File": the bundle file becomes a symlink to the location (a copy when symlinking fails);
  * - "Local Directory": the tree is copied into the archive directory (copied rather than linked to
  *   keep the revision's history). Symlinks are copied as symlinks, never followed; modes and mtimes
- *   are kept; sockets, FIFOs and devices are skipped. Copies run with bounded concurrency.
+ *   are kept; sockets, FIFOs and devices are skipped. Copies run with bounded concurrency and memory.
  */
-import { constants, type Dirent, type Stats } from 'node:fs';
-import { copyFile, lstat, lutimes, mkdir, readdir, readlink, rm, stat, symlink, utimes, chmod } from 'node:fs/promises';
+import { constants, type Stats } from 'node:fs';
+import { copyFile, lstat, lutimes, mkdir, opendir, readlink, stat, symlink, utimes, chmod } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import pLimit from 'p-limit';
 import { AgentError, ErrorCodes, toError } from '../errors.js';
+import { TaskWindow } from '../install/task-window.js';
+import { removeTree } from './remove-tree.js';
 
 /** Filesystem operations in flight at once while copying a directory bundle. */
 const COPY_CONCURRENCY = 32;
 
+interface DirectoryMeta {
+  path: string;
+  mode: number;
+  atime: Date;
+  mtime: Date;
+}
+
 /**
  * Copy the directory `src` to `destDir`, which must not exist yet (its parent is created if needed).
  * Returns the number of entries copied (files, directories, symlinks; not the root).
+ *
+ * The tree is read with one directory stream per level and at most COPY_CONCURRENCY copies in
+ * flight, so memory does not grow with the number of entries (only the directories' modes and times
+ * are kept until the end).
  */
 export async function copyDirectoryBundle(src: string, destDir: string): Promise<number> {
   const root = await statOrFail(src, 'directory');
@@ -32,70 +44,65 @@ export async function copyDirectoryBundle(src: string, destDir: string): Promise
     });
   }
 
-  const limit = pLimit(COPY_CONCURRENCY);
+  const window = new TaskWindow(COPY_CONCURRENCY);
   // Directories get their mode and mtime after their contents are written; a directory is pushed
   // only after all of its descendants, so applying in order goes children first.
-  const finished: Array<{ path: string; st: Stats }> = [];
+  const finished: DirectoryMeta[] = [];
   let count = 0;
-  let failed = false;
+  let index = 0;
 
   const copyTree = async (srcDir: string, dstDir: string): Promise<void> => {
-    const entries = await limit(() => readdir(srcDir, { withFileTypes: true }));
-    // allSettled: on failure, return only once nothing under this directory is still in flight.
-    const results = await Promise.allSettled(
-      entries.map(async (entry) => {
-        if (failed) return;
+    for await (const entry of await opendir(srcDir, { bufferSize: 128 })) {
+      if (window.failed) return;
+      const from = join(srcDir, entry.name);
+      const to = join(dstDir, entry.name);
+      const at = index++;
+      if (entry.isDirectory()) {
+        let st: Stats;
         try {
-          await copyEntry(entry, srcDir, dstDir);
+          st = await lstat(from);
+          await mkdir(to, { mode: 0o700 });
         } catch (err) {
-          failed = true;
-          throw err;
+          window.fail(at, err);
+          return;
         }
-      }),
-    );
-    const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (rejected) throw rejected.reason;
-  };
-
-  const copyEntry = async (entry: Dirent, srcDir: string, dstDir: string): Promise<void> => {
-    const from = join(srcDir, entry.name);
-    const to = join(dstDir, entry.name);
-    if (entry.isDirectory()) {
-      const st = await limit(async () => {
-        const s = await lstat(from);
-        await mkdir(to, { mode: 0o700 });
-        return s;
-      });
-      count++;
-      await copyTree(from, to);
-      finished.push({ path: to, st });
-    } else if (entry.isSymbolicLink()) {
-      await limit(async () => {
-        const [target, st] = await Promise.all([readlink(from), lstat(from)]);
-        await symlink(target, to);
-        await lutimes(to, st.atime, st.mtime);
-      });
-      count++;
-    } else if (entry.isFile()) {
-      await limit(async () => {
-        const st = await lstat(from);
-        // COPYFILE_EXCL: never write through an existing name. copyFile keeps the mode.
-        await copyFile(from, to, constants.COPYFILE_EXCL);
-        await utimes(to, st.atime, st.mtime);
-      });
-      count++;
+        count++;
+        await copyTree(from, to);
+        finished.push({ path: to, mode: st.mode, atime: st.atime, mtime: st.mtime });
+      } else if (entry.isSymbolicLink()) {
+        await window.add(at, async () => {
+          const [target, st] = await Promise.all([readlink(from), lstat(from)]);
+          await symlink(target, to);
+          await lutimes(to, st.atime, st.mtime);
+          count++;
+        });
+      } else if (entry.isFile()) {
+        await window.add(at, async () => {
+          const st = await lstat(from);
+          // COPYFILE_EXCL: never write through an existing name. copyFile keeps the mode.
+          await copyFile(from, to, constants.COPYFILE_EXCL);
+          await utimes(to, st.atime, st.mtime);
+          count++;
+        });
+      }
     }
   };
 
   try {
-    await copyTree(src, destDir);
-    finished.push({ path: destDir, st: root });
-    for (const { path, st } of finished) {
-      await chmod(path, st.mode & 0o7777);
-      await utimes(path, st.atime, st.mtime);
+    try {
+      await copyTree(src, destDir);
+    } catch (err) {
+      window.fail(index, err);
+    }
+    // On failure: return only once nothing is still in flight, then report the earliest failure.
+    await window.drain();
+    finished.push({ path: destDir, mode: root.mode, atime: root.atime, mtime: root.mtime });
+    for (const { path, mode, atime, mtime } of finished) {
+      await chmod(path, mode & 0o7777);
+      await utimes(path, atime, mtime);
     }
   } catch (err) {
-    await rm(destDir, { recursive: true, force: true });
+    await removeTree(destDir);
     throw new AgentError(ErrorCodes.BUNDLE_FETCH, `Error copying the local directory bundle ${src}: ${toError(err).message}`, {
       cause: err,
     });
@@ -120,7 +127,7 @@ export async function linkLocalFileBundle(location: string, bundlePath: string, 
     throw new AgentError(ErrorCodes.BUNDLE_FETCH, `The local file bundle ${location} is not a file`);
   }
   await mkdir(dirname(bundlePath), { recursive: true });
-  await rm(bundlePath, { recursive: true, force: true });
+  await removeTree(bundlePath);
   try {
     await makeSymlink(source, bundlePath);
   } catch {

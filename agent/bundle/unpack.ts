@@ -9,9 +9,10 @@
  *   PATH_ESCAPE naming the entry (extract-target.ts). Nothing is ever written outside destDir.
  * - Any failure removes the partial destDir.
  */
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { AgentError, ErrorCodes, errnoCode, toError } from '../errors.js';
 import { ExtractTarget } from './extract-target.js';
+import { removeTree } from './remove-tree.js';
 import { unpackTar } from './tar-unpacker.js';
 import type { UnpackRequest, UnpackResult } from './types.js';
 import { unpackZip } from './zip-unpacker.js';
@@ -38,7 +39,7 @@ export async function unpackArchive(req: UnpackRequest): Promise<UnpackResult> {
     target.finish();
   } catch (err) {
     target?.abort();
-    await rm(destDir, { recursive: true, force: true });
+    await removeTree(destDir);
     if (err instanceof AgentError) throw err;
     throw new AgentError(
       ErrorCodes.BUNDLE_UNPACK,

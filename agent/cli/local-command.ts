@@ -16,7 +16,7 @@ import { DEFAULT_HOOK_EVENTS, DEFAULT_ORDERED_LIFECYCLE_EVENTS, isPascalCase } f
 import { parseDeploymentSpec } from '../spec/deployment-spec.js';
 import { createFileAgentLog, type AgentLog } from '../log/agent-logger.js';
 import { createDeploymentsLog, type DeploymentsLog } from '../log/deployments-log.js';
-import { makeDirs, ROOT_DIR_MODE } from '../log/file-modes.js';
+import { makeDirs, ROOT_DIR_MODE } from '../platform/file-modes.js';
 import { assertLogDirWritable } from '../log/log-dir.js';
 import { agentVersion } from '../version.js';
 import { localRemoteFetcher } from './local-remote.js';

@@ -3,7 +3,8 @@
  * command (reference section 4). It never throws: every outcome is a CommandOutcome whose
  * diagnostics go to PutHostCommandComplete (or to codedeploy-local's output).
  */
-import { access, mkdir, rm, stat } from 'node:fs/promises';
+import { access, chmod, stat } from 'node:fs/promises';
+import { DIR_MODE, makeDirs } from '../platform/file-modes.js';
 import { constants as fsConstants } from 'node:fs';
 import type { Logger } from 'pino';
 import type { AgentConfig } from '../config/agent-config.js';
@@ -16,6 +17,7 @@ import { createScriptLogWriter } from '../log/scripts-log.js';
 import type { DeploymentsLog } from '../log/deployments-log.js';
 import type { ScriptLogWriter } from '../log/types.js';
 import { unpackArchive } from '../bundle/unpack.js';
+import { removeTree } from '../bundle/remove-tree.js';
 import { stripTopLevelDirectory } from '../bundle/strip-top-dir.js';
 import { copyDirectoryBundle, linkLocalFileBundle } from '../bundle/local-fetcher.js';
 import type { ArchiveType } from '../bundle/types.js';
@@ -105,7 +107,7 @@ export class CommandExecutor {
     try {
       const deploymentDir = this.deploymentDir(spec);
       try {
-        await mkdir(deploymentDir, { recursive: true });
+        await makeDirs(deploymentDir);
       } catch (err) {
         throw new AgentError(ErrorCodes.DEPLOYMENT_ROOT, `Error creating deployment root directory ${deploymentDir}`, { cause: err });
       }
@@ -142,8 +144,8 @@ export class CommandExecutor {
     const bundleFile = this.layout.bundleFile(deploymentDir);
     const archiveDir = this.layout.archiveDir(deploymentDir);
     const revision = spec.revision;
-    await rm(archiveDir, { recursive: true, force: true });
-    await rm(this.layout.archiveTempDir(deploymentDir), { recursive: true, force: true });
+    await removeTree(archiveDir);
+    await removeTree(this.layout.archiveTempDir(deploymentDir));
 
     if (revision.type === 'Local Directory' || revision.bundleType === 'directory') {
       if (revision.type !== 'Local Directory' && revision.type !== 'Local File') {
@@ -167,13 +169,15 @@ export class CommandExecutor {
       const stripped = await stripTopLevelDirectory(archiveDir, this.layout.archiveTempDir(deploymentDir), logger);
       logger.info({ entries: result.entries, stripped }, 'Unpacked bundle');
     }
-    await mkdir(this.layout.instructionsDir, { recursive: true });
+    // Unpacking creates it 0777 so the archive's own modes apply below it; itself, it gets ours.
+    await chmod(archiveDir, DIR_MODE);
+    await makeDirs(this.layout.instructionsDir);
     await this.instructions.setMostRecent(groupId, deploymentDir);
   }
 
   private async install(spec: DeploymentSpec, deploymentDir: string, logger: Logger): Promise<void> {
     const { config } = this.options;
-    await mkdir(this.layout.instructionsDir, { recursive: true });
+    await makeDirs(this.layout.instructionsDir);
     const archiveDir = this.layout.archiveDir(deploymentDir);
     const { spec: appspec, name } = await loadAppSpec(archiveDir, spec.appSpecFilename);
     if (spec.allPossibleLifecycleEvents) {
@@ -246,6 +250,7 @@ export class CommandExecutor {
             revisionEnv: revisionEnvironment(spec.revision),
           }),
           cwd: this.options.config.workingDirectory,
+          rootDir: this.options.config.rootDir,
           killGraceMs: this.options.config.hookKillGraceSeconds * 1000,
           outputDrainMs: this.options.config.hookOutputDrainSeconds * 1000,
           log,

@@ -1,11 +1,13 @@
 /**
  * Keep at most max_revisions deployment directories per group (reference section 4.6), counting
  * the one being downloaded, and never delete the last successful one. Unlike the official agent
- * we also keep the most recent one (blue/green rollbacks read it) and delete without a shell.
+ * we also keep the most recent one (blue/green rollbacks read it) and delete without a shell, with
+ * memory bounded whatever the number of entries in the old revisions (remove-tree.ts).
  */
-import { readdir, rm, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
+import { removeTree } from '../bundle/remove-tree.js';
 import { errnoCode } from '../errors.js';
 
 export interface RetentionRequest {
@@ -38,7 +40,7 @@ export async function pruneOldRevisions(req: RetentionRequest): Promise<string[]
   const doomed = withTimes.slice(0, extra).map((x) => x.p);
   for (const dir of doomed) {
     req.logger.info({ dir }, 'Deleting old deployment archive (max_revisions)');
-    await rm(dir, { recursive: true, force: true });
+    await removeTree(dir);
   }
   return doomed;
 }

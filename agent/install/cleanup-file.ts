@@ -1,7 +1,8 @@
 /**
  * The `<DGID>-cleanup` list (reference 4.5): one absolute path per line for every file and directory
  * an install created, plus `semanage\0<realpath>` for every SELinux context it added. The next install
- * of the same group removes them (in reverse order) before it plans.
+ * of the same group removes them (in reverse order) before it plans, reading the list from its end a
+ * chunk at a time.
  *
  * Improvement over the official agent (reference 11.2 item 23): the recorder appends the paths of a
  * whole batch of upcoming changes and fsyncs BEFORE the batch runs, so after a crash every file on
@@ -11,8 +12,8 @@
  * Only the line break is stripped (the official agent strips all surrounding whitespace, which breaks
  * paths ending in spaces); blank and non-absolute lines are skipped.
  */
-import { lstatSync, rmdirSync, unlinkSync } from 'node:fs';
-import { open, readFile, unlink, type FileHandle } from 'node:fs/promises';
+import { closeSync, fstatSync, lstatSync, openSync, readSync, rmdirSync, unlinkSync } from 'node:fs';
+import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, isAbsolute } from 'node:path';
 import type { Logger } from 'pino';
 import { AgentError, ErrorCodes, errnoCode, toError } from '../errors.js';
@@ -25,6 +26,13 @@ import { syncDir } from '../platform/atomic-file.js';
 export type CleanupEntry = { kind: 'path'; path: string } | { kind: 'semanage'; path: string };
 
 const SEMANAGE_PREFIX = 'semanage\0';
+/** Bytes read at a time when the list is read backwards. */
+const READ_CHUNK = 256 * 1024;
+/**
+ * No line the recorder writes comes near this (a path is at most PATH_MAX); a longer run without a
+ * line break is damage (a list filled with NUL bytes) and is skipped as a line that names no path.
+ */
+const MAX_LINE = 1024 * 1024;
 
 /** The entries of a cleanup list in EXECUTION order (the reverse of the file's order). */
 export function parseCleanupList(text: string): CleanupEntry[] {
@@ -34,14 +42,18 @@ export function parseCleanupList(text: string): CleanupEntry[] {
   lines.pop();
   const entries: CleanupEntry[] = [];
   for (const line of lines) {
-    if (line.startsWith(SEMANAGE_PREFIX)) {
-      const path = line.slice(SEMANAGE_PREFIX.length);
-      if (path.length > 0) entries.push({ kind: 'semanage', path });
-    } else if (isAbsolute(line)) {
-      entries.push({ kind: 'path', path: line });
-    }
+    const entry = parseLine(line);
+    if (entry) entries.push(entry);
   }
   return entries.reverse();
+}
+
+function parseLine(line: string): CleanupEntry | undefined {
+  if (line.startsWith(SEMANAGE_PREFIX)) {
+    const path = line.slice(SEMANAGE_PREFIX.length);
+    return path.length > 0 ? { kind: 'semanage', path } : undefined;
+  }
+  return isAbsolute(line) ? { kind: 'path', path: line } : undefined;
 }
 
 export function formatCleanupLine(entry: CleanupEntry): string {
@@ -63,11 +75,25 @@ export interface CleanupOptions {
  * Returns the number of entries actually removed.
  */
 export async function executeCleanup(entries: readonly CleanupEntry[], options: CleanupOptions): Promise<number> {
+  return (await executeEntries(() => entries, options)).removed;
+}
+
+/**
+ * executeCleanup() over entries read as it goes; `entries` is called once more for the contexts when
+ * there are any. Only the directories are kept in memory (for the rmdir pass), not the files.
+ */
+async function executeEntries(entries: () => Iterable<CleanupEntry>, options: CleanupOptions): Promise<{ removed: number; count: number }> {
   const slice = new TimeSlice();
   const directories: string[] = [];
   let removed = 0;
-  for (const entry of entries) {
-    if (entry.kind !== 'path') continue;
+  let count = 0;
+  let contexts = 0;
+  for (const entry of entries()) {
+    count++;
+    if (entry.kind !== 'path') {
+      contexts++;
+      continue;
+    }
     // The temp names of an install that finished are gone: a non-throwing lstat is much cheaper
     // than the ENOENT exception of unlink (and, unlike exists, sees a dangling temp symlink).
     if (isTempPath(entry.path) && surelyMissing(entry.path)) continue;
@@ -95,31 +121,92 @@ export async function executeCleanup(entries: readonly CleanupEntry[], options: 
     }
     if (slice.spent()) await slice.next();
   }
-  for (const entry of entries) {
+  if (contexts === 0) return { removed, count };
+  for (const entry of entries()) {
     if (entry.kind !== 'semanage') continue;
     const result = await options.tools.run('semanage', ['fcontext', '-d', entry.path]);
     if (result.exitCode === 0) removed++;
     else options.logger.debug({ path: entry.path, exitCode: result.exitCode }, 'cleanup: semanage fcontext -d failed');
   }
-  return removed;
+  return { removed, count };
 }
 
-/** Step 1 of Install: run the previous install's cleanup list, then delete it. 0 when there is none. */
+/**
+ * Step 1 of Install: run the previous install's cleanup list, then delete it. 0 when there is none.
+ * The list (two lines per file installed: a million-file install leaves ~100 MB) is read backwards a
+ * chunk at a time, never whole.
+ */
 export async function runCleanupFile(file: string, options: CleanupOptions): Promise<number> {
-  let text: string;
+  let fd: number;
   try {
-    text = await readFile(file, 'utf8');
+    fd = openSync(file, 'r');
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') return 0;
     throw new AgentError(ErrorCodes.DEPLOYMENT_ROOT, `Cannot read the cleanup list ${file}: ${toError(err).message}`, {
       cause: err,
     });
   }
-  const entries = parseCleanupList(text);
-  const removed = await executeCleanup(entries, options);
+  let result;
+  try {
+    const size = fstatSync(fd).size;
+    result = await executeEntries(() => entriesBackward(fd, size, file), options);
+  } finally {
+    closeSync(fd);
+  }
   await unlink(file);
-  options.logger.debug({ file, entries: entries.length, removed }, 'cleanup list executed');
-  return removed;
+  options.logger.debug({ file, entries: result.count, removed: result.removed }, 'cleanup list executed');
+  return result.removed;
+}
+
+/** parseCleanupList() of a file, read from its end: the same entries in the same order. */
+function* entriesBackward(fd: number, size: number, file: string): Generator<CleanupEntry, void, undefined> {
+  for (const line of linesBackward(fd, size, file)) {
+    const entry = parseLine(line);
+    if (entry) yield entry;
+  }
+}
+
+/** The complete lines of a file, last first; the bytes after the last line break (a torn write) are not a line. */
+function* linesBackward(fd: number, size: number, file: string): Generator<string, void, undefined> {
+  const chunk = Buffer.allocUnsafe(READ_CHUNK);
+  // Bytes of the line that continues into the part already read (it ends where that part began).
+  let tail = Buffer.alloc(0);
+  let tailTooLong = false;
+  let sawBreak = false;
+  for (let pos = size; pos > 0; ) {
+    const n = Math.min(READ_CHUNK, pos);
+    pos -= n;
+    let got = 0;
+    while (got < n) {
+      let read: number;
+      try {
+        read = readSync(fd, chunk, got, n - got, pos + got);
+      } catch (err) {
+        throw new AgentError(ErrorCodes.DEPLOYMENT_ROOT, `Cannot read the cleanup list ${file}: ${toError(err).message}`, { cause: err });
+      }
+      if (read === 0) throw new AgentError(ErrorCodes.DEPLOYMENT_ROOT, `Cannot read the cleanup list ${file}: it shrank while being read`);
+      got += read;
+    }
+    let end = n;
+    // Line breaks of this chunk, from the last: each one ends the line that `tail` finishes.
+    for (let at = chunk.lastIndexOf(0x0a, end - 1); at >= 0 && end > 0; at = at > 0 ? chunk.lastIndexOf(0x0a, at - 1) : -1) {
+      const line = tailTooLong ? undefined : Buffer.concat([chunk.subarray(at + 1, end), tail]);
+      if (sawBreak && line !== undefined) yield line.toString('utf8');
+      sawBreak = true;
+      tail = Buffer.alloc(0);
+      tailTooLong = false;
+      end = at;
+    }
+    if (!tailTooLong) {
+      tail = Buffer.concat([chunk.subarray(0, end), tail]);
+      if (tail.length > MAX_LINE) {
+        tail = Buffer.alloc(0);
+        tailTooLong = true;
+      }
+    }
+  }
+  // The first line of the file (no line break before it) is complete if any line break follows it.
+  if (sawBreak && !tailTooLong) yield tail.toString('utf8');
 }
 
 /**
@@ -144,18 +231,18 @@ export class CleanupRecorder {
 
   record(entries: readonly CleanupEntry[]): Promise<void> {
     if (entries.length === 0) return this.tail;
-    return this.append(entries.map((e) => `${formatCleanupLine(e)}\n`).join(''));
+    return this.append(lines(entries.map(formatCleanupLine)));
   }
 
   /** record() for plain paths (no newline in any: the planner rejects those). */
   recordPaths(paths: readonly string[]): Promise<void> {
     if (paths.length === 0) return this.tail;
-    return this.append(`${paths.join('\n')}\n`);
+    return this.append(lines(paths));
   }
 
-  private append(text: string): Promise<void> {
+  private append(data: Buffer): Promise<void> {
     const next = this.tail.then(async () => {
-      await this.handle.write(text);
+      await this.handle.write(data);
       await this.handle.datasync();
     });
     // A failed write fails this call; later calls still run (and fail on their own if the disk is gone).
@@ -167,6 +254,22 @@ export class CleanupRecorder {
     await this.tail;
     await this.handle.close();
   }
+}
+
+/**
+ * The lines as bytes, encoded one by one: a batch of a thousand paths joined into one string would be
+ * a large V8 object, allocated in the old generation for every batch.
+ */
+function lines(texts: readonly string[]): Buffer {
+  let size = 0;
+  for (const text of texts) size += Buffer.byteLength(text) + 1;
+  const data = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const text of texts) {
+    at += data.write(text, at);
+    data[at++] = 0x0a;
+  }
+  return data;
 }
 
 function surelyMissing(path: string): boolean {

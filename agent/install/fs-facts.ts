@@ -1,33 +1,40 @@
 /**
- * Gathers what the planner needs from the file system: a listing of each files source (symlinks
- * not followed, directory order kept) and one lstat per destination path that can exist. The calls
- * are synchronous, in time slices that yield to the event loop (time-slice.ts): one readdir per
- * directory and a handful of lstats on a fresh install, one lstat per path on an install over files.
+ * The planner's ports on the real file system: the revision (SourceTree: one lstat per mapping
+ * source, one directory stream per directory, read as the walk goes) and the destination
+ * (DestinationFacts: one lstat per path that can exist). The calls are synchronous; the installer
+ * runs the walk in time slices that yield to the event loop (time-slice.ts).
+ *
+ * listSources() and gatherFacts() materialise a listing and a facts map for the in-memory planner
+ * (planInstall(); small revisions only).
  */
-import { lstatSync, readdirSync, statSync } from 'node:fs';
+import { lstatSync, opendirSync, statSync, type Dirent } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import { dirname, sep } from 'node:path';
 import type { AppSpec } from '../../appspec/model.js';
 import { AgentError, ErrorCodes, errnoCode, toError } from '../errors.js';
-import { childPath, isInside } from './install-plan.js';
+import { childPath, isInside } from './mappings.js';
 import * as msg from './install-messages.js';
-import type { PathFact, ResolvedMapping, SourceEntry, SourceNode } from './operations.js';
+import type { PathFact, PlanFacts, PlanSources, ResolvedMapping, SourceDirent, SourceEntry, SourceKind, SourceNode } from './operations.js';
 import { TimeSlice } from './time-slice.js';
 
 export type Limit = <T>(fn: () => Promise<T>) => Promise<T>;
 
+/** Entries read per directory-stream call (few: entries held across calls end up in V8's old generation). */
+const DIR_BUFFER = 64;
+
 /**
- * The listing of every mapping's source (undefined when missing). Also enforces confinement beyond
- * the lexical check: no symlink on the way to a source may lead outside the archive.
+ * What every mapping's source is (undefined when missing), checked before anything is planned. Also
+ * enforces confinement beyond the lexical check: no symlink on the way to a source may lead outside
+ * the archive.
  */
-export async function listSources(
+export async function checkSources(
   appspec: AppSpec,
   archiveDir: string,
   mappings: readonly ResolvedMapping[],
-): Promise<(SourceNode | undefined)[]> {
+): Promise<(SourceKind | undefined)[]> {
   const realRoot = await realpath(archiveDir);
-  const slice = new TimeSlice();
-  const out: (SourceNode | undefined)[] = [];
+  const tree = createSourceTree();
+  const out: (SourceKind | undefined)[] = [];
   for (const m of mappings) {
     const file = appspec.files[m.index];
     if (m.source !== archiveDir) {
@@ -43,57 +50,131 @@ export async function listSources(
         });
       }
     }
-    out[m.index] = await listNode(m.source, slice);
+    out[m.index] = tree.kind(m.source);
   }
   return out;
 }
 
-async function listNode(path: string, slice: TimeSlice): Promise<SourceNode | undefined> {
+/** The revision on disk. Symlinks are never followed. */
+export function createSourceTree(): PlanSources {
+  return { kind: sourceKind, entries: readDirectory };
+}
+
+function sourceKind(path: string): SourceKind | undefined {
   let st;
   try {
     st = lstatSync(path, { throwIfNoEntry: false });
   } catch (err) {
-    if (errnoCode(err) !== 'ENOTDIR') throw readError(path, err);
+    if (errnoCode(err) === 'ENOTDIR') return undefined;
+    throw readError(path, err);
   }
   if (st === undefined) return undefined;
-  if (st.isSymbolicLink()) return { kind: 'symlink' };
-  if (st.isFile()) return { kind: 'file' };
-  if (st.isDirectory()) return listDirectory(path, slice);
-  return { kind: 'other' };
+  if (st.isSymbolicLink()) return 'symlink';
+  if (st.isFile()) return 'file';
+  return st.isDirectory() ? 'directory' : 'other';
 }
 
-const FILE: SourceNode = Object.freeze({ kind: 'file' });
-const SYMLINK: SourceNode = Object.freeze({ kind: 'symlink' });
-const OTHER: SourceNode = Object.freeze({ kind: 'other' });
-
-async function listDirectory(path: string, slice: TimeSlice): Promise<SourceNode> {
-  let dirents;
+/** A directory's entries through a directory stream: a directory of a million files is never one array. */
+function* readDirectory(path: string): Generator<SourceDirent, void, undefined> {
+  let dir;
   try {
-    dirents = readdirSync(path, { withFileTypes: true });
+    dir = opendirSync(path, { bufferSize: DIR_BUFFER });
   } catch (err) {
     throw readError(path, err);
   }
-  if (slice.spent()) await slice.next();
-  const entries: SourceEntry[] = new Array<SourceEntry>(dirents.length);
-  for (let i = 0; i < dirents.length; i++) {
-    const d = dirents[i] as (typeof dirents)[number];
-    const node = d.isSymbolicLink()
-      ? SYMLINK
-      : d.isFile()
-        ? FILE
-        : d.isDirectory()
-          ? await listDirectory(childPath(path, d.name), slice)
-          : OTHER;
-    entries[i] = { name: d.name, node };
+  try {
+    for (;;) {
+      let d: Dirent | null;
+      try {
+        d = dir.readSync();
+      } catch (err) {
+        throw readError(path, err);
+      }
+      if (d === null) return;
+      yield { name: d.name, kind: direntKind(d) };
+    }
+  } finally {
+    dir.closeSync();
+  }
+}
+
+function direntKind(d: Dirent): SourceKind {
+  if (d.isSymbolicLink()) return 'symlink';
+  if (d.isFile()) return 'file';
+  return d.isDirectory() ? 'directory' : 'other';
+}
+
+/**
+ * Facts about destination paths, probed when the planner asks. A path whose parent is missing or not
+ * a directory cannot exist and is not probed, so a fresh install into a new directory costs a handful
+ * of calls instead of one per file. Parents' facts are remembered (a map of directories, bounded by
+ * the directories of the bundle, not its files); they also answer setgidAbove() for the copier.
+ */
+export class DestinationFacts implements PlanFacts {
+  private readonly parents = new Map<string, PathFact | null>();
+
+  constructor(private readonly probe: (path: string) => PathFact | undefined = probePath) {}
+
+  fact(path: string): PathFact | undefined {
+    const known = this.parents.get(path);
+    if (known !== undefined) return known ?? undefined;
+    const parent = parentOf(path);
+    if (parent !== path && this.parentFact(parent)?.isDirectory !== true) return undefined;
+    const fact = this.probe(path);
+    // Directories are what children ask about: keep them (files are asked about once).
+    if (fact?.isDirectory === true) this.parents.set(path, fact);
+    return fact;
+  }
+
+  /** Whether the nearest existing ancestor directory of `path` has the setgid bit. */
+  setgidAbove(path: string): boolean {
+    for (let dir = parentOf(path); ; dir = parentOf(dir)) {
+      const fact = this.parentFact(dir);
+      if (fact) return fact.setgid === true;
+      if (dir === parentOf(dir)) return false;
+    }
+  }
+
+  private parentFact(dir: string): PathFact | undefined {
+    let known = this.parents.get(dir);
+    if (known === undefined) {
+      known = this.fact(dir) ?? null;
+      this.parents.set(dir, known);
+    }
+    return known ?? undefined;
+  }
+}
+
+/** The listing of every mapping's source as a tree (undefined when missing), for planInstall(). */
+export async function listSources(
+  appspec: AppSpec,
+  archiveDir: string,
+  mappings: readonly ResolvedMapping[],
+): Promise<(SourceNode | undefined)[]> {
+  const kinds = await checkSources(appspec, archiveDir, mappings);
+  const slice = new TimeSlice();
+  const out: (SourceNode | undefined)[] = [];
+  for (const m of mappings) {
+    const kind = kinds[m.index];
+    out[m.index] = kind === 'directory' ? await listDirectory(m.source, slice) : kind === undefined ? undefined : { kind };
+  }
+  return out;
+}
+
+async function listDirectory(path: string, slice: TimeSlice): Promise<SourceNode> {
+  const entries: SourceEntry[] = [];
+  for (const d of readDirectory(path)) {
+    const node: SourceNode = d.kind === 'directory' ? await listDirectory(childPath(path, d.name), slice) : { kind: d.kind };
+    entries.push({ name: d.name, node });
+    if (slice.spent()) await slice.next();
   }
   return { kind: 'directory', entries };
 }
 
 /**
  * lstat every path (stat too for symlinks, to know whether they lead to a directory), parents before
- * children: a path whose probed parent is missing or not a directory cannot exist and is skipped, so
- * a fresh install into a new directory costs a handful of calls instead of one per file. `probe` is
- * the lstat step (replaceable to count calls).
+ * children: a path whose probed parent is missing or not a directory cannot exist and is skipped.
+ * `probe` is the lstat step (replaceable to count calls). For planInstall().
  */
 export async function gatherFacts(
   paths: Iterable<string>,

@@ -1,13 +1,20 @@
 /**
- * The Install step (reference 4.3 and 5.3): run the previous install's cleanup list, gather facts
- * (archive listing, one lstat per destination path), plan (install-plan.ts, pure), write
- * `<DGID>-install.json` atomically, then execute:
+ * The Install step (reference 4.3 and 5.3): run the previous install's cleanup list, check the
+ * sources, plan (install-plan.ts, pure) while writing `<DGID>-install.json`, then execute:
  *   1. every mkdir, in plan order;
  *   2. every copy, in plan order, each landing atomically (file-copier.ts);
  *   3. the permission operations, per path in plan order (paths concurrently, semanage serialised).
  * Every created path (temp names included) is appended to `<DGID>-cleanup` and fsynced before it is
  * created, a batch at a time, so a crash never leaves an untracked file. No rollback on failure:
  * the next install of the group removes what the cleanup list names (official semantics).
+ *
+ * Memory does not grow with the number of files (DESIGN.md section 8): the plan is made and checked
+ * in full before anything is written, as before, but streamed: the planner walks the revision and
+ * yields one operation at a time; install.json is written as they come (and renamed into place only
+ * when the whole plan is valid); the copies and permission targets go to an unlinked spool file
+ * (op-spool.ts) that the execution reads back in batches; the cleanup list is read from its end a
+ * chunk at a time. What stays in memory is bounded by the directories: the mkdir targets and the
+ * facts about destination directories.
  *
  * Speed: the per-path fs calls (cleanup, listing, facts, mkdir, copies of small files) are
  * synchronous, run on the main thread in time slices of about 10 ms that yield to the event loop
@@ -20,24 +27,28 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import pLimit from 'p-limit';
+import type { Permission } from '../../appspec/model.js';
 import { AgentError, ErrorCodes, errnoCode, toError } from '../errors.js';
 import { createAccountLookup } from './accounts.js';
 import { CleanupRecorder, runCleanupFile } from './cleanup-file.js';
 import { copyAtomically, copyAtomicallySync, tempPathFor, type CopyOptions } from './file-copier.js';
-import { gatherFacts, listSources } from './fs-facts.js';
-import { planInstall, probePaths, resolveMappings } from './install-plan.js';
+import { checkSources, createSourceTree, DestinationFacts } from './fs-facts.js';
+import { FilePlanner } from './file-planner.js';
+import { effectiveFileExistsBehavior, resolveMappings } from './mappings.js';
 import * as msg from './install-messages.js';
-import { installJson } from './instructions-json.js';
-import type { CopyOp, MkdirOp, PathFact, PermissionOp } from './operations.js';
+import { InstructionsWriter } from './instructions-json.js';
+import { OpSpool } from './op-spool.js';
+import type { CopyOp, PermissionTarget } from './operations.js';
 import { applyPermission, type PermissionContext } from './permission-applier.js';
-import { writeFileAtomic } from '../platform/atomic-file.js';
+import { permissionOps, planPermissionTargets } from './permission-plan.js';
+import { TaskWindow } from './task-window.js';
 import { TimeSlice } from './time-slice.js';
 import { createToolRunner } from './tool-runner.js';
 import type { InstallRequest, InstallSummary } from './types.js';
 
-/** Copies whose paths are recorded (and fsynced) together. */
+/** Copies (or directories) whose paths are recorded (and fsynced) together. */
 const RECORD_BATCH = 1024;
 
 export function cleanupFilePath(instructionsDir: string, deploymentGroupId: string): string {
@@ -71,74 +82,135 @@ export async function install(req: InstallRequest): Promise<InstallSummary> {
   const cleanedUp = await runCleanupFile(cleanupFile, { tools, logger });
   logger.debug({ removed: cleanedUp, ms: elapsed() }, 'previous install cleaned up');
 
-  const sources = await listSources(req.appspec, archiveDir, mappings);
-  logger.debug({ ms: elapsed() }, 'revision listed');
-  const facts = await gatherFacts(probePaths(req.appspec, mappings, sources, baseDir));
-  logger.debug({ existing: facts.size, ms: elapsed() }, 'destination facts gathered');
-  const plan = planInstall({
+  const roots = await checkSources(req.appspec, archiveDir, mappings);
+  const facts = new DestinationFacts();
+  const files = new FilePlanner({
     appspec: req.appspec,
-    archiveDir,
-    baseDir,
-    ...(req.specFileExistsBehavior !== undefined ? { specFileExistsBehavior: req.specFileExistsBehavior } : {}),
-    sources,
+    mappings,
+    roots,
+    sources: createSourceTree(),
     facts,
+    behavior: effectiveFileExistsBehavior(req.appspec, req.specFileExistsBehavior),
   });
-  logger.debug({ operations: plan.ops.length, ms: elapsed() }, 'install plan ready');
-
   const runId = randomBytes(6).toString('hex');
-  await writeAtomically(installJsonPath(req.instructionsDir, req.deploymentGroupId), installJson(plan.ops));
-  logger.debug({ ms: elapsed() }, 'install.json written');
-
-  const mkdirs = plan.ops.filter((op): op is MkdirOp => op.type === 'mkdir');
-  const copies = plan.ops.filter((op): op is CopyOp => op.type === 'copy');
-  const permissions = plan.ops.filter((op): op is PermissionOp => op.type !== 'mkdir' && op.type !== 'copy');
-
-  const recorder = await CleanupRecorder.create(cleanupFile);
+  const spool = createSpool(req.instructionsDir, `.${req.deploymentGroupId}-install-plan-${runId}`);
+  let permissionTargets: number;
   try {
-    await makeDirectories(mkdirs, recorder);
-    logger.debug({ directories: mkdirs.length, ms: elapsed() }, 'directories created');
-    await copyFiles(copies, recorder, {
-      concurrency,
-      runId,
-      preserveOwner: process.geteuid?.() === 0,
-      uid: process.geteuid?.() ?? -1,
-      gid: process.getegid?.() ?? -1,
-      parentSetgid: setgidLookup(facts),
-    });
-    logger.debug({ files: copies.length, ms: elapsed() }, 'files copied');
-    const permissionContext = { tools, accounts: createAccountLookup(tools), recorder, semanageLock: pLimit(1) };
-    await applyPermissions(permissions, permissionContext, concurrency);
-    logger.debug({ operations: permissions.length, ms: elapsed() }, 'permissions applied');
+    permissionTargets = await writePlan(req, files, facts, spool);
+    logger.debug({ copies: files.copies, directories: files.mkdirTargets.size, permissionTargets, ms: elapsed() }, 'install plan ready, install.json written');
+
+    const recorder = await CleanupRecorder.create(cleanupFile);
+    try {
+      await makeDirectories(files.mkdirTargets, recorder);
+      logger.debug({ directories: files.mkdirTargets.size, ms: elapsed() }, 'directories created');
+      await copyFiles(spool, recorder, {
+        concurrency,
+        runId,
+        preserveOwner: process.geteuid?.() === 0,
+        uid: process.geteuid?.() ?? -1,
+        gid: process.getegid?.() ?? -1,
+        parentSetgid: (destination) => facts.setgidAbove(destination),
+      });
+      logger.debug({ files: files.copies, ms: elapsed() }, 'files copied');
+      const permissionContext = { tools, accounts: createAccountLookup(tools), recorder, semanageLock: pLimit(1) };
+      await applyPermissions(spool.targets(), req.appspec.permissions, permissionContext, concurrency);
+      logger.debug({ targets: permissionTargets, ms: elapsed() }, 'permissions applied');
+    } finally {
+      await recorder.close();
+    }
   } finally {
-    await recorder.close();
+    spool.close();
   }
 
   const summary: InstallSummary = {
-    filesCopied: copies.length,
-    directoriesCreated: mkdirs.length,
-    filesRetained: plan.retained,
-    permissionsApplied: plan.permissionTargets,
+    filesCopied: files.copies,
+    directoriesCreated: files.mkdirTargets.size,
+    filesRetained: files.retained,
+    permissionsApplied: permissionTargets,
     cleanedUp,
   };
   logger.info({ deploymentGroupId: req.deploymentGroupId, ...summary }, 'install finished');
   return summary;
 }
 
-async function makeDirectories(mkdirs: readonly MkdirOp[], recorder: CleanupRecorder): Promise<void> {
-  await recorder.recordPaths(mkdirs.map((op) => op.directory));
-  const slice = new TimeSlice();
-  for (const op of mkdirs) {
-    try {
-      mkdirSync(op.directory);
-    } catch (err) {
-      if (errnoCode(err) === 'EEXIST') {
-        throw new AgentError(ErrorCodes.INSTALL_FAILED, `${msg.fileAlreadyExists(op.directory)}.`, { cause: err });
+/**
+ * Plan everything before anything is written: the file operations, then the permission targets,
+ * each written to install.json (a temp file until the whole plan is valid) and to the spool as it
+ * comes. A failed plan leaves the previous install.json in place. Returns the number of paths that
+ * receive permission operations.
+ */
+async function writePlan(req: InstallRequest, files: FilePlanner, facts: DestinationFacts, spool: OpSpool): Promise<number> {
+  const permissions = req.appspec.permissions;
+  const writer = InstructionsWriter.create(installJsonPath(req.instructionsDir, req.deploymentGroupId));
+  try {
+    const slice = new TimeSlice();
+    for (const op of files.ops()) {
+      if (op) {
+        writer.add(op);
+        if (op.type === 'copy') spool.addCopy(op);
       }
-      throw new AgentError(ErrorCodes.INSTALL_FAILED, msg.operationFailed('create the directory', op.directory, toError(err).message), {
-        cause: err,
-      });
+      if (slice.spent()) await slice.next();
     }
-    if (slice.spent()) await slice.next();
+    spool.endCopies();
+    let targets = 0;
+    const planned = planPermissionTargets({ permissions, baseDir: resolve(req.baseDir), files, facts, copies: () => spool.copies() });
+    for (const target of planned) {
+      const ops = target ? permissionOps(target, permissions) : [];
+      if (target && ops.length > 0) {
+        targets++;
+        for (const op of ops) writer.add(op);
+        spool.addTarget(target);
+      }
+      if (slice.spent()) await slice.next();
+    }
+    spool.endTargets();
+    await writer.commit();
+    return targets;
+  } catch (err) {
+    await writer.abort();
+    throw err;
+  }
+}
+
+function createSpool(dir: string, name: string): OpSpool {
+  try {
+    return OpSpool.create(dir, name);
+  } catch (err) {
+    throw new AgentError(ErrorCodes.DEPLOYMENT_ROOT, `Cannot create the install plan spool in ${dir}: ${toError(err).message}`, { cause: err });
+  }
+}
+
+/** The mkdirs in plan order, each batch recorded in the cleanup list before it is created. */
+async function makeDirectories(directories: Iterable<string>, recorder: CleanupRecorder): Promise<void> {
+  const slice = new TimeSlice();
+  for (const batch of batches(directories[Symbol.iterator](), RECORD_BATCH)) {
+    await recorder.recordPaths(batch);
+    for (const directory of batch) {
+      try {
+        mkdirSync(directory);
+      } catch (err) {
+        if (errnoCode(err) === 'EEXIST') {
+          throw new AgentError(ErrorCodes.INSTALL_FAILED, `${msg.fileAlreadyExists(directory)}.`, { cause: err });
+        }
+        throw new AgentError(ErrorCodes.INSTALL_FAILED, msg.operationFailed('create the directory', directory, toError(err).message), {
+          cause: err,
+        });
+      }
+      if (slice.spent()) await slice.next();
+    }
+  }
+}
+
+/** Consecutive arrays of up to `size` items. */
+function* batches<T>(items: Iterator<T>, size: number): Generator<T[], void, undefined> {
+  for (;;) {
+    const batch: T[] = [];
+    for (let next = items.next(); next.done !== true; next = items.next()) {
+      batch.push(next.value);
+      if (batch.length === size) break;
+    }
+    if (batch.length === 0) return;
+    yield batch;
   }
 }
 
@@ -153,143 +225,94 @@ interface CopyRun {
   parentSetgid: (destination: string) => boolean;
 }
 
-/** A directory created by mkdir inherits setgid from its parent, so look up the nearest existing one. */
-function setgidLookup(facts: ReadonlyMap<string, PathFact>): (destination: string) => boolean {
-  const cache = new Map<string, boolean>();
-  const lookup = (dir: string): boolean => {
-    const known = cache.get(dir);
-    if (known !== undefined) return known;
-    const fact = facts.get(dir);
-    const parent = dirname(dir);
-    const result = fact ? fact.setgid === true : parent !== dir && lookup(parent);
-    cache.set(dir, result);
-    return result;
-  };
-  return (destination) => lookup(dirname(destination));
-}
-
 /**
- * Copies in plan order, a batch of RECORD_BATCH at a time: the batch's temp and final paths are in
- * the cleanup list, fsynced, before its first copy starts; the next batch's lines are written and
- * fsynced (in the thread pool) while this batch copies. Small files and symlinks land synchronously in
- * time slices; large files are handed to async copies (at most run.concurrency at once) that run
- * alongside. On a failure no new copy starts, the running ones finish, and the earliest failure in
- * plan order is reported.
+ * Copies in plan order, read from the spool: before a batch of RECORD_BATCH copies starts, its temp
+ * and final paths are in the cleanup list, fsynced; the next batch's lines are written and fsynced
+ * (in the thread pool) while this batch copies. The spool is read twice, by one cursor that writes
+ * the lines and one that copies, so no batch of operations is held in memory (objects that live
+ * that long are promoted to V8's old generation and swell it). Small files and symlinks land
+ * synchronously in time slices; large files are handed to async copies (at most run.concurrency at
+ * once) that run alongside. On a failure no new copy starts, the running ones finish, and the
+ * earliest failure in plan order is reported.
  */
-async function copyFiles(copies: readonly CopyOp[], recorder: CleanupRecorder, run: CopyRun): Promise<void> {
-  const count = copies.length;
-  const temps = new Array<string>(count);
-  const recordBatch = (start: number): Promise<void> => {
-    const end = Math.min(count, start + RECORD_BATCH);
-    const lines: string[] = [];
-    for (let i = start; i < end; i++) {
-      const destination = (copies[i] as CopyOp).destination;
-      const temp = tempPathFor(destination, i, run.runId);
-      temps[i] = temp;
-      lines.push(temp, destination);
+async function copyFiles(spool: OpSpool, recorder: CleanupRecorder, run: CopyRun): Promise<void> {
+  const toRecord = spool.copies();
+  let recordedUpTo = 0;
+  const recordBatch = (): { end: number; done: Promise<void> } | undefined => {
+    const paths: string[] = [];
+    for (let next = toRecord.next(); next.done !== true; next = toRecord.next()) {
+      paths.push(tempPathFor(next.value.destination, recordedUpTo + paths.length / 2, run.runId), next.value.destination);
+      if (paths.length === 2 * RECORD_BATCH) break;
     }
-    const done = recorder.recordPaths(lines);
+    if (paths.length === 0) return undefined;
+    recordedUpTo += paths.length / 2;
+    const done = recorder.recordPaths(paths);
     // Awaited before its batch runs; if a failure ends the copy first, the rejection is not unhandled.
     done.catch(() => undefined);
-    return done;
+    return { end: recordedUpTo, done };
   };
+  const toCopy = spool.copies();
   const options: CopyOptions = { preserveOwner: run.preserveOwner, uid: run.uid, gid: run.gid, parentSetgid: false };
-  const failures = new FirstFailure();
-  const largeLimit = pLimit(run.concurrency);
-  const large: Promise<void>[] = [];
+  const large = new TaskWindow(run.concurrency);
   const slice = new TimeSlice();
-  let recorded = count > 0 ? recordBatch(0) : Promise.resolve();
-  for (let start = 0; start < count && !failures.any; start += RECORD_BATCH) {
+  let index = 0;
+  for (let batch = recordBatch(); batch && !large.failed; ) {
     try {
-      await recorded;
+      await batch.done;
     } catch (err) {
       // The batch's lines are not durable: none of its copies may start.
-      failures.add(start, err);
+      large.fail(index, err);
       break;
     }
-    const end = Math.min(count, start + RECORD_BATCH);
-    if (end < count) recorded = recordBatch(end);
-    for (let i = start; i < end && !failures.any; i++) {
-      const op = copies[i] as CopyOp;
-      const temp = temps[i] as string;
+    const following = recordBatch();
+    for (; index < batch.end && !large.failed; index++) {
+      const op = toCopy.next().value as CopyOp;
+      const temp = tempPathFor(op.destination, index, run.runId);
       if (run.preserveOwner) options.parentSetgid = run.parentSetgid(op.destination);
       try {
         const largeSource = copyAtomicallySync(op, temp, options);
         if (largeSource) {
           const largeOptions = { ...options };
-          large.push(
-            largeLimit(async () => {
-              if (failures.any) return;
-              await copyAtomically(op, temp, largeOptions, largeSource);
-            }).catch((err: unknown) => failures.add(i, err)),
-          );
+          await large.add(index, () => copyAtomically(op, temp, largeOptions, largeSource));
         }
       } catch (err) {
-        failures.add(i, err);
+        large.fail(index, err);
       }
       if (slice.spent()) await slice.next();
     }
+    batch = following;
   }
-  await Promise.all(large);
-  failures.throwIfAny();
-}
-
-async function applyPermissions(ops: readonly PermissionOp[], ctx: PermissionContext, concurrency: number): Promise<void> {
-  // Each path's operations are consecutive in the plan and keep their order; paths run concurrently.
-  const groups: PermissionOp[][] = [];
-  for (const op of ops) {
-    const last = groups[groups.length - 1];
-    if (last && last[0]?.file === op.file) last.push(op);
-    else groups.push([op]);
-  }
-  const limit = pLimit(concurrency);
-  const failures = new FirstFailure();
-  await Promise.all(
-    groups.map((group, i) =>
-      limit(async () => {
-        for (const op of group) {
-          if (failures.any) return;
-          try {
-            await applyPermission(op, ctx);
-          } catch (err) {
-            failures.add(i, err);
-          }
-        }
-      }),
-    ),
-  );
-  failures.throwIfAny();
-}
-
-/**
- * Failures of concurrent steps: once one fails no new step starts, the running ones finish, and the
- * failure reported is the earliest in plan order (deterministic, as a sequential run would report).
- */
-class FirstFailure {
-  private index = Infinity;
-  private error: unknown;
-
-  get any(): boolean {
-    return this.index !== Infinity;
-  }
-
-  add(index: number, error: unknown): void {
-    if (index < this.index) {
-      this.index = index;
-      this.error = error;
-    }
-  }
-
-  throwIfAny(): void {
-    if (this.any) throw asInstallError(this.error);
-  }
-}
-
-async function writeAtomically(file: string, text: string): Promise<void> {
+  toRecord.return();
+  toCopy.return();
   try {
-    await writeFileAtomic(file, text);
+    await large.drain();
   } catch (err) {
-    throw new AgentError(ErrorCodes.DEPLOYMENT_ROOT, `Cannot write ${file}: ${toError(err).message}`, { cause: err });
+    throw asInstallError(err);
+  }
+}
+
+/** Each target's operations in order; targets run concurrently, at most `concurrency` at once. */
+async function applyPermissions(
+  targets: Iterable<PermissionTarget>,
+  permissions: readonly Permission[],
+  ctx: PermissionContext,
+  concurrency: number,
+): Promise<void> {
+  const window = new TaskWindow(concurrency);
+  let index = 0;
+  for (const target of targets) {
+    if (window.failed) break;
+    await window.add(index++, async () => {
+      for (const op of permissionOps(target, permissions)) {
+        if (window.failed) return;
+        await applyPermission(op, ctx);
+      }
+    });
+  }
+  try {
+    await window.drain();
+  } catch (err) {
+    throw asInstallError(err);
   }
 }
 

@@ -1,6 +1,7 @@
 /**
- * The data the install planner consumes and produces. The planner is pure: the executor gathers
- * these facts (an archive listing and one lstat per destination path), then plans, then applies.
+ * The data the install planner consumes and produces. The planner is pure: it reads the revision and
+ * the destination through the two ports below (PlanSources, PlanFacts), lazily, and yields operations
+ * one at a time, so the installer can stream them to disk instead of holding a plan per entry.
  */
 import type { Ace, Mode, Permission, SeContext } from '../../appspec/model.js';
 
@@ -16,6 +17,27 @@ export type SourceNode =
 export interface SourceEntry {
   name: string;
   node: SourceNode;
+}
+
+export type SourceKind = SourceNode['kind'];
+
+/** One entry of a revision directory, as the listing reports it (lstat semantics). */
+export interface SourceDirent {
+  name: string;
+  kind: SourceKind;
+}
+
+/** The revision, read lazily. Paths are absolute and normalised. */
+export interface PlanSources {
+  /** What a path is without following its last component; undefined when it does not exist. */
+  kind(path: string): SourceKind | undefined;
+  /** A directory's entries in listing order (dotfiles included), read as the caller iterates. */
+  entries(dir: string): Iterable<SourceDirent>;
+}
+
+/** The destination side: what exists at a path (absent: lstat said ENOENT or ENOTDIR). */
+export interface PlanFacts {
+  fact(path: string): PathFact | undefined;
 }
 
 /**
@@ -87,6 +109,14 @@ export interface ChownOp {
   /** The path is a symlink this deployment created: change the link itself (lchown). */
   noFollow: boolean;
   from: PermissionRef;
+}
+
+/** A path that receives the permission at `index` of the appspec (its operations: permissionOps()). */
+export interface PermissionTarget {
+  path: string;
+  index: number;
+  /** The path is a symlink this deployment copies: only chown applies, as lchown. */
+  isSymlink: boolean;
 }
 
 export type FileOp = MkdirOp | CopyOp;

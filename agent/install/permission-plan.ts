@@ -15,63 +15,94 @@
 import { resolve, sep } from 'node:path';
 import type { Permission } from '../../appspec/model.js';
 import { AgentError, ErrorCodes } from '../errors.js';
-import type { CommandBuilder } from './install-plan.js';
+import type { FilePlanner } from './file-planner.js';
 import * as msg from './install-messages.js';
-import type { InstallOp, PathFact, PermissionRef } from './operations.js';
+import type { ChownOp, PermissionOp, PermissionRef, PermissionTarget, PlanFacts } from './operations.js';
+
+/** A copy operation of the file phase, as the permission phase reads them back. */
+export interface PlannedCopy {
+  destination: string;
+  kind: 'file' | 'symlink';
+}
 
 export interface PermissionPlanInput {
   permissions: readonly Permission[];
   baseDir: string;
-  builder: CommandBuilder;
-  facts: ReadonlyMap<string, PathFact>;
+  /** The file phase, finished: its mkdir targets and copyTo(). */
+  files: Pick<FilePlanner, 'mkdirTargets' | 'copyTo'>;
+  facts: PlanFacts;
+  /** The file phase's copy operations in plan order; called once per permission that needs them. */
+  copies: () => Iterable<PlannedCopy>;
 }
 
-/** Appends the permission operations to builder.ops; returns how many paths received some. */
-export function planPermissions(input: PermissionPlanInput): number {
-  const { builder, facts } = input;
-  const seen = new Set<string>();
-  let targets = 0;
+/** How an earlier permission matched, to find a path given permissions twice without a set of paths. */
+type Reach = { kind: 'none' } | { kind: 'file'; path: string } | { kind: 'below'; object: string; permission: Permission };
 
-  const setPermissions = (path: string, from: PermissionRef): void => {
-    if (seen.has(path)) fail(msg.permissionTwice(path));
-    seen.add(path);
-    const ops = permissionOps(path, from, builder.copyTargets.get(path)?.kind === 'symlink');
-    if (ops.length > 0) targets++;
-    builder.ops.push(...ops);
+/**
+ * The paths that receive each permission, in the official order (permissions in appspec order; for
+ * each, the matching copy targets in plan order, then the matching mkdir targets). The operations of
+ * a target are permissionOps(target). A path matched by two permissions fails the plan: whether an
+ * earlier permission matched it is recomputed from that permission (its object, pattern, except and
+ * types), so memory does not grow with the number of paths that receive permissions. A copy looked
+ * at without a match yields undefined, so the caller can yield to the event loop during long scans.
+ */
+export function* planPermissionTargets(input: PermissionPlanInput): Generator<PermissionTarget | undefined, void, undefined> {
+  const { files, facts } = input;
+  const reached: Reach[] = [];
+
+  const target = (path: string, index: number, isFile: boolean, isSymlink: boolean): PermissionTarget => {
+    for (const earlier of reached) {
+      if (reachedBy(earlier, path, isFile)) fail(msg.permissionTwice(path));
+    }
+    return { path, index, isSymlink };
   };
 
-  input.permissions.forEach((permission, index) => {
-    const from: PermissionRef = { index, permission };
+  for (const [index, permission] of input.permissions.entries()) {
     const object = resolve(input.baseDir, permission.object);
-    if (builder.copyTargets.has(object)) {
-      if (!permission.types.includes('file')) return;
+    const copy = files.copyTo(object);
+    if (copy) {
+      if (!permission.types.includes('file')) {
+        reached.push({ kind: 'none' });
+        continue;
+      }
       validateFilePermission(permission);
       validateFileAcl(permission);
-      setPermissions(object, from);
-    } else if (builder.mkdirTargets.has(object) || facts.get(object)?.isDirectory === true) {
-      for (const match of findMatches(permission, object, builder)) setPermissions(match, from);
+      yield target(object, index, true, copy.kind === 'symlink');
+      reached.push({ kind: 'file', path: object });
+    } else if (files.mkdirTargets.has(object) || facts.fact(object)?.isDirectory === true) {
+      const matches = (path: string): boolean => matchesPattern(permission, object, path) && !matchesExcept(permission, object, path);
+      if (permission.types.includes('file')) {
+        // The official agent checks every matching file before it sets anything.
+        if (permission.acls?.some((ace) => ace.isDefault)) {
+          for (const c of input.copies()) if (matches(c.destination)) validateFileAcl(permission);
+        }
+        for (const c of input.copies()) {
+          yield matches(c.destination) ? target(c.destination, index, true, c.kind === 'symlink') : undefined;
+        }
+      }
+      if (permission.types.includes('directory')) {
+        for (const dir of files.mkdirTargets) if (matches(dir)) yield target(dir, index, false, false);
+      }
+      reached.push({ kind: 'below', object, permission });
+    } else {
+      reached.push({ kind: 'none' });
     }
-  });
-  return targets;
+  }
 }
 
-/** Copy targets (type file) then mkdir targets (type directory) below `object` that the permission matches. */
-export function findMatches(permission: Permission, object: string, builder: CommandBuilder): string[] {
-  const matches: string[] = [];
-  if (permission.types.includes('file')) {
-    for (const path of builder.copyTargets.keys()) {
-      if (matchesPattern(permission, object, path) && !matchesExcept(permission, object, path)) {
-        validateFileAcl(permission);
-        matches.push(path);
-      }
+/** Whether an earlier permission gave `path` (a copy target when isFile, else an mkdir target) its operations. */
+function reachedBy(reach: Reach, path: string, isFile: boolean): boolean {
+  switch (reach.kind) {
+    case 'none':
+      return false;
+    case 'file':
+      return reach.path === path;
+    case 'below': {
+      const { permission, object } = reach;
+      if (!permission.types.includes(isFile ? 'file' : 'directory')) return false;
+      return matchesPattern(permission, object, path) && !matchesExcept(permission, object, path);
     }
   }
-  if (permission.types.includes('directory')) {
-    for (const path of builder.mkdirTargets) {
-      if (matchesPattern(permission, object, path) && !matchesExcept(permission, object, path)) matches.push(path);
-    }
-  }
-  return matches;
 }
 
 function relativeBelow(object: string, path: string): string | undefined {
@@ -119,10 +150,13 @@ function validateFileAcl(permission: Permission): void {
   if (permission.acls?.some((ace) => ace.isDefault)) fail(msg.defaultAclOnFile());
 }
 
-function permissionOps(file: string, from: PermissionRef, isSymlink: boolean): InstallOp[] {
+/** The operations one permission target receives, in the official per-path order. */
+export function permissionOps(target: PermissionTarget, permissions: readonly Permission[]): PermissionOp[] {
+  const { path: file, isSymlink } = target;
+  const from: PermissionRef = { index: target.index, permission: permissions[target.index] as Permission };
   const p = from.permission;
-  const ops: InstallOp[] = [];
-  const chown: InstallOp | undefined =
+  const ops: PermissionOp[] = [];
+  const chown: ChownOp | undefined =
     p.owner !== undefined || p.group !== undefined
       ? {
           type: 'chown',

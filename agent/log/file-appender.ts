@@ -13,7 +13,7 @@
 import { rename, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { errnoCode, toError } from '../errors.js';
-import { makeDirs, openAppendFile } from './file-modes.js';
+import { makeDirs, openAppendFile } from '../platform/file-modes.js';
 
 export interface FileAppenderRotation {
   /** Rotate before a write would take the file past this many bytes. */

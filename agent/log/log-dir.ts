@@ -7,7 +7,7 @@ import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AgentError, ErrorCodes, errnoCode, toError } from '../errors.js';
-import { makeDirs, openAppendFile } from './file-modes.js';
+import { makeDirs, openAppendFile } from '../platform/file-modes.js';
 
 export interface LogDirCheck {
   /** The log file the program will append to, in dir (checked too: it may exist and be unwritable). */

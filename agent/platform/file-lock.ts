@@ -23,6 +23,7 @@
 import { spawn } from 'node:child_process';
 import { mkdir, open, readdir, readFile, readlink, type FileHandle } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { DIR_MODE, makeDirs } from './file-modes.js';
 
 export interface FileLock {
   readonly path: string;
@@ -94,7 +95,7 @@ export async function acquireFileLock(path: string, o: AcquireOptions = {}): Pro
  * LockBusyError names the holder found through /proc when it can.
  */
 export async function acquireDirectoryLock(path: string, o: Omit<AcquireOptions, 'program'> = {}): Promise<FileLock> {
-  await mkdir(path, { recursive: true, mode: o.mode ?? 0o750 });
+  await makeDirs(path, { mode: o.mode ?? DIR_MODE });
   const handle = await open(path, 'r');
   try {
     if ((await runFlock(handle, o)) === 'busy') throw new LockBusyError(path, await findDirectoryHolder(path));

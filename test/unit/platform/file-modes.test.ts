@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createFileAgentLog, createRotatingAgentLog } from '../../../agent/log/agent-logger.js';
 import { createDeploymentsLog } from '../../../agent/log/deployments-log.js';
-import { makeDirs, openAppendFile } from '../../../agent/log/file-modes.js';
+import { makeDirs, openAppendFile } from '../../../agent/platform/file-modes.js';
 import { createScriptLogWriter } from '../../../agent/log/scripts-log.js';
 import { tempDir } from '../../helpers/temp.js';
 
