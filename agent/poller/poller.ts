@@ -85,6 +85,8 @@ export interface PollerOptions {
   observer?: CommandObserver;
 }
 
+const KNOWN_COMMANDS_KEPT = 1000;
+
 export const NOOP_COMPLETION_MESSAGE = 'Succeeded: CompletedNoopCommand';
 export const RESTART_FAILURE_MESSAGE = 'Failed: Failing in-progress lifecycle event after an agent restart.';
 export const SHUTDOWN_FAILURE_MESSAGE = 'The CodeDeploy agent was stopped while this command was running; its scripts were stopped.';
@@ -100,6 +102,12 @@ export class Poller {
   private readonly queue = new GroupQueue();
   private readonly running = new Set<RunningCommand>();
   private readonly stopPolling = new AbortController();
+  /**
+   * HostCommandIdentifiers this process has taken on (run, or holds a result for), newest last:
+   * a control plane that hands a command out again (it never saw our acknowledgement) must not
+   * get it run twice. Bounded: the oldest are forgotten.
+   */
+  private readonly known = new Set<string>();
   private errorCount = 0;
   private loggedErrorThisRun = false;
   private loop: Promise<void> | undefined;
@@ -112,6 +120,7 @@ export class Poller {
    */
   async recoverFromCrash(): Promise<number> {
     const recorded = await this.o.results.resume();
+    for (const id of recorded) this.remember(id);
     const orphans = await this.o.tracker.orphans();
     let failedCount = 0;
     for (const orphan of orphans) {
@@ -121,6 +130,7 @@ export class Poller {
         continue;
       }
       failedCount += 1;
+      this.remember(orphan.hostCommandIdentifier);
       this.o.logger.warn(
         { deploymentId: orphan.deploymentId, hostCommandIdentifier: orphan.hostCommandIdentifier, since: orphan.startedAt.toISOString() },
         `Deployment tracking file found: ${this.o.tracker.dir}. The agent likely restarted while running a customer-supplied script. Failing the lifecycle event.`,
@@ -197,8 +207,19 @@ export class Poller {
     }
   }
 
+  private remember(hostCommandIdentifier: string): void {
+    this.known.delete(hostCommandIdentifier);
+    this.known.add(hostCommandIdentifier);
+    if (this.known.size > KNOWN_COMMANDS_KEPT) this.known.delete(this.known.values().next().value as string);
+  }
+
   private accept(command: HostCommand): void {
     const label = `${command.CommandName} ${command.HostCommandIdentifier.slice(0, 24)}`;
+    if (this.known.has(command.HostCommandIdentifier)) {
+      this.o.logger.info({ command: label }, 'The control plane handed out a command this agent already has; ignoring the repeat');
+      return;
+    }
+    this.remember(command.HostCommandIdentifier);
     const abort = new AbortController();
     const entry: RunningCommand = { command, abort, label, done: Promise.resolve() };
     entry.done = this.handle(command, abort.signal)

@@ -213,6 +213,7 @@ export function createEngineStore(db: Db) {
       'UPDATE engine_commands SET status = @status, cancelled = @cancelled, dispatched_at = @dispatchedAt, completed_at = @completedAt, completion = @completion, late_completion = @lateCompletion WHERE id = @id',
     ),
     pendingFor: db.prepare("SELECT * FROM engine_commands WHERE instance_name = ? AND status = 'Pending' ORDER BY id LIMIT 1"),
+    unacknowledgedFor: db.prepare("SELECT * FROM engine_commands WHERE instance_name = ? AND status = 'Dispatched' AND cancelled = 0 AND dispatched_at <= ? ORDER BY id LIMIT 1"),
     openOf: db.prepare("SELECT * FROM engine_commands WHERE deployment_id = ? AND status IN ('Pending', 'Dispatched', 'InProgress') ORDER BY id"),
     expired: db.prepare("SELECT * FROM engine_commands WHERE status IN ('Pending', 'Dispatched', 'InProgress') AND ready_at <= ? ORDER BY id"),
     touchHost: db.prepare(
@@ -331,6 +332,10 @@ export function createEngineStore(db: Db) {
     },
     pendingCommandFor(instanceName: string): CommandRow | undefined {
       const r = s.pendingFor.get(instanceName) as RawCommand | undefined;
+      return r && commandOf(r);
+    },
+    unacknowledgedCommandFor(instanceName: string, dispatchedBeforeMs: number): CommandRow | undefined {
+      const r = s.unacknowledgedFor.get(instanceName, dispatchedBeforeMs) as RawCommand | undefined;
       return r && commandOf(r);
     },
     openCommandsOf(deploymentId: string): CommandRow[] {

@@ -17,6 +17,9 @@ import { commandDispatched, diagnosticsOf, type HostContext } from './host-progr
 import { decodeHostCommandId, deploymentIdOfExecution, encodeHostCommandId, executionId } from './identifiers.js';
 import { specDocument } from './spec-document.js';
 
+/** A command dispatched this long ago and still not acknowledged is handed out again on the next poll. */
+export const REDISPATCH_AFTER_MS = 10_000;
+
 export type WireCommandStatus = 'Pending' | 'InProgress' | 'Succeeded' | 'Failed';
 
 export interface HostCommandPort {
@@ -61,6 +64,14 @@ export function createHostCommandPort(o: HostCommandPortOptions): HostCommandPor
     return cmd;
   };
 
+  const polledCommand = (cmd: CommandRow, hostIdentifier: string): PolledHostCommand => ({
+    HostCommandIdentifier: encodeHostCommandId({ d: cmd.deploymentId, i: cmd.instanceName, c: cmd.commandName, n: cmd.id }),
+    HostIdentifier: hostIdentifier,
+    DeploymentExecutionId: executionId(o.identity, cmd.deploymentId),
+    CommandName: cmd.commandName,
+    Nonce: cmd.id,
+  });
+
   const statusOf = (cmd: CommandRow): WireCommandStatus => {
     switch (cmd.status) {
       case 'Pending':
@@ -83,17 +94,21 @@ export function createHostCommandPort(o: HostCommandPortOptions): HostCommandPor
     claim(instanceName, hostIdentifier, agentVersion) {
       return run((ctx) => {
         touchAt(ctx, hostIdentifier, agentVersion);
+        // A command handed out but never acknowledged, to a host that polls again: the answer that
+        // carried it was lost (the agent was killed, or the connection dropped, on its way). Hand
+        // it out again, under the same identifier; an agent that does have it ignores the repeat.
+        const lost = ctx.store.unacknowledgedCommandFor(instanceName, ctx.now - REDISPATCH_AFTER_MS);
+        if (lost) {
+          lost.dispatchedAt = ctx.now;
+          ctx.store.saveCommand(lost);
+          log.info({ deploymentId: lost.deploymentId, instanceName, command: lost.commandName }, 'Handing out a host command again: it was never acknowledged, so the answer that carried it was probably lost');
+          return polledCommand(lost, hostIdentifier);
+        }
         const cmd = ctx.store.pendingCommandFor(instanceName);
         if (!cmd) return undefined;
         commandDispatched(ctx, cmd);
         log.debug({ deploymentId: cmd.deploymentId, instanceName, command: cmd.commandName }, 'host command dispatched');
-        return {
-          HostCommandIdentifier: encodeHostCommandId({ d: cmd.deploymentId, i: cmd.instanceName, c: cmd.commandName, n: cmd.id }),
-          HostIdentifier: hostIdentifier,
-          DeploymentExecutionId: executionId(o.identity, cmd.deploymentId),
-          CommandName: cmd.commandName,
-          Nonce: cmd.id,
-        };
+        return polledCommand(cmd, hostIdentifier);
       });
     },
 

@@ -243,6 +243,23 @@ describe('timeouts', () => {
     expect(target(h, id, 'host-01').lifecycleEvents[0]?.status).toBe('Failed');
   });
 
+  it('hands a command out again, same identifier, when it was never acknowledged and the host polls 10 s later', async () => {
+    const h = createHarness({ hosts: 1 });
+    const id = deploy(h);
+    const first = await h.poll('host-01');
+    if (!first) throw new Error('no command');
+    h.clock.now += 9_000;
+    expect(await h.poll('host-01')).toBeUndefined();
+    h.clock.now += 1_001;
+    const again = await h.poll('host-01');
+    expect(again?.HostCommandIdentifier).toBe(first.HostCommandIdentifier);
+    expect(await h.ack(first)).toBe('InProgress');
+    h.clock.now += 60_000;
+    expect(await h.poll('host-01')).toBeUndefined();
+    await h.complete(first, true);
+    expect(target(h, id, 'host-01').lifecycleEvents[0]?.status).toBe('Succeeded');
+  });
+
   it('a Pending command that no agent polls times out too', () => {
     const h = createHarness({ hosts: 1, commandTimeoutSeconds: 2 });
     const id = deploy(h);

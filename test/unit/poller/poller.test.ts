@@ -419,4 +419,34 @@ describe('poller', () => {
     await poller.stop();
     expect(new Set(client.ops('Complete').map((c) => c.args[0]))).toEqual(new Set(['h1', 'h2']));
   });
+
+  it('runs a command handed out twice only once (the control plane never saw the first acknowledgement)', async () => {
+    const { client, poller, executed, delivery } = await setup({ execute: async () => { await new Promise((r) => setTimeout(r, 100)); return succeeded(); } });
+    client.polls.push(command('ApplicationStart'), command('ApplicationStart'));
+    void poller.start();
+    await until(() => client.ops('Complete').length === 1);
+    await delivery.idle();
+    client.polls.push(command('ApplicationStart'));
+    await until(() => client.polls.length === 0);
+    await new Promise((r) => setTimeout(r, 150));
+    await poller.stop();
+    expect(executed).toEqual(['g1:ApplicationStart']);
+    expect(client.ops('Complete')).toHaveLength(1);
+  });
+
+  it('does not run a command a restart already reported failed when it is handed out again', async () => {
+    const dir = await tempDir();
+    const first = await setup({ dir });
+    await first.tracker.polled('hc-lost');
+    const second = await setup({ dir });
+    expect(await second.poller.recoverFromCrash()).toBe(1);
+    second.client.polls.push(command('ApplicationStart', 'hc-lost'));
+    void second.poller.start();
+    await until(() => second.client.polls.length === 0);
+    await second.delivery.idle();
+    await new Promise((r) => setTimeout(r, 100));
+    await second.poller.stop();
+    expect(second.executed).toEqual([]);
+    expect(second.client.ops('Complete').map((c) => c.args[1])).toEqual(['Failed']);
+  });
 });
