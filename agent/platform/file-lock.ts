@@ -79,6 +79,11 @@ export async function acquireFileLock(path: string, o: AcquireOptions = {}): Pro
     await handle.close().catch(() => undefined);
     throw err;
   }
+  return heldLock(path, handle);
+}
+
+/** The lock lasts as long as this descriptor is open. */
+function heldLock(path: string, handle: FileHandle): FileLock {
   let released = false;
   return {
     path,
@@ -103,15 +108,7 @@ export async function acquireDirectoryLock(path: string, o: Omit<AcquireOptions,
     await handle.close().catch(() => undefined);
     throw err;
   }
-  let released = false;
-  return {
-    path,
-    async release() {
-      if (released) return;
-      released = true;
-      await handle.close().catch(() => undefined);
-    },
-  };
+  return heldLock(path, handle);
 }
 
 /** The first other process that keeps `dir` open, with its program name (from its command line). */
