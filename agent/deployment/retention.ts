@@ -4,11 +4,11 @@
  * we also keep the most recent one (blue/green rollbacks read it) and delete without a shell, with
  * memory bounded whatever the number of entries in the old revisions (remove-tree.ts).
  */
-import { readdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { removeTree } from '../bundle/remove-tree.js';
-import { errnoCode } from '../errors.js';
+import { dirNamesIfExists } from '../platform/dir-names.js';
 
 export interface RetentionRequest {
   groupDir: string;
@@ -19,13 +19,7 @@ export interface RetentionRequest {
 }
 
 export async function pruneOldRevisions(req: RetentionRequest): Promise<string[]> {
-  let names: string[];
-  try {
-    names = await readdir(req.groupDir);
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return [];
-    throw err;
-  }
+  const names = await dirNamesIfExists(req.groupDir);
   const current = resolve(req.currentDeploymentDir);
   const candidates = names.map((n) => join(req.groupDir, n)).filter((p) => resolve(p) !== current);
   const extra = candidates.length - req.maxRevisions + 1;

@@ -11,10 +11,11 @@
  * specification is read (a kill there would otherwise leave the command dispatched and silent).
  */
 import { createHash } from 'node:crypto';
-import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errnoCode } from '../errors.js';
 import { syncDir, writeFileAtomic } from '../platform/atomic-file.js';
+import { dirNamesIfExists } from '../platform/dir-names.js';
 
 export interface OrphanedCommand {
   /** Undefined for a command killed before its specification was read. */
@@ -49,13 +50,7 @@ export class OngoingCommandTracker {
 
   /** Every tracking file left behind, oldest first (temp files of torn writes are ignored). */
   async orphans(): Promise<OrphanedCommand[]> {
-    let names: string[];
-    try {
-      names = await readdir(this.dir);
-    } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return [];
-      throw err;
-    }
+    const names = await dirNamesIfExists(this.dir);
     const out: OrphanedCommand[] = [];
     for (const name of names) {
       if (name.includes('.tmp-')) {

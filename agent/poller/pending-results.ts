@@ -8,11 +8,12 @@
  * Only the agent holding the host lock writes here, so there is one writer.
  */
 import { createHash } from 'node:crypto';
-import { readdir, readFile, rename, rm } from 'node:fs/promises';
+import { readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CommandOutcome } from '../deployment/diagnostics.js';
 import { errnoCode } from '../errors.js';
 import { syncDir, writeFileAtomic } from '../platform/atomic-file.js';
+import { dirNamesIfExists } from '../platform/dir-names.js';
 
 export interface PendingResult {
   hostCommandIdentifier: string;
@@ -50,13 +51,7 @@ export class PendingResultStore {
    * `<name>.unreadable` so it is kept for a human and never blocks the others.
    */
   async list(onUnreadable?: (path: string, err: unknown) => void): Promise<PendingResult[]> {
-    let names: string[];
-    try {
-      names = await readdir(this.dir);
-    } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return [];
-      throw err;
-    }
+    const names = await dirNamesIfExists(this.dir);
     const out: PendingResult[] = [];
     for (const name of names) {
       const path = join(this.dir, name);
