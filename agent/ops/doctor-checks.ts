@@ -142,7 +142,7 @@ export async function findExecutable(name: string, pathVariable: string | undefi
 }
 
 /** What the last deployment's appspec needs from the host: setfacl for acls, semanage + restorecon for context. */
-async function lastAppSpecNeeds(config: Readonly<AgentConfig>): Promise<{ acls: boolean; context: boolean; deployment?: string; problem?: string }> {
+async function lastAppSpecNeeds(config: Readonly<AgentConfig>): Promise<{ acls: boolean; runas?: boolean; context: boolean; deployment?: string; problem?: string }> {
   try {
     const last = pickDeployment(await scanDeployments(config.rootDir, { trackingName: config.ongoingDeploymentTracking }));
     if (!last) return { acls: false, context: false };
@@ -150,6 +150,8 @@ async function lastAppSpecNeeds(config: Readonly<AgentConfig>): Promise<{ acls: 
     const { spec } = await loadAppSpec(archive, 'appspec.yml');
     return {
       acls: spec.permissions.some((p) => (p.acls?.length ?? 0) > 0),
+      // A runas user reaches its scripts under the 0700 root_dir through ACL entries (agent/hooks/runas-access.ts).
+      runas: [...spec.hooks.values()].some((scripts) => scripts.some((h) => h.runas !== undefined && h.runas !== 'root')),
       context: spec.permissions.some((p) => p.context !== undefined),
       deployment: last.deploymentId,
     };
@@ -169,10 +171,11 @@ async function checkTools(config: Readonly<AgentConfig>, env: NodeJS.ProcessEnv)
   else missing.push('tar');
   parts.push('unzip not needed (zip bundles are unpacked in-process)');
   const needs = await lastAppSpecNeeds(config);
-  const wanted = [...(needs.acls ? ['setfacl'] : []), ...(needs.context ? ['semanage', 'restorecon'] : [])];
+  const wanted = [...(needs.acls || needs.runas ? ['setfacl'] : []), ...(needs.context ? ['semanage', 'restorecon'] : [])];
+  const aclUse = needs.acls && needs.runas ? 'acls and runas hooks' : needs.acls ? 'acls' : 'runas hooks';
   for (const tool of wanted) {
     const found = await findExecutable(tool, path);
-    if (found) parts.push(`${tool} ${found} (the appspec of ${needs.deployment} uses ${tool === 'setfacl' ? 'acls' : 'context'})`);
+    if (found) parts.push(`${tool} ${found} (the appspec of ${needs.deployment} uses ${tool === 'setfacl' ? aclUse : 'context'})`);
     else missing.push(tool);
   }
   if (wanted.length === 0 && !needs.problem) {
@@ -181,7 +184,9 @@ async function checkTools(config: Readonly<AgentConfig>, env: NodeJS.ProcessEnv)
   if (missing.length > 0) {
     const hints: string[] = [];
     if (missing.includes('tar')) hints.push('install tar (apt-get install tar / dnf install tar)');
-    if (missing.includes('setfacl')) hints.push('install the acl package (apt-get install acl / dnf install acl) for appspec acls');
+    if (missing.includes('setfacl')) {
+      hints.push(`install the acl package (apt-get install acl / dnf install acl) for appspec ${aclUse}${needs.runas ? ' (without it, runas users get o+x on the deployment root instead)' : ''}`);
+    }
     if (missing.includes('semanage') || missing.includes('restorecon')) {
       hints.push('install policycoreutils-python-utils (dnf) or policycoreutils-python-utils / semanage-utils (apt) for appspec context');
     }

@@ -249,4 +249,20 @@ describe.skipIf(!existsSync(AGENT_CLI))('codedeploy-agent doctor', () => {
     const passed = await doctorJson(good.config);
     expect(passed.check('connectivity')).toMatchObject({ status: 'ok', detail: expect.stringContaining('over TLS (certificate verified against') });
   });
+
+  it('asks for setfacl when the last appspec has runas hooks, and says why', async () => {
+    const fake = await imds();
+    const server = await endpoint();
+    const h = await host({ imdsUrl: fake.url, endpointUrl: server.url });
+    const archive = join(h.rootDir, 'dg-runas', 'd-RUNAS0001', 'deployment-archive');
+    await mkdir(join(archive, 'scripts'), { recursive: true });
+    await writeFile(join(archive, 'appspec.yml'), 'version: 0.0\nos: linux\nhooks:\n  ApplicationStart:\n    - location: scripts/start.sh\n      runas: nobody\n');
+    const { check } = await doctorJson(h.config);
+    if (existsSync('/usr/bin/setfacl') || existsSync('/bin/setfacl')) {
+      expect(check('tools').detail).toMatch(/setfacl \S+ \(the appspec of d-RUNAS0001 uses runas hooks\)/);
+    } else {
+      expect(check('tools').status).toBe('fail');
+      expect(check('tools').hint).toContain('for appspec runas hooks (without it, runas users get o+x on the deployment root instead)');
+    }
+  });
 });
