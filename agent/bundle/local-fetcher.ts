@@ -9,8 +9,8 @@ import { constants, type Stats } from 'node:fs';
 import { copyFile, lstat, lutimes, mkdir, opendir, readlink, stat, symlink, utimes, chmod } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { AgentError, ErrorCodes, toError } from '../errors.js';
-import { TaskWindow } from '../install/task-window.js';
-import { removeTree } from './remove-tree.js';
+import { TaskWindow } from '../platform/task-window.js';
+import { removeTree } from '../platform/remove-tree.js';
 
 /** Filesystem operations in flight at once while copying a directory bundle. */
 const COPY_CONCURRENCY = 32;

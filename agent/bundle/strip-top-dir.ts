@@ -6,7 +6,7 @@
 import { opendir, rename, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { removeTree } from './remove-tree.js';
+import { removeTree } from '../platform/remove-tree.js';
 
 const APPSPEC_NAME = /appspec/i;
 

@@ -12,7 +12,7 @@
 import { mkdir } from 'node:fs/promises';
 import { AgentError, ErrorCodes, errnoCode, toError } from '../errors.js';
 import { ExtractTarget } from './extract-target.js';
-import { removeTree } from './remove-tree.js';
+import { removeTree } from '../platform/remove-tree.js';
 import { unpackTar } from './tar-unpacker.js';
 import type { UnpackRequest, UnpackResult } from './types.js';
 import { unpackZip } from './zip-unpacker.js';

@@ -17,7 +17,7 @@ import { createScriptLogWriter } from '../log/scripts-log.js';
 import type { DeploymentsLog } from '../log/deployments-log.js';
 import type { ScriptLogWriter } from '../log/types.js';
 import { unpackArchive } from '../bundle/unpack.js';
-import { removeTree } from '../bundle/remove-tree.js';
+import { removeTree } from '../platform/remove-tree.js';
 import { stripTopLevelDirectory } from '../bundle/strip-top-dir.js';
 import { copyDirectoryBundle, linkLocalFileBundle } from '../bundle/local-fetcher.js';
 import type { ArchiveType } from '../bundle/types.js';

@@ -7,7 +7,7 @@
 import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { removeTree } from '../bundle/remove-tree.js';
+import { removeTree } from '../platform/remove-tree.js';
 import { dirNamesIfExists } from '../platform/dir-names.js';
 
 export interface RetentionRequest {

@@ -7,7 +7,7 @@
  * tail (TailBuffer), which is the HookResult log of a failed event.
  */
 import { ScriptErrorCode, toError } from '../errors.js';
-import { createToolRunner } from '../install/tool-runner.js';
+import { createToolRunner } from '../platform/tool-runner.js';
 import type { OutputStream, ScriptLogWriter } from '../log/types.js';
 import { runScript, type HookOutputSink } from './hook-runner.js';
 import { prepareRunasAccess, type RunasAccessContext } from './runas-access.js';

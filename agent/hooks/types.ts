@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { HookScript } from '../../appspec/model.js';
 import type { ScriptErrorCodeValue } from '../errors.js';
-import type { ToolRunner } from '../install/tool-runner.js';
+import type { ToolRunner } from '../platform/tool-runner.js';
 import type { ScriptLogWriter } from '../log/types.js';
 
 /** The outcome of one lifecycle event (all its scripts), as a value: never thrown. */

@@ -2,7 +2,7 @@
  * User and group names to ids, through `getent passwd|group <name>` (so NSS sources such as LDAP
  * count, like Ruby's Etc.getpwnam), cached for the duration of one install.
  */
-import type { ToolRunner } from './tool-runner.js';
+import type { ToolRunner } from '../platform/tool-runner.js';
 
 export interface AccountLookup {
   /** The uid of a user name, or undefined when there is no such user. */

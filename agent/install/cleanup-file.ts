@@ -19,8 +19,8 @@ import type { Logger } from 'pino';
 import { AgentError, ErrorCodes, errnoCode, toError } from '../errors.js';
 import { isTempPath } from './file-copier.js';
 import * as msg from './install-messages.js';
-import { TimeSlice } from './time-slice.js';
-import type { ToolRunner } from './tool-runner.js';
+import { TimeSlice } from '../platform/time-slice.js';
+import type { ToolRunner } from '../platform/tool-runner.js';
 import { syncDir } from '../platform/atomic-file.js';
 
 export type CleanupEntry = { kind: 'path'; path: string } | { kind: 'semanage'; path: string };

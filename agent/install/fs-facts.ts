@@ -15,7 +15,7 @@ import { AgentError, ErrorCodes, errnoCode, toError } from '../errors.js';
 import { childPath, isInside } from './mappings.js';
 import * as msg from './install-messages.js';
 import type { PathFact, PlanFacts, PlanSources, ResolvedMapping, SourceDirent, SourceEntry, SourceKind, SourceNode } from './operations.js';
-import { TimeSlice } from './time-slice.js';
+import { TimeSlice } from '../platform/time-slice.js';
 
 export type Limit = <T>(fn: () => Promise<T>) => Promise<T>;
 

@@ -43,9 +43,9 @@ import { OpSpool } from './op-spool.js';
 import type { CopyOp, PermissionTarget } from './operations.js';
 import { applyPermission, type PermissionContext } from './permission-applier.js';
 import { permissionOps, planPermissionTargets } from './permission-plan.js';
-import { TaskWindow } from './task-window.js';
-import { TimeSlice } from './time-slice.js';
-import { createToolRunner } from './tool-runner.js';
+import { TaskWindow } from '../platform/task-window.js';
+import { TimeSlice } from '../platform/time-slice.js';
+import { createToolRunner } from '../platform/tool-runner.js';
 import type { InstallRequest, InstallSummary } from './types.js';
 
 /** Copies (or directories) whose paths are recorded (and fsynced) together. */

@@ -13,7 +13,7 @@ import type { CleanupRecorder } from './cleanup-file.js';
 import type { Limit } from './fs-facts.js';
 import * as msg from './install-messages.js';
 import type { ChownOp, PermissionOp, SemanageOp } from './operations.js';
-import { describeStatus, type ToolRunner } from './tool-runner.js';
+import { describeStatus, type ToolRunner } from '../platform/tool-runner.js';
 
 export interface PermissionContext {
   tools: ToolRunner;

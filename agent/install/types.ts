@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { AppSpec } from '../../appspec/model.js';
-import type { ToolRunner } from './tool-runner.js';
+import type { ToolRunner } from '../platform/tool-runner.js';
 
 export interface InstallRequest {
   deploymentGroupId: string;

@@ -9,7 +9,7 @@ import { opendir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { deployMeasured, writeManyEntriesTar } from '../../bench/many-entries-bench.js';
-import { removeTree } from '../../agent/bundle/remove-tree.js';
+import { removeTree } from '../../agent/platform/remove-tree.js';
 import { tempDir } from '../helpers/temp.js';
 
 const CLI = join(import.meta.dirname, '..', '..', 'dist', 'agent', 'cli', 'codedeploy-local.js');

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentError, ErrorCodes } from '../../agent/errors.js';
 import { parseCleanupList } from '../../agent/install/cleanup-file.js';
 import { cleanupFilePath, install, installJsonPath } from '../../agent/install/installer.js';
-import { createToolRunner, type ToolRunner } from '../../agent/install/tool-runner.js';
+import { createToolRunner, type ToolRunner } from '../../agent/platform/tool-runner.js';
 import type { InstallRequest } from '../../agent/install/types.js';
 import type { AppSpec } from '../../appspec/model.js';
 import { silentLogger, tempDir } from '../helpers/temp.js';

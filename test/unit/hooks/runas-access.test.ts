@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { accessChain, grantRunasAccess, parseAcl } from '../../../agent/hooks/runas-access.js';
 import { runLifecycleEvent } from '../../../agent/hooks/lifecycle-event-runner.js';
-import type { ToolResult, ToolRunner } from '../../../agent/install/tool-runner.js';
+import type { ToolResult, ToolRunner } from '../../../agent/platform/tool-runner.js';
 import { createScriptLogWriter } from '../../../agent/log/scripts-log.js';
 import type { PasswdEntry } from '../../../agent/hooks/user-lookup.js';
 import { silentLogger, tempDir } from '../../helpers/temp.js';

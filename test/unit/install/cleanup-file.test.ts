@@ -4,7 +4,7 @@ import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CleanupRecorder, executeCleanup, parseCleanupList, runCleanupFile } from '../../../agent/install/cleanup-file.js';
-import type { ToolResult, ToolRunner } from '../../../agent/install/tool-runner.js';
+import type { ToolResult, ToolRunner } from '../../../agent/platform/tool-runner.js';
 import { silentLogger, tempDir } from '../../helpers/temp.js';
 
 function recordingTools(exitCode = 0): ToolRunner & { calls: string[][] } {

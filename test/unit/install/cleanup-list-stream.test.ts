@@ -8,7 +8,7 @@ import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseCleanupList, runCleanupFile } from '../../../agent/install/cleanup-file.js';
-import type { ToolResult, ToolRunner } from '../../../agent/install/tool-runner.js';
+import type { ToolResult, ToolRunner } from '../../../agent/platform/tool-runner.js';
 import { silentLogger, tempDir } from '../../helpers/temp.js';
 
 function recordingTools(): ToolRunner & { calls: string[] } {

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { removeTree } from '../../../agent/bundle/remove-tree.js';
+import { removeTree } from '../../../agent/platform/remove-tree.js';
 import { tempDir } from '../../helpers/temp.js';
 
 describe('removeTree', () => {

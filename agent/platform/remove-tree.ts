@@ -11,7 +11,7 @@
  */
 import { opendirSync, rmdirSync, unlinkSync, type Dir } from 'node:fs';
 import { errnoCode } from '../errors.js';
-import { TimeSlice } from '../install/time-slice.js';
+import { TimeSlice } from './time-slice.js';
 
 interface Frame {
   path: string;

@@ -1,6 +1,6 @@
 /** TaskWindow: a bounded number of tasks in flight, and the earliest failure in producer order. */
 import { describe, expect, it } from 'vitest';
-import { TaskWindow } from '../../../agent/install/task-window.js';
+import { TaskWindow } from '../../../agent/platform/task-window.js';
 
 const tick = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
