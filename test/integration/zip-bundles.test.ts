@@ -9,30 +9,17 @@ import { closeSync, cpSync, fstatSync, mkdirSync, openSync, readdirSync, readlin
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { unpackArchive } from '../../agent/bundle/unpack.js';
 import { checkZipWithZipfile, fileDigests, hasZip64EndRecords, manyEntryContent, writeManyEntryZip, zipCli } from '../helpers/archive-builders.js';
 import { FIXTURES, localHost } from '../helpers/local-deploy.js';
 import { silentLogger, tempDir } from '../helpers/temp.js';
+import { failOnProcessErrors } from '../helpers/no-process-errors.js';
 
 const MiB = 1024 * 1024;
 const GROUP = 'zip-bundles';
 
-const processErrors: unknown[] = [];
-const record = (err: unknown): void => void processErrors.push(err);
-
-beforeEach(() => {
-  processErrors.length = 0;
-  process.on('uncaughtException', record);
-  process.on('unhandledRejection', record);
-});
-
-afterEach(async () => {
-  await delay(50);
-  process.off('uncaughtException', record);
-  process.off('unhandledRejection', record);
-  expect(processErrors).toEqual([]);
-});
+failOnProcessErrors();
 
 function fdsOpenOn(path: string): number {
   let n = 0;

@@ -11,12 +11,13 @@ import { chmodSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, readd
 import { open, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import yauzl from 'yauzl';
 import { unpackArchive } from '../../../agent/bundle/unpack.js';
 import { AgentError, ErrorCodes } from '../../../agent/errors.js';
 import { fileDigests, hasZip64EndRecords, makeManyEntryZip, manyEntryContent, zipCli, zipTree, type FileDigest } from '../../helpers/archive-builders.js';
 import { silentLogger, suiteTempDir, tempDir } from '../../helpers/temp.js';
+import { failOnProcessErrors } from '../../helpers/no-process-errors.js';
 
 const MiB = 1024 * 1024;
 
@@ -24,23 +25,7 @@ let src: string;
 let zips: string;
 let sourceDigests: Record<string, FileDigest>;
 
-/** Every uncaught exception and unhandled rejection while a test runs: the daemon would have died. */
-const processErrors: unknown[] = [];
-const record = (err: unknown): void => void processErrors.push(err);
-
-beforeEach(() => {
-  processErrors.length = 0;
-  process.on('uncaughtException', record);
-  process.on('unhandledRejection', record);
-});
-
-afterEach(async () => {
-  // Let any stale close() or late stream error from the test surface before looking.
-  await delay(50);
-  process.off('uncaughtException', record);
-  process.off('unhandledRejection', record);
-  expect(processErrors).toEqual([]);
-});
+failOnProcessErrors();
 
 /** Random (incompressible) bytes written 1 MiB at a time. */
 function writeRandom(path: string, size: number): void {
