@@ -10,12 +10,12 @@ import type { Logger } from 'pino';
 import type { AgentConfig } from './config/agent-config.js';
 import { createRotatingAgentLog, type AgentLog } from './log/agent-logger.js';
 import { assertLogDirWritable } from './log/log-dir.js';
-import { makeDirs, ROOT_DIR_MODE } from './platform/file-modes.js';
+import { makeDirs, ROOT_DIR_MODE } from '../common/file-modes.js';
 import { createDeploymentsLog, type DeploymentsLog } from './log/deployments-log.js';
 import { resolveIdentity } from './identity/resolve-identity.js';
-import { fipsAllowed, FIPS_NOT_ALLOWED_MESSAGE, resolveCommandsEndpoint } from './control-plane/endpoint.js';
-import { createCommandsClient, defaultSleep, type CommandsClient } from './control-plane/commands-client.js';
-import { pollLoopBackoffSeconds } from './control-plane/retry-policy.js';
+import { fipsAllowed, FIPS_NOT_ALLOWED_MESSAGE, resolveCommandsEndpoint } from './commands-client/endpoint.js';
+import { createCommandsClient, defaultSleep, type CommandsClient } from './commands-client/commands-client.js';
+import { pollLoopBackoffSeconds } from './commands-client/retry-policy.js';
 import type { Pkcs7Verifier } from './spec/pkcs7-verifier.js';
 import { parseDeploymentSpecAsync } from './spec/deployment-spec.js';
 import { createRemoteBundleFetcher } from './bundle/remote-fetcher.js';
@@ -27,12 +27,13 @@ import { Poller } from './poller/poller.js';
 import { PENDING_RESULTS_DIR, PendingResultStore } from './poller/pending-results.js';
 import { ResultDelivery } from './poller/result-delivery.js';
 import { lockDeploymentGroup } from './deployment/group-lock.js';
-import { acquireDirectoryLock, acquireFileLock, describeHolder, LockBusyError, type FileLock } from './platform/file-lock.js';
+import { acquireDirectoryLock, acquireFileLock, describeHolder, LockBusyError, type FileLock } from '../common/file-lock.js';
 import { createNotifier } from './systemd/sd-notify.js';
-import { AgentError, ErrorCodes, toError } from './errors.js';
-import { agentVersion } from './version.js';
-import { createStatusPublisher, type StatusPublisher } from './ops/status-publisher.js';
-import { statusFilePath } from './ops/status-file.js';
+import { AgentError, ErrorCodes } from './errors.js';
+import { toError } from '../common/errors.js';
+import { packageVersion } from '../common/version.js';
+import { createStatusPublisher, type StatusPublisher } from './status/status-publisher.js';
+import { statusFilePath } from './status/status-file.js';
 
 export interface DaemonOptions {
   config: Readonly<AgentConfig>;
@@ -82,7 +83,7 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
     // agent's tracking files, outbox or pid file.
     hostLocks = await lockHost(config);
     await writeFile(pidFile, `${process.pid}`);
-    const version = agentVersion();
+    const version = packageVersion();
     logger.info({ version, config: config.source, pid: process.pid, node: process.version }, `Starting ${config.programName} ${version}`);
     const identity = await resolveIdentity({ config, env: o.env, logger });
     if (config.useFipsMode && !fipsAllowed(identity.region)) throw new AgentError(ErrorCodes.CONFIG_INVALID, FIPS_NOT_ALLOWED_MESSAGE);
@@ -114,7 +115,7 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
       region: identity.region,
       credentials: identity.credentials,
       enableAuthPolicy: config.enableAuthPolicy,
-      agentVersion: version,
+      packageVersion: version,
       logger,
       pollReadTimeoutMs: config.httpReadTimeoutSeconds * 1000,
       ...(config.proxyUri ? { proxyUri: config.proxyUri } : {}),

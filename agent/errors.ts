@@ -60,21 +60,6 @@ export class AgentError extends Error {
   }
 }
 
-/** Narrow an unknown caught value to an Error (wrapping anything else). */
-export function toError(value: unknown): Error {
-  if (value instanceof Error) return value;
-  return new Error(typeof value === 'string' ? value : JSON.stringify(value));
-}
-
-/** The errno code of a Node system error, if any (ENOENT, EEXIST, ...). */
-export function errnoCode(value: unknown): string | undefined {
-  if (typeof value === 'object' && value !== null && 'code' in value) {
-    const code = (value as { code: unknown }).code;
-    return typeof code === 'string' ? code : undefined;
-  }
-  return undefined;
-}
-
 /**
  * CodeDeploy's host-command error codes, carried in PutHostCommandComplete diagnostics
  * (DESIGN.md section 3; reference section 7.6).

@@ -55,7 +55,7 @@ export async function benchDaemon(idleSeconds: number, commands: number): Promis
   const latencies: number[] = [];
   let waiter: (() => void) | undefined;
   let heldPoll: ((id: string) => void) | undefined;
-  const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const op = String(req.headers['x-amz-target'] ?? '').split('.').pop();
     const body = JSON.parse((await readBody(req)) || '{}') as Record<string, string>;
     const reply = (o: unknown) => {
@@ -94,6 +94,12 @@ export async function benchDaemon(idleSeconds: number, commands: number): Promis
       return;
     }
     return reply({ CommandStatus: 'InProgress' });
+  };
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      res.writeHead(500);
+      res.end(String(error));
+    });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

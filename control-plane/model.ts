@@ -5,8 +5,6 @@
  * supports are listed; everything is plain JSON (stored as TEXT in SQLite).
  */
 
-import { DEFAULT_ORDERED_LIFECYCLE_EVENTS } from '../agent/deployment/lifecycle.js';
-
 /** Epoch seconds with a fraction, as the AWS JSON 1.1 protocol sends timestamps. */
 export type EpochSeconds = number;
 
@@ -192,10 +190,26 @@ export interface InstanceTarget {
 }
 
 /**
- * The lifecycle commands of an in-place deployment, in the order the service sends them
- * (reference 4.4): the agent's own default order, one list for both sides.
+ * The lifecycle commands of an in-place deployment, in the order the service sends them to a host.
+ * This is the service's side of the protocol, written out here on purpose rather than imported
+ * from the agent: the control plane is the fake the agent is tested against, and a fake that
+ * shares its tables with the thing it tests cannot catch a mistake in them. The agent keeps its
+ * own copy (agent/deployment/lifecycle.ts, the official agent's default hook order);
+ * test/unit/control-plane/engine/engine.test.ts pins this list literally.
  */
-export const IN_PLACE_LIFECYCLE: readonly string[] = DEFAULT_ORDERED_LIFECYCLE_EVENTS;
+export const IN_PLACE_LIFECYCLE: readonly string[] = [
+  'BeforeBlockTraffic',
+  'AfterBlockTraffic',
+  'ApplicationStop',
+  'DownloadBundle',
+  'BeforeInstall',
+  'Install',
+  'AfterInstall',
+  'ApplicationStart',
+  'ValidateService',
+  'BeforeAllowTraffic',
+  'AfterAllowTraffic',
+];
 
 export const BUILT_IN_DEPLOYMENT_CONFIGS: readonly { name: string; minimumHealthyHosts: MinimumHealthyHosts }[] = [
   { name: 'CodeDeployDefault.OneAtATime', minimumHealthyHosts: { type: 'MOST_CONCURRENCY', value: 1 } },

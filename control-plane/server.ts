@@ -15,7 +15,7 @@ import * as http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { acquireFileLock, LockBusyError, readLockHolder, type LockHolder } from '../agent/platform/file-lock.js';
+import { acquireFileLock, LockBusyError, readLockHolder, type LockHolder } from '../common/file-lock.js';
 import { createJsonRouter } from './api/json-router.js';
 import { createUnknownHostLog, type UnknownHostLog } from './commands/unknown-hosts.js';
 import type { DeploymentEngine } from './engine/engine.js';

@@ -30,7 +30,7 @@ ls "$repo"/node_modules/better-sqlite3/build/Release/*.node >/dev/null 2>&1 \
 
 "$here/build-base.sh"
 
-context=(package.json package-lock.json tsconfig.json tsconfig.build.json appspec agent control-plane scripts bench node_modules docker/Dockerfile docker/entrypoint.sh)
+context=(package.json package-lock.json tsconfig.json tsconfig.build.json appspec common agent control-plane scripts bench node_modules docker/Dockerfile docker/entrypoint.sh)
 for path in "${context[@]}"; do
   [ -e "$repo/$path" ] || die "missing $repo/$path"
 done

@@ -158,7 +158,7 @@ async function main(argv: string[]): Promise<number> {
 
     const ok = info?.status === 'Succeeded';
     console.log(`\nDeployment ${deploymentId}: ${info?.status}${info?.errorInformation ? ` (${info.errorInformation.code}: ${info.errorInformation.message})` : ''} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    const groupId = (await cp.registry.getDeploymentGroup('HelloApp', 'demo'))?.deploymentGroupId ?? '';
+    const groupId = (cp.registry.getDeploymentGroup('HelloApp', 'demo'))?.deploymentGroupId ?? '';
     for (const a of agents) console.log(`  ${a.name} scripts.log: ${a.scriptsLogPath(groupId, deploymentId)}`);
     const first = agents[0];
     if (first) {

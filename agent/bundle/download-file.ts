@@ -14,8 +14,9 @@
 import { randomBytes } from 'node:crypto';
 import { open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { backoffDelay, RETRIABLE_NETWORK_CODES, RETRIABLE_STATUS_CODES } from '../control-plane/retry-policy.js';
-import { AgentError, ErrorCodes, errnoCode, toError } from '../errors.js';
+import { backoffDelay, RETRIABLE_NETWORK_CODES, RETRIABLE_STATUS_CODES } from '../commands-client/retry-policy.js';
+import { AgentError, ErrorCodes } from '../errors.js';
+import { errnoCode, toError } from '../../common/errors.js';
 
 export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
 

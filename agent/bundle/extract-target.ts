@@ -45,7 +45,8 @@ import {
   write,
   writeSync,
 } from 'node:fs';
-import { AgentError, ErrorCodes, errnoCode } from '../errors.js';
+import { AgentError, ErrorCodes } from '../errors.js';
+import { errnoCode } from '../../common/errors.js';
 
 /** Entries bigger than this are written with asynchronous writes instead of synchronous ones. */
 export const ASYNC_WRITE_THRESHOLD = 1024 * 1024;

@@ -30,10 +30,11 @@ import { STATUS_CODES } from 'node:http';
 import { Octokit } from '@octokit/rest';
 import type { Logger } from 'pino';
 import { Agent, fetch as undiciFetch, ProxyAgent, type Dispatcher, type RequestInit as UndiciRequestInit } from 'undici';
-import { parseRetryAfter } from '../control-plane/retry-policy.js';
-import { AgentError, ErrorCodes, errnoCode, toError } from '../errors.js';
+import { parseRetryAfter } from '../commands-client/retry-policy.js';
+import { AgentError, ErrorCodes } from '../errors.js';
+import { errnoCode, toError } from '../../common/errors.js';
 import type { Revision } from '../spec/deployment-spec.js';
-import { agentVersion } from '../version.js';
+import { packageVersion } from '../../common/version.js';
 import {
   commitTempFile,
   defaultSleep,
@@ -152,7 +153,7 @@ export function createGitHubFetcher(opts: GitHubFetcherOptions): GitHubFetcher {
     };
     const octokit = new Octokit({
       baseUrl: opts.apiUrl.replace(/\/+$/, ''),
-      userAgent: `codedeploy-agent-ts/${agentVersion()}`,
+      userAgent: `codedeploy-agent-ts/${packageVersion()}`,
       log: octokitLog,
       request: { fetch: fetchThrough },
     });

@@ -8,7 +8,8 @@
 import { constants, type Stats } from 'node:fs';
 import { copyFile, lstat, lutimes, mkdir, opendir, readlink, stat, symlink, utimes, chmod } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { AgentError, ErrorCodes, toError } from '../errors.js';
+import { AgentError, ErrorCodes } from '../errors.js';
+import { toError } from '../../common/errors.js';
 import { TaskWindow } from '../platform/task-window.js';
 import { removeTree } from '../platform/remove-tree.js';
 

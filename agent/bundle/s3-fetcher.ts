@@ -21,9 +21,10 @@ import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smit
 import { HttpProxyAgent } from 'http-proxy-agent';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import type { Logger } from 'pino';
-import { AgentError, ErrorCodes, errnoCode, toError } from '../errors.js';
+import { AgentError, ErrorCodes } from '../errors.js';
+import { errnoCode, toError } from '../../common/errors.js';
 import type { Revision } from '../spec/deployment-spec.js';
-import { outageDelayMs } from '../control-plane/outage-retry.js';
+import { outageDelayMs } from '../commands-client/outage-retry.js';
 import {
   commitTempFile,
   defaultSleep,

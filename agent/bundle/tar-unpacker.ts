@@ -7,7 +7,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { Parser, type ReadEntry } from 'tar';
-import { toError } from '../errors.js';
+import { toError } from '../../common/errors.js';
 import { ASYNC_WRITE_THRESHOLD, type EntryMeta, type ExtractTarget, type FileSink } from './extract-target.js';
 
 /** Entry types whose contents would be lost if skipped. */

@@ -10,7 +10,8 @@
  * - Any failure removes the partial destDir.
  */
 import { mkdir } from 'node:fs/promises';
-import { AgentError, ErrorCodes, errnoCode, toError } from '../errors.js';
+import { AgentError, ErrorCodes } from '../errors.js';
+import { errnoCode, toError } from '../../common/errors.js';
 import { ExtractTarget } from './extract-target.js';
 import { removeTree } from '../platform/remove-tree.js';
 import { unpackTar } from './tar-unpacker.js';

@@ -4,8 +4,8 @@
  * own arguments and returns an exit code; this file only dispatches.
  */
 import { originalEnv } from './boot.js';
-import { agentVersion } from '../version.js';
-import { processIo, type CliIo } from './io.js';
+import { packageVersion } from '../../common/version.js';
+import { processIo, type CliIo } from '../../common/cli-io.js';
 
 const USAGE = `Usage: codedeploy-agent <command> [options]
 
@@ -39,7 +39,7 @@ export async function runAgentCli(argv: string[], io: CliIo, env: NodeJS.Process
     case 'version':
     case '--version':
     case '-v':
-      io.stdout(`${agentVersion()}\n`);
+      io.stdout(`${packageVersion()}\n`);
       return 0;
     case 'help':
     case '--help':

@@ -3,11 +3,11 @@
  * host (agent/ops/doctor-checks.ts) and says what to do about each problem. Exit 1 when any check
  * fails (warnings do not fail), 2 on a usage error.
  */
-import { CONFIG_OPTION_HELP, parseConfigFileArgs } from '../ops/cli-support.js';
-import { runDoctorChecks } from '../ops/doctor-checks.js';
-import { doctorJson, formatChecks, useUnicode } from '../ops/doctor-format.js';
-import { doctorExitCode } from '../ops/doctor-rules.js';
-import type { CliIo } from './io.js';
+import { CONFIG_OPTION_HELP, parseConfigFileArgs } from './config-option.js';
+import { runDoctorChecks } from '../ops/doctor/doctor-checks.js';
+import { doctorJson, formatChecks, useUnicode } from '../ops/doctor/doctor-format.js';
+import { doctorExitCode } from '../ops/doctor/doctor-rules.js';
+import type { CliIo } from '../../common/cli-io.js';
 
 export const DOCTOR_USAGE = `Usage: codedeploy-agent doctor [options]
 

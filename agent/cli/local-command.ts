@@ -8,19 +8,20 @@ import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { loadAgentConfig } from '../config/agent-config.js';
-import { AgentError, ErrorCodes, toError } from '../errors.js';
+import { AgentError, ErrorCodes } from '../errors.js';
+import { toError } from '../../common/errors.js';
 import { CommandExecutor } from '../deployment/command-executor.js';
 import { groupBusyMessage, lockDeploymentGroup } from '../deployment/group-lock.js';
-import { LockBusyError, type FileLock } from '../platform/file-lock.js';
+import { LockBusyError, type FileLock } from '../../common/file-lock.js';
 import { DEFAULT_HOOK_EVENTS, DEFAULT_ORDERED_LIFECYCLE_EVENTS, isPascalCase } from '../deployment/lifecycle.js';
 import { parseDeploymentSpec } from '../spec/deployment-spec.js';
 import { createFileAgentLog, type AgentLog } from '../log/agent-logger.js';
 import { createDeploymentsLog, type DeploymentsLog } from '../log/deployments-log.js';
-import { makeDirs, ROOT_DIR_MODE } from '../platform/file-modes.js';
+import { makeDirs, ROOT_DIR_MODE } from '../../common/file-modes.js';
 import { assertLogDirWritable } from '../log/log-dir.js';
-import { agentVersion } from '../version.js';
+import { packageVersion } from '../../common/version.js';
 import { localRemoteFetcher } from './local-remote.js';
-import type { CliIo } from './io.js';
+import type { CliIo } from '../../common/cli-io.js';
 import { eventsToRun, LOCAL_USAGE, locationKind, parseLocalArgs, validateLocalOptions, type LocalOptions } from './local-options.js';
 
 export interface LocalCommandContext {
@@ -114,7 +115,7 @@ export async function runCodedeployLocal(argv: string[], ctx: LocalCommandContex
     return 0;
   }
   if (options.version) {
-    io.stdout(`${agentVersion()}\n`);
+    io.stdout(`${packageVersion()}\n`);
     return 0;
   }
 

@@ -7,12 +7,12 @@
  * Exit codes: 0 ok, 1 nothing to show or a file cannot be read, 2 usage error.
  */
 import { parseArgs } from 'node:util';
-import { toError } from '../errors.js';
+import { toError } from '../../common/errors.js';
 import { OpsReadError } from '../ops/access.js';
-import { CONFIG_OPTION_HELP, configPathFrom, loadConfigForOps } from '../ops/cli-support.js';
-import { NoDeploymentError, streamDeploymentLogs, type DeploymentRef } from '../ops/log-follower.js';
-import { ScriptsLogParser } from '../ops/scripts-log-parser.js';
-import type { CliIo } from './io.js';
+import { CONFIG_OPTION_HELP, configPathFrom, loadConfigForOps } from './config-option.js';
+import { NoDeploymentError, streamDeploymentLogs, type DeploymentRef } from '../ops/logs/log-follower.js';
+import { ScriptsLogParser } from '../ops/logs/scripts-log-parser.js';
+import type { CliIo } from '../../common/cli-io.js';
 
 export const LOGS_USAGE = `Usage: codedeploy-agent logs [options]
 

@@ -4,9 +4,9 @@
  */
 import { loadAgentConfig } from '../config/agent-config.js';
 import { runDaemon } from '../daemon.js';
-import { toError } from '../errors.js';
-import { CONFIG_OPTION_HELP, parseConfigFileArgs } from '../ops/cli-support.js';
-import type { CliIo } from './io.js';
+import { toError } from '../../common/errors.js';
+import { CONFIG_OPTION_HELP, parseConfigFileArgs } from './config-option.js';
+import type { CliIo } from '../../common/cli-io.js';
 
 export const START_USAGE = `Usage: codedeploy-agent start [--config_file PATH]
 

@@ -3,10 +3,10 @@
  * does it do now, and how did the last deployments per group go (agent/ops/status-report.ts).
  * Exit codes like `systemctl status`: 0 running, 3 not running, 1 error, 2 usage error.
  */
-import { toError } from '../errors.js';
-import { CONFIG_OPTION_HELP, parseConfigFileArgs, loadConfigForOps } from '../ops/cli-support.js';
-import { buildStatusReport, formatStatus, gatherStatus } from '../ops/status-report.js';
-import type { CliIo } from './io.js';
+import { toError } from '../../common/errors.js';
+import { CONFIG_OPTION_HELP, parseConfigFileArgs, loadConfigForOps } from './config-option.js';
+import { buildStatusReport, formatStatus, gatherStatus } from '../ops/status/status-report.js';
+import type { CliIo } from '../../common/cli-io.js';
 
 export const STATUS_USAGE = `Usage: codedeploy-agent status [options]
 

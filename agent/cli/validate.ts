@@ -10,8 +10,8 @@ import { readFile, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatIssue, parseAppSpec, type AppSpec, type AppSpecIssue, type SourceLocation } from '../../appspec/index.js';
-import { errnoCode, toError } from '../errors.js';
-import type { CliIo } from './io.js';
+import { errnoCode, toError } from '../../common/errors.js';
+import type { CliIo } from '../../common/cli-io.js';
 
 export const VALIDATE_USAGE = `Usage: codedeploy-agent validate <bundle-dir | appspec-file> [options]
 

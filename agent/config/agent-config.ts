@@ -6,7 +6,8 @@
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
-import { AgentError, ErrorCodes, errnoCode, toError } from '../errors.js';
+import { AgentError, ErrorCodes } from '../errors.js';
+import { errnoCode, toError } from '../../common/errors.js';
 
 export interface AgentConfig {
   /** The file the values came from, or "(defaults)". */

@@ -7,7 +7,8 @@ import { readFile } from 'node:fs/promises';
 import { join, relative, resolve, isAbsolute } from 'node:path';
 import { formatIssue, parseAppSpec } from '../../appspec/index.js';
 import type { AppSpec } from '../../appspec/model.js';
-import { AgentError, ErrorCodes, errnoCode } from '../errors.js';
+import { AgentError, ErrorCodes } from '../errors.js';
+import { errnoCode } from '../../common/errors.js';
 
 const DOCS_URL = 'http://docs.aws.amazon.com/codedeploy/latest/userguide/reference-appspec-file.html';
 

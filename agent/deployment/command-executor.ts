@@ -4,11 +4,12 @@
  * diagnostics go to PutHostCommandComplete (or to codedeploy-local's output).
  */
 import { access, chmod, stat } from 'node:fs/promises';
-import { DIR_MODE, makeDirs } from '../platform/file-modes.js';
+import { DIR_MODE, makeDirs } from '../../common/file-modes.js';
 import { constants as fsConstants } from 'node:fs';
 import type { Logger } from 'pino';
 import type { AgentConfig } from '../config/agent-config.js';
-import { AgentError, ErrorCodes, ScriptErrorCode, toError } from '../errors.js';
+import { AgentError, ErrorCodes, ScriptErrorCode } from '../errors.js';
+import { toError } from '../../common/errors.js';
 import type { DeploymentSpec, Revision } from '../spec/deployment-spec.js';
 import type { HookResult } from '../hooks/types.js';
 import { runLifecycleEvent } from '../hooks/lifecycle-event-runner.js';

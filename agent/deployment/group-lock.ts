@@ -5,7 +5,7 @@
  * <root_dir>/<DGID> (agent/platform/file-lock.ts), so it dies with its holder and adds no file to
  * the official layout.
  */
-import { acquireDirectoryLock, describeHolder, LockBusyError, type FileLock, type LockHolder } from '../platform/file-lock.js';
+import { acquireDirectoryLock, describeHolder, LockBusyError, type FileLock, type LockHolder } from '../../common/file-lock.js';
 import type { DeploymentLayout } from './layout.js';
 
 export interface GroupLockOptions {

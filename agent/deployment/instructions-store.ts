@@ -4,8 +4,8 @@
  * rename) so a crash never leaves a torn pointer.
  */
 import { readFile } from 'node:fs/promises';
-import { writeFileAtomic } from '../platform/atomic-file.js';
-import { errnoCode } from '../errors.js';
+import { writeFileAtomic } from '../../common/atomic-file.js';
+import { errnoCode } from '../../common/errors.js';
 import type { DeploymentLayout } from './layout.js';
 
 async function readPointer(path: string): Promise<string | undefined> {

@@ -10,7 +10,7 @@
  * re-parented away from the script, a reused pid is not ours), and processes that appear
  * meanwhile (a trap handler's child) get the current signal too.
  */
-import { errnoCode } from '../errors.js';
+import { errnoCode } from '../../common/errors.js';
 import { groupAlive, signalGroup } from './process-group.js';
 import { findHookProcesses, readProcessTable, type ProcessInfo } from './process-tree.js';
 

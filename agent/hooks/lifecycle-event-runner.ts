@@ -6,7 +6,8 @@
  * output; the same entries (without timestamps) and the runner's own notes feed the diagnostics
  * tail (TailBuffer), which is the HookResult log of a failed event.
  */
-import { ScriptErrorCode, toError } from '../errors.js';
+import { ScriptErrorCode } from '../errors.js';
+import { toError } from '../../common/errors.js';
 import { createToolRunner } from '../platform/tool-runner.js';
 import type { OutputStream, ScriptLogWriter } from '../log/types.js';
 import { runScript, type HookOutputSink } from './hook-runner.js';

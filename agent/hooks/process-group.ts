@@ -6,7 +6,7 @@
  * Members are found by scanning /proc (Linux); without /proc we fall back to kill(-pgid, 0).
  */
 import { readdir, readFile } from 'node:fs/promises';
-import { errnoCode } from '../errors.js';
+import { errnoCode } from '../../common/errors.js';
 
 export interface GroupMember {
   pid: number;

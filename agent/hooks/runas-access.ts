@@ -23,7 +23,7 @@
 import { chmod, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Logger } from 'pino';
-import { toError } from '../errors.js';
+import { toError } from '../../common/errors.js';
 import { describeStatus, type ToolResult, type ToolRunner } from '../platform/tool-runner.js';
 import { isValidUserName, type PasswdEntry, type UserLookup } from './user-lookup.js';
 

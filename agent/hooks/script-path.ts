@@ -8,7 +8,8 @@
 import { constants as fsConstants } from 'node:fs';
 import { access, chmod, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
-import { errnoCode, ScriptErrorCode, type ScriptErrorCodeValue } from '../errors.js';
+import { ScriptErrorCode, type ScriptErrorCodeValue } from '../errors.js';
+import { errnoCode } from '../../common/errors.js';
 
 export type ScriptLookup =
   | { ok: true; path: string; executable: boolean }

@@ -4,7 +4,7 @@
  */
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { errnoCode } from '../errors.js';
+import { errnoCode } from '../../common/errors.js';
 
 export interface PasswdEntry {
   name: string;

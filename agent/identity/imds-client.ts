@@ -25,7 +25,8 @@
  */
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
-import { AgentError, ErrorCodes, toError } from '../errors.js';
+import { AgentError, ErrorCodes } from '../errors.js';
+import { toError } from '../../common/errors.js';
 
 export const TOKEN_PATH = '/latest/api/token';
 export const TOKEN_TTL_HEADER = 'x-aws-ec2-metadata-token-ttl-seconds';

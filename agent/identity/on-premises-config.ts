@@ -20,7 +20,8 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { parseDocument } from 'yaml';
-import { AgentError, ErrorCodes, errnoCode } from '../errors.js';
+import { AgentError, ErrorCodes } from '../errors.js';
+import { errnoCode } from '../../common/errors.js';
 
 export interface OnPremisesIamUserConfig {
   mode: 'iam-user';

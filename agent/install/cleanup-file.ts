@@ -16,12 +16,13 @@ import { closeSync, fstatSync, lstatSync, openSync, readSync, rmdirSync, unlinkS
 import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, isAbsolute } from 'node:path';
 import type { Logger } from 'pino';
-import { AgentError, ErrorCodes, errnoCode, toError } from '../errors.js';
+import { AgentError, ErrorCodes } from '../errors.js';
+import { errnoCode, toError } from '../../common/errors.js';
 import { isTempPath } from './file-copier.js';
 import * as msg from './install-messages.js';
 import { TimeSlice } from '../platform/time-slice.js';
 import type { ToolRunner } from '../platform/tool-runner.js';
-import { syncDir } from '../platform/atomic-file.js';
+import { syncDir } from '../../common/atomic-file.js';
 
 export type CleanupEntry = { kind: 'path'; path: string } | { kind: 'semanage'; path: string };
 

@@ -28,7 +28,8 @@ import {
 } from 'node:fs';
 import { chmod, chown, copyFile, lchown, link, lstat, readlink, rename, symlink, unlink, utimes } from 'node:fs/promises';
 import { sep } from 'node:path';
-import { AgentError, ErrorCodes, errnoCode, toError } from '../errors.js';
+import { AgentError, ErrorCodes } from '../errors.js';
+import { errnoCode, toError } from '../../common/errors.js';
 import * as msg from './install-messages.js';
 import type { CopyOp } from './operations.js';
 

@@ -9,7 +9,7 @@ import { rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import { formatAce, formatRange } from '../../appspec/format.js';
-import { syncDir } from '../platform/atomic-file.js';
+import { syncDir } from '../../common/atomic-file.js';
 import type { InstallOp } from './operations.js';
 
 export function instructionObject(op: InstallOp): Record<string, unknown> {

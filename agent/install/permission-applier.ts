@@ -6,7 +6,8 @@
  */
 import { chmod, chown, lchown, realpath, stat } from 'node:fs/promises';
 import { formatRange } from '../../appspec/format.js';
-import { AgentError, ErrorCodes, toError } from '../errors.js';
+import { AgentError, ErrorCodes } from '../errors.js';
+import { toError } from '../../common/errors.js';
 import type { AccountLookup } from './accounts.js';
 import { setfaclArgs } from './acl-list.js';
 import type { CleanupRecorder } from './cleanup-file.js';

@@ -12,8 +12,8 @@
  */
 import { rename, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { errnoCode, toError } from '../errors.js';
-import { makeDirs, openAppendFile } from '../platform/file-modes.js';
+import { errnoCode, toError } from '../../common/errors.js';
+import { makeDirs, openAppendFile } from '../../common/file-modes.js';
 
 export interface FileAppenderRotation {
   /** Rotate before a write would take the file past this many bytes. */

@@ -6,8 +6,9 @@
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AgentError, ErrorCodes, errnoCode, toError } from '../errors.js';
-import { makeDirs, openAppendFile } from '../platform/file-modes.js';
+import { AgentError, ErrorCodes } from '../errors.js';
+import { errnoCode, toError } from '../../common/errors.js';
+import { makeDirs, openAppendFile } from '../../common/file-modes.js';
 
 export interface LogDirCheck {
   /** The log file the program will append to, in dir (checked too: it may exist and be unwritable). */

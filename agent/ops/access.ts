@@ -3,7 +3,7 @@
  * to work without root where the files allow it (DESIGN.md section 1), and when they do not, the
  * message names the path and says what to do.
  */
-import { errnoCode, toError } from '../errors.js';
+import { errnoCode, toError } from '../../common/errors.js';
 
 export class OpsReadError extends Error {
   constructor(

@@ -15,11 +15,11 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { errnoCode } from '../errors.js';
+import { errnoCode } from '../../common/errors.js';
 import { DeploymentLayout } from '../deployment/layout.js';
 import { InstructionsStore } from '../deployment/instructions-store.js';
 import { readError } from './access.js';
-import type { CommandRecord, RunningCommandStatus } from './status-file.js';
+import type { CommandRecord, RunningCommandStatus } from '../status/status-file.js';
 import { PENDING_RESULTS_DIR } from '../poller/pending-results.js';
 
 export interface DeploymentFacts {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { AgentError, ErrorCodes, toError } from '../errors.js';
+import { AgentError, ErrorCodes } from '../errors.js';
+import { toError } from '../../common/errors.js';
 
 /**
  * The PEM text of a configured CA bundle (ca_bundle / AWS_CA_BUNDLE), read once when a client is

@@ -1,5 +1,5 @@
 import { readdir } from 'node:fs/promises';
-import { errnoCode } from '../errors.js';
+import { errnoCode } from '../../common/errors.js';
 
 /** The names in a directory; none when it does not exist (yet). Other errors are thrown. */
 export async function dirNamesIfExists(dir: string): Promise<string[]> {

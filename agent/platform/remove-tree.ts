@@ -10,7 +10,7 @@
  * Symbolic links are removed, never followed. A missing path is not an error (like `force: true`).
  */
 import { opendirSync, rmdirSync, unlinkSync, type Dir } from 'node:fs';
-import { errnoCode } from '../errors.js';
+import { errnoCode } from '../../common/errors.js';
 import { TimeSlice } from './time-slice.js';
 
 interface Frame {

@@ -4,7 +4,7 @@
  * lines, reference 11.2 item 5). An interface so tests can pass a recording fake.
  */
 import { execFile } from 'node:child_process';
-import { errnoCode } from '../errors.js';
+import { errnoCode } from '../../common/errors.js';
 
 export interface ToolResult {
   /** The exit code, or null when the process was killed by a signal. */

@@ -13,8 +13,8 @@
 import { createHash } from 'node:crypto';
 import { readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { errnoCode } from '../errors.js';
-import { syncDir, writeFileAtomic } from '../platform/atomic-file.js';
+import { errnoCode } from '../../common/errors.js';
+import { syncDir, writeFileAtomic } from '../../common/atomic-file.js';
 import { dirNamesIfExists } from '../platform/dir-names.js';
 
 export interface OrphanedCommand {

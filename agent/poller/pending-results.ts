@@ -11,8 +11,8 @@ import { createHash } from 'node:crypto';
 import { readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CommandOutcome } from '../deployment/diagnostics.js';
-import { errnoCode } from '../errors.js';
-import { syncDir, writeFileAtomic } from '../platform/atomic-file.js';
+import { errnoCode } from '../../common/errors.js';
+import { syncDir, writeFileAtomic } from '../../common/atomic-file.js';
 import { dirNamesIfExists } from '../platform/dir-names.js';
 
 export interface PendingResult {

@@ -14,12 +14,13 @@
  * host's next command of a deployment only after the previous one's result.
  */
 import type { Logger } from 'pino';
-import { ScriptErrorCode, toError } from '../errors.js';
+import { ScriptErrorCode } from '../errors.js';
+import { toError } from '../../common/errors.js';
 import type { CommandExecutor } from '../deployment/command-executor.js';
 import { failed, type CommandOutcome, type Diagnostics } from '../deployment/diagnostics.js';
 import type { DeploymentSpec, Envelope } from '../spec/deployment-spec.js';
-import type { CommandStatus, HostCommand } from '../control-plane/wire-types.js';
-import { retryThroughOutage } from '../control-plane/outage-retry.js';
+import type { CommandStatus, HostCommand } from '../commands-client/wire-types.js';
+import { retryThroughOutage } from '../commands-client/outage-retry.js';
 import { GroupQueue } from './group-queue.js';
 import type { OngoingCommandTracker } from './ongoing-command-tracker.js';
 import type { ResultDelivery } from './result-delivery.js';

@@ -11,8 +11,8 @@
  */
 import type { Logger } from 'pino';
 import type { CommandOutcome, Diagnostics } from '../deployment/diagnostics.js';
-import { toError } from '../errors.js';
-import { isDefinitiveRefusal, retryThroughOutage } from '../control-plane/outage-retry.js';
+import { toError } from '../../common/errors.js';
+import { isDefinitiveRefusal, retryThroughOutage } from '../commands-client/outage-retry.js';
 import type { PendingResult, PendingResultStore } from './pending-results.js';
 
 export interface CompletionClient {

@@ -14,7 +14,9 @@
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import type { Logger } from 'pino';
-import { AgentError, ErrorCodes, toError } from '../errors.js';
+import { AgentError, ErrorCodes } from '../errors.js';
+import { formatName } from '../../common/x509-name.js';
+import { toError } from '../../common/errors.js';
 
 export interface Pkcs7VerifierOptions {
   /** PEM text of one or more CA certificates the signer must chain to; no chain check when absent. */
@@ -171,27 +173,6 @@ function verifyErrorMessage(err: unknown): string {
   if (typeof err === 'object' && err !== null && 'message' in err && typeof err.message === 'string') return err.message;
   if (typeof err === 'object' && err !== null && 'resultMessage' in err && typeof err.resultMessage === 'string') return err.resultMessage;
   return String(err);
-}
-
-const NAME_KEYS: Record<string, string> = {
-  '2.5.4.6': 'C',
-  '2.5.4.8': 'ST',
-  '2.5.4.7': 'L',
-  '2.5.4.10': 'O',
-  '2.5.4.11': 'OU',
-  '2.5.4.3': 'CN',
-  '2.5.4.5': 'serialNumber',
-  '1.2.840.113549.1.9.1': 'emailAddress',
-};
-
-/** OpenSSL's one-line form, as the official agent prints names: `/C=US/O=Amazon.com, Inc./CN=…`. */
-export function formatName(name: pkijs.RelativeDistinguishedNames): string {
-  return name.typesAndValues
-    .map((tv) => {
-      const value: unknown = (tv.value as { valueBlock?: { value?: unknown } }).valueBlock?.value;
-      return `/${NAME_KEYS[tv.type] ?? tv.type}=${typeof value === 'string' ? value : '?'}`;
-    })
-    .join('');
 }
 
 function describeCas(cas: pkijs.Certificate[]): string {

@@ -19,7 +19,7 @@
  */
 import { execFile } from 'node:child_process';
 import type { Logger } from 'pino';
-import { errnoCode, toError } from '../errors.js';
+import { errnoCode, toError } from '../../common/errors.js';
 
 export interface NotifierOptions {
   /** The agent's environment: NOTIFY_SOCKET, WATCHDOG_USEC, WATCHDOG_PID and PATH are read. */

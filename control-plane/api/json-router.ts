@@ -96,7 +96,7 @@ export function createJsonRouter(opts: JsonRouterOptions): HttpHandler {
     const ctx: RequestContext = {
       signal: requestSignal(req, res, opts.shutdown),
       accessKeyId: accessKeyIdOf(req.headers.authorization),
-      agentVersion: headerText(req.headers['x-amz-codedeploy-agent-version']),
+      packageVersion: headerText(req.headers['x-amz-codedeploy-agent-version']),
       log,
     };
     try {

@@ -13,7 +13,7 @@ export interface RequestContext {
   /** The access key id from the SigV4 Authorization header, when there is one. */
   accessKeyId?: string;
   /** x-amz-codedeploy-agent-version, for the commands API. */
-  agentVersion?: string;
+  packageVersion?: string;
   log: Logger;
 }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { processIo } from '../../agent/cli/io.js';
+import { processIo } from '../../common/cli-io.js';
 import { runControlPlaneCli } from './control-plane-command.js';
 
 const stopSignal = new Promise<string>((resolve) => {

@@ -7,9 +7,9 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
-import type { CliIo } from '../../agent/cli/io.js';
-import { createAgentLogger } from '../../agent/log/agent-logger.js';
-import { agentVersion } from '../../agent/version.js';
+import type { CliIo } from '../../common/cli-io.js';
+import { createLogger } from '../../common/logger.js';
+import { packageVersion } from '../../common/version.js';
 import { startControlPlane, type ControlPlane } from '../server.js';
 
 export const CONTROL_PLANE_HELP = `Usage: codedeploy-control-plane [options]
@@ -92,7 +92,7 @@ export async function runControlPlaneCli(argv: string[], o: ControlPlaneCliOptio
     return 0;
   }
   if (values.version) {
-    o.io.stdout(`${agentVersion()}\n`);
+    o.io.stdout(`${packageVersion()}\n`);
     return 0;
   }
   let settings;
@@ -126,7 +126,7 @@ export async function runControlPlaneCli(argv: string[], o: ControlPlaneCliOptio
     return 2;
   }
 
-  const logger = o.logger ?? createAgentLogger({ name: 'codedeploy-control-plane', level: settings.level, destination: { write: (line: string) => o.io.stdout(line) } });
+  const logger = o.logger ?? createLogger({ name: 'codedeploy-control-plane', level: settings.level, destination: { write: (line: string) => o.io.stdout(line) } });
   let cp: ControlPlane;
   try {
     cp = await startControlPlane({ ...settings, logger });
@@ -138,7 +138,7 @@ export async function runControlPlaneCli(argv: string[], o: ControlPlaneCliOptio
   }
   o.io.stderr(
     [
-      `codedeploy-control-plane ${agentVersion()} listening on ${cp.url} (data in ${cp.dataDir})`,
+      `codedeploy-control-plane ${packageVersion()} listening on ${cp.url} (data in ${cp.dataDir})`,
       `  agents:  :deploy_control_endpoint: ${cp.url}   :s3_endpoint_override: ${cp.url}   :github_api_url: ${cp.url}/github`,
       `           :deployment_spec_ca_file: ${cp.caCertificatePath}`,
       `  aws CLI: aws deploy list-applications --endpoint-url ${cp.url}`,

@@ -32,7 +32,7 @@ export function createCommandsOperations(core: EngineCore): OperationTable {
       if (core.isClosed()) return {};
       const instance = registry.instanceByHostIdentifier(hostIdentifier);
       if (instance) {
-        const command = hostCommands.claim(instance.instanceName, hostIdentifier, ctx.agentVersion);
+        const command = hostCommands.claim(instance.instanceName, hostIdentifier, ctx.packageVersion);
         if (command) return { HostCommand: command };
       } else if (!reported) {
         unknownHosts.seen(hostIdentifier);
@@ -49,7 +49,7 @@ export function createCommandsOperations(core: EngineCore): OperationTable {
   async function getDeploymentSpecification(input: Record<string, unknown>, ctx: RequestContext): Promise<unknown> {
     const executionId = executionIdMember(input);
     const hostIdentifier = hostIdentifierMember(input);
-    const payload = await hostCommands.specification(executionId, hostIdentifier, ctx.agentVersion);
+    const payload = await hostCommands.specification(executionId, hostIdentifier, ctx.packageVersion);
     return { DeploymentSystem: 'CodeDeploy', DeploymentSpecification: { GenericEnvelope: { Format: 'PKCS7/JSON', Payload: payload } } };
   }
 
@@ -58,16 +58,16 @@ export function createCommandsOperations(core: EngineCore): OperationTable {
     GetDeploymentSpecification: getDeploymentSpecification,
     PutHostCommandAcknowledgement(input, ctx) {
       diagnosticsPayload(input);
-      return { CommandStatus: hostCommands.acknowledge(input.HostCommandIdentifier, ctx.agentVersion) };
+      return { CommandStatus: hostCommands.acknowledge(input.HostCommandIdentifier, ctx.packageVersion) };
     },
     PutHostCommandComplete(input, ctx) {
       const payload = diagnosticsPayload(input);
-      hostCommands.complete(input.HostCommandIdentifier, input.CommandStatus, payload, ctx.agentVersion);
+      hostCommands.complete(input.HostCommandIdentifier, input.CommandStatus, payload, ctx.packageVersion);
       return {};
     },
     PostHostCommandUpdate(input, ctx) {
       diagnosticsPayload(input);
-      return { CommandStatus: hostCommands.update(input.HostCommandIdentifier, ctx.agentVersion) };
+      return { CommandStatus: hostCommands.update(input.HostCommandIdentifier, ctx.packageVersion) };
     },
   };
 }

@@ -344,12 +344,12 @@ export function createEngineStore(db: Db) {
     commandsReadyBefore(cutoffMs: number): CommandRow[] {
       return (s.expired.all(cutoffMs) as RawCommand[]).map(commandOf);
     },
-    touchHost(hostIdentifier: string, atSeconds: number, agentVersion: string | undefined): void {
-      s.touchHost.run(hostIdentifier, atSeconds, agentVersion ?? null);
+    touchHost(hostIdentifier: string, atSeconds: number, packageVersion: string | undefined): void {
+      s.touchHost.run(hostIdentifier, atSeconds, packageVersion ?? null);
     },
-    hostSeen(hostIdentifier: string): { lastSeen: number; agentVersion?: string } | undefined {
+    hostSeen(hostIdentifier: string): { lastSeen: number; packageVersion?: string } | undefined {
       const r = s.hostSeen.get(hostIdentifier) as { last_seen: number; agent_version: string | null } | undefined;
-      return r && { lastSeen: r.last_seen, ...(r.agent_version !== null ? { agentVersion: r.agent_version } : {}) };
+      return r && { lastSeen: r.last_seen, ...(r.agent_version !== null ? { packageVersion: r.agent_version } : {}) };
     },
   };
 }

@@ -39,7 +39,7 @@ export type EngineEvent =
 export interface HostSeen {
   hostIdentifier: string;
   lastSeen: EpochSeconds;
-  agentVersion?: string;
+  packageVersion?: string;
 }
 
 export interface DeploymentEngine {

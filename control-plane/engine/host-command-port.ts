@@ -24,14 +24,14 @@ export type WireCommandStatus = 'Pending' | 'InProgress' | 'Succeeded' | 'Failed
 
 export interface HostCommandPort {
   /** Records an agent's contact (HostIdentifier known from the request). */
-  touch(hostIdentifier: string, agentVersion?: string): void;
+  touch(hostIdentifier: string, packageVersion?: string): void;
   /** The instance's oldest Pending command, now Dispatched; undefined when there is none. */
-  claim(instanceName: string, hostIdentifier: string, agentVersion?: string): PolledHostCommand | undefined;
-  acknowledge(hostCommandIdentifier: unknown, agentVersion?: string): WireCommandStatus;
-  complete(hostCommandIdentifier: unknown, commandStatus: unknown, diagnosticsPayload: string | undefined, agentVersion?: string): void;
-  update(hostCommandIdentifier: unknown, agentVersion?: string): WireCommandStatus;
+  claim(instanceName: string, hostIdentifier: string, packageVersion?: string): PolledHostCommand | undefined;
+  acknowledge(hostCommandIdentifier: unknown, packageVersion?: string): WireCommandStatus;
+  complete(hostCommandIdentifier: unknown, commandStatus: unknown, diagnosticsPayload: string | undefined, packageVersion?: string): void;
+  update(hostCommandIdentifier: unknown, packageVersion?: string): WireCommandStatus;
   /** The signed specification (PEM) of the deployment an execution id names, for a host that is one of its targets. */
-  specification(deploymentExecutionId: string, hostIdentifier: string, agentVersion?: string): Promise<string>;
+  specification(deploymentExecutionId: string, hostIdentifier: string, packageVersion?: string): Promise<string>;
 }
 
 export interface HostCommandPortOptions {
@@ -50,17 +50,17 @@ export function createHostCommandPort(o: HostCommandPortOptions): HostCommandPor
   const { store, run, log } = { ...o, log: o.logger };
   const signing = new Map<string, Promise<string>>();
 
-  const touchAt = (ctx: HostContext, hostIdentifier: string, agentVersion?: string) => ctx.store.touchHost(hostIdentifier, ctx.now / 1000, agentVersion);
+  const touchAt = (ctx: HostContext, hostIdentifier: string, packageVersion?: string) => ctx.store.touchHost(hostIdentifier, ctx.now / 1000, packageVersion);
 
   /** The command an identifier names; every field must agree with the stored row. */
-  const lookup = (ctx: HostContext, value: unknown, agentVersion?: string): CommandRow => {
+  const lookup = (ctx: HostContext, value: unknown, packageVersion?: string): CommandRow => {
     const ref = decodeHostCommandId(value);
     const cmd = ctx.store.getCommand(ref.n);
     if (!cmd || cmd.deploymentId !== ref.d || cmd.instanceName !== ref.i || cmd.commandName !== ref.c) {
       throw new ApiError('ClientException', `HostCommandIdentifier ${quoted(value)} is not valid: no such host command (was the control plane's data directory replaced?).`);
     }
     const host = ctx.store.targetHost(cmd.deploymentId, cmd.instanceName);
-    if (host) touchAt(ctx, host, agentVersion);
+    if (host) touchAt(ctx, host, packageVersion);
     return cmd;
   };
 
@@ -87,13 +87,13 @@ export function createHostCommandPort(o: HostCommandPortOptions): HostCommandPor
   };
 
   return {
-    touch(hostIdentifier, agentVersion) {
-      run((ctx) => touchAt(ctx, hostIdentifier, agentVersion));
+    touch(hostIdentifier, packageVersion) {
+      run((ctx) => touchAt(ctx, hostIdentifier, packageVersion));
     },
 
-    claim(instanceName, hostIdentifier, agentVersion) {
+    claim(instanceName, hostIdentifier, packageVersion) {
       return run((ctx) => {
-        touchAt(ctx, hostIdentifier, agentVersion);
+        touchAt(ctx, hostIdentifier, packageVersion);
         // A command handed out but never acknowledged, to a host that polls again: the answer that
         // carried it was lost (the agent was killed, or the connection dropped, on its way). Hand
         // it out again, under the same identifier; an agent that does have it ignores the repeat.
@@ -112,9 +112,9 @@ export function createHostCommandPort(o: HostCommandPortOptions): HostCommandPor
       });
     },
 
-    acknowledge(value, agentVersion) {
+    acknowledge(value, packageVersion) {
       return run((ctx) => {
-        const cmd = lookup(ctx, value, agentVersion);
+        const cmd = lookup(ctx, value, packageVersion);
         if (cmd.status === 'Pending') {
           throw new ApiError('ClientException', `Host command ${cmd.commandName} of ${cmd.deploymentId} was not handed out yet: poll for it with PollHostCommand first.`);
         }
@@ -126,13 +126,13 @@ export function createHostCommandPort(o: HostCommandPortOptions): HostCommandPor
       });
     },
 
-    update(value, agentVersion) {
-      return run((ctx) => statusOf(lookup(ctx, value, agentVersion)));
+    update(value, packageVersion) {
+      return run((ctx) => statusOf(lookup(ctx, value, packageVersion)));
     },
 
-    complete(value, commandStatus, payload, agentVersion) {
+    complete(value, commandStatus, payload, packageVersion) {
       run((ctx) => {
-        const cmd = lookup(ctx, value, agentVersion);
+        const cmd = lookup(ctx, value, packageVersion);
         if (commandStatus !== 'Succeeded' && commandStatus !== 'Failed') {
           throw new ApiError('ClientException', `CommandStatus ${quoted(commandStatus ?? null)} is not valid for PutHostCommandComplete: use Succeeded or Failed.`);
         }
@@ -170,14 +170,14 @@ export function createHostCommandPort(o: HostCommandPortOptions): HostCommandPor
       });
     },
 
-    async specification(deploymentExecutionId, hostIdentifier, agentVersion) {
+    async specification(deploymentExecutionId, hostIdentifier, packageVersion) {
       const deploymentId = deploymentIdOfExecution(o.identity, deploymentExecutionId);
       const row = deploymentId === undefined ? undefined : store.getDeployment(deploymentId);
       if (!row) throw new ApiError('DeploymentNotFoundException', `No deployment found for DeploymentExecutionId ${clip(deploymentExecutionId)}.`);
       const instance = o.registry.instanceByHostIdentifier(hostIdentifier);
       const target = instance && store.getTarget(row.deploymentId, instance.instanceName);
       if (!target) throw new ApiError('HostNotFoundException', `Host ${clip(hostIdentifier)} is not a target of deployment ${row.deploymentId}.`);
-      run((ctx) => touchAt(ctx, hostIdentifier, agentVersion));
+      run((ctx) => touchAt(ctx, hostIdentifier, packageVersion));
       if (row.signedSpec !== undefined) return row.signedSpec;
       let pending = signing.get(row.deploymentId);
       if (!pending) {

@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
 import { copyFile, link, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { syncDir } from '../../agent/platform/atomic-file.js';
+import { syncDir } from '../../common/atomic-file.js';
 
 export interface StagedBlob {
   tempPath: string;

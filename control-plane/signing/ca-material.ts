@@ -8,7 +8,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import * as pkijs from 'pkijs';
-import { formatName } from '../../agent/spec/pkcs7-verifier.js';
+import { formatName } from '../../common/x509-name.js';
 import { pemBlocks, pemLabels, toPem } from './pem.js';
 import { readPrivateKeyPem, type SigningKey } from './signing-keys.js';
 import { caProblems, keyIdentifierOf, type Issuer } from './x509-builder.js';

@@ -11,8 +11,8 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { AwsCredentialIdentity } from '@smithy/types';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CommandsApiError } from '../../agent/control-plane/commands-api-error.js';
-import { createCommandsClient, type CommandsClient, type CommandsClientOptions } from '../../agent/control-plane/commands-client.js';
+import { CommandsApiError } from '../../agent/commands-client/commands-api-error.js';
+import { createCommandsClient, type CommandsClient, type CommandsClientOptions } from '../../agent/commands-client/commands-client.js';
 import { startCommandsServer, TEST_CREDENTIALS, type CommandsServer, type CommandsServerOptions } from '../helpers/commands-server.js';
 import { captureLogger, silentLogger, tempDir } from '../helpers/temp.js';
 
@@ -49,7 +49,7 @@ function client(endpoint: string, overrides: Partial<CommandsClientOptions> = {}
     region: 'us-east-1',
     credentials: () => Promise.resolve({ ...TEST_CREDENTIALS }),
     enableAuthPolicy: false,
-    agentVersion: 'OFFICIAL_1.8.1-test',
+    packageVersion: 'OFFICIAL_1.8.1-test',
     logger: silentLogger(),
     sleep: (ms) => {
       delays.push(ms);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AGENT_CLI, HOST_ARN, localSpec, startDaemonHost, type DaemonHost } from '../helpers/daemon-host.js';
 import { FIXTURES } from '../helpers/local-deploy.js';
-import { acquireDirectoryLock } from '../../agent/platform/file-lock.js';
+import { acquireDirectoryLock } from '../../common/file-lock.js';
 
 const SAMPLE = join(FIXTURES, 'sample-app');
 const EXEC = (d: string) => `CodeDeploy/us-east-1/Prod/arn:aws:sds:us-east-1:123456789012:deployment/${d}`;

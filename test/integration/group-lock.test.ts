@@ -8,7 +8,7 @@ import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { localHost, FIXTURES } from '../helpers/local-deploy.js';
-import { acquireDirectoryLock } from '../../agent/platform/file-lock.js';
+import { acquireDirectoryLock } from '../../common/file-lock.js';
 
 const LOCAL_CLI = join(import.meta.dirname, '..', '..', 'dist', 'agent', 'cli', 'codedeploy-local.js');
 const GROUP = 'dg-shared';

@@ -127,7 +127,7 @@ describe('install: files', () => {
     await writeFile(join(h.dest, 'app', 'unrelated.txt'), 'mine\n');
     await writeFile(join(h.dest, 'other.txt'), 'mine too\n');
     await writeFile(join(h.archive, 'app', 'index.html'), '<h1>v2</h1>\n');
-    await execFileSync('rm', [join(h.archive, 'app', 'old.txt')]);
+    execFileSync('rm', [join(h.archive, 'app', 'old.txt')]);
 
     const summary = await install(h.request(spec));
 

@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createAgentLogger, createRotatingAgentLog } from '../../../agent/log/agent-logger.js';
+import { createRotatingAgentLog } from '../../../agent/log/agent-logger.js';
+import { createLogger } from '../../../common/logger.js';
 import { tempDir } from '../../helpers/temp.js';
 
 describe('agent logger', () => {
@@ -14,7 +15,7 @@ describe('agent logger', () => {
         cb();
       },
     });
-    const logger = createAgentLogger({ destination });
+    const logger = createLogger({ name: 'codedeploy-agent', destination });
     logger.info({ credentials: { accessKeyId: 'AKIDLEAK', secretAccessKey: 'SECRETLEAK', sessionToken: 'TOKENLEAK' }, gitHubAccessToken: 'ghp_LEAK', headers: { authorization: 'AWS4-HMAC-SHA256 Signature=LEAK' } }, 'calling');
     expect(out).toContain('"msg":"calling"');
     for (const secret of ['AKIDLEAK', 'SECRETLEAK', 'TOKENLEAK', 'ghp_LEAK', 'Signature=LEAK']) expect(out).not.toContain(secret);

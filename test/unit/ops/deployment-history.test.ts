@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { OpsReadError } from '../../../agent/ops/access.js';
 import { pickDeployment, scanDeployments, summarizeDeployments, type DeploymentFacts } from '../../../agent/ops/deployment-history.js';
-import type { CommandRecord } from '../../../agent/ops/status-file.js';
+import type { CommandRecord } from '../../../agent/status/status-file.js';
 import { tempDir } from '../../helpers/temp.js';
 
 const T0 = Date.parse('2024-05-01T12:00:00Z');

@@ -5,7 +5,7 @@ import { Poller, type CommandStatus, type HostCommand, type PollerClient, NOOP_C
 import { OngoingCommandTracker } from '../../../agent/poller/ongoing-command-tracker.js';
 import { PendingResultStore } from '../../../agent/poller/pending-results.js';
 import { ResultDelivery } from '../../../agent/poller/result-delivery.js';
-import { CommandsApiError } from '../../../agent/control-plane/commands-api-error.js';
+import { CommandsApiError } from '../../../agent/commands-client/commands-api-error.js';
 import { failed, succeeded, type CommandOutcome, type Diagnostics } from '../../../agent/deployment/diagnostics.js';
 import type { DeploymentSpec, Envelope } from '../../../agent/spec/deployment-spec.js';
 import { silentLogger, tempDir } from '../../helpers/temp.js';

@@ -1,0 +1,74 @@
+/**
+ * What the agent's subcommands (start, logs, status, doctor) share: the config file they read, its
+ * flags and help line, and the message when it cannot be read. Light on purpose: it loads neither
+ * the daemon nor the AWS SDK.
+ */
+import { access } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import type { CliIo } from '../../common/cli-io.js';
+import { DEFAULT_CONFIG_FILE, FALLBACK_CONFIG_FILE, loadAgentConfig, type AgentConfig } from '../config/agent-config.js';
+import { AgentError } from '../errors.js';
+import { toError } from '../../common/errors.js';
+
+export async function defaultConfigFile(): Promise<string> {
+  try {
+    await access(DEFAULT_CONFIG_FILE);
+    return DEFAULT_CONFIG_FILE;
+  } catch {
+    return FALLBACK_CONFIG_FILE;
+  }
+}
+
+export async function configPathFrom(values: { config_file?: string | undefined; 'config-file'?: string | undefined }): Promise<string> {
+  return values.config_file ?? values['config-file'] ?? (await defaultConfigFile());
+}
+
+/** The config, or the message to print (permission problems say to use sudo). */
+export async function loadConfigForOps(path: string): Promise<{ config: Readonly<AgentConfig> } | { error: string }> {
+  try {
+    return { config: (await loadAgentConfig(path)).config };
+  } catch (err) {
+    const errno = err instanceof AgentError ? err.details.errno : undefined;
+    if (errno === 'EACCES' || errno === 'EPERM') return { error: `permission denied reading ${path}; run with sudo` };
+    return { error: toError(err).message };
+  }
+}
+
+export const CONFIG_OPTION_HELP = `  --config_file, --config-file PATH   Agent configuration [default: ${DEFAULT_CONFIG_FILE} if it exists,
+                                      else ${FALLBACK_CONFIG_FILE}]`;
+
+/**
+ * The flags start, status and doctor share (--config_file/--config-file, --help, optionally
+ * --json), parsed strictly. Returns the config path and --json, or the exit code when the command
+ * is already answered: 0 after --help, 2 after a usage error (printed with the usage).
+ */
+export async function parseConfigFileArgs(
+  command: string,
+  usage: string,
+  args: string[],
+  io: CliIo,
+  opts: { json?: boolean } = {},
+): Promise<{ configPath: string; json: boolean } | number> {
+  let values;
+  try {
+    values = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        ...(opts.json ? { json: { type: 'boolean' as const } } : {}),
+        config_file: { type: 'string' },
+        'config-file': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }).values;
+  } catch (err) {
+    io.stderr(`codedeploy-agent ${command}: ${toError(err).message}\n\n${usage}`);
+    return 2;
+  }
+  if (values.help) {
+    io.stdout(usage);
+    return 0;
+  }
+  return { configPath: await configPathFrom(values), json: values.json === true };
+}
