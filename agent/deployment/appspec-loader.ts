@@ -4,11 +4,12 @@
  * then appspec.yml. The file name comes from the spec, so it must stay inside the archive.
  */
 import { readFile } from 'node:fs/promises';
-import { join, relative, resolve, isAbsolute } from 'node:path';
+import { join } from 'node:path';
 import { formatIssue, parseAppSpec } from '../../appspec/index.js';
 import type { AppSpec } from '../../appspec/model.js';
 import { AgentError, ErrorCodes } from '../errors.js';
 import { errnoCode } from '../../common/errors.js';
+import { resolveInside } from '../../common/path-confinement.js';
 
 const DOCS_URL = 'http://docs.aws.amazon.com/codedeploy/latest/userguide/reference-appspec-file.html';
 
@@ -20,10 +21,22 @@ export function appSpecNotFoundMessage(archiveDir: string, relPath: string): str
   );
 }
 
+/** The names looked for, in order: the spec's AppSpecFilename, then appspec.yaml, then appspec.yml. */
+export function appSpecCandidates(appSpecFilename: string): string[] {
+  return [...new Set([appSpecFilename, 'appspec.yaml', 'appspec.yml'])];
+}
+
+/**
+ * The path of a candidate name (revision-relative, a leading "/" included), or undefined when it
+ * leaves the revision directory or names the directory itself (an AppSpec file is a file in it).
+ */
+export function appSpecPath(archiveDir: string, name: string): string | undefined {
+  return resolveInside(archiveDir, name, { allowRoot: false });
+}
+
 function confined(archiveDir: string, name: string): string {
-  const full = resolve(archiveDir, name.replace(/^\/+/, ''));
-  const rel = relative(resolve(archiveDir), full);
-  if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) {
+  const full = appSpecPath(archiveDir, name);
+  if (full === undefined) {
     throw new AgentError(ErrorCodes.PATH_ESCAPE, `The AppSpec file name "${name}" resolves outside the revision directory "${archiveDir}"`);
   }
   return full;
@@ -37,8 +50,7 @@ export interface LoadedAppSpec {
 }
 
 export async function loadAppSpec(archiveDir: string, appSpecFilename: string): Promise<LoadedAppSpec> {
-  const names = [...new Set([appSpecFilename, 'appspec.yaml', 'appspec.yml'])];
-  for (const name of names) {
+  for (const name of appSpecCandidates(appSpecFilename)) {
     const path = confined(archiveDir, name);
     let text: string;
     try {

@@ -21,9 +21,10 @@
  * search, keeps only search plus "other" on the directories of the chain: the entry is named.
  */
 import { chmod, stat } from 'node:fs/promises';
-import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Logger } from 'pino';
 import { toError } from '../../common/errors.js';
+import { isInside } from '../../common/path-confinement.js';
 import { describeStatus, type ToolResult, type ToolRunner } from '../platform/tool-runner.js';
 import { isValidUserName, type PasswdEntry, type UserLookup } from './user-lookup.js';
 
@@ -44,8 +45,9 @@ export interface AccessStep {
 export function accessChain(rootDir: string, archiveDir: string): AccessStep[] | undefined {
   const root = resolve(rootDir);
   const archive = resolve(archiveDir);
-  const rel = relative(root, dirname(archive));
-  if (rel.startsWith('..') || isAbsolute(rel)) return undefined;
+  const deploymentDir = dirname(archive);
+  if (!isInside(root, deploymentDir)) return undefined;
+  const rel = relative(root, deploymentDir);
   const steps: AccessStep[] = [{ dir: root, need: SEARCH }];
   let dir = root;
   for (const part of rel === '' ? [] : rel.split(sep)) {

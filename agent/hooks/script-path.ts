@@ -6,40 +6,28 @@
  * official message text followed by the reason, so tools that classify by message still work.
  */
 import { constants as fsConstants } from 'node:fs';
-import { access, chmod, realpath, stat } from 'node:fs/promises';
-import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { access, chmod, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { ScriptErrorCode, type ScriptErrorCodeValue } from '../errors.js';
-import { errnoCode } from '../../common/errors.js';
+import { joinRootRelative, locateInside } from '../../common/path-confinement.js';
 
 export type ScriptLookup =
   | { ok: true; path: string; executable: boolean }
   | { ok: false; errorCode: ScriptErrorCodeValue; message: string };
 
-function inside(root: string, path: string): boolean {
-  const rel = relative(root, path);
-  return rel === '' || (!isAbsolute(rel) && rel !== '..' && !rel.startsWith(`..${sep}`));
-}
-
 export async function findScript(archiveDir: string, location: string): Promise<ScriptLookup> {
   const root = resolve(archiveDir);
-  const path = resolve(root, location.replace(/^\/+/, ''));
+  const path = joinRootRelative(root, location);
   const missing = (why = ''): ScriptLookup => ({
     ok: false,
     errorCode: ScriptErrorCode.SCRIPT_MISSING,
     message: `Script does not exist at specified location: ${path}${why}`,
   });
-  const outside = ' (the location resolves outside the revision directory)';
-  if (!inside(root, path) || path === root) return missing(path === root ? '' : outside);
-  let real: string;
-  let realRoot: string;
-  try {
-    realRoot = await realpath(root);
-    real = await realpath(path);
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR' || errnoCode(err) === 'ELOOP') return missing();
-    throw err;
-  }
-  if (!inside(realRoot, real)) return missing(outside);
+  // The revision directory itself is no script, but it does not leave the revision either.
+  if (path === root) return missing();
+  const found = await locateInside(root, path);
+  if (found.kind === 'missing') return missing();
+  if (found.kind === 'outside') return missing(' (the location resolves outside the revision directory)');
   return { ok: true, path, executable: await isExecutable(path) };
 }
 

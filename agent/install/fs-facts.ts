@@ -8,12 +8,12 @@
  * (planInstall(); small revisions only).
  */
 import { lstatSync, opendirSync, statSync, type Dirent } from 'node:fs';
-import { realpath } from 'node:fs/promises';
 import { dirname, sep } from 'node:path';
 import type { AppSpec } from '../../appspec/model.js';
 import { AgentError, ErrorCodes } from '../errors.js';
 import { errnoCode, toError } from '../../common/errors.js';
-import { childPath, isInside } from './mappings.js';
+import { locateInside } from '../../common/path-confinement.js';
+import { childPath } from './mappings.js';
 import * as msg from './install-messages.js';
 import type { PathFact, PlanFacts, PlanSources, ResolvedMapping, SourceDirent, SourceEntry, SourceKind, SourceNode } from './operations.js';
 import { TimeSlice } from '../platform/time-slice.js';
@@ -33,23 +33,21 @@ export async function checkSources(
   archiveDir: string,
   mappings: readonly ResolvedMapping[],
 ): Promise<(SourceKind | undefined)[]> {
-  const realRoot = await realpath(archiveDir);
   const tree = createSourceTree();
   const out: (SourceKind | undefined)[] = [];
   for (const m of mappings) {
     const file = appspec.files[m.index];
-    if (m.source !== archiveDir) {
-      let realParent: string | undefined;
-      try {
-        realParent = await realpath(dirname(m.source));
-      } catch (err) {
-        if (errnoCode(err) !== 'ENOENT' && errnoCode(err) !== 'ENOTDIR') throw readError(dirname(m.source), err);
-      }
-      if (realParent !== undefined && !isInside(realRoot, realParent)) {
-        throw new AgentError(ErrorCodes.PATH_ESCAPE, msg.sourceEscapes(file.where, file.source), {
-          details: { entry: file.where.path, source: file.source },
-        });
-      }
+    // The source itself is copied as it is (a symlink as a link): only the way to it is followed.
+    let place;
+    try {
+      place = await locateInside(archiveDir, m.source, { followLast: false });
+    } catch (err) {
+      throw readError(dirname(m.source), err);
+    }
+    if (place.kind === 'outside') {
+      throw new AgentError(ErrorCodes.PATH_ESCAPE, msg.sourceEscapes(file.where, file.source), {
+        details: { entry: file.where.path, source: file.source },
+      });
     }
     out[m.index] = tree.kind(m.source);
   }

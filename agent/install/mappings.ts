@@ -1,9 +1,10 @@
 /**
  * The files entries of an appspec resolved to absolute paths, and the path helpers the planner and
- * its ports share.
+ * its ports share. Confinement is common/path-confinement.ts (the rule validate uses too).
  */
-import { join, resolve, sep } from 'node:path';
+import { resolve, sep } from 'node:path';
 import type { AppSpec } from '../../appspec/model.js';
+import { resolveInside } from '../../common/path-confinement.js';
 import { AgentError, ErrorCodes } from '../errors.js';
 import * as msg from './install-messages.js';
 import type { ResolvedMapping } from './operations.js';
@@ -11,13 +12,6 @@ import type { ResolvedMapping } from './operations.js';
 /** Official precedence (reference 5.6): the appspec's value, then the spec's, then DISALLOW. */
 export function effectiveFileExistsBehavior(appspec: AppSpec, specValue: string | undefined): string {
   return appspec.fileExistsBehavior ?? specValue ?? 'DISALLOW';
-}
-
-/** True when `path` is `root` or inside it (both absolute and normalised). */
-export function isInside(root: string, path: string): boolean {
-  if (path === root) return true;
-  const prefix = root.endsWith(sep) ? root : root + sep;
-  return path.startsWith(prefix);
 }
 
 /**
@@ -33,10 +27,9 @@ export function childPath(dir: string, name: string): string {
  * no symlink on the way leads outside), the destination against baseDir. Throws PATH_ESCAPE.
  */
 export function resolveMappings(appspec: AppSpec, archiveDir: string, baseDir: string): ResolvedMapping[] {
-  const root = resolve(archiveDir);
   return appspec.files.map((file, index) => {
-    const source = resolve(join(root, file.source));
-    if (!isInside(root, source)) {
+    const source = resolveInside(archiveDir, file.source);
+    if (source === undefined) {
       throw new AgentError(ErrorCodes.PATH_ESCAPE, msg.sourceEscapes(file.where, file.source), {
         details: { entry: file.where.path, source: file.source },
       });

@@ -20,8 +20,9 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { lstat, realpath, stat } from 'node:fs/promises';
-import { join, relative, isAbsolute } from 'node:path';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { isInside } from '../../common/path-confinement.js';
 
 const NAME = /^[A-Za-z0-9_.-]+$/;
 /** A full object name: SHA-1 (40) or SHA-256 (64) hex. */
@@ -67,11 +68,6 @@ export function isObjectId(value: string): boolean {
   return OBJECT_ID.test(value);
 }
 
-function isInside(root: string, path: string): boolean {
-  const rel = relative(root, path);
-  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
-}
-
 async function isDirectory(path: string): Promise<boolean> {
   try {
     return (await stat(path)).isDirectory();
@@ -115,7 +111,7 @@ export async function openRepository(reposDir: string, owner: string, name: stri
     } catch {
       continue;
     }
-    if (!isInside(root, dir) || !(await isDirectory(dir))) continue;
+    if (!isInside(root, dir, { allowRoot: false }) || !(await isDirectory(dir))) continue;
     const gitDir = await gitDirOf(dir);
     if (gitDir) return { owner, name, dir, gitDir };
   }

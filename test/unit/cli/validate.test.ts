@@ -2,6 +2,11 @@ import { chmod, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runValidate } from '../../../agent/cli/validate.js';
+import { loadAppSpec } from '../../../agent/deployment/appspec-loader.js';
+import { AgentError, ErrorCodes } from '../../../agent/errors.js';
+import { findScript } from '../../../agent/hooks/script-path.js';
+import { checkSources } from '../../../agent/install/fs-facts.js';
+import { resolveMappings } from '../../../agent/install/mappings.js';
 import { tempDir } from '../../helpers/temp.js';
 
 async function run(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -111,12 +116,19 @@ files:
     destination: /a
   - source: ../etc
     destination: /b
-  - source: linked
+  - source: through/secret
     destination: /c
   - source: /
     destination: /d
+  - source: linked
+    destination: /e
 `;
     const dir = await bundle(spec);
+    const outside = join(dir, '..', 'outside');
+    await mkdir(outside);
+    await writeFile(join(outside, 'secret'), 'x');
+    await symlink(outside, join(dir, 'through'));
+    // A source that is itself a symlink is installed as a link (never read through), as the agent does.
     await symlink('/etc', join(dir, 'linked'));
     const { code, stdout } = await run(dir);
     expect(code).toBe(1);
@@ -124,7 +136,7 @@ files:
     expect(stdout.split('\n')).toEqual([
       `error: The files source missing does not exist in the bundle (${join(dir, 'missing')}) (at ${file}:4:5, files[0])`,
       `error: The files source ../etc resolves outside the bundle directory (${join(dir, '..', 'etc')}) (at ${file}:6:5, files[1])`,
-      `error: The files source linked resolves outside the bundle directory (/etc) (at ${file}:8:5, files[2])`,
+      `error: The files source through/secret resolves outside the bundle directory (${join(outside, 'secret')}) (at ${file}:8:5, files[2])`,
       `${file}: invalid (3 errors, 0 warnings)`,
       '',
     ]);
@@ -233,5 +245,86 @@ files:
     const { code, stderr } = await run(join(dir, 'appspec.yml'), '--appspec-filename', 'x.yml');
     expect(code).toBe(2);
     expect(stderr).toContain('--appspec-filename applies only to a bundle directory');
+  });
+});
+
+/** What the deployment does with a bundle: load the appspec, resolve and check the files sources, find every hook script. */
+async function deploymentVerdicts(dir: string, appSpecFilename = 'appspec.yml'): Promise<{ scripts: string[]; sources: string[] }> {
+  const { spec } = await loadAppSpec(dir, appSpecFilename);
+  const scripts: string[] = [];
+  for (const list of spec.hooks.values()) {
+    for (const script of list) {
+      const found = await findScript(dir, script.location);
+      scripts.push(found.ok ? 'ok' : /outside the revision/.test(found.message) ? 'outside' : 'missing');
+    }
+  }
+  const sources: string[] = [];
+  for (const [index, file] of spec.files.entries()) {
+    const one = { ...spec, files: [file] };
+    try {
+      const kinds = await checkSources(one, dir, resolveMappings(one, dir, '/base'));
+      sources.push(kinds[0] === undefined ? 'missing' : 'ok');
+    } catch (err) {
+      sources.push((err as AgentError).code === ErrorCodes.PATH_ESCAPE ? 'outside' : `error ${index}`);
+    }
+  }
+  return { scripts, sources };
+}
+
+/** The same verdicts from validate's messages (ok when an entry has none), in appspec order. */
+function validateVerdicts(stdout: string, count: number): { scripts: string[]; sources: string[] } {
+  const issues = new Map<string, string>();
+  for (const line of stdout.split('\n')) {
+    const at = /\b(hooks\.ApplicationStart\[\d+\]|files\[\d+\])\)$/.exec(line)?.[1];
+    if (at) issues.set(at, /resolves outside/.test(line) ? 'outside' : /does not exist/.test(line) ? 'missing' : line);
+  }
+  const indexes = [...Array(count).keys()];
+  return {
+    scripts: indexes.map((i) => issues.get(`hooks.ApplicationStart[${i}]`) ?? 'ok'),
+    sources: indexes.map((i) => issues.get(`files[${i}]`) ?? 'ok'),
+  };
+}
+
+describe('validate agrees with the deployment (one confinement rule)', () => {
+  it('on "..hidden" names, "..", symlinks in and out, dangling and missing paths', async () => {
+    // [hook location, verdict, files source, verdict]: hooks follow symlinks; a files source that is
+    // itself a symlink is installed as a link, only the directories on the way to it are followed.
+    const rows = [
+      ['..hidden/s.sh', 'ok', '..hidden', 'ok'],
+      ['../s.sh', 'outside', '..', 'outside'],
+      ['in/s.sh', 'ok', 'in', 'ok'],
+      ['out/s.sh', 'outside', 'out/s.sh', 'outside'],
+      ['dangling', 'missing', 'dangling', 'ok'],
+      ['missing.sh', 'missing', 'missing', 'missing'],
+    ] as const;
+    const spec = `version: 0.0
+os: linux
+files:
+${rows.map((r) => `  - source: ${r[2]}\n    destination: /d`).join('\n')}
+hooks:
+  ApplicationStart:
+${rows.map((r) => `    - location: ${r[0]}`).join('\n')}
+`;
+    const dir = await bundle(spec, { '..hidden/s.sh': ['#!/bin/sh\n', 0o755], 'real/s.sh': ['#!/bin/sh\n', 0o755] }, '..hidden.yml');
+    await writeFile(join(dir, '..', 's.sh'), '#!/bin/sh\n', { mode: 0o755 });
+    await mkdir(join(dir, '..', 'elsewhere'));
+    await writeFile(join(dir, '..', 'elsewhere', 's.sh'), '#!/bin/sh\n', { mode: 0o755 });
+    await symlink('real', join(dir, 'in'));
+    await symlink(join(dir, '..', 'elsewhere'), join(dir, 'out'));
+    await symlink('nowhere', join(dir, 'dangling'));
+
+    const { stdout } = await run(dir, '--appspec-filename', '..hidden.yml');
+    expect(stdout).toContain(`${join(dir, '..hidden.yml')}: invalid (7 errors, 0 warnings)`);
+    const expected = { scripts: rows.map((r) => r[1]), sources: rows.map((r) => r[3]) };
+    expect(validateVerdicts(stdout, rows.length)).toEqual(expected);
+    expect(await deploymentVerdicts(dir, '..hidden.yml')).toEqual(expected);
+  });
+
+  it.each([['..'], ['../appspec.yml'], ['.'], ['/']])('on an AppSpec file name %j outside the bundle or naming it', async (name) => {
+    const dir = await bundle(APPSPEC, GOOD_FILES);
+    const { code, stdout } = await run(dir, '--appspec-filename', name);
+    expect(code).toBe(1);
+    expect(stdout).toContain(`The AppSpec file name ${name} resolves outside the bundle directory ${dir}`);
+    await expect(loadAppSpec(dir, name)).rejects.toMatchObject({ code: ErrorCodes.PATH_ESCAPE });
   });
 });

@@ -68,7 +68,16 @@ describe('accessChain', () => {
     ]);
   });
 
+  it('takes a directory whose name starts with ".." as one of root_dir\'s, and stops at root_dir when the archive is directly in it', () => {
+    expect(accessChain('/r', '/r/..dg/d/deployment-archive')?.map((s) => s.dir)).toEqual(['/r', '/r/..dg', '/r/..dg/d', '/r/..dg/d/deployment-archive']);
+    expect(accessChain('/r', '/r/deployment-archive')).toEqual([
+      { dir: '/r', need: 1 },
+      { dir: '/r/deployment-archive', need: 5 },
+    ]);
+  });
+
   it.each([
+    ['/r'],
     ['/elsewhere/dg/d/deployment-archive'],
     ['/r/../x/d/deployment-archive'],
     ['/rx/dg/d/deployment-archive'],

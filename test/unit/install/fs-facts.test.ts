@@ -75,4 +75,31 @@ describe('listSources', () => {
     expect(err).toBeInstanceOf(AgentError);
     expect((err as AgentError).code).toBe(ErrorCodes.PATH_ESCAPE);
   });
+
+  it('a source that is itself a symlink out of the archive is a link to copy, and "..hidden" names are inside', async () => {
+    const root = await tempDir();
+    const archive = join(root, 'archive');
+    await mkdir(join(archive, '..hidden'), { recursive: true });
+    await writeFile(join(archive, '..hidden', 'f'), 'x');
+    await symlink(root, join(archive, 'link-out'));
+    await symlink('nowhere', join(archive, 'dangling'));
+    const spec = appSpec({ files: [['..hidden', '/x'], ['link-out', '/y'], ['dangling', '/z'], ['/', '/w']] });
+    const [hidden, linkOut, dangling, all] = await listSources(spec, archive, resolveMappings(spec, archive, root));
+    expect(hidden).toEqual({ kind: 'directory', entries: [{ name: 'f', node: { kind: 'file' } }] });
+    expect(linkOut).toEqual({ kind: 'symlink' });
+    expect(dangling).toEqual({ kind: 'symlink' });
+    expect(all?.kind).toBe('directory');
+  });
+
+  it('rejects a source below a symlinked directory inside the archive that points outside, however deep', async () => {
+    const root = await tempDir();
+    const archive = join(root, 'archive');
+    await mkdir(join(root, 'outside', 'deep'), { recursive: true });
+    await writeFile(join(root, 'outside', 'deep', 'f'), 'x');
+    await mkdir(archive);
+    await symlink('..', join(archive, 'up'));
+    const spec = appSpec({ files: [['up/outside/deep/f', '/x']] });
+    const err: unknown = await listSources(spec, archive, resolveMappings(spec, archive, root)).catch((e: unknown) => e);
+    expect((err as AgentError).code).toBe(ErrorCodes.PATH_ESCAPE);
+  });
 });

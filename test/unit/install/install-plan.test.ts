@@ -302,6 +302,11 @@ describe('planInstall: confinement and unusual sources', () => {
     expect(resolveMappings(spec, A, B).map((m) => m.source)).toEqual(['/archive/lib', '/archive', '/archive']);
   });
 
+  it('names that start with ".." are inside; a leading "/" and trailing slashes are archive-relative', () => {
+    const spec = appSpec({ files: [['..hidden', '/srv'], ['/..hidden/x', '/srv'], ['app/..x/', '/srv'], ['...', '/srv']] });
+    expect(resolveMappings(spec, A, B).map((m) => m.source)).toEqual(['/archive/..hidden', '/archive/..hidden/x', '/archive/app/..x', '/archive/...']);
+  });
+
   it('a missing source fails while planning', () => {
     expect(planError({ spec: appSpec({ files: [['nope', '/srv']] }), sources: [undefined] }).message).toContain(
       'specifies a source (nope) that does not exist in the revision: /archive/nope',

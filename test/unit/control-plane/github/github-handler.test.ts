@@ -333,6 +333,13 @@ describe('not found', () => {
     expect(reply.headers.location).toBe(`${base}/github/_codeload/octo/alias/legacy.tar.gz/${sha2}`);
   });
 
+  it('serves an owner or repository whose name starts with ".." (a name, not a way up)', async () => {
+    const sha = await createTestGitRepo(join(reposDir, '..dots', '..app'), FILES_V1);
+    const reply = await get('/github/repos/..dots/..app/tarball/main');
+    expect(reply.status).toBe(302);
+    expect(reply.headers.location).toBe(`${base}/github/_codeload/..dots/..app/legacy.tar.gz/${sha}`);
+  });
+
   it('answers 404 to other methods', async () => {
     const res = await fetch(`${base}/github/repos/octo/app/tarball/main`, { method: 'POST' });
     expect(res.status).toBe(404);
