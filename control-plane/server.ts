@@ -1,6 +1,7 @@
 /**
- * The local control plane, wired by hand: one SQLite file, the CA and spec signer, the registry,
- * the deployment engine, and one HTTP port answering
+ * The local control plane, wired by hand: this is the composition root. It opens the one SQLite
+ * file and builds the CA and spec signer, the registry, the deployment engine and the API layers
+ * over them (none of those builds another), then one HTTP port answering
  *   - POST / with X-Amz-Target: the agent-facing commands API (CodeDeployCommandService_v20141006.*,
  *     and CodeDeployCommandService.* for agents with enable_auth_policy) and the public CodeDeploy
  *     API (CodeDeploy_20141006.*);
@@ -16,7 +17,10 @@ import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { acquireFileLock, LockBusyError, readLockHolder, type LockHolder } from '../common/file-lock.js';
+import { createDeploymentOperations } from './api/deployment-operations.js';
 import { createJsonRouter } from './api/json-router.js';
+import { createRegistryOperations } from './api/registry-operations.js';
+import { createCommandsOperations } from './commands/commands-api.js';
 import { createUnknownHostLog, type UnknownHostLog } from './commands/unknown-hosts.js';
 import type { DeploymentEngine } from './engine/engine.js';
 import { createDeploymentEngine } from './engine/deployment-engine.js';
@@ -104,19 +108,19 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const closers: (() => void | Promise<void>)[] = [() => void db.close(), releaseLock];
   try {
     const signer = await createSpecSigner({ dir: join(opts.dataDir, 'ca'), caCertFile: opts.caCertFile, caKeyFile: opts.caKeyFile, logger: logger.child({ part: 'ca' }) });
-    const { registry, operations: registryOperations } = createRegistry({ db, identity, logger: logger.child({ part: 'registry' }) });
-    const unknownHosts = createUnknownHostLog({ logger: logger.child({ part: 'commands' }) });
-    const engineParts = createDeploymentEngine({
+    const { registry, context: registryContext } = createRegistry({ db, identity, logger: logger.child({ part: 'registry' }) });
+    const engineCore = createDeploymentEngine({
       db,
       registry,
       signer,
       identity,
       logger: logger.child({ part: 'engine' }),
       commandTimeoutSeconds: opts.commandTimeoutSeconds,
-      longPollSeconds: opts.longPollSeconds,
-      unknownHosts,
     });
-    closers.unshift(() => engineParts.close());
+    closers.unshift(() => engineCore.close());
+    const unknownHosts = createUnknownHostLog({ logger: logger.child({ part: 'commands' }) });
+    const commandsOperations = createCommandsOperations(engineCore, { unknownHosts, longPollSeconds: opts.longPollSeconds });
+    const publicOperations = { ...createRegistryOperations(registryContext), ...createDeploymentOperations(engineCore) };
     const s3 = createS3Handler({ db, dataDir: opts.dataDir, logger: logger.child({ part: 's3' }) });
     closers.unshift(() => s3.close());
     const github = createGitHubHandler({ reposDir: githubReposDir, pathPrefix: '/github', logger: logger.child({ part: 'github' }) });
@@ -125,8 +129,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       logger: logger.child({ part: 'api' }),
       shutdown: shutdown.signal,
       apis: [
-        { name: 'CodeDeployCommand', targetPrefixes: ['CodeDeployCommandService_v20141006', 'CodeDeployCommandService'], operations: engineParts.commandsOperations, internalErrorCode: 'ServerException' },
-        { name: 'CodeDeploy', targetPrefixes: ['CodeDeploy_20141006'], operations: { ...registryOperations, ...engineParts.deploymentOperations }, internalErrorCode: 'InternalFailure' },
+        { name: 'CodeDeployCommand', targetPrefixes: ['CodeDeployCommandService_v20141006', 'CodeDeployCommandService'], operations: commandsOperations, internalErrorCode: 'ServerException' },
+        { name: 'CodeDeploy', targetPrefixes: ['CodeDeploy_20141006'], operations: publicOperations, internalErrorCode: 'InternalFailure' },
       ],
     });
     const health: HttpHandler = async (req, res) => {
@@ -173,13 +177,13 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
 
     const tick = setInterval(() => {
       try {
-        engineParts.engine.tick();
+        engineCore.engine.tick();
       } catch (err) {
         logger.error({ err }, 'engine tick failed');
       }
     }, opts.tickMs ?? 1000);
     tick.unref();
-    engineParts.engine.tick();
+    engineCore.engine.tick();
 
     logger.info({ url, dataDir: opts.dataDir, caCertificate: signer.caCertificatePath, region: identity.region }, `Control plane listening on ${url}`);
     let closed: Promise<void> | undefined;
@@ -188,7 +192,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       port,
       dataDir: opts.dataDir,
       caCertificatePath: signer.caCertificatePath,
-      engine: engineParts.engine,
+      engine: engineCore.engine,
       registry,
       identity,
       unknownHosts,

@@ -6,14 +6,15 @@
  * synchronous better-sqlite3) never see a partial change.
  */
 import { randomUUID } from 'node:crypto';
-import { ApiError, stringMember } from './api-error.js';
+import { ApiError } from './api-error.js';
+import { APPLICATION, checkName, nameMember, page, requiredStringList, stringMember } from './input-readers.js';
 import type { OperationHandler, OperationTable } from './operations.js';
 import type { ApplicationInfo } from '../model.js';
 import { createConfigOperations } from '../registry/config-operations.js';
 import { createGroupOperations } from '../registry/group-operations.js';
 import { createInstanceOperations } from '../registry/instance-operations.js';
 import type { RegistryContext } from '../registry/registry-context.js';
-import { APPLICATION, checkName, computePlatform, nameMember, page, stringList, tagList } from '../registry/registry-input.js';
+import { computePlatform, tagList } from '../registry/registry-input.js';
 import { createRevisionOperations } from '../registry/revision-operations.js';
 
 function createApplicationOperations(ctx: RegistryContext): OperationTable {
@@ -44,9 +45,11 @@ function createApplicationOperations(ctx: RegistryContext): OperationTable {
     },
 
     BatchGetApplications(input) {
-      const names = stringList(input, 'applicationNames');
-      if (!names || names.length === 0) throw new ApiError('ApplicationNameRequiredException', 'At least one application name must be specified (applicationNames).');
-      if (names.length > 100) throw new ApiError('BatchLimitExceededException', `The maximum number of application names is 100; got ${names.length}.`);
+      const names = requiredStringList(input, 'applicationNames', {
+        missing: { code: APPLICATION.required, message: 'At least one application name must be specified (applicationNames).' },
+        max: 100,
+        tooMany: { code: 'BatchLimitExceededException', what: 'application names' },
+      });
       return {
         applicationsInfo: names.map((name) => {
           checkName(name, 'applicationNames', APPLICATION);

@@ -2,31 +2,56 @@
  * The agent-facing commands API (CodeDeployCommandService_v20141006.*; DESIGN.md section 3,
  * reference section 2): PollHostCommand as a long poll, GetDeploymentSpecification signed as
  * PKCS7/JSON, acknowledgements, completions and progress updates. Member names are the wire's
- * PascalCase. Handlers check shapes and sizes first (command-input.ts: nothing a caller sends is
- * stored or logged before that), then delegate state changes to the engine's host-command port.
+ * PascalCase. Handlers check shapes and sizes first (nothing a caller sends is stored or logged
+ * before that), then delegate state changes to the engine's host-command port.
+ *
+ * Members are held to the service model (CodeDeployCommand.api.json, reference section 2.3), and
+ * every failure is the model's only client error, `ClientException`. The model leaves
+ * HostIdentifier unconstrained, but it is always an ARN (an EC2 instance, an IAM user, an STS
+ * assumed-role session: reference section 2.7), and IAM caps ARNs at 2048 characters;
+ * DeploymentExecutionId is 1..129 characters of `^[^/]+/[^/]+/[^/]+/.+$`; Diagnostics are
+ * {Format 1..64, Payload 0..8192 characters}.
  */
-import { ApiError, objectMember, stringMember } from '../api/api-error.js';
+import { objectMember, optionalString, requiredString, type Input, type RequiredRules } from '../api/input-readers.js';
 import type { OperationTable, RequestContext } from '../api/operations.js';
-import type { EngineCore } from '../engine/deployment-engine.js';
-import { executionIdMember, hostIdentifierMember } from './command-input.js';
+import type { EngineCore } from '../engine/engine-core.js';
+import { EXECUTION_ID_MAX, EXECUTION_ID_PATTERN } from '../engine/identifiers.js';
+import type { UnknownHostLog } from './unknown-hosts.js';
 
-/** Diagnostics: {Format, Payload} with the model's limits (Format 1..64, Payload 0..8192 characters). */
-function diagnosticsPayload(input: Record<string, unknown>): string | undefined {
+export const HOST_IDENTIFIER_MAX = 2048;
+
+const HOST_IDENTIFIER: RequiredRules = { code: 'ClientException', max: HOST_IDENTIFIER_MAX, noControlCharacters: true, hint: " (it is the host's ARN)" };
+const EXECUTION_ID: RequiredRules = {
+  code: 'ClientException',
+  max: EXECUTION_ID_MAX,
+  pattern: EXECUTION_ID_PATTERN,
+  patternText: '^[^/]+/[^/]+/[^/]+/.+$',
+  hint: ': pass it exactly as PollHostCommand returned it',
+};
+
+/** The Diagnostics payload, after Format and Payload are held to the model's limits. */
+function diagnosticsPayload(input: Input): string | undefined {
   const diagnostics = objectMember(input, 'Diagnostics');
   if (!diagnostics) return undefined;
-  const format = stringMember(diagnostics, 'Format');
-  const payload = stringMember(diagnostics, 'Payload');
-  if (format !== undefined && (format.length < 1 || format.length > 64)) throw new ApiError('ClientException', 'Diagnostics.Format must be 1 to 64 characters long.');
-  if (payload !== undefined && payload.length > 8192) throw new ApiError('ClientException', `Diagnostics.Payload is ${payload.length} characters long; the limit is 8192.`);
-  return payload;
+  optionalString(diagnostics, 'Format', { code: 'ClientException', min: 1, max: 64 });
+  return optionalString(diagnostics, 'Payload', { code: 'ClientException', max: 8192 });
 }
 
-export function createCommandsOperations(core: EngineCore): OperationTable {
-  const { registry, hostCommands, unknownHosts } = core;
+export interface CommandsApiOptions {
+  /** What is kept about pollers that are not registered instances (bounded). */
+  unknownHosts: UnknownHostLog;
+  /** How long PollHostCommand waits for a command. Default 45. */
+  longPollSeconds?: number;
+}
 
-  async function pollHostCommand(input: Record<string, unknown>, ctx: RequestContext): Promise<unknown> {
-    const hostIdentifier = hostIdentifierMember(input);
-    const deadline = Date.now() + core.longPollMs;
+export function createCommandsOperations(core: EngineCore, opts: CommandsApiOptions): OperationTable {
+  const { registry, hostCommands } = core;
+  const { unknownHosts } = opts;
+  const longPollMs = (opts.longPollSeconds ?? 45) * 1000;
+
+  async function pollHostCommand(input: Input, ctx: RequestContext): Promise<unknown> {
+    const hostIdentifier = requiredString(input, 'HostIdentifier', HOST_IDENTIFIER);
+    const deadline = Date.now() + longPollMs;
     let reported = false;
     for (;;) {
       if (core.isClosed()) return {};
@@ -46,9 +71,9 @@ export function createCommandsOperations(core: EngineCore): OperationTable {
     }
   }
 
-  async function getDeploymentSpecification(input: Record<string, unknown>, ctx: RequestContext): Promise<unknown> {
-    const executionId = executionIdMember(input);
-    const hostIdentifier = hostIdentifierMember(input);
+  async function getDeploymentSpecification(input: Input, ctx: RequestContext): Promise<unknown> {
+    const executionId = requiredString(input, 'DeploymentExecutionId', EXECUTION_ID);
+    const hostIdentifier = requiredString(input, 'HostIdentifier', HOST_IDENTIFIER);
     const payload = await hostCommands.specification(executionId, hostIdentifier, ctx.packageVersion);
     return { DeploymentSystem: 'CodeDeploy', DeploymentSpecification: { GenericEnvelope: { Format: 'PKCS7/JSON', Payload: payload } } };
   }

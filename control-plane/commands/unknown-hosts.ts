@@ -6,7 +6,7 @@
  *   - one identifier is warned about at most once per `repeatAfterMs` (its repeats are counted);
  *   - at most `maxLinesPerMinute` warnings are written per minute overall; the next line that is
  *     written says how many were held back;
- *   - identifiers are clipped in the log (they are at most HOST_IDENTIFIER_MAX characters anyway).
+ *   - identifiers are clipped in the log (commands-api.ts already caps them at HOST_IDENTIFIER_MAX characters).
  */
 import type { Logger } from 'pino';
 import { clip } from '../log/clip.js';

@@ -1,11 +1,12 @@
 /**
- * Creating a deployment record (shared by CreateDeployment and automatic rollbacks) and reading
- * one back with its live deploymentOverview (counted from the targets, never stored stale).
- * Targets are resolved once, at creation, as the service does.
+ * Creating a deployment record (shared by CreateDeployment and automatic rollbacks), reporting its
+ * status (to listeners and to the registry's group), and reading one back with its live
+ * deploymentOverview (counted from the targets, never stored stale). Targets are resolved once,
+ * at creation, as the service does.
  */
 import type { AutoRollbackConfiguration, DeploymentGroupInfo, DeploymentInfo, FileExistsBehavior, MinimumHealthyHosts, RevisionLocation, RollbackInfo } from '../model.js';
-import type { Registry } from '../registry/registry.js';
-import type { EngineStore } from './engine-store.js';
+import type { EngineContext } from './engine-context.js';
+import type { DeploymentRow, EngineStore } from './engine-store.js';
 import { newTarget, type HostContext } from './host-progress.js';
 import { newDeploymentId } from './identifiers.js';
 
@@ -21,10 +22,26 @@ export interface DeploymentRecordInput {
   autoRollbackConfiguration?: AutoRollbackConfiguration;
   updateOutdatedInstancesOnly: boolean;
   rollbackInfo?: RollbackInfo;
-  emitStatus(ctx: HostContext, info: DeploymentInfo): void;
 }
 
-export function insertDeployment(ctx: HostContext, registry: Registry, p: DeploymentRecordInput): DeploymentInfo {
+/** A deployment-status event for the listeners (published after the commit). */
+export function emitDeploymentStatus(ctx: HostContext, info: DeploymentInfo): void {
+  ctx.effects.events.push({
+    type: 'deployment-status',
+    deploymentId: info.deploymentId,
+    status: info.status,
+    ...(info.errorInformation ? { errorInformation: info.errorInformation } : {}),
+  });
+}
+
+/** The group's lastAttempted/lastSuccessful deployment follows every status change. */
+export function reportToRegistry(ctx: EngineContext, row: DeploymentRow): void {
+  const i = row.info;
+  ctx.registry.recordDeployment(row.groupId, { deploymentId: i.deploymentId, status: i.status, createTime: i.createTime, ...(i.completeTime !== undefined ? { endTime: i.completeTime } : {}) }, i.revision);
+}
+
+export function insertDeployment(ctx: EngineContext, p: DeploymentRecordInput): DeploymentInfo {
+  const { registry } = ctx;
   let id = newDeploymentId();
   while (ctx.store.getDeployment(id)) id = newDeploymentId();
   const groupId = p.group.deploymentGroupId;
@@ -63,7 +80,7 @@ export function insertDeployment(ctx: HostContext, registry: Registry, p: Deploy
     });
   });
   registry.recordDeployment(groupId, { deploymentId: id, status: 'Created', createTime: info.createTime }, info.revision);
-  p.emitStatus(ctx, info);
+  emitDeploymentStatus(ctx, info);
   return info;
 }
 

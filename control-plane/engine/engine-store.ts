@@ -9,7 +9,7 @@
  *     Succeeded, Failed, TimedOut, or Cancelled (never handed out). `cancelled` marks an in-flight
  *     command whose deployment stopped or failed: acks and updates answer Failed;
  *   - engine_host_seen: when each agent last called the commands API.
- * Every write happens inside the caller's transaction (deployment-engine.ts).
+ * Every write happens inside the caller's transaction (engine-context.ts runInEngine).
  */
 import type { Db } from '../store/database.js';
 import { fromJson, migrate, toJson } from '../store/database.js';

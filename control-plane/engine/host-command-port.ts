@@ -5,15 +5,14 @@
  * last seen. Identifiers from agents are untrusted: a HostCommandIdentifier must name an existing
  * command in every field, and a completion is accepted once (an identical repeat is a no-op).
  */
-import type { Logger } from 'pino';
 import { ApiError } from '../api/api-error.js';
 import { clip, quoted } from '../log/clip.js';
-import type { ControlPlaneIdentity, LifecycleEventDiagnostics } from '../model.js';
-import type { Registry } from '../registry/registry.js';
 import type { SpecSigner } from '../signing/spec-signer.js';
 import type { PolledHostCommand } from './engine.js';
-import type { CommandRow, EngineStore } from './engine-store.js';
-import { commandDispatched, diagnosticsOf, type HostContext } from './host-progress.js';
+import { runInEngine, type EngineContext, type EngineState } from './engine-context.js';
+import type { CommandRow } from './engine-store.js';
+import { reevaluate } from './deployment-evaluation.js';
+import { commandDispatched, commandFinished, diagnosticsOf, type HostContext } from './host-progress.js';
 import { decodeHostCommandId, deploymentIdOfExecution, encodeHostCommandId, executionId } from './identifiers.js';
 import { specDocument } from './spec-document.js';
 
@@ -34,20 +33,10 @@ export interface HostCommandPort {
   specification(deploymentExecutionId: string, hostIdentifier: string, packageVersion?: string): Promise<string>;
 }
 
-export interface HostCommandPortOptions {
-  store: EngineStore;
-  registry: Registry;
-  identity: ControlPlaneIdentity;
-  signer: SpecSigner;
-  logger: Logger;
-  run<T>(fn: (ctx: HostContext) => T): T;
-  tickIn(ctx: HostContext): void;
-  finished(ctx: HostContext, cmd: CommandRow, ok: boolean, diagnostics: LifecycleEventDiagnostics): void;
-  isClosed(): boolean;
-}
-
-export function createHostCommandPort(o: HostCommandPortOptions): HostCommandPort {
-  const { store, run, log } = { ...o, log: o.logger };
+/** The port over the engine's state; `signer` signs deployment specifications. */
+export function createHostCommandPort(state: EngineState, signer: SpecSigner): HostCommandPort {
+  const { store, log, identity } = state;
+  const run = <T>(fn: (ctx: EngineContext) => T): T => runInEngine(state, fn);
   const signing = new Map<string, Promise<string>>();
 
   const touchAt = (ctx: HostContext, hostIdentifier: string, packageVersion?: string) => ctx.store.touchHost(hostIdentifier, ctx.now / 1000, packageVersion);
@@ -67,7 +56,7 @@ export function createHostCommandPort(o: HostCommandPortOptions): HostCommandPor
   const polledCommand = (cmd: CommandRow, hostIdentifier: string): PolledHostCommand => ({
     HostCommandIdentifier: encodeHostCommandId({ d: cmd.deploymentId, i: cmd.instanceName, c: cmd.commandName, n: cmd.id }),
     HostIdentifier: hostIdentifier,
-    DeploymentExecutionId: executionId(o.identity, cmd.deploymentId),
+    DeploymentExecutionId: executionId(identity, cmd.deploymentId),
     CommandName: cmd.commandName,
     Nonce: cmd.id,
   });
@@ -165,26 +154,27 @@ export function createHostCommandPort(o: HostCommandPortOptions): HostCommandPor
         cmd.completion = completion;
         cmd.completedAt = ctx.now;
         ctx.store.saveCommand(cmd);
-        o.finished(ctx, cmd, ok, diagnosticsOf(payload, ok));
-        o.tickIn(ctx);
+        const row = ctx.store.getDeployment(cmd.deploymentId);
+        if (row) commandFinished(ctx, row.info, cmd, ok, diagnosticsOf(payload, ok));
+        reevaluate(ctx);
       });
     },
 
     async specification(deploymentExecutionId, hostIdentifier, packageVersion) {
-      const deploymentId = deploymentIdOfExecution(o.identity, deploymentExecutionId);
+      const deploymentId = deploymentIdOfExecution(identity, deploymentExecutionId);
       const row = deploymentId === undefined ? undefined : store.getDeployment(deploymentId);
       if (!row) throw new ApiError('DeploymentNotFoundException', `No deployment found for DeploymentExecutionId ${clip(deploymentExecutionId)}.`);
-      const instance = o.registry.instanceByHostIdentifier(hostIdentifier);
+      const instance = state.registry.instanceByHostIdentifier(hostIdentifier);
       const target = instance && store.getTarget(row.deploymentId, instance.instanceName);
       if (!target) throw new ApiError('HostNotFoundException', `Host ${clip(hostIdentifier)} is not a target of deployment ${row.deploymentId}.`);
       run((ctx) => touchAt(ctx, hostIdentifier, packageVersion));
       if (row.signedSpec !== undefined) return row.signedSpec;
       let pending = signing.get(row.deploymentId);
       if (!pending) {
-        const json = JSON.stringify(specDocument(o.identity, row.info, row.groupId));
-        pending = o.signer.sign(json).then(
+        const json = JSON.stringify(specDocument(identity, row.info, row.groupId));
+        pending = signer.sign(json).then(
           (pem) => {
-            if (!o.isClosed()) store.setSignedSpec(row.deploymentId, pem);
+            if (!state.closed) store.setSignedSpec(row.deploymentId, pem);
             signing.delete(row.deploymentId);
             return pem;
           },

@@ -5,25 +5,25 @@
  * settings belong to compute platforms and deployment styles this control plane does not run.
  */
 import { randomUUID } from 'node:crypto';
-import { ApiError, objectMember, stringMember } from '../api/api-error.js';
+import { ApiError } from '../api/api-error.js';
+import { CONFIG, integerValue, nameMember, objectMember, oneOf, page, stringMember, type Input } from '../api/input-readers.js';
 import type { OperationTable } from '../api/operations.js';
 import type { DeploymentConfigInfo, MinimumHealthyHosts } from '../model.js';
 import type { RegistryContext } from './registry-context.js';
-import { CONFIG, computePlatform, LOCAL_ONLY, nameMember, page, type Input } from './registry-input.js';
+import { computePlatform, LOCAL_ONLY } from './registry-input.js';
 import { BUILT_INS } from './registry-store.js';
 
 const RESERVED_PREFIX = 'CodeDeployDefault.';
 
 function minimumHealthyHosts(input: Input): MinimumHealthyHosts {
-  const invalid = (message: string) => new ApiError('InvalidMinimumHealthyHostValueException', message);
+  const code = 'InvalidMinimumHealthyHostValueException';
   const m = objectMember(input, 'minimumHealthyHosts');
-  if (!m) throw invalid('minimumHealthyHosts is required for a Server deployment configuration: e.g. {"type": "HOST_COUNT", "value": 1} or {"type": "FLEET_PERCENT", "value": 75}.');
-  const type = stringMember(m, 'type');
-  const value = m.value;
-  if (type !== 'HOST_COUNT' && type !== 'FLEET_PERCENT') throw invalid(`minimumHealthyHosts.type ${JSON.stringify(type ?? null)} is not valid: use HOST_COUNT or FLEET_PERCENT.`);
-  if (typeof value !== 'number' || !Number.isInteger(value)) throw invalid('minimumHealthyHosts.value must be a whole number.');
-  if (value < 0) throw invalid(`minimumHealthyHosts.value ${value} is negative: use 0 or more.`);
-  if (type === 'FLEET_PERCENT' && value > 100) throw invalid(`minimumHealthyHosts.value ${value} is not a percentage: use 0 to 100 with FLEET_PERCENT.`);
+  if (!m) throw new ApiError(code, 'minimumHealthyHosts is required for a Server deployment configuration: e.g. {"type": "HOST_COUNT", "value": 1} or {"type": "FLEET_PERCENT", "value": 75}.');
+  const type = oneOf(stringMember(m, 'type'), ['HOST_COUNT', 'FLEET_PERCENT'] as const, { code, member: 'minimumHealthyHosts.type', required: true });
+  const value =
+    type === 'FLEET_PERCENT'
+      ? integerValue(m.value, 'minimumHealthyHosts.value', { code, min: 0, max: 100, hint: ' (FLEET_PERCENT is a percentage)' })
+      : integerValue(m.value, 'minimumHealthyHosts.value', { code, min: 0 });
   return { type, value };
 }
 

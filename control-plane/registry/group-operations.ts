@@ -7,26 +7,12 @@
  * matches, and a WARN line says so. Tags on groups are checked but not kept (no TagResource here).
  */
 import { randomUUID } from 'node:crypto';
-import { ApiError, stringMember } from '../api/api-error.js';
+import { ApiError } from '../api/api-error.js';
+import { APPLICATION, CONFIG, GROUP, checkName, nameMember, page, requiredStringList, rollbackConfig, stringMember, type Input } from '../api/input-readers.js';
 import type { OperationTable } from '../api/operations.js';
 import type { DeploymentGroupInfo, TagFilter } from '../model.js';
 import type { RegistryContext } from './registry-context.js';
-import {
-  APPLICATION,
-  CONFIG,
-  GROUP,
-  checkInPlaceOnly,
-  checkName,
-  nameMember,
-  outdatedInstancesStrategy,
-  page,
-  rollbackConfig,
-  stringList,
-  tagFilterList,
-  tagList,
-  tagSetFilters,
-  type Input,
-} from './registry-input.js';
+import { checkInPlaceOnly, outdatedInstancesStrategy, tagFilterList, tagList, tagSetFilters } from './registry-input.js';
 
 const DEFAULT_CONFIG = 'CodeDeployDefault.OneAtATime';
 
@@ -103,9 +89,11 @@ export function createGroupOperations(ctx: RegistryContext): OperationTable {
 
     BatchGetDeploymentGroups(input) {
       const applicationName = nameMember(input, 'applicationName', APPLICATION);
-      const names = stringList(input, 'deploymentGroupNames');
-      if (!names || names.length === 0) throw new ApiError('DeploymentGroupNameRequiredException', 'At least one deployment group name must be specified (deploymentGroupNames).');
-      if (names.length > 100) throw new ApiError('BatchLimitExceededException', `The maximum number of deployment group names is 100; got ${names.length}.`);
+      const names = requiredStringList(input, 'deploymentGroupNames', {
+        missing: { code: GROUP.required, message: 'At least one deployment group name must be specified (deploymentGroupNames).' },
+        max: 100,
+        tooMany: { code: 'BatchLimitExceededException', what: 'deployment group names' },
+      });
       ctx.requireApplication(applicationName);
       const found: DeploymentGroupInfo[] = [];
       const missing: string[] = [];

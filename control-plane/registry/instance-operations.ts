@@ -6,11 +6,12 @@
  * resource type) because nothing here calls IAM.
  */
 import { randomBytes } from 'node:crypto';
-import { ApiError, stringMember } from '../api/api-error.js';
+import { ApiError } from '../api/api-error.js';
+import { INSTANCE, nameMember, oneOf, page, requiredStringList, stringMember, type Input } from '../api/input-readers.js';
 import type { OperationTable } from '../api/operations.js';
 import type { InstanceInfo, Tag } from '../model.js';
 import type { RegistryContext } from './registry-context.js';
-import { checkInstanceName, INSTANCE, nameMember, page, stringList, tagFilterList, tagList, tagsMatch, type Input } from './registry-input.js';
+import { checkInstanceName, tagFilterList, tagList, tagsMatch } from './registry-input.js';
 
 const MAX_TAGS = 10;
 const MAX_INSTANCES = 100;
@@ -21,9 +22,11 @@ export function createInstanceOperations(ctx: RegistryContext): OperationTable {
   const { store } = ctx;
 
   const instanceNames = (input: Input): string[] => {
-    const names = stringList(input, 'instanceNames');
-    if (!names || names.length === 0) throw new ApiError('InstanceNameRequiredException', 'At least one on-premises instance name must be specified (instanceNames).');
-    if (names.length > MAX_INSTANCES) throw new ApiError('InstanceLimitExceededException', `The maximum number of on-premises instances in one call is ${MAX_INSTANCES}; got ${names.length}.`);
+    const names = requiredStringList(input, 'instanceNames', {
+      missing: { code: INSTANCE.required, message: 'At least one on-premises instance name must be specified (instanceNames).' },
+      max: MAX_INSTANCES,
+      tooMany: { code: 'InstanceLimitExceededException', what: 'on-premises instances in one call' },
+    });
     names.forEach((n) => checkInstanceName(n, 'instanceNames'));
     return names;
   };
@@ -124,10 +127,7 @@ export function createInstanceOperations(ctx: RegistryContext): OperationTable {
     },
 
     ListOnPremisesInstances(input) {
-      const status = stringMember(input, 'registrationStatus');
-      if (status !== undefined && status !== 'Registered' && status !== 'Deregistered') {
-        throw new ApiError('InvalidRegistrationStatusException', `registrationStatus ${JSON.stringify(status)} is not valid: use Registered or Deregistered.`);
-      }
+      const status = oneOf(stringMember(input, 'registrationStatus'), ['Registered', 'Deregistered'] as const, { code: 'InvalidRegistrationStatusException', member: 'registrationStatus' });
       const filters = tagFilterList(input, 'tagFilters', 'InvalidTagFilterException') ?? [];
       const names = store
         .instances()

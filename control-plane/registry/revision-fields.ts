@@ -12,9 +12,13 @@
  *     us-east-1 buckets allow), `key` 1..1024 bytes of UTF-8 without control characters, and
  *     `version` and `eTag` (when not empty) up to 1024 printable ASCII characters.
  * Required members are checked before formats, so a missing key is reported as missing.
+ * `revisionLocation` reads a whole RevisionLocation with these checks, for the registry and for
+ * CreateDeployment alike.
  */
 import { ApiError } from '../api/api-error.js';
+import { hasControlCharacter, objectMember, stringMember, type Input } from '../api/input-readers.js';
 import { quoted } from '../log/clip.js';
+import type { RevisionLocation } from '../model.js';
 import { isRefName } from '../github/local-git.js';
 
 const BUCKET = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
@@ -25,14 +29,6 @@ const COMMIT_SHA = /^[0-9a-fA-F]{40}$/;
 
 function invalid(message: string): ApiError {
   return new ApiError('InvalidRevisionException', message);
-}
-
-function hasControlCharacter(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x20 || c === 0x7f) return true;
-  }
-  return false;
 }
 
 export interface S3LocationFields {
@@ -71,4 +67,68 @@ export function checkGitHubLocation(gh: GitHubLocationFields, where: string): { 
     throw invalid(`${where}.commitId ${quoted(commitId)} is not valid: use the 40-character SHA-1 of the commit (git rev-parse <ref>) or a branch or tag name.`);
   }
   return { repository, commitId };
+}
+
+/** Bundle types a registered revision may have; a deployment needs an archive (ARCHIVES). */
+const BUNDLE_TYPES = ['tar', 'tgz', 'zip', 'YAML', 'JSON'];
+const ARCHIVES = ['tar', 'tgz', 'zip'];
+
+export interface RevisionRules {
+  /**
+   * CreateDeployment's stricter rule: bundleType is required and must be an archive, because a
+   * deployment the agent cannot unpack should be refused with the field named, not fail on every host.
+   */
+  deployable?: boolean;
+}
+
+/** A RevisionLocation (S3 or GitHub) checked and reduced to the members that identify it, with revisionType explicit. */
+export function revisionLocation(value: unknown, member = 'revision', rules: RevisionRules = {}): RevisionLocation {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid(`${member} must be a structure with revisionType and s3Location or gitHubLocation.`);
+  const r = value as Input;
+  const type = stringMember(r, 'revisionType') ?? (r.s3Location ? 'S3' : r.gitHubLocation ? 'GitHub' : undefined);
+  if (type === 'S3') {
+    const s3 = objectMember(r, 's3Location');
+    if (!s3) throw invalid(`${member}.s3Location is required for an S3 revision.`);
+    const location = {
+      bucket: stringMember(s3, 'bucket'),
+      key: stringMember(s3, 'key'),
+      bundleType: stringMember(s3, 'bundleType'),
+      version: stringMember(s3, 'version') || undefined,
+      eTag: stringMember(s3, 'eTag') || undefined,
+    };
+    const { bucket, key } = checkS3Location(location, `${member}.s3Location`);
+    const bundleType = location.bundleType;
+    if (rules.deployable ? bundleType === undefined || !ARCHIVES.includes(bundleType) : bundleType !== undefined && !BUNDLE_TYPES.includes(bundleType)) {
+      throw invalid(`${member}.s3Location.bundleType ${quoted(bundleType ?? null)} is not valid: use tar, tgz or zip${rules.deployable ? ' (the local control plane deploys archives only)' : ''}.`);
+    }
+    const s3Location: NonNullable<RevisionLocation['s3Location']> = { bucket, key };
+    if (bundleType !== undefined) s3Location.bundleType = bundleType as NonNullable<RevisionLocation['s3Location']>['bundleType'];
+    if (location.version) s3Location.version = location.version;
+    if (location.eTag) s3Location.eTag = location.eTag;
+    return { revisionType: 'S3', s3Location };
+  }
+  if (type === 'GitHub') {
+    const gh = objectMember(r, 'gitHubLocation');
+    if (!gh) throw invalid(`${member}.gitHubLocation is required for a GitHub revision.`);
+    const { repository, commitId } = checkGitHubLocation({ repository: stringMember(gh, 'repository'), commitId: stringMember(gh, 'commitId') }, `${member}.gitHubLocation`);
+    return { revisionType: 'GitHub', gitHubLocation: { repository, commitId } };
+  }
+  if (type === undefined) throw invalid(`${member}.revisionType is required: use S3 or GitHub.`);
+  throw invalid(`${member}.revisionType ${quoted(type)} is not supported by the local control plane: use S3 or GitHub.`);
+}
+
+/**
+ * The identity of a revision, as one string: S3 (bucket, key, bundleType, version, eTag without
+ * quotes) or GitHub (repository, commitId). Undefined for kinds the registry does not keep.
+ */
+export function revisionKey(r: RevisionLocation): string | undefined {
+  const type = r.revisionType ?? (r.s3Location ? 'S3' : r.gitHubLocation ? 'GitHub' : undefined);
+  if (type === 'S3' && r.s3Location?.bucket && r.s3Location.key) {
+    const s = r.s3Location;
+    return JSON.stringify(['S3', s.bucket, s.key, s.bundleType ?? '', s.version ?? '', (s.eTag ?? '').replace(/"/g, '')]);
+  }
+  if (type === 'GitHub' && r.gitHubLocation?.repository && r.gitHubLocation.commitId) {
+    return JSON.stringify(['GitHub', r.gitHubLocation.repository, r.gitHubLocation.commitId]);
+  }
+  return undefined;
 }

@@ -5,15 +5,16 @@
  * the description. Deployments register their revision implicitly (see sqlite-registry.ts
  * recordDeployment), which fills deploymentGroups and the first/last used times.
  */
-import { ApiError, arrayMember, stringMember } from '../api/api-error.js';
+import { ApiError } from '../api/api-error.js';
+import { APPLICATION, nameMember, oneOf, page, requiredList, stringMember, type Input } from '../api/input-readers.js';
 import type { OperationTable } from '../api/operations.js';
 import type { RegistryContext } from './registry-context.js';
-import { APPLICATION, nameMember, page, revisionKey, revisionLocation, type Input } from './registry-input.js';
+import { revisionKey, revisionLocation } from './revision-fields.js';
 import type { RevisionRecord } from './registry-store.js';
 
 const SORT_BY = ['registerTime', 'firstUsedTime', 'lastUsedTime'] as const;
-const SORT_ORDER = ['ascending', 'descending'];
-const DEPLOYED = ['include', 'exclude', 'ignore'];
+const SORT_ORDER = ['ascending', 'descending'] as const;
+const DEPLOYED = ['include', 'exclude', 'ignore'] as const;
 
 export function createRevisionOperations(ctx: RegistryContext): OperationTable {
   const { store } = ctx;
@@ -52,9 +53,11 @@ export function createRevisionOperations(ctx: RegistryContext): OperationTable {
     BatchGetApplicationRevisions(input) {
       const applicationName = nameMember(input, 'applicationName', APPLICATION);
       ctx.requireApplication(applicationName);
-      const list = arrayMember(input, 'revisions');
-      if (!list || list.length === 0) throw new ApiError('RevisionRequiredException', 'At least one revision must be specified (revisions).');
-      if (list.length > 25) throw new ApiError('BatchLimitExceededException', `The maximum number of revisions is 25; got ${list.length}.`);
+      const list = requiredList(input, 'revisions', {
+        missing: { code: 'RevisionRequiredException', message: 'At least one revision must be specified (revisions).' },
+        max: 25,
+        tooMany: { code: 'BatchLimitExceededException', what: 'revisions' },
+      });
       const found: { revisionLocation: RevisionRecord['revision']; genericRevisionInfo: RevisionRecord['revisionInfo'] }[] = [];
       let missing = 0;
       list.forEach((r, i) => {
@@ -68,14 +71,9 @@ export function createRevisionOperations(ctx: RegistryContext): OperationTable {
     ListApplicationRevisions(input) {
       const applicationName = nameMember(input, 'applicationName', APPLICATION);
       ctx.requireApplication(applicationName);
-      const sortBy = stringMember(input, 'sortBy');
-      if (sortBy !== undefined && !(SORT_BY as readonly string[]).includes(sortBy)) {
-        throw new ApiError('InvalidSortByException', `sortBy ${JSON.stringify(sortBy)} is not valid: use ${SORT_BY.join(', ')}.`);
-      }
-      const sortOrder = stringMember(input, 'sortOrder');
-      if (sortOrder !== undefined && !SORT_ORDER.includes(sortOrder)) throw new ApiError('InvalidSortOrderException', `sortOrder ${JSON.stringify(sortOrder)} is not valid: use ascending or descending.`);
-      const deployed = stringMember(input, 'deployed') ?? 'ignore';
-      if (!DEPLOYED.includes(deployed)) throw new ApiError('InvalidDeployedStateFilterException', `deployed ${JSON.stringify(deployed)} is not valid: use include, exclude or ignore.`);
+      const sortBy = oneOf(stringMember(input, 'sortBy'), SORT_BY, { code: 'InvalidSortByException', member: 'sortBy' });
+      const sortOrder = oneOf(stringMember(input, 'sortOrder'), SORT_ORDER, { code: 'InvalidSortOrderException', member: 'sortOrder' });
+      const deployed = oneOf(stringMember(input, 'deployed') ?? 'ignore', DEPLOYED, { code: 'InvalidDeployedStateFilterException', member: 'deployed' });
       const bucket = stringMember(input, 's3Bucket') || undefined;
       const prefix = stringMember(input, 's3KeyPrefix') || undefined;
       if (prefix !== undefined && bucket === undefined) throw new ApiError('BucketNameFilterRequiredException', 's3KeyPrefix needs s3Bucket: name the bucket whose keys to filter.');
@@ -85,9 +83,8 @@ export function createRevisionOperations(ctx: RegistryContext): OperationTable {
         .filter((r) => bucket === undefined || (r.revision.s3Location?.bucket === bucket && (prefix === undefined || (r.revision.s3Location.key ?? '').startsWith(prefix))))
         .filter((r) => deployed === 'ignore' || (deployed === 'include') === (r.revisionInfo.deploymentGroups.length > 0));
       if (sortBy !== undefined) {
-        const field = sortBy as (typeof SORT_BY)[number];
         // Stable sort: equal (or never used) revisions keep registration order.
-        records = records.sort((a, b) => (a.revisionInfo[field] ?? -1) - (b.revisionInfo[field] ?? -1));
+        records = records.sort((a, b) => (a.revisionInfo[sortBy] ?? -1) - (b.revisionInfo[sortBy] ?? -1));
       }
       if (sortOrder === 'descending') records.reverse();
       const p = page(

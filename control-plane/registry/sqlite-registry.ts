@@ -1,8 +1,9 @@
 /**
- * The registry over SQLite: `createRegistry` makes the tables (registry-store.ts) and returns both
- * faces of the same state, the `Registry` the deployment engine reads and reports into, and the
- * public API's registry operations (api/registry-operations.ts). Reads are plain lookups; the one
- * write, recordDeployment, is a transaction (nested inside the engine's own when it has one).
+ * The registry over SQLite: `createRegistry` makes the tables (registry-store.ts) and returns the
+ * `Registry` the deployment engine reads and reports into, and the `RegistryContext` over the same
+ * state from which the composition root (server.ts) builds the public API's registry operations
+ * (api/registry-operations.ts). Reads are plain lookups; the one write, recordDeployment, is a
+ * transaction (nested inside the engine's own when it has one).
  *
  * recordDeployment keeps a group's lastAttemptedDeployment on the most recently created deployment
  * (a late report for an older deployment does not replace a newer one), sets the group's
@@ -10,12 +11,11 @@
  * service does, noting the group and the first/last time it was used.
  */
 import type { Logger } from 'pino';
-import { createRegistryOperations } from '../api/registry-operations.js';
-import type { OperationTable } from '../api/operations.js';
 import type { ControlPlaneIdentity, DeploymentGroupInfo, InstanceInfo, LastDeploymentInfo, RevisionLocation } from '../model.js';
 import type { Db } from '../store/database.js';
-import { createRegistryContext } from './registry-context.js';
-import { revisionKey, revisionLocation, tagsMatch } from './registry-input.js';
+import { createRegistryContext, type RegistryContext } from './registry-context.js';
+import { tagsMatch } from './registry-input.js';
+import { revisionKey, revisionLocation } from './revision-fields.js';
 import { createRegistryStore, type RevisionRecord } from './registry-store.js';
 import type { Registry } from './registry.js';
 
@@ -27,7 +27,7 @@ export interface RegistryOptions {
   clock?: () => number;
 }
 
-export function createRegistry(opts: RegistryOptions): { registry: Registry; operations: OperationTable } {
+export function createRegistry(opts: RegistryOptions): { registry: Registry; context: RegistryContext } {
   const store = createRegistryStore(opts.db);
   const ctx = createRegistryContext({ ...opts, store });
 
@@ -84,5 +84,5 @@ export function createRegistry(opts: RegistryOptions): { registry: Registry; ope
     getInstance: (name) => store.getInstance(name),
     recordDeployment: (id, info, revision) => recordDeployment(id, info, revision),
   };
-  return { registry, operations: createRegistryOperations(ctx) };
+  return { registry, context: ctx };
 }

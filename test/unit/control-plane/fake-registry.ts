@@ -1,12 +1,16 @@
 /**
  * Test doubles for the deployment engine's tests: an in-memory Registry (applications, groups,
  * configs, on-premises instances; tag filters matched like the real one), a fake SpecSigner, a
- * manual clock, and a harness that builds the engine on a database and plays agents by calling
- * the commands API handlers directly.
+ * manual clock, and a harness that wires the engine and the API layers over it on a database (as
+ * server.ts does) and plays agents by calling the commands API handlers directly.
  */
 import type { Logger } from 'pino';
-import type { RequestContext } from '../../../control-plane/api/operations.js';
-import { createDeploymentEngine, type DeploymentEngineParts } from '../../../control-plane/engine/deployment-engine.js';
+import { createDeploymentOperations } from '../../../control-plane/api/deployment-operations.js';
+import type { OperationTable, RequestContext } from '../../../control-plane/api/operations.js';
+import { createCommandsOperations } from '../../../control-plane/commands/commands-api.js';
+import { createUnknownHostLog } from '../../../control-plane/commands/unknown-hosts.js';
+import { createDeploymentEngine } from '../../../control-plane/engine/deployment-engine.js';
+import type { EngineCore } from '../../../control-plane/engine/engine-core.js';
 import type { EngineEvent, PolledHostCommand } from '../../../control-plane/engine/engine.js';
 import {
   BUILT_IN_DEPLOYMENT_CONFIGS,
@@ -152,7 +156,12 @@ export interface HarnessOptions {
 
 export type Outcome = 'ok' | 'fail' | 'hang';
 
-export interface Harness extends DeploymentEngineParts {
+export interface Harness {
+  engine: EngineCore['engine'];
+  core: EngineCore;
+  commandsOperations: OperationTable;
+  deploymentOperations: OperationTable;
+  close(): void;
   db: Db;
   registry: FakeRegistry;
   clock: { now: number };
@@ -184,25 +193,30 @@ export function createHarness(opts: HarnessOptions = {}): Harness {
   }
   const db = opts.db ?? openDatabase(':memory:');
   const clock = opts.clock ?? { now: 1_700_000_000_000 };
-  const parts = createDeploymentEngine({
+  const logger = opts.logger ?? silentLogger();
+  const core = createDeploymentEngine({
     db,
     registry,
     signer: opts.signer ?? fakeSigner(),
     identity: { region: 'us-east-1', accountId: '000000000000' },
-    logger: opts.logger ?? silentLogger(),
+    logger,
     clock: () => clock.now,
     commandTimeoutSeconds: opts.commandTimeoutSeconds ?? 4200,
-    longPollSeconds: opts.longPollSeconds ?? 0,
   });
+  const commandsOperations = createCommandsOperations(core, { unknownHosts: createUnknownHostLog({ logger, clock: () => clock.now }), longPollSeconds: opts.longPollSeconds ?? 0 });
   const events: EngineEvent[] = [];
-  parts.engine.on((e) => events.push(e));
-  const ops = parts.commandsOperations;
+  core.engine.on((e) => events.push(e));
+  const ops = commandsOperations;
   const call = async (op: string, input: Record<string, unknown>, ctx = requestContext()) => (await ops[op]?.(input, ctx)) as Record<string, unknown>;
   const payloadOf = (ok: boolean, payload?: Record<string, unknown> | string) =>
     typeof payload === 'string' ? payload : JSON.stringify(payload ?? (ok ? { error_code: 0, script_name: '', message: 'Succeeded: ', log: '' } : { error_code: 4, script_name: 'scripts/fail.sh', message: 'Script at specified location: scripts/fail.sh run as user root failed with exit code 1', log: 'boom\n' }));
 
   const h: Harness = {
-    ...parts,
+    engine: core.engine,
+    core,
+    commandsOperations,
+    deploymentOperations: createDeploymentOperations(core),
+    close: () => core.close(),
     db,
     registry,
     clock,

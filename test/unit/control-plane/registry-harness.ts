@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { ApiError } from '../../../control-plane/api/api-error.js';
 import type { OperationTable } from '../../../control-plane/api/operations.js';
 import type { Registry } from '../../../control-plane/registry/registry.js';
+import { createRegistryOperations } from '../../../control-plane/api/registry-operations.js';
 import { createRegistry } from '../../../control-plane/registry/sqlite-registry.js';
 import { openDatabase, type Db } from '../../../control-plane/store/database.js';
 import { silentLogger } from '../../helpers/temp.js';
@@ -29,7 +30,8 @@ export const SESSION_ARN = (name: string) => `arn:aws:sts::123456789012:assumed-
 export function registryHarness(opts: { logger?: Logger; db?: Db } = {}): RegistryHarness {
   const db = opts.db ?? openDatabase(':memory:');
   const clock = { now: 1_700_000_000_000 };
-  const { registry, operations } = createRegistry({ db, identity: { region: 'eu-west-1', accountId: '111122223333' }, logger: opts.logger ?? silentLogger(), clock: () => clock.now });
+  const { registry, context } = createRegistry({ db, identity: { region: 'eu-west-1', accountId: '111122223333' }, logger: opts.logger ?? silentLogger(), clock: () => clock.now });
+  const operations = createRegistryOperations(context);
   const ctx = { signal: new AbortController().signal, log: silentLogger() };
   const call = (op: string, input: Record<string, unknown> = {}): Out => {
     const handler = operations[op];

@@ -4,6 +4,9 @@
  * ARN, and the engine's reports land on the group and the revision list.
  */
 import { describe, expect, it } from 'vitest';
+import { createDeploymentOperations } from '../../../../control-plane/api/deployment-operations.js';
+import { createCommandsOperations } from '../../../../control-plane/commands/commands-api.js';
+import { createUnknownHostLog } from '../../../../control-plane/commands/unknown-hosts.js';
 import { createDeploymentEngine } from '../../../../control-plane/engine/deployment-engine.js';
 import type { PolledHostCommand } from '../../../../control-plane/engine/engine.js';
 import type { DeploymentGroupInfo, RevisionLocation } from '../../../../control-plane/model.js';
@@ -26,11 +29,10 @@ describe('registry with the deployment engine', () => {
       identity: { region: 'eu-west-1', accountId: '111122223333' },
       logger: silentLogger(),
       clock: () => h.clock.now,
-      longPollSeconds: 0,
     });
     const rc = { signal: new AbortController().signal, log: silentLogger() };
-    const deploy = parts.deploymentOperations;
-    const commands = parts.commandsOperations;
+    const deploy = createDeploymentOperations(parts);
+    const commands = createCommandsOperations(parts, { unknownHosts: createUnknownHostLog({ logger: silentLogger() }), longPollSeconds: 0 });
     const { deploymentId } = (await deploy.CreateDeployment?.({ applicationName: 'web', deploymentGroupName: 'prod', revision }, rc)) as { deploymentId: string };
     parts.engine.tick();
     expect(parts.engine.listTargets(deploymentId).map((t) => t.targetId)).toEqual(['host-1', 'host-2']);
