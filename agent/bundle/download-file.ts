@@ -6,38 +6,20 @@
  *   verified, so the target is either absent, the previous file, or the whole new bundle;
  * - on any failure (network, abort, verification) the temp file is deleted.
  *
- * Retries follow one written-down policy, the commands client's (agent/control-plane/retry-policy.ts):
- * network errno codes from RETRIABLE_NETWORK_CODES (plus a body that ends early: "aborted",
- * "premature close", "terminated", or fewer bytes than Content-Length), and HTTP 408/429/5xx; every
- * other 4xx is final. The delay before retry n is full jitter, random() x min(cap, base x 2^(n-1)).
+ * Retries follow the agent's one written-down policy (platform/retry-policy.ts), run by
+ * platform/retry.ts: network errno codes from RETRIABLE_NETWORK_CODES (plus a body that ends early:
+ * "aborted", "premature close", "terminated", or fewer bytes than Content-Length), and HTTP
+ * 408/429/5xx; every other 4xx is final. The delay before retry n is the policy's full jitter,
+ * random() x min(cap, base x 2^(n-1)) (backoffDelay).
  */
 import { randomBytes } from 'node:crypto';
 import { open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { backoffDelay, RETRIABLE_NETWORK_CODES, RETRIABLE_STATUS_CODES } from '../commands-client/retry-policy.js';
+import { RETRIABLE_NETWORK_CODES, RETRIABLE_STATUS_CODES } from '../platform/retry-policy.js';
 import { AgentError, ErrorCodes } from '../errors.js';
 import { errnoCode, toError } from '../../common/errors.js';
 
-export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
-
-/** setTimeout as a promise that rejects with the signal's reason when aborted. */
-export const defaultSleep: Sleep = (ms, signal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(abortReason(signal));
-      return;
-    }
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(abortReason(signal));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-
+/** The signal's reason when it is an Error, else an AbortError. */
 function abortReason(signal: AbortSignal | undefined): Error {
   const reason: unknown = signal?.reason;
   if (reason instanceof Error) return reason;
@@ -163,16 +145,4 @@ export function isRetriableNetworkError(err: unknown): boolean {
 /** HTTP statuses worth another attempt: 408, 429 and 5xx. */
 export function isRetriableStatus(status: number): boolean {
   return RETRIABLE_STATUS_CODES.has(status) || status >= 500;
-}
-
-export interface BackoffSettings {
-  baseDelayMs: number;
-  maxDelayMs: number;
-  /** A number in [0, 1); Math.random in production, fixed in tests. */
-  random: () => number;
-}
-
-/** The full-jitter delay before retry `retry` (1-based). */
-export function retryDelayMs(retry: number, settings: BackoffSettings): number {
-  return backoffDelay(retry, { base: settings.baseDelayMs, cap: settings.maxDelayMs, random: settings.random });
 }

@@ -18,8 +18,8 @@
  * proxy_uri is honoured with an undici ProxyAgent as the fetch dispatcher; a CA bundle becomes the
  * dispatcher's TLS `ca` (for the proxy and the tunnelled connection).
  *
- * Retries (download-file.ts policy): network errors, a body that breaks off, 408, 429 and 5xx are
- * retried up to `maxRetries` times (default 3, as the official) after a full-jitter delay of
+ * Retries (download-file.ts policy, run by platform/retry.ts): network errors, a body that breaks
+ * off, 408, 429 and 5xx are retried up to `maxRetries` times (default 3, as the official) after a full-jitter delay of
  * random() x min(30 s, 2 s x 2^(n-1)), or the answer's Retry-After (capped at 30 s). The official
  * waits a fixed 10, 30 and 90 s and retries every HTTP error; we end at once on any other 4xx
  * (404 unknown repository or commit, 401/403 bad token or rate limit), because waiting two minutes
@@ -30,21 +30,15 @@ import { STATUS_CODES } from 'node:http';
 import { Octokit } from '@octokit/rest';
 import type { Logger } from 'pino';
 import { Agent, fetch as undiciFetch, ProxyAgent, type Dispatcher, type RequestInit as UndiciRequestInit } from 'undici';
-import { parseRetryAfter } from '../commands-client/retry-policy.js';
 import { AgentError, ErrorCodes } from '../errors.js';
 import { errnoCode, toError } from '../../common/errors.js';
 import type { Revision } from '../spec/deployment-spec.js';
 import { packageVersion } from '../../common/version.js';
-import {
-  commitTempFile,
-  defaultSleep,
-  isRetriableNetworkError,
-  isRetriableStatus,
-  retryDelayMs,
-  writeTempFile,
-  type Sleep,
-} from './download-file.js';
+import { commitTempFile, isRetriableNetworkError, isRetriableStatus, writeTempFile } from './download-file.js';
 import { readCaBundle } from '../platform/ca-bundle.js';
+import { retry } from '../platform/retry.js';
+import { backoffDelay, parseRetryAfter } from '../platform/retry-policy.js';
+import { sleep as defaultSleep, type Sleep } from '../platform/sleep.js';
 
 export type GitHubRevision = Extract<Revision, { type: 'GitHub' }>;
 
@@ -92,10 +86,16 @@ function buildDispatcher(opts: GitHubFetcherOptions): Dispatcher | undefined {
 }
 
 /** One failed attempt, as the final message lists it: `<code 'msg'>`. */
-interface AttemptFailure {
-  text: string;
-  retriable: boolean;
-  retryAfterMs?: number;
+class AttemptFailure extends Error {
+  constructor(
+    /** The attempt that failed, 1-based. */
+    readonly attempt: number,
+    readonly text: string,
+    readonly retriable: boolean,
+    readonly retryAfterMs?: number,
+  ) {
+    super(text);
+  }
 }
 
 interface OctokitLikeError {
@@ -103,7 +103,8 @@ interface OctokitLikeError {
   response?: { headers?: Record<string, string | undefined>; data?: unknown };
 }
 
-function describeFailure(err: unknown, maxDelayMs: number): AttemptFailure {
+/** Attempt `attempt` (1-based) failed with `err`: what the final message and the retry loop see. */
+function describeFailure(err: unknown, attempt: number, maxDelayMs: number): AttemptFailure {
   const e = err as OctokitLikeError;
   const status = typeof e.status === 'number' ? e.status : undefined;
   // Octokit reports a failed fetch (no answer at all) as status 500 without a response.
@@ -113,9 +114,9 @@ function describeFailure(err: unknown, maxDelayMs: number): AttemptFailure {
     const detail = typeof data === 'object' && data !== null && 'message' in data && typeof data.message === 'string' ? data.message : undefined;
     const text = `${status} '${reason}${detail && detail !== reason ? `: ${detail}` : ''}'`;
     const retryAfterMs = parseRetryAfter(e.response.headers?.['retry-after'], Date.now(), maxDelayMs);
-    return { text, retriable: isRetriableStatus(status), ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
+    return new AttemptFailure(attempt, text, isRetriableStatus(status), retryAfterMs);
   }
-  return { text: `network error '${rootMessage(err)}'`, retriable: isRetriableNetworkError(err) };
+  return new AttemptFailure(attempt, `network error '${rootMessage(err)}'`, isRetriableNetworkError(err));
 }
 
 /** The message of the innermost cause ("fetch failed" says nothing; "connect ECONNREFUSED ..." does). */
@@ -133,7 +134,7 @@ export function createGitHubFetcher(opts: GitHubFetcherOptions): GitHubFetcher {
   const dispatcher = buildDispatcher(opts);
   const sleep = opts.sleep ?? defaultSleep;
   const maxRetries = Math.max(0, opts.maxRetries ?? 3);
-  const backoff = { baseDelayMs: opts.retryBaseDelayMs ?? 2000, maxDelayMs: opts.retryMaxDelayMs ?? 30_000, random: opts.random ?? Math.random };
+  const backoff = { base: opts.retryBaseDelayMs ?? 2000, cap: opts.retryMaxDelayMs ?? 30_000, random: opts.random ?? Math.random };
   const fetchThrough = (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const url = input instanceof Request ? input.url : input;
     const response = undiciFetch(url, { ...(init as UndiciRequestInit), ...(dispatcher ? { dispatcher } : {}) });
@@ -170,8 +171,7 @@ export function createGitHubFetcher(opts: GitHubFetcherOptions): GitHubFetcher {
     );
 
     const failures: string[] = [];
-    for (let attempt = 0; ; attempt++) {
-      let failure: AttemptFailure;
+    const download = async (n: number): Promise<void> => {
       try {
         const response =
           revision.bundleType === 'zip' ? await octokit.rest.repos.downloadZipballArchive(params) : await octokit.rest.repos.downloadTarballArchive(params);
@@ -182,24 +182,33 @@ export function createGitHubFetcher(opts: GitHubFetcherOptions): GitHubFetcher {
           ...(Number.isInteger(length) && length >= 0 && response.headers['content-encoding'] === undefined ? { expectedBytes: length } : {}),
         });
         await commitTempFile(tempPath, bundleFile);
-        logger.info({ bytes, retries: attempt }, `Download complete from ${url}`);
-        return;
+        logger.info({ bytes, retries: n - 1 }, `Download complete from ${url}`);
       } catch (err) {
-        if (signal?.aborted) throw err;
-        if (err instanceof AgentError) throw err;
-        failure = describeFailure(err, backoff.maxDelayMs);
+        if (signal?.aborted || err instanceof AgentError) throw err;
+        const failure = describeFailure(err, n, backoff.cap);
+        failures.push(failure.text);
+        throw failure;
       }
-      failures.push(failure.text);
-      if (!failure.retriable || attempt >= maxRetries) {
-        throw new AgentError(
-          ErrorCodes.BUNDLE_FETCH,
-          `Could not download bundle at '${url}' after ${attempt} retries. Server returned codes: ${failures.join('; ')}`,
-          { details: { url, retries: attempt, codes: [...failures] } },
-        );
-      }
-      const delay = failure.retryAfterMs ?? retryDelayMs(attempt + 1, backoff);
-      logger.warn({ url, attempt: attempt + 1, delayMs: delay, failure: failure.text }, 'GitHub download failed; retrying');
-      await sleep(delay, signal);
+    };
+    try {
+      await retry(download, {
+        policy: {
+          maxAttempts: maxRetries + 1,
+          classify: (err) => (err instanceof AttemptFailure ? { retriable: err.retriable, delayMs: err.retryAfterMs } : { retriable: false }),
+          backoffMs: (n) => backoffDelay(n, backoff),
+        },
+        sleep,
+        signal,
+        onRetry: (err, n, delayMs) => logger.warn({ url, attempt: n, delayMs, failure: (err as AttemptFailure).text }, 'GitHub download failed; retrying'),
+      });
+    } catch (err) {
+      if (!(err instanceof AttemptFailure)) throw err;
+      const retries = err.attempt - 1;
+      throw new AgentError(
+        ErrorCodes.BUNDLE_FETCH,
+        `Could not download bundle at '${url}' after ${retries} retries. Server returned codes: ${failures.join('; ')}`,
+        { details: { url, retries, codes: [...failures] } },
+      );
     }
   };
 }

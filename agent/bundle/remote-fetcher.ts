@@ -4,7 +4,7 @@
  * are shared across deployments) and passes the deployment's logger, abort signal and GitHub token.
  */
 import type { Logger } from 'pino';
-import type { RemoteBundleFetcher } from '../deployment/command-executor.js';
+import type { RemoteBundleFetcher } from './types.js';
 import { AgentError, ErrorCodes } from '../errors.js';
 import type { GitHubFetcher, GitHubFetcherOptions } from './github-fetcher.js';
 import type { S3Fetcher, S3FetcherOptions } from './s3-fetcher.js';

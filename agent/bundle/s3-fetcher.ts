@@ -6,9 +6,11 @@
  * the SDK default.
  *
  * Retries (download-file.ts): the SDK's standard retry strategy (network errors, 5xx, throttling;
- * exponential backoff with full jitter) covers each GetObject up to its response headers. A body
- * that breaks mid-stream is restarted from scratch, up to `maxAttempts` attempts in all, after a
- * full-jitter delay. Access, missing-object and credential errors are final.
+ * exponential backoff with full jitter) covers each GetObject up to its response headers; then,
+ * within `outageWindowMs`, GetObject is tried again through an outage (the policy's equal jitter).
+ * A body that breaks mid-stream is restarted from scratch, up to `maxAttempts` attempts in all,
+ * after a full-jitter delay. Access, missing-object and credential errors are final. Both loops
+ * are platform/retry.ts.
  *
  * The body goes to a temp file that is fsynced and renamed onto bundleFile only after the ETag
  * check (quotes stripped from both sides) passes; a partial or mismatched file is deleted.
@@ -22,19 +24,14 @@ import { HttpProxyAgent } from 'http-proxy-agent';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import type { Logger } from 'pino';
 import { AgentError, ErrorCodes } from '../errors.js';
-import { errnoCode, toError } from '../../common/errors.js';
+import { toError } from '../../common/errors.js';
 import type { Revision } from '../spec/deployment-spec.js';
-import { outageDelayMs } from '../commands-client/outage-retry.js';
-import {
-  commitTempFile,
-  defaultSleep,
-  discardTempFile,
-  isRetriableNetworkError,
-  retryDelayMs,
-  writeTempFile,
-  type Sleep,
-} from './download-file.js';
+import { commitTempFile, discardTempFile, isRetriableNetworkError, writeTempFile } from './download-file.js';
+import { CredentialsUnavailableError, describeS3Error, isTransientS3Error } from './s3-errors.js';
 import { readCaBundle } from '../platform/ca-bundle.js';
+import { retry } from '../platform/retry.js';
+import { backoffDelay, equalJitterDelay } from '../platform/retry-policy.js';
+import { sleep as defaultSleep, type Sleep } from '../platform/sleep.js';
 
 export type S3Revision = Extract<Revision, { type: 'S3' }>;
 
@@ -101,11 +98,13 @@ export function resolveS3Endpoint(opts: Pick<S3FetcherOptions, 'region' | 'endpo
   return { forcePathStyle };
 }
 
-/** Marks a failure of the credentials provider, so it is not mistaken for an S3 answer. */
-export class CredentialsUnavailableError extends Error {
-  constructor(cause: unknown) {
-    super(toError(cause).message, { cause });
-    this.name = 'CredentialsUnavailableError';
+/** A body that broke off in attempt `attempt` (1-based); the retry loop judges `cause`. */
+class BrokenBody extends Error {
+  constructor(
+    override readonly cause: unknown,
+    readonly attempt: number,
+  ) {
+    super(toError(cause).message);
   }
 }
 
@@ -153,7 +152,9 @@ export function createS3Fetcher(opts: S3FetcherOptions): S3Fetcher {
   const client = createS3Client(opts);
   const maxAttempts = Math.max(1, opts.maxAttempts ?? 3);
   const sleep = opts.sleep ?? defaultSleep;
-  const backoff = { baseDelayMs: opts.retryBaseDelayMs ?? 1000, maxDelayMs: opts.retryMaxDelayMs ?? 20_000, random: opts.random ?? Math.random };
+  const outageWindowMs = opts.outageWindowMs ?? 0;
+  const backoff = { base: opts.retryBaseDelayMs ?? 1000, cap: opts.retryMaxDelayMs ?? 20_000, random: opts.random ?? Math.random };
+  const outageBackoff = { ...backoff, base: 1000 };
   const context = { region: opts.region, fips: opts.useFipsMode, endpoint: resolveS3Endpoint(opts).endpoint, identity: opts.identityDescription };
 
   return async (revision, bundleFile, call = {}) => {
@@ -164,25 +165,35 @@ export function createS3Fetcher(opts: S3FetcherOptions): S3Fetcher {
       { bucket, key, version, etag },
       `Downloading artifact bundle from bucket '${bucket}' and key '${key}', version '${version ?? ''}', etag '${etag ?? ''}'`,
     );
-    const outageStarted = Date.now();
-    let outageTries = 0;
-    for (let attempt = 1; ; attempt++) {
-      let response: GetObjectCommandOutput;
+    // One outage budget per download: the window and the backoff run on across body restarts,
+    // and an outage does not use up body restarts.
+    const outage = { started: Date.now(), tries: 0 };
+    const getObject = async (): Promise<GetObjectCommandOutput> => {
       try {
-        response = await client.send(
-          new GetObjectCommand({ Bucket: bucket, Key: key, ...(version ? { VersionId: version } : {}) }),
-          signal ? { abortSignal: signal } : {},
+        return await retry(
+          () => client.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...(version ? { VersionId: version } : {}) }), signal ? { abortSignal: signal } : {}),
+          {
+            policy: {
+              maxAttempts: Infinity,
+              deadlineMs: outageWindowMs,
+              classify: (err) => ({ retriable: isTransientS3Error(err) }),
+              backoffMs: () => equalJitterDelay(++outage.tries, outageBackoff),
+            },
+            startedAt: outage.started,
+            sleep,
+            signal,
+            onRetry: (err) => {
+              if (outage.tries === 1) logger.warn({ bucket, key, error: toError(err).message }, `S3 is unreachable or failing; trying again for up to ${Math.round(outageWindowMs / 1000)} s`);
+            },
+          },
         );
       } catch (err) {
-        const delay = outageDelayMs(++outageTries, { maxDelayMs: backoff.maxDelayMs, random: backoff.random });
-        if (!signal?.aborted && isTransientS3Error(err) && Date.now() - outageStarted + delay <= (opts.outageWindowMs ?? 0)) {
-          if (outageTries === 1) logger.warn({ bucket, key, error: toError(err).message }, `S3 is unreachable or failing; trying again for up to ${Math.round((opts.outageWindowMs ?? 0) / 1000)} s`);
-          await sleep(delay, signal);
-          attempt -= 1; // an outage is not a broken body: it does not use up body restarts
-          continue;
-        }
-        throw describeS3Error(err, revision, context);
+        // Aborted: the abort goes up as it is (describeS3Error would keep an AbortError too).
+        throw signal?.aborted ? err : describeS3Error(err, revision, context);
       }
+    };
+    const download = async (attempt: number): Promise<void> => {
+      const response = await getObject();
       const body = response.Body as AsyncIterable<Uint8Array> | undefined;
       if (!body) throw new AgentError(ErrorCodes.BUNDLE_FETCH, `S3 returned no body for s3://${bucket}/${key}`);
       let written;
@@ -193,14 +204,7 @@ export function createS3Fetcher(opts: S3FetcherOptions): S3Fetcher {
         });
       } catch (err) {
         if (signal?.aborted || err instanceof AgentError) throw err;
-        if (!isRetriableNetworkError(err) || attempt >= maxAttempts) {
-          const message = `Downloading s3://${bucket}/${key} failed after ${attempt} attempt(s): ${toError(err).message}`;
-          throw new AgentError(ErrorCodes.BUNDLE_FETCH, message, { cause: err, details: { bucket, key, attempts: attempt } });
-        }
-        const delay = retryDelayMs(attempt, backoff);
-        logger.warn({ bucket, key, attempt, delayMs: delay, error: toError(err).message }, 'The S3 download broke off; restarting it');
-        await sleep(delay, signal);
-        continue;
+        throw new BrokenBody(err, attempt);
       }
       const actual = response.ETag;
       if (etag && stripQuotes(etag) !== stripQuotes(actual ?? '')) {
@@ -213,95 +217,27 @@ export function createS3Fetcher(opts: S3FetcherOptions): S3Fetcher {
       }
       await commitTempFile(written.tempPath, bundleFile);
       logger.info({ bucket, key, bytes: written.bytes, attempts: attempt }, `Download complete from bucket ${bucket} and key ${key}`);
-      return;
+    };
+    try {
+      await retry(download, {
+        policy: {
+          maxAttempts,
+          classify: (err) => ({ retriable: err instanceof BrokenBody && isRetriableNetworkError(err.cause) }),
+          backoffMs: (n) => backoffDelay(n, backoff),
+        },
+        sleep,
+        signal,
+        onRetry: (err, attempt, delayMs) =>
+          logger.warn({ bucket, key, attempt, delayMs, error: toError((err as BrokenBody).cause).message }, 'The S3 download broke off; restarting it'),
+      });
+    } catch (err) {
+      if (!(err instanceof BrokenBody)) throw err;
+      const message = `Downloading s3://${bucket}/${key} failed after ${err.attempt} attempt(s): ${err.message}`;
+      throw new AgentError(ErrorCodes.BUNDLE_FETCH, message, { cause: err.cause, details: { bucket, key, attempts: err.attempt } });
     }
   };
 }
 
 function stripQuotes(value: string): string {
   return value.replaceAll('"', '');
-}
-
-const CONNECT_ERROR_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EHOSTDOWN', 'ENETDOWN']);
-const CREDENTIAL_REJECTED_CODES = new Set(['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken', 'TokenRefreshRequired', 'InvalidToken']);
-const WRONG_REGION_CODES = new Set(['AuthorizationHeaderMalformed', 'PermanentRedirect', 'IllegalLocationConstraintException']);
-
-interface ErrorContext {
-  region: string;
-  fips: boolean;
-  endpoint?: string;
-  identity?: string;
-}
-
-/** A failure that may pass by itself: no connection, a reset, 5xx, throttling. */
-export function isTransientS3Error(err: unknown): boolean {
-  const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-  if (status !== undefined) return status >= 500 || status === 429 || toError(err).name === 'SlowDown';
-  if (isConnectError(err)) return true;
-  for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 5; depth++) {
-    if (isRetriableNetworkError(e)) return true;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return false;
-}
-
-/** True when the request never reached S3 (the official "unable to connect to" case). */
-export function isConnectError(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 5; depth++) {
-    const code = errnoCode(e);
-    if (code !== undefined && CONNECT_ERROR_CODES.has(code)) return true;
-    if (/unable to connect|connect ETIMEDOUT|timed out.*connect|connection timeout/i.test(toError(e).message)) return true;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return false;
-}
-
-function findCredentialsError(err: unknown): CredentialsUnavailableError | undefined {
-  for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 5; depth++) {
-    if (e instanceof CredentialsUnavailableError) return e;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
-
-/** Turns a GetObject failure into an AgentError whose message says what to fix. */
-export function describeS3Error(err: unknown, revision: S3Revision, ctx: ErrorContext): Error {
-  const error = toError(err);
-  if (error.name === 'AbortError') return error;
-  const { bucket, key, version } = revision;
-  const where = `s3://${bucket}/${key}`;
-  const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-  const details = { bucket, key, ...(version ? { version } : {}), ...(status ? { statusCode: status } : {}), errorName: error.name };
-  const fail = (message: string): AgentError => new AgentError(ErrorCodes.BUNDLE_FETCH, message, { cause: err, details });
-  const identity = ctx.identity ?? 'the agent\'s AWS identity (the EC2 instance profile, or the on-premises IAM user or session role)';
-
-  const credentials = findCredentialsError(err);
-  if (credentials) {
-    return fail(`Could not get AWS credentials from ${identity} to download ${where}: ${credentials.message}`);
-  }
-  switch (error.name) {
-    case 'AccessDenied': {
-      const actions = version ? 's3:GetObject and s3:GetObjectVersion' : 's3:GetObject (and s3:GetObjectVersion for versioned revisions)';
-      return fail(`Access denied reading ${where}: the instance profile or on-premises IAM identity needs ${actions} on arn:aws:s3:::${bucket}/${key}`);
-    }
-    case 'NoSuchKey':
-      return fail(`The S3 object ${where} does not exist (NoSuchKey): check the revision's bucket and key`);
-    case 'NoSuchBucket':
-      return fail(`The S3 bucket '${bucket}' does not exist (NoSuchBucket) for object ${where}`);
-    case 'NoSuchVersion':
-      return fail(`Version '${version ?? ''}' of the S3 object ${where} does not exist (NoSuchVersion)`);
-  }
-  if (CREDENTIAL_REJECTED_CODES.has(error.name)) {
-    return fail(`S3 rejected the credentials of ${identity} while reading ${where} (${error.name}): ${error.message}`);
-  }
-  if (WRONG_REGION_CODES.has(error.name) || status === 301) {
-    return fail(`The bucket '${bucket}' is not reachable through region ${ctx.region} (${error.name}): ${error.message}`);
-  }
-  if (status === undefined && isConnectError(err)) {
-    const target = ctx.endpoint ?? `S3 in ${ctx.region}`;
-    const hint = ctx.fips ? `. Check that Fips exists in ${ctx.region}. Or, try using s3 endpoint override.` : '. Try using s3 endpoint override.';
-    return fail(`Unable to connect to ${target} to download ${where}: ${error.message}${hint}`);
-  }
-  const code = status ? `HTTP ${status} ${error.name}` : error.name;
-  return fail(`Could not download ${where} (${code}): ${error.message}`);
 }

@@ -1,8 +1,6 @@
 import type { Logger } from 'pino';
-
-export type ArchiveType = 'tar' | 'tgz' | 'zip';
-export type BundleType = ArchiveType | 'directory';
-export const BUNDLE_TYPES: readonly BundleType[] = ['tar', 'tgz', 'zip', 'directory'];
+import type { ArchiveType } from '../spec/bundle-type.js';
+import type { DeploymentSpec, Revision } from '../spec/deployment-spec.js';
 
 export interface UnpackRequest {
   /** The bundle file (may be a symlink to it). */
@@ -17,3 +15,6 @@ export interface UnpackResult {
   /** Number of entries (files, directories, symlinks) written. */
   entries: number;
 }
+
+/** Downloads an S3 or GitHub revision to bundleFile (remote-fetcher.ts; the command executor calls it). */
+export type RemoteBundleFetcher = (revision: Revision, target: { bundleFile: string; logger: Logger; signal?: AbortSignal; spec: DeploymentSpec }) => Promise<void>;

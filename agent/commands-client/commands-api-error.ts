@@ -4,7 +4,7 @@
  * code and message, the HTTP status and the request id.
  */
 import { AgentError, ErrorCodes, type ErrorCode } from '../errors.js';
-import type { FailureKind } from './retry-policy.js';
+import type { FailureKind } from '../platform/retry-policy.js';
 import type { Operation } from './wire-types.js';
 
 export interface CommandsApiErrorFields {

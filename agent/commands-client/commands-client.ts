@@ -1,7 +1,7 @@
 /**
  * The commands API client (DESIGN.md section 3, reference section 2): AWS JSON 1.1 over POST /,
- * SigV4-signed, with the agent version header, per-call retries (retry-policy.ts) and a check of
- * every answer's shape (wire-types.ts).
+ * SigV4-signed, with the agent version header, per-call retries (platform/retry-policy.ts, run by
+ * platform/retry.ts) and a check of every answer's shape (wire-types.ts).
  *
  * Read timeouts: PollHostCommand uses `pollReadTimeoutMs` (default 80 s, the official
  * `http_read_timeout`), because the service holds a long poll open; every other operation uses
@@ -11,15 +11,17 @@ import { Sha256 } from '@aws-crypto/sha256-js';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
-import { diagnosticsPayload, type Diagnostics } from '../deployment/diagnostics.js';
 import { AgentError, ErrorCodes } from '../errors.js';
 import { toError } from '../../common/errors.js';
+import { retry } from '../platform/retry.js';
+import { classifyFailure, DEFAULT_RETRY_POLICY, parseRetryAfter, retryDelay, type Classification, type RetryPolicy } from '../platform/retry-policy.js';
+import { sleep as defaultSleep, type Sleep } from '../platform/sleep.js';
 import type { Envelope } from '../spec/deployment-spec.js';
-import { CommandsApiError, type CommandsApiErrorFields } from './commands-api-error.js';
+import { CommandsApiError, isCommandsApiError, type CommandsApiErrorFields } from './commands-api-error.js';
+import { diagnosticsPayload, type Diagnostics } from './diagnostics-payload.js';
 import { serviceModel } from './endpoint.js';
 import { createHttpTransport, TransportError, type HttpTransport, type TransportResponse } from './http-transport.js';
 import { header, parseAnswer, parseServiceError } from './json-protocol.js';
-import { classifyFailure, DEFAULT_RETRY_POLICY, parseRetryAfter, retryDelay, type Classification, type RetryPolicy } from './retry-policy.js';
 import {
   parseEmptyOutput,
   parsePollOutput,
@@ -58,8 +60,6 @@ export interface ClientLogger {
   debug(obj: object, msg?: string): void;
 }
 
-export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
-
 export interface CommandsClientOptions {
   /** Full URL, e.g. https://codedeploy-commands.us-east-1.amazonaws.com (see resolveCommandsEndpoint). */
   endpoint: string;
@@ -93,23 +93,6 @@ export const DEFAULT_POLL_READ_TIMEOUT_MS = 80_000;
 export const DEFAULT_READ_TIMEOUT_MS = 30_000;
 export const MISSING_CREDENTIALS_MESSAGE = 'Missing credentials - please check if this instance was started with an IAM instance profile';
 
-export const defaultSleep: Sleep = (ms, signal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(toError(signal.reason));
-      return;
-    }
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(toError(signal?.reason));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-
 interface Failure {
   fields: Omit<CommandsApiErrorFields, 'attempts' | 'retriable' | 'kind'>;
   cls: Classification;
@@ -119,6 +102,21 @@ interface Failure {
 
 function cancelled(operation: Operation, attempts: number, cause: unknown): CommandsApiError {
   return new CommandsApiError({ operation, kind: 'aborted', retriable: false, attempts, cause }, 'the call was cancelled');
+}
+
+/** A failed exchange inside the retry loop; it becomes a CommandsApiError when the loop ends. */
+class FailedAttempt extends Error {
+  constructor(
+    readonly failure: Failure,
+    readonly attempt: number,
+  ) {
+    super(failure.description);
+  }
+
+  toApiError(): CommandsApiError {
+    const { fields, cls, description } = this.failure;
+    return new CommandsApiError({ ...fields, kind: cls.kind, retriable: cls.retriable, attempts: this.attempt }, description);
+  }
 }
 
 interface CallSpec<T> {
@@ -186,62 +184,69 @@ export function createCommandsClient(opts: CommandsClientOptions): CommandsClien
     return { ...(signed.headers as Record<string, string>), 'user-agent': `codedeploy-agent-ts/${opts.packageVersion}` };
   }
 
+  /**
+   * The call with the policy's retries. Expired credentials are refreshed once per call and the
+   * attempt repeated at once (inside tryOnce(), so it does not count against maxAttempts).
+   */
   async function call<T>(spec: CallSpec<T>): Promise<T> {
     const { operation } = spec;
     const body = JSON.stringify(spec.input);
     const started = now();
-    let attempt = 0;
-    let refreshed = false;
-    let forceRefresh = false;
-    for (;;) {
-      attempt += 1;
-      const creds = await credentials(operation, forceRefresh, attempt);
-      forceRefresh = false;
+    const refresh = { used: false };
+    try {
+      return await retry((n) => tryOnce(spec, body, n, refresh, started), {
+        policy: {
+          maxAttempts: policy.maxAttempts,
+          classify: (err) => (err instanceof FailedAttempt ? { retriable: err.failure.cls.retriable, delayMs: err.failure.retryAfterMs } : { retriable: false }),
+          // Only a FailedAttempt is retriable, so `err` is one here.
+          backoffMs: (n, err) => retryDelay(n, (err as FailedAttempt).failure.cls.kind, undefined, policy, random),
+        },
+        sleep,
+        signal: spec.signal,
+        onRetry: (err, n, delayMs) => {
+          const { fields, description } = (err as FailedAttempt).failure;
+          const { statusCode, serviceCode, networkCode, requestId } = fields;
+          log.debug(
+            { operation, attempt: n, delayMs, statusCode, serviceCode, networkCode, requestId },
+            `${operation} attempt ${n} failed (${description}); retrying in ${delayMs} ms`,
+          );
+        },
+        onAbort: (reason, err, n) => (isCommandsApiError(err) && err.aborted ? err : cancelled(operation, n, reason)),
+      });
+    } catch (err) {
+      if (!(err instanceof FailedAttempt)) throw err;
+      const { fields } = err.failure;
+      logCall(operation, fields.statusCode ?? fields.networkCode ?? 'error', started, err.attempt, fields.requestId);
+      throw err.toApiError();
+    }
+  }
+
+  /** Attempt `n` of a call: an answer, or a FailedAttempt for the retry loop to judge. */
+  async function tryOnce<T>(spec: CallSpec<T>, body: string, n: number, refresh: { used: boolean }, started: number): Promise<T> {
+    const { operation } = spec;
+    for (let forceRefresh = false; ; ) {
+      const creds = await credentials(operation, forceRefresh, n);
       const headers = await signedHeaders(operation, body, creds);
-      const outcome = await send(operation, headers, body, spec, attempt);
-      let failure: Failure;
-      if ('failure' in outcome) {
-        failure = outcome.failure;
-      } else {
-        const res = outcome.response;
-        const requestId = header(res, 'x-amzn-requestid') ?? header(res, 'x-amz-request-id');
-        if (res.statusCode >= 200 && res.statusCode < 300) {
-          const result = parseAnswer(operation, res, requestId, attempt, spec.parse);
-          logCall(operation, res.statusCode, started, attempt, requestId);
-          return result;
-        }
-        const { code, message } = parseServiceError(res);
-        failure = {
-          fields: { operation, statusCode: res.statusCode, serviceCode: code, serviceMessage: message, requestId },
-          cls: classifyFailure({ statusCode: res.statusCode, serviceCode: code }),
-          description: code ? `${code}: ${message ?? '(no message)'}` : `HTTP ${res.statusCode}${message ? `: ${message}` : ''}`,
-          retryAfterMs: parseRetryAfter(header(res, 'retry-after'), now(), policy.maxRetryAfterMs),
-        };
-        if (failure.cls.kind === 'expired-credentials' && !refreshed) {
-          refreshed = true;
-          forceRefresh = true;
-          attempt -= 1; // the refresh retry does not count against maxAttempts
-          log.debug({ operation, statusCode: res.statusCode, serviceCode: code, requestId }, `${operation}: credentials expired, refreshing them once`);
-          continue;
-        }
+      const outcome = await send(operation, headers, body, spec, n);
+      if ('failure' in outcome) throw new FailedAttempt(outcome.failure, n);
+      const res = outcome.response;
+      const requestId = header(res, 'x-amzn-requestid') ?? header(res, 'x-amz-request-id');
+      if (res.statusCode >= 200 && res.statusCode < 300) {
+        const result = parseAnswer(operation, res, requestId, n, spec.parse);
+        logCall(operation, res.statusCode, started, n, requestId);
+        return result;
       }
-      const { fields, cls, description } = failure;
-      if (!cls.retriable || attempt >= policy.maxAttempts) {
-        logCall(operation, fields.statusCode ?? fields.networkCode ?? 'error', started, attempt, fields.requestId);
-        throw new CommandsApiError({ ...fields, kind: cls.kind, retriable: cls.retriable, attempts: attempt }, description);
-      }
-      const delay = retryDelay(attempt, cls.kind, failure.retryAfterMs, policy, random);
-      const { statusCode, serviceCode, networkCode, requestId } = fields;
-      log.debug(
-        { operation, attempt, delayMs: delay, statusCode, serviceCode, networkCode, requestId },
-        `${operation} attempt ${attempt} failed (${description}); retrying in ${delay} ms`,
-      );
-      try {
-        await sleep(delay, spec.signal);
-      } catch (err) {
-        throw cancelled(operation, attempt, err);
-      }
-      if (spec.signal?.aborted) throw cancelled(operation, attempt, spec.signal.reason);
+      const { code, message } = parseServiceError(res);
+      const failure: Failure = {
+        fields: { operation, statusCode: res.statusCode, serviceCode: code, serviceMessage: message, requestId },
+        cls: classifyFailure({ statusCode: res.statusCode, serviceCode: code }),
+        description: code ? `${code}: ${message ?? '(no message)'}` : `HTTP ${res.statusCode}${message ? `: ${message}` : ''}`,
+        retryAfterMs: parseRetryAfter(header(res, 'retry-after'), now(), policy.maxRetryAfterMs),
+      };
+      if (failure.cls.kind !== 'expired-credentials' || refresh.used) throw new FailedAttempt(failure, n);
+      refresh.used = true;
+      forceRefresh = true;
+      log.debug({ operation, statusCode: res.statusCode, serviceCode: code, requestId }, `${operation}: credentials expired, refreshing them once`);
     }
   }
 

@@ -27,7 +27,7 @@ import { ScriptErrorCode, type ScriptErrorCodeValue } from '../errors.js';
 import { errnoCode, toError } from '../../common/errors.js';
 import type { OutputStream } from '../log/types.js';
 import { planCommand } from './command-plan.js';
-import { LineSplitter } from './line-splitter.js';
+import { LineSplitter } from '../platform/line-splitter.js';
 import { PausableTimer } from './pausable-timer.js';
 import { killHookProcesses } from './hook-killer.js';
 import { HOOK_RUN_ID_VARIABLE, newHookRunId } from './hook-run-id.js';

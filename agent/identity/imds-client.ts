@@ -16,9 +16,10 @@
  * - After the token PUT was refused by a reachable IMDS (403/404/405...), v1 is used for five
  *   minutes without asking for a token again (the official re-tries the PUT on every call).
  *
- * Retry policy (one place): network errors, timeouts, 408, 429 and 5xx are retried up to
- * `attempts` times in all with a doubling backoff (250 ms, 500 ms by default); any other status
- * is final at once (a 404 means the path does not exist, 403 that IMDS refuses us).
+ * Retry policy (one place, run by platform/retry.ts): network errors, timeouts, 408, 429 and 5xx
+ * are retried up to `attempts` times in all with a doubling backoff without jitter (250 ms, 500 ms
+ * by default: one host, one link-local service, nobody to fall in step with); any other status is
+ * final at once (a 404 means the path does not exist, 403 that IMDS refuses us).
  *
  * IMDS is plain HTTP on a link-local address: requests use node:http with no agent
  * (agent: false), so no proxy setting or keep-alive pool ever applies.
@@ -27,6 +28,8 @@ import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
 import { AgentError, ErrorCodes } from '../errors.js';
 import { toError } from '../../common/errors.js';
+import { retry } from '../platform/retry.js';
+import { sleep as defaultSleep, type Sleep } from '../platform/sleep.js';
 
 export const TOKEN_PATH = '/latest/api/token';
 export const TOKEN_TTL_HEADER = 'x-aws-ec2-metadata-token-ttl-seconds';
@@ -67,7 +70,7 @@ export interface ImdsClientOptions {
   /** How long to stay on v1 after a reachable IMDS refused the token PUT. Default 300 000. */
   v1FallbackMs?: number;
   tokenTtlSeconds?: number;
-  sleep?: (ms: number) => Promise<void>;
+  sleep?: Sleep;
   now?: () => number;
 }
 
@@ -78,6 +81,15 @@ interface Reply {
 }
 
 const MAX_BODY_BYTES = 64 * 1024;
+
+/** An answer worth asking again for (408, 429, 5xx); the last one is returned when the tries run out. */
+class RetriableReply extends Error {
+  constructor(readonly reply: Reply) {
+    super(`HTTP ${reply.status}`);
+  }
+}
+
+const isRetriableStatus = (status: number): boolean => status === 408 || status === 429 || status >= 500;
 
 /** The HTTP status carried by an IMDS error from this client, if any. */
 export function imdsStatus(err: unknown): number | undefined {
@@ -94,7 +106,7 @@ export function createImdsClient(opts: ImdsClientOptions): ImdsClient {
   const unavailableCacheMs = opts.unavailableCacheMs ?? 60_000;
   const v1FallbackMs = opts.v1FallbackMs ?? 300_000;
   const ttlSeconds = opts.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS;
-  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const sleep = opts.sleep ?? defaultSleep;
   const now = opts.now ?? Date.now;
   const { logger } = opts;
 
@@ -144,31 +156,33 @@ export function createImdsClient(opts: ImdsClientOptions): ImdsClient {
     });
   }
 
-  const retriable = (status: number): boolean => status === 408 || status === 429 || status >= 500;
-
   /** Try up to `attempts` times. Returns the last reply (any status) or throws the last network error. */
   async function withRetries(label: string, fn: () => Promise<Reply>): Promise<Reply> {
-    let lastErr: Error | undefined;
-    let lastReply: Reply | undefined;
-    for (let attempt = 1; attempt <= attempts; attempt++) {
+    const once = async (attempt: number): Promise<Reply> => {
+      let reply: Reply;
       try {
-        const reply = await fn();
-        if (!retriable(reply.status)) return reply;
-        lastReply = reply;
-        lastErr = undefined;
-        logger.debug({ attempt, status: reply.status }, `IMDS ${label}: HTTP ${reply.status}`);
+        reply = await fn();
       } catch (err) {
-        lastErr = toError(err);
-        lastReply = undefined;
-        logger.debug({ attempt, err: lastErr.message }, `IMDS ${label}: ${lastErr.message}`);
+        logger.debug({ attempt, err: toError(err).message }, `IMDS ${label}: ${toError(err).message}`);
+        throw err;
       }
-      if (attempt < attempts) await sleep(retryDelayMs * 2 ** (attempt - 1));
+      if (!isRetriableStatus(reply.status)) return reply;
+      logger.debug({ attempt, status: reply.status }, `IMDS ${label}: HTTP ${reply.status}`);
+      throw new RetriableReply(reply);
+    };
+    try {
+      return await retry(once, {
+        policy: { maxAttempts: attempts, classify: () => ({ retriable: true }), backoffMs: (n) => retryDelayMs * 2 ** (n - 1) },
+        sleep,
+      });
+    } catch (err) {
+      if (err instanceof RetriableReply) return err.reply;
+      const lastErr = toError(err);
+      throw new AgentError(ErrorCodes.IDENTITY, `Could not reach the instance metadata service at ${base} (${label}): ${lastErr.message}`, {
+        cause: lastErr,
+        details: { endpoint: base },
+      });
     }
-    if (lastReply) return lastReply;
-    throw new AgentError(ErrorCodes.IDENTITY, `Could not reach the instance metadata service at ${base} (${label}): ${lastErr?.message ?? 'no reply'}`, {
-      cause: lastErr,
-      details: { endpoint: base },
-    });
   }
 
   function rememberToken(reply: Reply): string {

@@ -1,7 +1,7 @@
 /**
  * Delivers command results from the outbox (pending-results.ts) to the control plane: each result
  * in its own background loop, tried again through any outage with capped exponential backoff and
- * jitter (control-plane/outage-retry.ts), removed from the outbox only once PutHostCommandComplete
+ * jitter (commands-client/outage-retry.ts), removed from the outbox only once PutHostCommandComplete
  * has been answered. Sending the same result again after an answer was lost is safe: the control
  * plane takes an identical second completion as the first (exactly once in effect).
  *
@@ -10,9 +10,11 @@
  * On shutdown the loops stop and the files stay: the next start delivers them.
  */
 import type { Logger } from 'pino';
-import type { CommandOutcome, Diagnostics } from '../deployment/diagnostics.js';
+import type { Diagnostics } from '../commands-client/diagnostics-payload.js';
+import type { CommandOutcome } from '../deployment/diagnostics.js';
 import { toError } from '../../common/errors.js';
 import { isDefinitiveRefusal, retryThroughOutage } from '../commands-client/outage-retry.js';
+import type { Sleep } from '../platform/sleep.js';
 import type { PendingResult, PendingResultStore } from './pending-results.js';
 
 export interface CompletionClient {
@@ -23,7 +25,7 @@ export interface ResultDeliveryOptions {
   client: CompletionClient;
   store: PendingResultStore;
   logger: Logger;
-  sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  sleep: Sleep;
   maxDelayMs: number;
   baseDelayMs?: number;
   random?: () => number;

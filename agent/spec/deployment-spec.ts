@@ -4,7 +4,7 @@
  * identifiers that become directory names must be plain names, because the spec is untrusted.
  */
 import { AgentError, ErrorCodes } from '../errors.js';
-import type { ArchiveType, BundleType } from '../bundle/types.js';
+import type { ArchiveType, BundleType } from './bundle-type.js';
 
 export interface Envelope {
   Format?: string | null;

@@ -3,13 +3,14 @@
  * file: it keeps the file open and its position; when the name points to another file (rotated or
  * replaced: a new inode) it reads the old one to its end, then starts the new one from byte 0;
  * when the file got shorter than the position (truncated) it starts again from byte 0; a missing
- * file is waited for. Lines are split on "\n", decoded as UTF-8 across chunk boundaries; an
- * unterminated last line is held until its newline comes (or takePartial() is called), and one
- * longer than maxLineChars is passed on in pieces so memory stays bounded.
+ * file is waited for. Lines are split by the agent's one LineSplitter (platform/line-splitter.ts):
+ * on "\n", decoded as UTF-8 across chunk boundaries; an unterminated last line is held until its
+ * newline comes (or takePartial() is called), and one longer than maxLineChars is passed on in
+ * pieces of maxLineChars so memory stays bounded.
  */
 import { open, stat, type FileHandle } from 'node:fs/promises';
-import { StringDecoder } from 'node:string_decoder';
 import { errnoCode } from '../../../common/errors.js';
+import { LineSplitter } from '../../platform/line-splitter.js';
 import { readError } from '../access.js';
 
 export type TailEvent = 'opened' | 'truncated' | 'replaced';
@@ -24,10 +25,11 @@ export class FileTail {
   private handle: FileHandle | undefined;
   private ino: number | undefined;
   private position = 0;
-  private decoder = new StringDecoder('utf8');
-  private partial = '';
   private readonly chunkBytes: number;
   private readonly maxLineChars: number;
+  private splitter: LineSplitter;
+  /** Lines the splitter emitted that the sink has not had yet (without their newlines). */
+  private lines: string[] = [];
 
   constructor(
     readonly path: string,
@@ -35,6 +37,7 @@ export class FileTail {
   ) {
     this.chunkBytes = options.chunkBytes ?? 64 * 1024;
     this.maxLineChars = options.maxLineChars ?? 1024 * 1024;
+    this.splitter = this.newSplitter();
   }
 
   /** Whether the file has been opened (it existed at some poll). */
@@ -64,8 +67,7 @@ export class FileTail {
         event = 'replaced';
       } else if ((await this.handle.stat()).size < this.position) {
         this.position = 0;
-        this.partial = '';
-        this.decoder = new StringDecoder('utf8');
+        this.splitter = this.newSplitter();
         event = 'truncated';
       }
     }
@@ -88,9 +90,9 @@ export class FileTail {
 
   /** The held unterminated line, if any (then forgotten). */
   takePartial(): string | undefined {
-    const rest = this.partial + this.decoder.end();
-    this.decoder = new StringDecoder('utf8');
-    this.partial = '';
+    this.splitter.end();
+    const rest = this.lines.join('');
+    this.lines = [];
     return rest === '' ? undefined : rest;
   }
 
@@ -100,6 +102,10 @@ export class FileTail {
     this.ino = undefined;
     this.position = 0;
     await handle?.close().catch(() => undefined);
+  }
+
+  private newSplitter(): LineSplitter {
+    return new LineSplitter((line) => this.lines.push(line.endsWith('\n') ? line.slice(0, -1) : line), this.maxLineChars);
   }
 
   private async readToEnd(sink: LinesSink): Promise<void> {
@@ -115,15 +121,11 @@ export class FileTail {
       }
       if (bytesRead === 0) return;
       this.position += bytesRead;
-      const text = this.partial + this.decoder.write(buffer.subarray(0, bytesRead));
-      const lastNewline = text.lastIndexOf('\n');
-      if (lastNewline < 0) {
-        this.partial = text;
-        if (this.partial.length >= this.maxLineChars) await sink([this.takePartial() ?? '']);
-        continue;
-      }
-      this.partial = text.slice(lastNewline + 1);
-      await sink(text.slice(0, lastNewline).split('\n'));
+      this.splitter.push(buffer.subarray(0, bytesRead));
+      if (this.lines.length === 0) continue;
+      const lines = this.lines;
+      this.lines = [];
+      await sink(lines);
     }
   }
 }

@@ -4,7 +4,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { HttpRequest } from '@smithy/protocol-http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createS3Client, createS3Fetcher, describeS3Error, resolveS3Endpoint, type S3FetcherOptions, type S3Revision } from '../../../agent/bundle/s3-fetcher.js';
+import { describeS3Error } from '../../../agent/bundle/s3-errors.js';
+import { createS3Client, createS3Fetcher, resolveS3Endpoint, type S3FetcherOptions, type S3Revision } from '../../../agent/bundle/s3-fetcher.js';
 import { AgentError, ErrorCodes } from '../../../agent/errors.js';
 import { captureLogger, silentLogger, tempDir } from '../../helpers/temp.js';
 

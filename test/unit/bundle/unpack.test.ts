@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import * as tar from 'tar';
 import { describe, expect, it } from 'vitest';
 import { unpackArchive } from '../../../agent/bundle/unpack.js';
-import type { ArchiveType } from '../../../agent/bundle/types.js';
+import type { ArchiveType } from '../../../agent/spec/bundle-type.js';
 import { AgentError, ErrorCodes } from '../../../agent/errors.js';
 import { captureLogger, silentLogger, tempDir } from '../../helpers/temp.js';
 import { makeTar, makeZip, tarTree, zipTree } from '../../helpers/archive-builders.js';

@@ -6,7 +6,8 @@ import { OngoingCommandTracker } from '../../../agent/poller/ongoing-command-tra
 import { PendingResultStore } from '../../../agent/poller/pending-results.js';
 import { ResultDelivery } from '../../../agent/poller/result-delivery.js';
 import { CommandsApiError } from '../../../agent/commands-client/commands-api-error.js';
-import { failed, succeeded, type CommandOutcome, type Diagnostics } from '../../../agent/deployment/diagnostics.js';
+import type { Diagnostics } from '../../../agent/commands-client/diagnostics-payload.js';
+import { failed, succeeded, type CommandOutcome } from '../../../agent/deployment/diagnostics.js';
 import type { DeploymentSpec, Envelope } from '../../../agent/spec/deployment-spec.js';
 import { silentLogger, tempDir } from '../../helpers/temp.js';
 

@@ -1,8 +1,9 @@
 /**
- * The commands client's retry policy, written down once (STYLE.md "Errors"; undici's status and
- * errno lists, the AWS SDK's standard retry mode).
+ * The agent's retry policy, written down once (STYLE.md "Errors"; undici's status and errno lists,
+ * the AWS SDK's standard retry mode). The commands client follows it whole; the S3 and GitHub
+ * fetchers use its network codes, statuses, backoff and Retry-After parsing; retry.ts runs the loops.
  *
- * Retried (up to `maxAttempts` attempts per call, 3 by default):
+ * Retried by the commands client (up to `maxAttempts` attempts per call, 3 by default):
  * - network errors: ECONNRESET, ECONNREFUSED, ECONNABORTED, ETIMEDOUT, EPIPE, ENOTFOUND,
  *   EAI_AGAIN, ENETUNREACH, ENETDOWN, EHOSTUNREACH, EHOSTDOWN, "socket hang up", and our own read
  *   (socket idle) timeout;
@@ -25,6 +26,9 @@
  * Delay before retry n (1-based): a `Retry-After` header when the answer has one (seconds or an
  * HTTP date, capped at `maxRetryAfterMs`), else FULL jitter: random() x min(cap, base x 2^(n-1)),
  * with base 100 ms (500 ms for throttling) and cap 20 s.
+ *
+ * Riding out an outage (commands-client/outage-retry.ts, the S3 fetcher's outage window) waits
+ * longer and never near zero: EQUAL jitter, min(cap, base x 2^(n-1)) x (0.5 + 0.5 x random()).
  *
  * The poll loop has its own, slower curve on top of this (pollLoopBackoffSeconds, reference 1.5).
  */
@@ -136,6 +140,16 @@ export function backoffDelay(attempt: number, opts: BackoffOptions): number {
   // 2^exp overflows to Infinity for huge attempts; min() with the cap keeps it finite.
   const ceiling = Math.min(opts.cap, opts.base * 2 ** Math.min(exp, 1024));
   return Math.floor(opts.random() * ceiling);
+}
+
+/**
+ * Equal-jitter delay in ms before retry `attempt` (1-based): min(cap, base x 2^(attempt-1)) x
+ * (0.5 + 0.5 x random()), rounded. For outages: hosts that lost a service together do not come
+ * back in step, and no wait is near zero.
+ */
+export function equalJitterDelay(attempt: number, opts: BackoffOptions): number {
+  const ceiling = Math.min(opts.cap, opts.base * 2 ** Math.min(Math.max(0, attempt - 1), 40));
+  return Math.round(ceiling * (0.5 + 0.5 * opts.random()));
 }
 
 /**

@@ -1,9 +1,10 @@
 /**
- * Splits a script's output stream into lines with bounded memory. Bytes are decoded as UTF-8
- * across chunk boundaries (invalid sequences become U+FFFD). Every emitted line keeps its "\n";
- * a line longer than maxLineLength is emitted in pieces of at most that many characters (the
- * pieces have no newline, the last one keeps the line's), and a final partial line is emitted
- * without one at end().
+ * Splits a byte stream into lines with bounded memory: a hook script's output (hooks/hook-runner.ts)
+ * and a log file being followed (ops/logs/file-tail.ts). Bytes are decoded as UTF-8 across chunk
+ * boundaries (invalid sequences become U+FFFD). Every emitted line keeps its "\n"; a line longer
+ * than maxLineLength is emitted in pieces of at most that many characters (the pieces have no
+ * newline, the last one keeps the line's), and a final partial line is emitted without one at
+ * end(). After end() the splitter is empty and can take a new stream.
  */
 import { StringDecoder } from 'node:string_decoder';
 

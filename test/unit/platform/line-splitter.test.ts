@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LineSplitter } from '../../../agent/hooks/line-splitter.js';
+import { LineSplitter } from '../../../agent/platform/line-splitter.js';
 
 function split(chunks: Array<string | Buffer>, max?: number): string[] {
   const out: string[] = [];

@@ -3,10 +3,11 @@ import {
   backoffDelay,
   classifyFailure,
   DEFAULT_RETRY_POLICY,
+  equalJitterDelay,
   parseRetryAfter,
   pollLoopBackoffSeconds,
   retryDelay,
-} from '../../../agent/commands-client/retry-policy.js';
+} from '../../../agent/platform/retry-policy.js';
 
 describe('classifyFailure', () => {
   it.each([
@@ -72,6 +73,16 @@ describe('backoffDelay (full jitter)', () => {
     expect(retryDelay(1, 'throttling', undefined, p, () => 0.5)).toBe(250);
     expect(retryDelay(2, 'server', undefined, p, () => 0.5)).toBe(100);
     expect(retryDelay(2, 'throttling', 2000, p, () => 0.5)).toBe(2000);
+  });
+});
+
+describe('equalJitterDelay (outages)', () => {
+  const opts = (random: number) => ({ base: 1000, cap: 20_000, random: () => random });
+
+  it('is min(cap, base x 2^(attempt-1)) x (0.5 + 0.5 x random()): never below half the ceiling', () => {
+    expect([1, 2, 3, 4, 5, 6].map((n) => equalJitterDelay(n, opts(0)))).toEqual([500, 1000, 2000, 4000, 8000, 10_000]);
+    expect([1, 2, 3].map((n) => equalJitterDelay(n, opts(0.5)))).toEqual([750, 1500, 3000]);
+    expect(equalJitterDelay(1000, opts(0.999999))).toBe(20_000);
   });
 });
 

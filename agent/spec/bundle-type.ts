@@ -1,0 +1,7 @@
+/**
+ * A revision's BundleType, as the deployment spec names it (reference section 6): an archive
+ * (tar, tgz, zip) or, for local revisions only, a directory. bundle/ unpacks what these name.
+ */
+export type ArchiveType = 'tar' | 'tgz' | 'zip';
+export type BundleType = ArchiveType | 'directory';
+export const BUNDLE_TYPES: readonly BundleType[] = ['tar', 'tgz', 'zip', 'directory'];
