@@ -1,13 +1,15 @@
 /**
- * codedeploy-local's options: parsing (flag-compatible with the official docopt CLI, reference
- * section 9.1) and validation with the official messages (section 9.2). Pure apart from the
- * existence checks of local paths, which go through the injected stat function.
+ * codedeploy-local's options: parsing, flag-compatible with the official docopt CLI (reference
+ * section 9.1). The checks of the values (section 9.2) belong to the modules that own the
+ * concepts: bundle locations (deployment/bundle-location.ts) and lifecycle events
+ * (deployment/lifecycle-check.ts); validateLocalOptions runs them in the official order.
  */
 import { parseArgs } from 'node:util';
-import { join, resolve } from 'node:path';
 import { AgentError, ErrorCodes } from '../errors.js';
-import { BUNDLE_TYPES, type BundleType } from '../bundle/types.js';
-import { DEFAULT_ORDERED_LIFECYCLE_EVENTS } from '../deployment/lifecycle.js';
+import { toError } from '../../common/errors.js';
+import type { BundleType } from '../spec/bundle-type.js';
+import { checkBundleLocation, type PathFacts } from '../deployment/bundle-location.js';
+import { checkEventOrder } from '../deployment/lifecycle-check.js';
 
 export interface LocalOptions {
   bundleLocation: string;
@@ -63,9 +65,6 @@ Exit status: 0 when the deployment succeeded, 1 when it failed or an option is i
 const usage = (message: string): never => {
   throw new AgentError(ErrorCodes.USAGE, message);
 };
-const invalid = (message: string): never => {
-  throw new AgentError(ErrorCodes.LOCAL_VALIDATION, message);
-};
 
 export function parseLocalArgs(argv: string[], cwd: string): LocalOptions {
   let parsed;
@@ -89,7 +88,7 @@ export function parseLocalArgs(argv: string[], cwd: string): LocalOptions {
       },
     });
   } catch (err) {
-    return usage((err as Error).message);
+    return usage(toError(err).message);
   }
   const v = parsed.values;
   const bundleLocation = v['bundle-location'] ?? cwd;
@@ -111,98 +110,11 @@ export function parseLocalArgs(argv: string[], cwd: string): LocalOptions {
   return options;
 }
 
-export type LocationKind = 's3' | 'github' | 'local';
-
-export interface PathFacts {
-  /** undefined when the path does not exist. */
-  kind(path: string): Promise<'file' | 'directory' | undefined>;
-}
-
-/** RFC 3986 characters (brackets only in an IPv6 host), as Ruby's URI.parse enforces them. */
-function isValidUri(location: string): boolean {
-  const m = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]*)(.*)$/.exec(location);
-  if (!m) return true; // a plain path
-  const [, authority = '', rest = ''] = m;
-  const authorityOk = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=:@]*)$/.test(authority);
-  const restOk = /^[A-Za-z0-9\-._~%!$&'()*+,;=:@/?#]*$/.test(rest);
-  return authorityOk && restOk;
-}
-
-export function locationKind(location: string): LocationKind {
-  if (/^s3:\/\//i.test(location)) return 's3';
-  if (/^https:\/\//i.test(location)) return 'github';
-  return 'local';
-}
-
-const NEW_REVISION_EVENTS = ['AfterInstall', 'ApplicationStart', 'BeforeAllowTraffic', 'AfterAllowTraffic', 'ValidateService'];
-
-/** CLIValidator#validate: the official checks, in the official order, with the official messages. */
-export async function validateLocalOptions(o: LocalOptions, facts: PathFacts, cwd = process.cwd()): Promise<void> {
-  if (!BUNDLE_TYPES.includes(o.type)) invalid(`type ${o.type} is not a valid type. Must be one of tgz,tar,zip,directory`);
-  const loc = o.bundleLocation;
-  if (!isValidUri(loc)) invalid(`location ${loc} is not a valid uri`);
-  if (/^http:\/\//i.test(loc)) invalid(`location ${loc} cannot be http, only encrypted (https) url endpoints supported`);
-  if (locationKind(loc) === 'local') {
-    const path = resolve(cwd, loc);
-    const kind = await facts.kind(path);
-    if (kind === undefined) invalid(`location ${loc} is specified as a file or directory which does not exist`);
-    if (o.type === 'directory' && kind === 'file') invalid(`location ${loc} is specified with type directory but it is a file`);
-    if (o.type !== 'directory' && kind === 'directory') invalid(`location ${loc} is specified as a compressed local file but it is a directory`);
-    if (o.type === 'directory') {
-      if (o.appSpecFilename !== undefined) {
-        if ((await facts.kind(join(path, o.appSpecFilename))) !== 'file') {
-          const n = o.appSpecFilename;
-          invalid(
-            `Expecting appspec file at location ${loc}/${n} but it is not found there. Please either run the CLI from within a directory containing the ${n} file or specify a bundle location containing an ${n} file in its root directory`,
-          );
-        }
-      } else if ((await facts.kind(join(path, 'appspec.yml'))) !== 'file' && (await facts.kind(join(path, 'appspec.yaml'))) !== 'file') {
-        invalid(
-          `Expecting appspec file at location ${loc}/appspec.yml or ${loc}/appspec.yaml but it is not found there. Please either run the CLI from within a directory containing the appspec.yml or appspec.yaml file or specify a bundle location containing an appspec.yml or appspec.yaml file in its root directory`,
-        );
-      }
-    }
-  }
-  if (o.events) validateEventOrder(o.events);
-}
-
-function validateEventOrder(events: string[]): void {
-  const list = events.join(',');
-  const download = events.indexOf('DownloadBundle');
-  if (download >= 0) {
-    const before = events.slice(0, download);
-    if (before.some((e) => NEW_REVISION_EVENTS.includes(e) || e === 'Install')) {
-      invalid(`The only events that can be specified before DownloadBundle are BeforeBlockTraffic,AfterBlockTraffic,ApplicationStop. Please fix the order of your specified events: ${list}`);
-    }
-  }
-  const installAt = events.indexOf('Install');
-  if (installAt >= 0) {
-    const before = events.slice(0, installAt);
-    if (before.some((e) => NEW_REVISION_EVENTS.includes(e))) {
-      invalid(`The only events that can be specified before Install are BeforeBlockTraffic,AfterBlockTraffic,ApplicationStop,DownloadBundle,BeforeInstall. Please fix the order of your specified events: ${list}`);
-    }
-  }
-}
-
-const RANK = new Map<string, number>(DEFAULT_ORDERED_LIFECYCLE_EVENTS.map((e, i) => [e, i]));
-const rank = (e: string): number => RANK.get(e) ?? Number.POSITIVE_INFINITY;
-
 /**
- * The events to run. DownloadBundle and Install are always run; when not listed, each is put where
- * it belongs in the default order (custom events count as new-revision events). The official agent
- * prepends them instead, which runs e.g. "--events BeforeInstall" after Install; we do not.
+ * CLIValidator#validate: the location checks (deployment/bundle-location.ts), then the order of
+ * --events (deployment/lifecycle-check.ts), with the official messages.
  */
-export function eventsToRun(requested: string[] | undefined): string[] {
-  if (!requested || requested.length === 0) return [...DEFAULT_ORDERED_LIFECYCLE_EVENTS];
-  const events = [...requested];
-  if (!events.includes('DownloadBundle')) {
-    const at = events.findIndex((e) => rank(e) > rank('DownloadBundle'));
-    events.splice(at < 0 ? events.length : at, 0, 'DownloadBundle');
-  }
-  if (!events.includes('Install')) {
-    const from = events.indexOf('DownloadBundle') + 1;
-    const offset = events.slice(from).findIndex((e) => rank(e) > rank('Install'));
-    events.splice(offset < 0 ? events.length : from + offset, 0, 'Install');
-  }
-  return events;
+export async function validateLocalOptions(o: LocalOptions, facts: PathFacts, cwd = process.cwd()): Promise<void> {
+  await checkBundleLocation(o, facts, cwd);
+  if (o.events) checkEventOrder(o.events);
 }

@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { AgentConfig } from '../config/agent-config.js';
-import type { RemoteBundleFetcher } from '../deployment/command-executor.js';
+import type { RemoteBundleFetcher } from '../bundle/types.js';
 
 export async function localRemoteFetcher(config: Readonly<AgentConfig>, env: NodeJS.ProcessEnv, logger: Logger): Promise<RemoteBundleFetcher> {
   const [{ createRemoteBundleFetcher }, { loadOnPremisesConfig }, { fileCredentialsProvider }, { fromNodeProviderChain }] = await Promise.all([

@@ -21,18 +21,17 @@ import { unpackArchive } from '../bundle/unpack.js';
 import { removeTree } from '../platform/remove-tree.js';
 import { stripTopLevelDirectory } from '../bundle/strip-top-dir.js';
 import { copyDirectoryBundle, linkLocalFileBundle } from '../bundle/local-fetcher.js';
-import type { ArchiveType } from '../bundle/types.js';
+import type { ArchiveType } from '../spec/bundle-type.js';
+import type { RemoteBundleFetcher } from '../bundle/types.js';
 import { install } from '../install/installer.js';
 import { loadAppSpec } from './appspec-loader.js';
+import { AppSpecHandOff, type CommandAppSpecs } from './command-appspecs.js';
 import { checkLifecycleEvents } from './lifecycle-check.js';
 import { chooseRevisionDir, isPascalCase, revisionChoice } from './lifecycle.js';
 import { DeploymentLayout } from './layout.js';
 import { InstructionsStore } from './instructions-store.js';
 import { pruneOldRevisions } from './retention.js';
 import { failed, succeeded, type CommandOutcome } from './diagnostics.js';
-
-/** Downloads an S3 or GitHub revision to bundleFile (the daemon supplies it; issue: S3/GitHub). */
-export type RemoteBundleFetcher = (revision: Revision, target: { bundleFile: string; logger: Logger; signal?: AbortSignal; spec: DeploymentSpec }) => Promise<void>;
 
 /** A hook script of a deployment starts or ends (the daemon's status file); must not throw. */
 export interface HookScriptEvent {
@@ -63,6 +62,8 @@ export interface ExecuteOptions {
 export class CommandExecutor {
   readonly layout: DeploymentLayout;
   private readonly instructions: InstructionsStore;
+  /** isNoop's parsed appspecs, for the same command's execute. */
+  private readonly appspecs = new AppSpecHandOff();
 
   constructor(private readonly options: CommandExecutorOptions) {
     this.layout = new DeploymentLayout(options.config.rootDir);
@@ -82,11 +83,12 @@ export class CommandExecutor {
     if (commandName === 'DownloadBundle' || commandName === 'Install') return false;
     const events = this.options.hookMapping.get(commandName);
     if (!events) return false; // unknown: not a no-op, it fails (the official agent acks it as a no-op)
+    const appspecs = this.appspecs.begin(commandName, spec);
     for (const event of events) {
       try {
         const archive = await this.chooseArchive(event, spec);
         if (!archive) continue;
-        const { spec: appspec } = await loadAppSpec(archive, spec.appSpecFilename);
+        const { spec: appspec } = await appspecs.load(archive);
         if ((appspec.hooks.get(event)?.length ?? 0) > 0) return false;
       } catch {
         return false; // running it will report the problem
@@ -121,7 +123,7 @@ export class CommandExecutor {
         await this.install(spec, deploymentDir, logger);
         outcome = succeeded();
       } else {
-        outcome = await this.runHooks(commandName, spec, deploymentDir, logger, options.signal);
+        outcome = await this.runHooks(commandName, spec, deploymentDir, this.appspecs.take(commandName, spec), logger, options.signal);
       }
       logger.info({ status: outcome.status, ms: Date.now() - started, errorCode: outcome.diagnostics.error_code }, `${commandName} ${outcome.status.toLowerCase()}`);
       return outcome;
@@ -215,6 +217,7 @@ export class CommandExecutor {
     commandName: string,
     spec: DeploymentSpec,
     deploymentDir: string,
+    appspecs: CommandAppSpecs,
     logger: Logger,
     signal?: AbortSignal,
   ): Promise<CommandOutcome> {
@@ -227,7 +230,7 @@ export class CommandExecutor {
           logger.info({ event }, `${event}: no previous revision, nothing to run`);
           continue;
         }
-        const { spec: appspec } = await loadAppSpec(archiveDir, spec.appSpecFilename);
+        const { spec: appspec } = await appspecs.load(archiveDir);
         const scripts = appspec.hooks.get(event) ?? [];
         if (scripts.length === 0) continue;
         await this.checkWorkingDirectory();

@@ -1,10 +1,11 @@
 /**
- * Install-time check of the appspec's hooks against the spec's AllPossibleLifecycleEvents
- * (reference section 4.7). Messages are the official ones, including Ruby's array inspect format.
+ * Checks of lifecycle event lists, with the official messages: the appspec's hooks against the
+ * spec's AllPossibleLifecycleEvents at Install (reference section 4.7, including Ruby's array
+ * inspect format), and the events codedeploy-local is asked to run (section 9.2).
  */
 import type { AppSpec } from '../../appspec/model.js';
 import { AgentError, ErrorCodes } from '../errors.js';
-import { DEFAULT_HOOK_EVENTS, DEFAULT_ORDERED_LIFECYCLE_EVENTS } from './lifecycle.js';
+import { DEFAULT_HOOK_EVENTS, DEFAULT_ORDERED_LIFECYCLE_EVENTS, isPascalCase } from './lifecycle.js';
 
 function rubyInspect(list: string[]): string {
   return `[${list.map((s) => JSON.stringify(s)).join(', ')}]`;
@@ -25,5 +26,40 @@ export function checkLifecycleEvents(appspecName: string, appspec: AppSpec, mapp
       ErrorCodes.APPSPEC_INVALID,
       `You specified a lifecycle event which is not a default one and doesn't exist in your ${appspecName} file: ${missing.join(',')}`,
     );
+  }
+}
+
+/** Events that use the new revision: they cannot run before it is downloaded and installed. */
+const NEW_REVISION_EVENTS = ['AfterInstall', 'ApplicationStart', 'BeforeAllowTraffic', 'AfterAllowTraffic', 'ValidateService'];
+
+/** CLIValidator's order check of codedeploy-local's --events, as given (before eventsToRun). */
+export function checkEventOrder(events: readonly string[]): void {
+  const list = events.join(',');
+  const download = events.indexOf('DownloadBundle');
+  if (download >= 0) {
+    const before = events.slice(0, download);
+    if (before.some((e) => NEW_REVISION_EVENTS.includes(e) || e === 'Install')) {
+      throw new AgentError(
+        ErrorCodes.LOCAL_VALIDATION,
+        `The only events that can be specified before DownloadBundle are BeforeBlockTraffic,AfterBlockTraffic,ApplicationStop. Please fix the order of your specified events: ${list}`,
+      );
+    }
+  }
+  const installAt = events.indexOf('Install');
+  if (installAt >= 0) {
+    const before = events.slice(0, installAt);
+    if (before.some((e) => NEW_REVISION_EVENTS.includes(e))) {
+      throw new AgentError(
+        ErrorCodes.LOCAL_VALIDATION,
+        `The only events that can be specified before Install are BeforeBlockTraffic,AfterBlockTraffic,ApplicationStop,DownloadBundle,BeforeInstall. Please fix the order of your specified events: ${list}`,
+      );
+    }
+  }
+}
+
+/** Every event codedeploy-local runs is a command name, so it must be PascalCase like one. */
+export function checkEventNames(events: readonly string[]): void {
+  for (const e of events) {
+    if (!isPascalCase(e)) throw new AgentError(ErrorCodes.LOCAL_VALIDATION, `Received command is not in PascalCase form: ${e}`);
   }
 }

@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { chooseRevisionDir, isPascalCase, revisionChoice } from '../../../agent/deployment/lifecycle.js';
-import { diagnosticsPayload } from '../../../agent/deployment/diagnostics.js';
-import { checkLifecycleEvents } from '../../../agent/deployment/lifecycle-check.js';
-import type { AppSpec, HookScript } from '../../../appspec/model.js';
+import { allPossibleEventsFor, chooseRevisionDir, DEFAULT_HOOK_EVENTS, eventsToRun, hookEventsFor, isPascalCase, revisionChoice } from '../../../agent/deployment/lifecycle.js';
+import { diagnosticsPayload } from '../../../agent/commands-client/diagnostics-payload.js';
 
 describe('which revision a hook uses (reference 4.4)', () => {
   it.each([
@@ -58,31 +56,25 @@ describe('diagnostics payload', () => {
   });
 });
 
-describe('AllPossibleLifecycleEvents check (reference 4.7)', () => {
-  const script: HookScript = { location: 's.sh', sudo: false, timeoutSeconds: 10, where: { file: 'appspec.yml', path: 'hooks', line: 1, column: 1 } };
-  const appspec = (events: string[]): AppSpec => ({
-    file: 'appspec.yml',
-    version: '0.0',
-    os: 'linux',
-    hooks: new Map(events.map((e) => [e, [script]])),
-    files: [],
-    permissions: [],
-  });
-  const defaults = ['BeforeBlockTraffic', 'AfterBlockTraffic', 'ApplicationStop', 'DownloadBundle', 'BeforeInstall', 'Install', 'AfterInstall', 'ApplicationStart', 'ValidateService', 'BeforeAllowTraffic', 'AfterAllowTraffic'];
-
-  it('accepts default and listed custom events', () => {
-    expect(() => checkLifecycleEvents('appspec.yml', appspec(['ApplicationStart', 'CustomEvent']), ['ApplicationStart', 'CustomEvent'], [...defaults, 'CustomEvent'])).not.toThrow();
+describe('the events a run takes (codedeploy-local --events)', () => {
+  it.each([
+    [undefined, ['BeforeBlockTraffic', 'AfterBlockTraffic', 'ApplicationStop', 'DownloadBundle', 'BeforeInstall', 'Install', 'AfterInstall', 'ApplicationStart', 'ValidateService', 'BeforeAllowTraffic', 'AfterAllowTraffic']],
+    [[], ['BeforeBlockTraffic', 'AfterBlockTraffic', 'ApplicationStop', 'DownloadBundle', 'BeforeInstall', 'Install', 'AfterInstall', 'ApplicationStart', 'ValidateService', 'BeforeAllowTraffic', 'AfterAllowTraffic']],
+    [['DownloadBundle', 'ApplicationStart'], ['DownloadBundle', 'Install', 'ApplicationStart']],
+    [['Stop', 'Start', 'HealthCheck'], ['DownloadBundle', 'Install', 'Stop', 'Start', 'HealthCheck']],
+    [['ApplicationStart', 'CustomEvent'], ['DownloadBundle', 'Install', 'ApplicationStart', 'CustomEvent']],
+    [['BeforeInstall', 'ApplicationStart'], ['DownloadBundle', 'BeforeInstall', 'Install', 'ApplicationStart']],
+    [['ApplicationStop'], ['ApplicationStop', 'DownloadBundle', 'Install']],
+    [['Install'], ['DownloadBundle', 'Install']],
+  ])('runs %j as %j', (requested, expected) => {
+    expect(eventsToRun(requested)).toEqual(expected);
   });
 
-  it('names unknown events in Ruby array form', () => {
-    expect(() => checkLifecycleEvents('appspec.yml', appspec(['UnknownHook', 'Other']), [], defaults)).toThrow(
-      'appspec.yml file contains unknown lifecycle events: ["UnknownHook", "Other"]',
-    );
+  it('maps the nine script events and custom ones, never DownloadBundle or Install', () => {
+    expect(hookEventsFor(['DownloadBundle', 'Install', 'ApplicationStart', 'Custom'])).toEqual([...DEFAULT_HOOK_EVENTS, 'Custom']);
   });
 
-  it('names custom events missing from the appspec', () => {
-    expect(() => checkLifecycleEvents('appspec.yaml', appspec([]), [], [...defaults, 'CustomA', 'CustomB'])).toThrow(
-      "You specified a lifecycle event which is not a default one and doesn't exist in your appspec.yaml file: CustomA,CustomB",
-    );
+  it('lists every default event and the custom ones as possible', () => {
+    expect(allPossibleEventsFor(['DownloadBundle', 'Install', 'Custom'])).toEqual([...eventsToRun(undefined), 'Custom']);
   });
 });
