@@ -21,6 +21,7 @@ import type { AddressInfo } from 'node:net';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { waitFor } from './wait-for.js';
 
 export const TEST_CREDENTIALS = Object.freeze({
   accessKeyId: 'AKIDTESTAGENT0000001',
@@ -121,7 +122,6 @@ export async function startCommandsServer(opts: CommandsServerOptions = {}): Pro
   const recorded: RecordedCall[] = [];
   const queues = new Map<string, ScriptedReply[]>();
   const handlers = new Map<string, ReplyHandler>();
-  const waiters: Array<() => void> = [];
   const open = new Set<http.ServerResponse>();
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
@@ -139,7 +139,6 @@ export async function startCommandsServer(opts: CommandsServerOptions = {}): Pro
     const problem = verifySignature ? await checkSignature(req, rawBody, credentials, region, signingName) : undefined;
     const call: RecordedCall = { operation, target, body, rawBody, headers: req.headers, time: Date.now(), signatureValid: problem === undefined };
     recorded.push(call);
-    for (const wake of waiters.splice(0)) wake();
 
     if (problem) {
       call.rejected = 'signature';
@@ -230,20 +229,12 @@ export async function startCommandsServer(opts: CommandsServerOptions = {}): Pro
       queues.set(operation, queue);
     },
     calls,
-    async waitForCalls(operation, count, timeoutMs = 10_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (calls(operation).length < count) {
-        const left = deadline - Date.now();
-        if (left <= 0) throw new Error(`timed out waiting for ${count} ${operation} calls (got ${calls(operation).length})`);
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, Math.min(left, 1000));
-          waiters.push(() => {
-            clearTimeout(timer);
-            resolve();
-          });
-        });
-      }
-      return calls(operation);
+    waitForCalls(operation, count, timeoutMs = 10_000) {
+      return waitFor(`${count} ${operation} calls`, () => calls(operation).length >= count && calls(operation), {
+        timeoutMs,
+        intervalMs: 20,
+        details: () => `got ${calls(operation).length}`,
+      });
     },
     pending: () => open.size,
     connections: () => connections,

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { startCommandsServer, TEST_CREDENTIALS, type CommandsServer, type RecordedCall } from './commands-server.js';
 import { sharedSpecSigner } from './spec-signer.js';
 import { tempDir } from './temp.js';
+import { waitFor } from './wait-for.js';
 
 export const AGENT_CLI = join(import.meta.dirname, '..', '..', 'dist', 'agent', 'cli', 'codedeploy-agent.js');
 export const HOST_ARN = 'arn:aws:iam::123456789012:user/test-host';
@@ -104,15 +105,8 @@ export async function startDaemonHost(options: DaemonHostOptions = {}): Promise<
   const completes = (id?: string) =>
     server.calls('PutHostCommandComplete').filter((c) => id === undefined || (c.body as { HostCommandIdentifier?: string }).HostCommandIdentifier === id);
 
-  const waitForComplete = async (id: string, timeoutMs = 30_000): Promise<RecordedCall> => {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      const found = completes(id)[0];
-      if (found) return found;
-      if (Date.now() > end) throw new Error(`no PutHostCommandComplete for ${id} within ${timeoutMs} ms; agent stderr:\n${stderr}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
+  const waitForComplete = (id: string, timeoutMs = 30_000): Promise<RecordedCall> =>
+    waitFor(`PutHostCommandComplete for ${id}`, () => completes(id)[0], { timeoutMs, intervalMs: 20, details: () => `agent stderr:\n${stderr}` });
 
   const host: DaemonHost = {
     root,

@@ -20,6 +20,7 @@ import type { ControlPlane } from '../../control-plane/server.js';
 import { createFleetAgent, type FleetAgent } from '../../scripts/lib/local-fleet.js';
 import { clients, createAppAndGroup, hostWindows, readProof, s3Revision, startFleet, startTestControlPlane, uploadFleetApp, type TestFleet } from '../helpers/control-plane.js';
 import { suiteTempDir } from '../helpers/temp.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const TERMINAL = ['Succeeded', 'Failed', 'Stopped'];
 
@@ -49,13 +50,16 @@ describe('deployment configs, failure, rollback and stop with three real agents'
   }
 
   async function waitForEnd(deploymentId: string, timeoutMs = 120_000): Promise<DeploymentInfo> {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      const info = (await sdk.deploy.send(new GetDeploymentCommand({ deploymentId }))).deploymentInfo!;
-      if (TERMINAL.includes(info.status ?? '')) return info;
-      if (Date.now() > end) throw new Error(`deployment ${deploymentId} still ${info.status} after ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    let status: string | undefined;
+    return waitFor(
+      `deployment ${deploymentId} to end`,
+      async () => {
+        const info = (await sdk.deploy.send(new GetDeploymentCommand({ deploymentId }))).deploymentInfo!;
+        status = info.status;
+        return TERMINAL.includes(info.status ?? '') && info;
+      },
+      { timeoutMs, intervalMs: 200, details: () => `still ${status}` },
+    );
   }
 
   async function windows(deploymentId: string) {
@@ -160,11 +164,8 @@ describe('deployment configs, failure, rollback and stop with three real agents'
       const rev = await uploadFleetApp(sdk.s3, { key: 'stop.tgz', version: 'stop' });
       const { deploymentId } = await sdk.deploy.send(new CreateDeploymentCommand({ applicationName: 'FleetApp', deploymentGroupName: 'stop', revision: s3Revision(rev) }));
       // Wait until host-1 is held inside ApplicationStart.
-      const end = Date.now() + 60_000;
-      while (!(await readProof(fleet.proofFile)).some((r) => r.deploymentId === deploymentId && r.host === 'host-1' && r.event === 'ApplicationStart' && r.phase === 'start')) {
-        if (Date.now() > end) throw new Error('host-1 never reached ApplicationStart');
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      const heldInStart = async () => (await readProof(fleet.proofFile)).some((r) => r.deploymentId === deploymentId && r.host === 'host-1' && r.event === 'ApplicationStart' && r.phase === 'start');
+      await expect.poll(heldInStart, { timeout: 60_000, interval: 100, message: 'host-1 reaching ApplicationStart' }).toBe(true);
       const stopped = await sdk.deploy.send(new StopDeploymentCommand({ deploymentId }));
       expect(['Pending', 'Succeeded']).toContain(stopped.status);
       const info = await waitForEnd(deploymentId!);
@@ -173,14 +174,11 @@ describe('deployment configs, failure, rollback and stop with three real agents'
       // The agent learns it through PostHostCommandUpdate (every second here) and ends the hook,
       // although the hold file is still there.
       await access(holdFile);
-      const deadline = Date.now() + 20_000;
-      for (;;) {
+      const startStatus = async () => {
         const t = await sdk.deploy.send(new BatchGetDeploymentTargetsCommand({ deploymentId, targetIds: ['host-1'] }));
-        const start = t.deploymentTargets![0]!.instanceTarget!.lifecycleEvents!.find((e) => e.lifecycleEventName === 'ApplicationStart')!;
-        if (start.status === 'Failed') break;
-        if (Date.now() > deadline) throw new Error(`ApplicationStart on host-1 is still ${start.status} after the stop`);
-        await new Promise((r) => setTimeout(r, 200));
-      }
+        return t.deploymentTargets![0]!.instanceTarget!.lifecycleEvents!.find((e) => e.lifecycleEventName === 'ApplicationStart')!.status;
+      };
+      await expect.poll(startStatus, { timeout: 20_000, interval: 200, message: 'ApplicationStart on host-1 after the stop' }).toBe('Failed');
       const records = await readProof(fleet.proofFile);
       expect(records.some((r) => r.deploymentId === deploymentId && r.host !== 'host-1')).toBe(false);
       expect(records.some((r) => r.deploymentId === deploymentId && r.host === 'host-1' && r.event === 'ApplicationStart' && r.phase === 'end')).toBe(false);

@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { ControlPlane } from '../../control-plane/server.js';
 import { clients, createAppAndGroup, readProof, s3Revision, startFleet, startTestControlPlane, uploadFleetApp, type TestFleet } from '../helpers/control-plane.js';
 import { tempDir } from '../helpers/temp.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 describe('control plane restart mid-deployment', () => {
   let cp: ControlPlane | undefined;
@@ -31,13 +32,9 @@ describe('control plane restart mid-deployment', () => {
     const { deploymentId } = await sdk.deploy.send(new CreateDeploymentCommand({ applicationName: 'FleetApp', deploymentGroupName: 'restart', revision: s3Revision(rev) }));
 
     // Both hosts are inside ApplicationStart, held.
-    const end = Date.now() + 60_000;
-    for (;;) {
-      const held = (await readProof(fleet.proofFile)).filter((r) => r.deploymentId === deploymentId && r.event === 'ApplicationStart' && r.phase === 'start');
-      if (held.length === 2) break;
-      if (Date.now() > end) throw new Error('hosts never reached ApplicationStart');
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const proofFile = fleet.proofFile;
+    const held = async () => (await readProof(proofFile)).filter((r) => r.deploymentId === deploymentId && r.event === 'ApplicationStart' && r.phase === 'start').length;
+    await expect.poll(held, { timeout: 60_000, interval: 100, message: 'hosts held in ApplicationStart' }).toBe(2);
     await cp.close();
     cp = undefined;
     await new Promise((r) => setTimeout(r, 500));
@@ -48,14 +45,15 @@ describe('control plane restart mid-deployment', () => {
     expect((await sdk.deploy.send(new GetDeploymentCommand({ deploymentId }))).deploymentInfo?.status).toBe('InProgress');
     await rm(holdFile);
 
-    const deadline = Date.now() + 90_000;
-    let status: string | undefined;
-    for (;;) {
-      status = (await sdk.deploy.send(new GetDeploymentCommand({ deploymentId }))).deploymentInfo?.status;
-      if (status === 'Succeeded' || status === 'Failed' || status === 'Stopped') break;
-      if (Date.now() > deadline) break;
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    let last: string | undefined;
+    const status = await waitFor(
+      'the deployment to end after the restart',
+      async () => {
+        last = (await sdk.deploy.send(new GetDeploymentCommand({ deploymentId }))).deploymentInfo?.status;
+        return (last === 'Succeeded' || last === 'Failed' || last === 'Stopped') && last;
+      },
+      { timeoutMs: 90_000, intervalMs: 250, details: () => `still ${last}` },
+    );
     expect(status).toBe('Succeeded');
     const records = await readProof(fleet.proofFile);
     for (const host of ['host-1', 'host-2']) {

@@ -28,13 +28,8 @@ afterEach(async () => {
   }
 });
 
-const until = async (what: string, cond: () => boolean | Promise<boolean>, ms = 20_000) => {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
+/** expect.poll options: what is awaited (named in the failure) and for how long. */
+const within = (message: string, timeout = 20_000) => ({ message, timeout });
 
 const idOf = (c: { body: unknown }) => (c.body as { HostCommandIdentifier?: string }).HostCommandIdentifier;
 
@@ -53,7 +48,7 @@ describe('daemon reliability', () => {
     const agent = h.start();
     down = true;
     h.queue.push({ HostCommandIdentifier: 'hc-outage', HostIdentifier: HOST_ARN, DeploymentExecutionId: EXEC('d-OUTAGE001'), CommandName: 'DownloadBundle' });
-    await until('two failed completions', () => h.completes('hc-outage').length >= 2);
+    await expect.poll(() => h.completes('hc-outage').length, within('failed completions during the outage')).toBeGreaterThanOrEqual(2);
     const pendingDir = join(h.rootDir, 'pending-results');
     expect(await readdir(pendingDir)).toHaveLength(1);
     expect(await readdir(join(h.rootDir, 'ongoing-deployment'))).toEqual([]);
@@ -62,10 +57,10 @@ describe('daemon reliability', () => {
     const before = h.completes('hc-outage').length;
     // Restarted while the control plane is still down: it tries again from the outbox.
     h.start();
-    await until('a retry after the restart', () => h.completes('hc-outage').length > before + 1);
+    await expect.poll(() => h.completes('hc-outage').length, within('a retry after the restart')).toBeGreaterThan(before + 1);
     down = false;
-    await until('the accepted completion', () => accepted.length === 1);
-    await until('an empty outbox', async () => (await readdir(pendingDir)).length === 0);
+    await expect.poll(() => accepted.length, within('the accepted completion')).toBe(1);
+    await expect.poll(() => readdir(pendingDir), within('an empty outbox')).toEqual([]);
     await new Promise((r) => setTimeout(r, 1500));
     expect(accepted).toHaveLength(1);
     expect(accepted[0]?.id).toBe('hc-outage');
@@ -80,7 +75,7 @@ describe('daemon reliability', () => {
     const h = await host();
     const first = h.start();
     const pidFile = join(h.root, 'state', 'codedeploy-agent.pid');
-    await until('the first agent polling', () => h.server.calls('PollHostCommand').length > 0);
+    await expect.poll(() => h.server.calls('PollHostCommand').length, within('the first agent polling')).toBeGreaterThan(0);
     expect((await readFile(pidFile, 'utf8')).trim()).toBe(String(first.pid));
 
     const started = Date.now();
@@ -104,11 +99,11 @@ describe('daemon reliability', () => {
   it('starts again at once after a kill -9 (the lock dies with its holder)', async () => {
     const h = await host();
     h.start();
-    await until('polling', () => h.server.calls('PollHostCommand').length > 0);
+    await expect.poll(() => h.server.calls('PollHostCommand').length, within('polling')).toBeGreaterThan(0);
     await h.stop('SIGKILL');
     const polls = h.server.calls('PollHostCommand').length;
     h.start();
-    await until('polling again', () => h.server.calls('PollHostCommand').length > polls, 10_000);
+    await expect.poll(() => h.server.calls('PollHostCommand').length, within('polling again', 10_000)).toBeGreaterThan(polls);
     expect(h.agent?.exitCode).toBeNull();
   }, 30_000);
 
@@ -118,7 +113,7 @@ describe('daemon reliability', () => {
     h.specs.set(EXEC('d-WAITLOCK1'), localSpec('d-WAITLOCK1', 'dg-1', SAMPLE));
     h.start();
     h.queue.push({ HostCommandIdentifier: 'hc-wait', HostIdentifier: HOST_ARN, DeploymentExecutionId: EXEC('d-WAITLOCK1'), CommandName: 'DownloadBundle' });
-    await until('the acknowledgement', () => h.server.calls('PutHostCommandAcknowledgement').length === 1);
+    await expect.poll(() => h.server.calls('PutHostCommandAcknowledgement').length, within('the acknowledgement')).toBe(1);
     await new Promise((r) => setTimeout(r, 1500));
     expect(h.completes('hc-wait')).toHaveLength(0);
     await lock.release();

@@ -112,8 +112,7 @@ describe.skipIf(!existsSync(AGENT_CLI))('codedeploy-agent start (daemon)', () =>
     h.start();
     await h.deploy(EXEC('d-KILL00001'), ['DownloadBundle', 'Install']);
     h.queue.push({ HostCommandIdentifier: 'hc-interrupted', HostIdentifier: HOST_ARN, DeploymentExecutionId: EXEC('d-KILL00001'), CommandName: 'ApplicationStart' });
-    for (let i = 0; i < 300 && !(await proof(h)).includes('started'); i++) await new Promise((r) => setTimeout(r, 50));
-    expect(await proof(h)).toContain('started');
+    await expect.poll(() => proof(h), { timeout: 20_000, message: 'the hook starting' }).toContain('started');
     expect(await readdir(join(h.rootDir, 'ongoing-deployment'))).toEqual(['d-KILL00001']);
     await h.stop('SIGKILL');
     expect(h.completes('hc-interrupted')).toHaveLength(0);
@@ -135,7 +134,7 @@ describe.skipIf(!existsSync(AGENT_CLI))('codedeploy-agent start (daemon)', () =>
     h.start();
     await h.deploy(EXEC('d-TERM00001'), ['DownloadBundle', 'Install']);
     h.queue.push({ HostCommandIdentifier: 'hc-graceful', HostIdentifier: HOST_ARN, DeploymentExecutionId: EXEC('d-TERM00001'), CommandName: 'ApplicationStart' });
-    for (let i = 0; i < 300 && !(await proof(h)).includes('started'); i++) await new Promise((r) => setTimeout(r, 50));
+    await expect.poll(() => proof(h), { timeout: 20_000, message: 'the hook starting' }).toContain('started');
     const pollsBefore = h.server.calls('PollHostCommand').length;
     const exit = await h.stop('SIGTERM');
     expect(exit).toBe(0);
@@ -191,8 +190,7 @@ describe.skipIf(!existsSync(AGENT_CLI))('codedeploy-agent start (daemon)', () =>
     const h = await host();
     h.start({ NOTIFY_SOCKET: sock.path });
     const messages = () => sock.received().map((d) => d.message).join('\n');
-    for (let i = 0; i < 200 && !messages().includes('READY=1'); i++) await new Promise((r) => setTimeout(r, 50));
-    expect(messages()).toMatch(/READY=1/);
+    await expect.poll(messages, { timeout: 15_000 }).toMatch(/READY=1/);
     expect(messages()).toMatch(/STATUS=idle: polling for commands/);
     expect(h.server.calls('PollHostCommand').length).toBeGreaterThan(0);
     expect(await h.stop('SIGTERM')).toBe(0);

@@ -12,6 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startDaemonHost, type DaemonHost } from '../helpers/daemon-host.js';
 import { FIXTURES, makeTarball } from '../helpers/local-deploy.js';
 import { tempDir } from '../helpers/temp.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const LOCAL_CLI = join(import.meta.dirname, '..', '..', 'dist', 'agent', 'cli', 'codedeploy-local.js');
 const AGENT_CLI = join(import.meta.dirname, '..', '..', 'dist', 'agent', 'cli', 'codedeploy-agent.js');
@@ -103,10 +104,9 @@ async function startPollingDaemonUnderUmask0(): Promise<DaemonHost> {
     process.umask(old);
   }
   const log = join(h.logDir, 'codedeploy-agent.log');
-  const deadline = Date.now() + 20_000;
-  while (!(existsSync(log) && (await readFile(log, 'utf8')).includes('Polling for commands'))) {
-    if (Date.now() > deadline) throw new Error(`the daemon did not start polling; stderr:\n${h.stderr()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitFor('the daemon to start polling', async () => existsSync(log) && (await readFile(log, 'utf8')).includes('Polling for commands'), {
+    timeoutMs: 20_000,
+    details: () => `stderr:\n${h.stderr()}`,
+  });
   return h;
 }

@@ -7,7 +7,7 @@ import { lstat, mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/pr
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { unpackArchive } from '../../agent/bundle/unpack.js';
-import type { ArchiveType } from '../../agent/bundle/types.js';
+import type { ArchiveType } from '../../agent/spec/bundle-type.js';
 import { AgentError, ErrorCodes } from '../../agent/errors.js';
 import { silentLogger, tempDir } from '../helpers/temp.js';
 import { makeTar, makeZip, type SpecEntry } from '../helpers/archive-builders.js';

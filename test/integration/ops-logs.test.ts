@@ -48,13 +48,8 @@ function follow(h: DaemonHost, args: string[] = []): { child: ChildProcess; line
   return { child, lines, stderr: () => stderr, exited };
 }
 
-async function until(check: () => boolean, what: string, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+/** expect.poll options: what is awaited (named in the failure), checked every 20 ms for up to 20 s. */
+const within = (message: string) => ({ message, timeout: 20_000, interval: 20 });
 
 const hosts: DaemonHost[] = [];
 const children: ChildProcess[] = [];
@@ -83,14 +78,15 @@ describe.skipIf(!existsSync(AGENT_CLI))('codedeploy-agent logs --follow', () => 
     h.start();
     const f = follow(h);
     children.push(f.child);
-    await until(() => f.stderr().includes('waiting for a deployment to start'), 'the follower to start');
+    const lastLines = () => f.lines.filter((l) => / \[stdout\]third \d+$/.test(l.line)).length;
+    await expect.poll(f.stderr, within('the follower to start')).toContain('waiting for a deployment to start');
 
     const first = h.deploy(EXEC('d-LOGS00001'), ['DownloadBundle', 'BeforeInstall']);
-    await until(() => f.lines.some((l) => / \[stdout\]third \d+$/.test(l.line)), 'the first deployment\'s last line');
+    await expect.poll(lastLines, within('the first deployment\'s last line')).toBeGreaterThan(0);
     expect((await first).map((c) => (c.body as { CommandStatus: string }).CommandStatus)).toEqual(['Succeeded', 'Succeeded']);
 
     const second = h.deploy(EXEC('d-LOGS00002'), ['DownloadBundle', 'BeforeInstall']);
-    await until(() => f.lines.filter((l) => / \[stdout\]third \d+$/.test(l.line)).length === 2, 'the second deployment\'s last line');
+    await expect.poll(lastLines, within('the second deployment\'s last line')).toBe(2);
     await second;
 
     const text = f.lines.map((l) => l.line);

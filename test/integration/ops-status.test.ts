@@ -9,6 +9,7 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AGENT_CLI, HOST_ARN, localSpec, startDaemonHost, type DaemonHost } from '../helpers/daemon-host.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const EXEC = (d: string) => `CodeDeploy/us-east-1/Prod/arn:aws:sds:us-east-1:123456789012:deployment/${d}`;
 
@@ -53,15 +54,8 @@ async function statusJson(h: DaemonHost): Promise<{ code: number | null; s: Stat
   return { code, s: JSON.parse(stdout) as StatusJson };
 }
 
-async function until<T>(fn: () => Promise<T | undefined>, what: string, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+// Each check runs the status command; a failed assertion inside one ends the wait at once.
+const WAIT = { timeoutMs: 20_000 };
 
 const hosts: DaemonHost[] = [];
 afterEach(async () => {
@@ -81,10 +75,10 @@ describe.skipIf(!existsSync(AGENT_CLI))('codedeploy-agent status', () => {
     await h.deploy(EXEC('d-STAT00001'), ['DownloadBundle']);
 
     const pending = h.deploy(EXEC('d-STAT00001'), ['BeforeInstall']);
-    const during = await until(async () => {
+    const during = await waitFor('the running script in status', async () => {
       const { code, s } = await statusJson(h);
       return code === 0 && s.currentCommands[0]?.script ? s : undefined;
-    }, 'the running script in status');
+    }, WAIT);
     expect(Object.keys(during)).toEqual(['running', 'state', 'pid', 'pidFile', 'statusFile', 'startedAt', 'uptimeSeconds', 'version', 'identity', 'endpoint', 'currentCommands', 'deployments', 'deploymentsReadable', 'notes']);
     expect(during).toMatchObject({ running: true, state: 'running', pid: h.agent?.pid, identity: { kind: 'on-premises', hostIdentifier: HOST_ARN, region: 'us-east-1' }, endpoint: h.server.url });
     expect(during.currentCommands).toEqual([
@@ -101,10 +95,10 @@ describe.skipIf(!existsSync(AGENT_CLI))('codedeploy-agent status', () => {
     expect(later.stdout).toMatch(/^ {2}command {3}d-STAT00001 \(group dg-status\) BeforeInstall: scripts\/step\.sh, running [12]s$/m);
 
     expect((await pending)[0]?.body).toMatchObject({ CommandStatus: 'Succeeded' });
-    const after = await until(async () => {
+    const after = await waitFor('the command to end', async () => {
       const { s } = await statusJson(h);
       return s.currentCommands.length === 0 ? s : undefined;
-    }, 'the command to end');
+    }, WAIT);
     expect(after.deployments[0]).toMatchObject({ deploymentId: 'd-STAT00001', result: 'Succeeded', lastCommand: 'BeforeInstall' });
     expect((await status(h, false)).stdout).toContain('command   none (polling for commands)');
 
@@ -131,10 +125,10 @@ describe.skipIf(!existsSync(AGENT_CLI))('codedeploy-agent status', () => {
     h.specs.set(EXEC('d-STATFAIL1'), localSpec('d-STATFAIL1', 'dg-status', src));
     h.start();
     await h.deploy(EXEC('d-STATFAIL1'), ['DownloadBundle', 'BeforeInstall']);
-    const { s } = await until(async () => {
+    const { s } = await waitFor('the failure in status', async () => {
       const r = await statusJson(h);
       return r.s.deployments[0]?.result === 'Failed' ? r : undefined;
-    }, 'the failure in status');
+    }, WAIT);
     expect(s.deployments[0]).toMatchObject({ deploymentId: 'd-STATFAIL1', result: 'Failed', lastCommand: 'BeforeInstall', failedScript: 'scripts/step.sh', errorCode: 4 });
     expect((await status(h, false)).stdout).toContain('      scripts/step.sh: Script at specified location: scripts/step.sh failed with exit code 3 (error code 4)');
 

@@ -17,7 +17,7 @@ import {
   type LifecycleEvent,
 } from '@aws-sdk/client-codedeploy';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { sleep } from './wait.js';
+import { waitFor } from './wait.js';
 
 export const APPLICATION = 'FaultApp';
 export const GROUP = 'faults';
@@ -85,9 +85,9 @@ export function deployApi(url: () => string): DeployApi {
       return info;
     },
     async waitForEnd(deploymentId, timeoutMs, describe) {
-      const end = Date.now() + timeoutMs;
       let last = 'never answered';
-      for (;;) {
+      // A failed GetDeployment is not the end of the wait: the control plane may be down a while.
+      const ended = async (): Promise<DeploymentInfo | false> => {
         try {
           const info = await api.getDeployment(deploymentId);
           if (TERMINAL.has(info.status ?? '')) return info;
@@ -95,11 +95,12 @@ export function deployApi(url: () => string): DeployApi {
         } catch (err) {
           last = `GetDeployment failed: ${(err as Error).message}`;
         }
-        if (Date.now() > end) {
-          throw new Error(`deployment ${deploymentId} did not end within ${Math.round(timeoutMs / 1000)} s (last: ${last})${describe ? `\n${await describe()}` : ''}`);
-        }
-        await sleep(250);
-      }
+        return false;
+      };
+      // `ended` never throws, so the only failure is the timeout; it says what the deployment last was.
+      return waitFor(`deployment ${deploymentId} to end`, ended, { timeoutMs, intervalMs: 250 }).catch(async (err: unknown) => {
+        throw new Error(`deployment ${deploymentId} did not end within ${Math.round(timeoutMs / 1000)} s (last: ${last})${describe ? `\n${await describe()}` : ''}`, { cause: err });
+      });
     },
     async lifecycleEvents(deploymentId, instanceName) {
       const out = await deploy().send(new BatchGetDeploymentTargetsCommand({ deploymentId, targetIds: [instanceName] }));

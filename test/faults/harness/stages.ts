@@ -6,7 +6,7 @@
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExchangeRecord, FaultProxy, Phase } from './fault-proxy.js';
-import { sleep } from './wait.js';
+import { waitFor } from './wait.js';
 
 export type Stage =
   /** A poll answer carrying `command` (phase 'relayed': the agent has it; 'response': it never will). */
@@ -38,6 +38,12 @@ export function stageLabel(stage: Stage): string {
   }
 }
 
+/**
+ * The scenario's own limit (and `stop()`) ends a hook wait; this one only keeps the poll from
+ * outliving a scenario that failed elsewhere without expiring. Longer than any scenario's limit.
+ */
+const HOOK_WAIT_LIMIT_MS = 10 * 60_000;
+
 const opFor = { poll: 'PollHostCommand', spec: 'GetDeploymentSpecification', ack: 'PutHostCommandAcknowledgement', complete: 'PutHostCommandComplete' } as const;
 
 /**
@@ -47,11 +53,15 @@ const opFor = { poll: 'PollHostCommand', spec: 'GetDeploymentSpecification', ack
 export async function atStage(stage: Stage, o: { proxy: FaultProxy; markers: string; stop: () => boolean }, action: () => Promise<void>): Promise<ExchangeRecord | undefined> {
   if (stage.kind === 'hook') {
     const marker = join(o.markers, `${stage.event}.start`);
-    for (;;) {
-      if (await access(marker).then(() => true, () => false)) break;
-      if (o.stop()) throw new Error(`${stage.event}'s hook never started`);
-      await sleep(25);
-    }
+    await waitFor(
+      `${stage.event}'s hook to start`,
+      async () => {
+        if (await access(marker).then(() => true, () => false)) return true;
+        if (o.stop()) throw new Error(`${stage.event}'s hook never started`);
+        return false;
+      },
+      { timeoutMs: HOOK_WAIT_LIMIT_MS, intervalMs: 25 },
+    );
     await action();
     return undefined;
   }
