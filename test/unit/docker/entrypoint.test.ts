@@ -12,7 +12,7 @@ import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseAgentConfig } from '../../../agent/config/agent-config.js';
 import { parseOnPremisesConfig } from '../../../agent/identity/on-premises-config.js';
 import { tempDir } from '../../helpers/temp.js';
@@ -63,12 +63,13 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function until(check: () => Promise<boolean> | boolean, timeoutMs = 8000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await sleep(50);
-  }
+function until(check: () => Promise<boolean> | boolean, timeoutMs = 8000): Promise<void> {
+  return vi.waitFor(
+    async () => {
+      if (!(await check())) throw new Error('condition not met in time');
+    },
+    { timeout: timeoutMs, interval: 50 },
+  );
 }
 
 describe('entrypoint.sh agent', () => {

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Poller, type CommandStatus, type HostCommand, type PollerClient, NOOP_COMPLETION_MESSAGE, RESTART_FAILURE_MESSAGE } from '../../../agent/poller/poller.js';
 import { OngoingCommandTracker } from '../../../agent/poller/ongoing-command-tracker.js';
 import { PendingResultStore } from '../../../agent/poller/pending-results.js';
@@ -141,13 +141,13 @@ async function setup(opts: { execute?: (name: string, spec: DeploymentSpec, sign
   return { client, tracker, store, delivery, poller, executed, sleeps, dir };
 }
 
-const until = async (cond: () => boolean, ms = 3000) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
+const until = (cond: () => boolean, ms = 3000): Promise<void> =>
+  vi.waitFor(
+    () => {
+      if (!cond()) throw new Error('condition not met in time');
+    },
+    { timeout: ms, interval: 5 },
+  );
 
 describe('poller', () => {
   it('polls, gets the spec, acks, executes and completes exactly once', async () => {

@@ -1,14 +1,21 @@
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createNotifier } from '../../../agent/systemd/sd-notify.js';
 import { captureLogger, silentLogger, tempDir } from '../../helpers/temp.js';
 import { notifySocket } from '../../helpers/notify-socket.js';
 
+/** Waits up to timeoutMs for check; the caller's assertions then say what was missing. */
 async function until(check: () => boolean, timeoutMs = 3000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check() && Date.now() < end) await sleep(10);
+  await vi
+    .waitFor(
+      () => {
+        if (!check()) throw new Error('not yet');
+      },
+      { timeout: timeoutMs, interval: 10 },
+    )
+    .catch(() => undefined);
 }
 
 const baseEnv = { PATH: process.env.PATH };

@@ -249,10 +249,9 @@ describe('local S3 endpoint on the wire', () => {
     req.write(Buffer.alloc(100_000, 3));
     await new Promise((resolve) => setTimeout(resolve, 200));
     req.destroy();
-    const deadline = Date.now() + 5000;
-    while (!lines().some((l) => l.msg === 'S3 request' && l.operation === 'PutObject') && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await expect
+      .poll(() => lines().some((l) => l.msg === 'S3 request' && l.operation === 'PutObject'), { timeout: 5000, interval: 20 })
+      .toBe(true);
     expect(readdirSync(join(dir, 's3', 'tmp'))).toEqual([]);
     expect(readdirSync(join(dir, 's3', 'objects'))).toEqual([]);
     expect((await send(port, { method: 'GET', path: '/abort-bucket/k' })).status).toBe(404);

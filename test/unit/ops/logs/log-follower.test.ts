@@ -1,6 +1,6 @@
 import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { runLogs } from '../../../../agent/cli/logs-command.js';
 import { NoDeploymentError, streamDeploymentLogs } from '../../../../agent/ops/logs/log-follower.js';
 import { tempDir } from '../../../helpers/temp.js';
@@ -17,12 +17,13 @@ async function writeLog(rootDir: string, group: string, id: string, text: string
   await (append ? appendFile : writeFile)(join(dir, 'scripts.log'), text);
 }
 
-async function until(check: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await sleep(10);
-  }
+function until(check: () => boolean, ms = 3000): Promise<void> {
+  return vi.waitFor(
+    () => {
+      if (!check()) throw new Error('condition not met in time');
+    },
+    { timeout: ms, interval: 10 },
+  );
 }
 
 describe('streamDeploymentLogs', () => {
