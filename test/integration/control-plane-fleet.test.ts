@@ -155,7 +155,7 @@ describe('deployment configs, failure, rollback and stop with three real agents'
     expect(rollback.status).toBe('Succeeded');
     for (const a of fleet.agents) expect(await readFile(join(a.root, 'agent-home', 'fleet-app', 'version.txt'), 'utf8')).toBe('good\n');
     expect(deploymentGroupId).toBeTruthy();
-  });
+  }, 180_000);
 
   it('StopDeployment mid-way: the running hook is ended, no other host starts, the deployment is Stopped', async () => {
     await createAppAndGroup(sdk.deploy, { group: 'stop', config: 'CodeDeployDefault.OneAtATime', tag: 'trio' });
