@@ -59,7 +59,7 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
     logger.info({ kind: identity.kind, hostIdentifier: identity.hostIdentifier, region: identity.region, endpoint }, summary);
     o.report(`${config.programName}: ${summary}`);
 
-    // <pid_dir>/<program>.status.json for `codedeploy-agent status` (agent/ops/status-file.ts).
+    // <pid_dir>/<program>.status.json for `codedeploy-agent status` (agent/status/status-file.ts).
     statusPublisher = await createStatusPublisher({
       file: statusFilePath(config.pidDir, config.programName),
       logger,
@@ -153,7 +153,7 @@ async function readTrustedCa(config: Readonly<AgentConfig>): Promise<string | un
 /**
  * The host locks: <pid_dir>/<program>.lock, and root_dir itself (two agents with different pid
  * dirs must not share a deployment root either; a directory lock adds no file to root_dir).
- * flock-based (platform/file-lock.ts): a crashed agent never blocks the next start.
+ * flock-based (common/file-lock.ts): a crashed agent never blocks the next start.
  */
 async function lockHost(config: Readonly<AgentConfig>): Promise<FileLock[]> {
   const locks: FileLock[] = [];

@@ -62,7 +62,7 @@ export class AgentError extends Error {
 
 /**
  * CodeDeploy's host-command error codes, carried in PutHostCommandComplete diagnostics
- * (DESIGN.md section 3; reference section 7.6).
+ * (docs/design.md section 3; docs/reference.md section 7.6).
  */
 export const ScriptErrorCode = {
   SUCCEEDED: 0,

@@ -1,5 +1,5 @@
 /**
- * One ACL entry (reference section 5.2, ACE grammar; ace_info.rb). Split on ":" keeping empty
+ * One ACL entry (docs/reference.md section 5.2, ACE grammar; ace_info.rb). Split on ":" keeping empty
  * parts, read right to left: [d|default:][u|user|g|group|m|mask|o|other:]<name-or-type>:<perms>.
  */
 import type { Ace, AceType } from './model.js';

@@ -1,5 +1,5 @@
 /**
- * The files section (reference section 5.2; file_info.rb): a list of {source, destination}.
+ * The files section (docs/reference.md section 5.2; file_info.rb): a list of {source, destination}.
  * A missing source is reported first (as the official agent does, even when the destination is
  * missing too); values are kept as the text the user wrote.
  */

@@ -1,6 +1,6 @@
 import type { Ace, SeRange } from './model.js';
 
-/** "default:user:bob:rwx", "mask::r-x": the normalised text setfacl takes (reference section 5.2). */
+/** "default:user:bob:rwx", "mask::r-x": the normalised text setfacl takes (docs/reference.md section 5.2). */
 export function formatAce(ace: Ace): string {
   const perms = `${ace.read ? 'r' : '-'}${ace.write ? 'w' : '-'}${ace.execute ? 'x' : '-'}`;
   return `${ace.isDefault ? 'default:' : ''}${ace.type}:${ace.name}:${perms}`;

@@ -1,5 +1,5 @@
 /**
- * The hooks section (reference section 5.2; application_specification.rb parse_hooks,
+ * The hooks section (docs/reference.md section 5.2; application_specification.rb parse_hooks,
  * script_info.rb): event name -> list of scripts, each with a non-blank location, optional runas,
  * sudo (Ruby truthiness) and timeout ((timeout || 3600).to_i, must be > 0).
  */

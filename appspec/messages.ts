@@ -1,5 +1,5 @@
 /**
- * Every message the appspec parser reports. The official ones (reference section 5.2) are the
+ * Every message the appspec parser reports. The official ones (docs/reference.md section 5.2) are the
  * contract, character for character, typos included ("specifiles", "filespecifies", the ACL message
  * that says "hooks section"). The structural ones cover what the official agent leaves to Ruby
  * exceptions (a string where a list is expected, ...) and are written in the same style.

@@ -1,5 +1,5 @@
 /**
- * permissions[].mode (reference section 5.2, mode_info.rb): the characters the user wrote,
+ * permissions[].mode (docs/reference.md section 5.2, mode_info.rb): the characters the user wrote,
  * left-padded with "0" to 3, at most 4 long, each 0-7. The 4th digit from the right holds the
  * setuid/setgid/sticky bits.
  */

@@ -39,7 +39,7 @@ export interface FileMapping {
 
 export type AceType = 'user' | 'group' | 'mask' | 'other';
 
-/** One ACL entry, normalised (reference section 5.2, ACE grammar). */
+/** One ACL entry, normalised (docs/reference.md section 5.2, ACE grammar). */
 export interface Ace {
   isDefault: boolean;
   type: AceType;

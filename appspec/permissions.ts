@@ -1,5 +1,5 @@
 /**
- * The permissions section (reference section 5.2; application_specification.rb parse_permissions,
+ * The permissions section (docs/reference.md section 5.2; application_specification.rb parse_permissions,
  * linux_permission_info.rb): object (required, trimmed), pattern, except, type, owner, group, mode,
  * acls, context. Every problem of every entry is reported.
  */

@@ -1,5 +1,5 @@
 /**
- * permissions[].context (reference section 5.2; context_info.rb): {name?, type, range?}. name is
+ * permissions[].context (docs/reference.md section 5.2; context_info.rb): {name?, type, range?}. name is
  * the SELinux user; type is required; range follows the grammar in selinux-range.ts. A role is
  * rejected with the official "roles are not supported" message.
  */

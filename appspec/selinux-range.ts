@@ -1,5 +1,5 @@
 /**
- * The SELinux range of permissions[].context (reference section 5.2; range_info.rb):
+ * The SELinux range of permissions[].context (docs/reference.md section 5.2; range_info.rb):
  * s<N>[-s<M>][:c<a>[.c<b>](,c<a>[.c<b>])*], sensitivities low <= high, categories 0-1023,
  * category ranges low <= high, no category twice.
  */

@@ -1,7 +1,7 @@
 /**
  * many-entries: deploy tars of empty files (100k and 1M entries by default) with codedeploy-local
  * (DownloadBundle + Install of `source: /`) and report each run's peak RSS and wall time, then the
- * ratio of the times. Memory must not grow with the entry count (DESIGN.md section 8; target under
+ * ratio of the times. Memory must not grow with the entry count (docs/design.md section 8; target under
  * 150 MB at 1M entries) and time should grow linearly: time(1M)/time(100k) near 10.
  *
  * Peak RSS is the child's own getrusage maxrss, written by a tiny wrapper at exit, so it needs no

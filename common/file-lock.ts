@@ -1,6 +1,6 @@
 /**
  * Exclusive advisory locks between processes (flock(2)), used for "one agent per host", "one
- * writer per deployment group" and "one control plane per data dir" (DESIGN.md section 8).
+ * writer per deployment group" and "one control plane per data dir" (docs/design.md section 8).
  *
  * Why flock and not a pid check: the kernel drops the lock the moment the holder dies (kill -9,
  * OOM, power loss), so a stale lock file never blocks a start, and a reused pid never looks like a

@@ -1,5 +1,5 @@
 /**
- * The modes of what the agent creates (DESIGN.md section 8): directories 0750, log files 0640 and
+ * The modes of what the agent creates (docs/design.md section 8): directories 0750, log files 0640 and
  * root_dir 0700, whatever the umask. mkdir(2) and open(2) mask the mode they are given with the
  * umask (0644 under the usual 022, 0666 under 000), so each new directory and file is chmod-ed
  * explicitly. Directories and files that already exist keep their mode: it is an operator's or a

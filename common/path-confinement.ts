@@ -1,7 +1,7 @@
 /**
  * "Is this path inside that root": the one rule for every path that comes from an appspec, a spec
  * or a URL (hook locations, files sources, the AppSpec file name, repository folders), shared by the
- * deployment, `codedeploy-agent validate` and the control plane (DESIGN.md section 5: one
+ * deployment, `codedeploy-agent validate` and the control plane (docs/design.md section 5: one
  * confinement function, used by validate and by the deployment alike).
  *
  * The rule (isInside) is lexical:
@@ -15,7 +15,7 @@
  *   file systems.
  *
  * Written paths (joinRootRelative, resolveInside) are always root-relative: a leading "/" names the
- * root, not the host's "/" (reference section 7.1 for hook locations, 5.6 for files sources).
+ * root, not the host's "/" (docs/reference.md section 7.1 for hook locations, section 5.3 for files sources).
  *
  * locateInside adds the file system: the real path (symbolic links followed) must be inside the
  * root's real path too. It can leave the last component unfollowed, for paths that are used as

@@ -227,7 +227,7 @@ function bodyPolicy(req: http.IncomingMessage, t: BodyTimeouts): BodyTimeoutPoli
 
 /**
  * One control plane per data dir: two engines on one database would hand out the same commands.
- * The lock is flock(2) on `<dataDir>/control-plane.lock` (agent/platform/file-lock.ts), so the
+ * The lock is flock(2) on `<dataDir>/control-plane.lock` (common/file-lock.ts), so the
  * kernel releases it when the holder dies however it dies, and a stale file, or a pid in it that
  * now belongs to some other process, never blocks a start. The `control-plane.pid` of earlier
  * versions is removed once the lock is ours.

@@ -1,7 +1,7 @@
 /**
  * The destination side of an archive unpack: every entry of an untrusted archive goes through here.
  *
- * Safety rules (DESIGN.md section 5, "confined paths"):
+ * Safety rules (docs/design.md section 5, "confined paths"):
  * - an entry name that is absolute or has a `..` component fails the unpack (PATH_ESCAPE);
  * - an entry whose parent path goes through a symbolic link fails the unpack, whatever the link points
  *   at. The destination directory is new and only this object writes into it, so what exists there

@@ -1,5 +1,5 @@
 /**
- * Downloads a GitHub revision (reference section 6.2) with @octokit/rest:
+ * Downloads a GitHub revision (docs/reference.md section 6.2) with @octokit/rest:
  * GET <apiUrl>/repos/<account>/<repository>/<tarball|zipball>/<CommitId>, which GitHub answers
  * with a 302 to its codeload host. The archive holds one top-level `<owner>-<repo>-<sha>/`
  * directory; the generic strip removes it later. A "tar" bundle is GitHub's tarball, which is
@@ -14,7 +14,7 @@
  * Authentication: `Authorization: token <GitHubAccessToken>` when the spec has one, anonymous
  * otherwise. The token is never logged, never put in an error message or cause.
  *
- * Proxy and CA: unlike the official agent (which ignores proxy_uri here, reference 11.2 item 26),
+ * Proxy and CA: unlike the official agent (which ignores proxy_uri here, docs/reference.md section 11.2 item 26),
  * proxy_uri is honoured with an undici ProxyAgent as the fetch dispatcher; a CA bundle becomes the
  * dispatcher's TLS `ca` (for the proxy and the tunnelled connection).
  *

@@ -1,5 +1,5 @@
 /**
- * Local revisions (reference 6.3):
+ * Local revisions (docs/reference.md section 6.3):
  * - "Local File": the bundle file becomes a symlink to the location (a copy when symlinking fails);
  * - "Local Directory": the tree is copied into the archive directory (copied rather than linked to
  *   keep the revision's history). Symlinks are copied as symlinks, never followed; modes and mtimes

@@ -1,5 +1,5 @@
 /**
- * Downloads an S3 revision (reference section 6.1) with @aws-sdk/client-s3.
+ * Downloads an S3 revision (docs/reference.md section 6.1) with @aws-sdk/client-s3.
  *
  * Endpoint (resolveS3Endpoint): s3_endpoint_override (path-style addressing) > with use_fips_mode
  * https://s3-fips.<region>.amazonaws.com > for eusc-de-east-1 https://s3.eusc-de-east-1.amazonaws.eu >
@@ -80,7 +80,7 @@ export interface S3EndpointChoice {
   forcePathStyle: boolean;
 }
 
-/** The endpoint rules of reference 6.1 (pure). */
+/** The endpoint rules of docs/reference.md section 6.1 (pure). */
 export function resolveS3Endpoint(opts: Pick<S3FetcherOptions, 'region' | 'endpointOverride' | 'useFipsMode' | 'forcePathStyle'>): S3EndpointChoice {
   const override = opts.endpointOverride?.trim();
   if (override) {

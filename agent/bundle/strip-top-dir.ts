@@ -1,5 +1,5 @@
 /**
- * The top-level directory strip of reference 6.5: when the unpacked archive holds exactly one entry,
+ * The top-level directory strip of docs/reference.md section 6.5: when the unpacked archive holds exactly one entry,
  * that entry is a directory (not a symlink to one) and it holds an entry whose name matches /appspec/i,
  * the directory's contents become the archive directory.
  */

@@ -1,5 +1,5 @@
 /**
- * Unpack a bundle archive into a new directory (reference 6.4, without the shell: no `tar`/`unzip`
+ * Unpack a bundle archive into a new directory (docs/reference.md section 6.4, without the shell: no `tar`/`unzip`
  * processes, no quoting problems, no process-wide cwd change).
  *
  * - tar and tgz restore modes, mtimes and, when running as root, owners (GNU `tar -xp` as root);

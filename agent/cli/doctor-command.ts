@@ -1,6 +1,6 @@
 /**
  * codedeploy-agent doctor [--json] [--config_file PATH]: checks what the agent needs from this
- * host (agent/ops/doctor-checks.ts) and says what to do about each problem. Exit 1 when any check
+ * host (agent/ops/doctor/doctor-checks.ts) and says what to do about each problem. Exit 1 when any check
  * fails (warnings do not fail), 2 on a usage error.
  */
 import { CONFIG_OPTION_HELP, parseConfigFileArgs } from './config-option.js';

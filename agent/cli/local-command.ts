@@ -1,6 +1,6 @@
 /**
  * codedeploy-local: runs a whole deployment on this host from a local bundle with no control
- * plane (reference section 9). Parses and checks the options, loads the config, opens the log,
+ * plane (docs/reference.md section 9). Parses and checks the options, loads the config, opens the log,
  * has deployment/local-deployment.ts run the events, and prints what the official CLI prints:
  * output lines and exit statuses follow it; progress per event goes to stderr so stdout stays
  * what scripts that wrap the official tool expect.

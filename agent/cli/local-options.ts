@@ -1,6 +1,6 @@
 /**
- * codedeploy-local's options: parsing, flag-compatible with the official docopt CLI (reference
- * section 9.1). The checks of the values (section 9.2) belong to the modules that own the
+ * codedeploy-local's options: parsing, flag-compatible with the official docopt CLI (docs/reference.md
+ * section 9.1). The checks of the values (docs/reference.md section 9.2) belong to the modules that own the
  * concepts: bundle locations (deployment/bundle-location.ts) and lifecycle events
  * (deployment/lifecycle-check.ts); validateLocalOptions runs them in the official order.
  */

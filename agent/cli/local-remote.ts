@@ -1,5 +1,5 @@
 /**
- * codedeploy-local's S3 and GitHub locations (reference section 9.1): the same fetchers as the
+ * codedeploy-local's S3 and GitHub locations (docs/reference.md section 9.1): the same fetchers as the
  * daemon. Credentials for S3 come from the on-premises config when it exists (as the official
  * tool does), else from the standard AWS chain of a developer machine (environment, shared
  * files, SSO, instance profile). Loaded only when a remote location is used: the AWS SDK is big.

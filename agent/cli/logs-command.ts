@@ -2,7 +2,7 @@
  * codedeploy-agent logs [--follow|-f] [--deployment d-ID] [--group ID] [--json] [--config_file PATH]
  *
  * Prints a deployment's logs/scripts.log (default: the most recent deployment on this host), or
- * follows it like `tail -F` across deployments (agent/ops/log-follower.ts). [stderr] lines are red
+ * follows it like `tail -F` across deployments (agent/ops/logs/log-follower.ts). [stderr] lines are red
  * only when stdout is a terminal and NO_COLOR is not set. Ctrl-C ends following with exit 0.
  * Exit codes: 0 ok, 1 nothing to show or a file cannot be read, 2 usage error.
  */

@@ -1,6 +1,6 @@
 /**
  * codedeploy-agent status [--json] [--config_file PATH]: is the daemon running, who is it, what
- * does it do now, and how did the last deployments per group go (agent/ops/status-report.ts).
+ * does it do now, and how did the last deployments per group go (agent/ops/status/status-report.ts).
  * Exit codes like `systemctl status`: 0 running, 3 not running, 1 error, 2 usage error.
  */
 import { toError } from '../../common/errors.js';

@@ -1,5 +1,5 @@
 /**
- * The commands API client (DESIGN.md section 3, reference section 2): AWS JSON 1.1 over POST /,
+ * The commands API client (docs/design.md section 3, docs/reference.md section 2): AWS JSON 1.1 over POST /,
  * SigV4-signed, with the agent version header, per-call retries (platform/retry-policy.ts, run by
  * platform/retry.ts) and a check of every answer's shape (wire-types.ts).
  *

@@ -1,6 +1,6 @@
 /**
  * The Diagnostics the commands client sends with PutHostCommandComplete and PostHostCommandUpdate
- * (reference section 7.5): {"error_code":N,"script_name":"...","message":"...","log":"..."}, key
+ * (docs/reference.md section 7.5): {"error_code":N,"script_name":"...","message":"...","log":"..."}, key
  * order as shown, and at most 8192 characters in all (the API limit): the log is cut first, from
  * its start, at a line boundary, then the message. What a command's outcome is lives in
  * deployment/diagnostics.ts.

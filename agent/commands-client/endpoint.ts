@@ -1,6 +1,6 @@
 /**
- * Endpoint rules for the commands API (reference section 2.6), and the two service models
- * (reference section 2.1). Pure: strings in, strings out.
+ * Endpoint rules for the commands API (docs/reference.md section 2.6), and the two service models
+ * (docs/reference.md section 2.1). Pure: strings in, strings out.
  *
  * 1. `deploy_control_endpoint`, when set, is used verbatim.
  * 2. Service name: codedeploy-commands, plus "-secure" with enable_auth_policy, then "-fips" with
@@ -25,7 +25,7 @@ export function serviceModel(enableAuthPolicy: boolean): ServiceModel {
     : { targetPrefix: 'CodeDeployCommandService_v20141006', signingName: 'codedeploy-commands' };
 }
 
-/** Regions where use_fips_mode is allowed (reference section 2.6, `lib/instance_agent/config.rb`). */
+/** Regions where use_fips_mode is allowed (docs/reference.md section 2.6, `lib/instance_agent/config.rb`). */
 export const FIPS_REGIONS: readonly string[] = ['us-east-1', 'us-east-2', 'us-west-1', 'us-west-2', 'us-gov-west-1', 'us-gov-east-1'];
 
 export const FIPS_NOT_ALLOWED_MESSAGE = 'use_fips_mode can be set to true only in regions located in the USA';
@@ -42,7 +42,7 @@ const PARTITION_REGION_PATTERNS: ReadonlyMap<string, RegExp> = new Map([
 ]);
 
 /**
- * The on-premises check (reference section 2.6 step 3): the domain must be a known partition and
+ * The on-premises check (docs/reference.md section 2.6 step 3): the domain must be a known partition and
  * the region must match that partition's pattern. Throws `Unknown domain: <d>` or
  * `Invalid region: <r>` (the official messages).
  */
@@ -52,7 +52,7 @@ export function validateRegionForDomain(region: string, domain: string): void {
   if (!pattern.test(region)) throw new AgentError(ErrorCodes.IDENTITY, `Invalid region: ${region}`, { details: { region, domain } });
 }
 
-/** The default domain for a region when IMDS gives none (reference section 2.6 step 4). */
+/** The default domain for a region when IMDS gives none (docs/reference.md section 2.6 step 4). */
 export function defaultDomain(region: string): string {
   if (region === 'eusc-de-east-1') return 'amazonaws.eu';
   if (region.startsWith('cn-')) return 'amazonaws.com.cn';

@@ -1,6 +1,6 @@
 /**
  * AWS JSON 1.1 answers: a 2xx body checked against the operation's shape, or an error's code and
- * message (reference section 2.2).
+ * message (docs/reference.md section 2.2).
  */
 import { CommandsApiError } from './commands-api-error.js';
 import type { TransportResponse } from './http-transport.js';

@@ -1,5 +1,5 @@
 /**
- * Riding out a control-plane outage (DESIGN.md section 8: a command's outcome survives outages of
+ * Riding out a control-plane outage (docs/design.md section 8: a command's outcome survives outages of
  * any length). The commands client's own retries (platform/retry-policy.ts) cover a blip of a
  * second or so; calls whose loss would lose a command (GetDeploymentSpecification, the
  * acknowledgement, PutHostCommandComplete) are wrapped here and tried again until they get an

@@ -1,5 +1,5 @@
 /**
- * The commands API shapes as they travel (PascalCase, reference section 2.3), and the checks that
+ * The commands API shapes as they travel (PascalCase, docs/reference.md section 2.3), and the checks that
  * turn an untrusted JSON answer into them. A check failure is a MalformedResponse naming the field
  * (e.g. "HostCommand.CommandName"), never a TypeError somewhere downstream.
  */

@@ -1,5 +1,5 @@
 /**
- * The agent configuration: codedeployagent.yml with the official keys (reference section 8.1),
+ * The agent configuration: codedeployagent.yml with the official keys (docs/reference.md section 8.1),
  * loaded once, validated once, frozen. Keys may be written ":key:" (the official file's Ruby
  * symbol style) or "key:". Every path the agent uses comes from here, so tests run in temp roots.
  */
@@ -72,7 +72,7 @@ export interface AgentConfig {
 export const DEFAULT_CONFIG_FILE = '/etc/codedeploy-agent/conf/codedeployagent.yml';
 export const FALLBACK_CONFIG_FILE = '/opt/codedeploy-agent/conf/codedeployagent.yml';
 
-/** The shipped defaults (reference section 8.1, "Shipped conf" column where it differs). */
+/** The shipped defaults (docs/reference.md section 8.1, "Shipped conf" column where it differs). */
 export function defaultConfigValues(): Omit<AgentConfig, 'source'> {
   return {
     programName: 'codedeploy-agent',
@@ -194,7 +194,7 @@ export function parseAgentConfig(text: string, path: string): LoadedConfig {
       `An error occurred loading the CodeDeploy agent config file at ${path}. Error message: ${message}`,
     );
   };
-  // Duplicate keys: the last one wins, as in the official agent (reference section 8.2).
+  // Duplicate keys: the last one wins, as in the official agent (docs/reference.md section 8.2).
   const doc = parseDocument(text, { version: '1.1', uniqueKeys: false });
   if (doc.errors.length > 0) {
     // The yaml library's first message line already names the line and column.

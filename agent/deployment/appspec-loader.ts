@@ -1,6 +1,6 @@
 /**
- * Finds and parses the appspec of one revision. Lookup order (reference section 5.7, applied to
- * Install and hooks alike, DESIGN.md section 5): the spec's AppSpecFilename, then appspec.yaml,
+ * Finds and parses the appspec of one revision. Lookup order (docs/reference.md section 5.7, applied to
+ * Install and hooks alike, docs/design.md section 5): the spec's AppSpecFilename, then appspec.yaml,
  * then appspec.yml. The file name comes from the spec, so it must stay inside the archive.
  */
 import { readFile } from 'node:fs/promises';

@@ -1,8 +1,8 @@
 /**
- * A bundle location as codedeploy-local takes it (reference section 9.1): a local directory or
+ * A bundle location as codedeploy-local takes it (docs/reference.md section 9.1): a local directory or
  * archive, s3://bucket/key[?versionId=..&etag=..], or a GitHub https URL. Here are its kind, the
- * official CLIValidator checks with the official messages (section 9.2), and the Revision of the
- * specification it becomes (section 9.3). Local paths are checked through injected PathFacts.
+ * official CLIValidator checks with the official messages (docs/reference.md section 9.2), and the Revision of the
+ * specification it becomes (docs/reference.md section 9.3). Local paths are checked through injected PathFacts.
  */
 import { join, resolve } from 'node:path';
 import { AgentError, ErrorCodes } from '../errors.js';

@@ -1,6 +1,6 @@
 /**
  * Executes one host command of one deployment: DownloadBundle, Install, or a lifecycle-event
- * command (reference section 4). It never throws: every outcome is a CommandOutcome whose
+ * command (docs/reference.md section 4). It never throws: every outcome is a CommandOutcome whose
  * diagnostics go to PutHostCommandComplete (or to codedeploy-local's output).
  */
 import { access, chmod, stat } from 'node:fs/promises';
@@ -287,7 +287,7 @@ export class CommandExecutor {
   }
 }
 
-/** BUNDLE_* variables of reference section 7.3; undefined values are left unset. */
+/** BUNDLE_* variables of docs/reference.md section 7.3; undefined values are left unset. */
 export function revisionEnvironment(revision: Revision): Record<string, string | undefined> {
   if (revision.type === 'S3') {
     return { BUNDLE_BUCKET: revision.bucket, BUNDLE_KEY: revision.key, BUNDLE_VERSION: revision.version, BUNDLE_ETAG: revision.etag };

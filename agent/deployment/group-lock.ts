@@ -1,8 +1,8 @@
 /**
- * One writer per deployment group across processes (DESIGN.md section 8): the daemon and any
+ * One writer per deployment group across processes (docs/design.md section 8): the daemon and any
  * number of codedeploy-local runs may target one group, and its instruction and cleanup files must
  * never be written by two of them at once. The lock is a flock on the group's own directory,
- * <root_dir>/<DGID> (agent/platform/file-lock.ts), so it dies with its holder and adds no file to
+ * <root_dir>/<DGID> (common/file-lock.ts), so it dies with its holder and adds no file to
  * the official layout.
  */
 import { acquireDirectoryLock, describeHolder, LockBusyError, type FileLock, type LockHolder } from '../../common/file-lock.js';

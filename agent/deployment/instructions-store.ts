@@ -1,6 +1,6 @@
 /**
  * <DGID>_most_recent_install and <DGID>_last_successful_install: one deployment directory path
- * each, no trailing newline (reference section 4.5). Written atomically (temp file, fsync,
+ * each, no trailing newline (docs/reference.md section 4.5). Written atomically (temp file, fsync,
  * rename) so a crash never leaves a torn pointer.
  */
 import { readFile } from 'node:fs/promises';

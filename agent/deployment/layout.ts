@@ -1,5 +1,5 @@
 /**
- * The on-disk layout under root_dir (reference section 6.6), in one place:
+ * The on-disk layout under root_dir (docs/reference.md section 6.6), in one place:
  *   <root>/<DGID>/<DID>/{bundle.tar, deployment-archive/, logs/scripts.log}
  *   <root>/deployment-instructions/<DGID>_{most_recent,last_successful}_install, <DGID>-install.json, <DGID>-cleanup
  *   <root>/deployment-logs/codedeploy-agent-deployments.log

@@ -1,7 +1,7 @@
 /**
  * Checks of lifecycle event lists, with the official messages: the appspec's hooks against the
- * spec's AllPossibleLifecycleEvents at Install (reference section 4.7, including Ruby's array
- * inspect format), and the events codedeploy-local is asked to run (section 9.2).
+ * spec's AllPossibleLifecycleEvents at Install (docs/reference.md section 4.7, including Ruby's array
+ * inspect format), and the events codedeploy-local is asked to run (docs/reference.md section 9.2).
  */
 import type { AppSpec } from '../../appspec/model.js';
 import { AgentError, ErrorCodes } from '../errors.js';

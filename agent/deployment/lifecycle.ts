@@ -1,6 +1,6 @@
 /**
  * Lifecycle events: their default order, the events a run of some of them takes (codedeploy-local's
- * --events), and which revision's appspec each hook uses (reference section 4.4). Pure: the caller
+ * --events), and which revision's appspec each hook uses (docs/reference.md section 4.4). Pure: the caller
  * supplies the facts (does this deployment's archive exist, where are the last successful and most
  * recent deployments).
  */

@@ -1,5 +1,5 @@
 /**
- * codedeploy-local's deployment (reference section 9.3): the TEXT/JSON specification of a bundle
+ * codedeploy-local's deployment (docs/reference.md section 9.3): the TEXT/JSON specification of a bundle
  * location, then every event run in this process by the command executor, in order, under the
  * deployment group's lock, up to the first failure. What the user sees is the caller's business:
  * it is told when the deployment starts and as each event ends, and gets the result.
@@ -62,7 +62,7 @@ export function localDeploymentId(): string {
   return `d-${id}-local`;
 }
 
-/** The TEXT/JSON specification codedeploy-local builds (reference section 9.3 step 3). */
+/** The TEXT/JSON specification codedeploy-local builds (docs/reference.md section 9.3 step 3). */
 export function localSpecJson(r: LocalDeploymentRequest, deploymentId: string, events: readonly string[], cwd: string): Record<string, unknown> {
   return {
     DeploymentId: deploymentId,
@@ -128,7 +128,7 @@ async function lockGroup(layout: DeploymentLayout, groupId: string): Promise<Fil
   }
 }
 
-/** root_dir holds bundles and hook output: 0700 like the daemon's, whatever the umask (DESIGN.md section 8). */
+/** root_dir holds bundles and hook output: 0700 like the daemon's, whatever the umask (docs/design.md section 8). */
 async function createRootDir(rootDir: string): Promise<void> {
   try {
     await makeDirs(rootDir, { mode: ROOT_DIR_MODE });

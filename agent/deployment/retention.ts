@@ -1,5 +1,5 @@
 /**
- * Keep at most max_revisions deployment directories per group (reference section 4.6), counting
+ * Keep at most max_revisions deployment directories per group (docs/reference.md section 4.6), counting
  * the one being downloaded, and never delete the last successful one. Unlike the official agent
  * we also keep the most recent one (blue/green rollbacks read it) and delete without a shell, with
  * memory bounded whatever the number of entries in the old revisions (remove-tree.ts).

@@ -1,5 +1,5 @@
 /**
- * The environment of hook scripts (reference section 7.3): the agent's own environment minus
+ * The environment of hook scripts (docs/reference.md section 7.3): the agent's own environment minus
  * credentials and process-manager variables, plus LIFECYCLE_EVENT, DEPLOYMENT_ID, APPLICATION_NAME,
  * DEPLOYMENT_GROUP_NAME, DEPLOYMENT_GROUP_ID and the revision's BUNDLE_* variables.
  *

@@ -1,6 +1,6 @@
 /**
- * Runs ONE hook script process and reports its outcome as a value (reference sections 7.2-7.4,
- * DESIGN.md section 7).
+ * Runs ONE hook script process and reports its outcome as a value (docs/reference.md sections 7.2-7.4,
+ * docs/design.md section 7).
  *
  * We use node:child_process spawn directly rather than execa: we need the script to lead its own
  * process group (detached) so a timeout can signal its grandchildren, we handle "exit" and

@@ -1,5 +1,5 @@
 /**
- * Runs every script of one lifecycle event, in order, stopping at the first failure (reference
+ * Runs every script of one lifecycle event, in order, stopping at the first failure (docs/reference.md
  * section 7.1). Returns the outcome as a HookResult value; it does not throw for script outcomes.
  *
  * scripts.log gets "LifecycleEvent - <event>", then per script "Script - <location>" and its

@@ -1,6 +1,6 @@
 /**
  * Lets a `runas` user reach its script. The agent keeps root_dir 0700 and its other directories
- * 0750, owned by root (DESIGN.md section 8), so a user such as nobody cannot traverse
+ * 0750, owned by root (docs/design.md section 8), so a user such as nobody cannot traverse
  * <root_dir>/<DGID>/<DID>/deployment-archive/ on its own. Before such a script runs, that one user
  * gets a POSIX ACL entry: search (--x) on every directory from root_dir down to the deployment
  * directory, read and search (r-x) on deployment-archive. The archive's content keeps the modes it

@@ -1,5 +1,5 @@
 /**
- * Finds a hook script inside the revision (reference section 7.1 steps 1-2, DESIGN.md section 5):
+ * Finds a hook script inside the revision (docs/reference.md section 7.1 steps 1-2, docs/design.md section 5):
  * the location is always revision-relative (a leading "/" included), and both the path as
  * written and its real path (symlinks followed) must stay inside the archive directory's real
  * path. A location that leaves the revision is reported as a missing script (code 1), with the

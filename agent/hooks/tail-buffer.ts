@@ -1,7 +1,7 @@
 /**
  * The diagnostics "log" of a lifecycle event: the last ~2048 characters of whole scripts.log
  * entries, without timestamps ("LifecycleEvent - X\n", "Script - loc\n", "[stdout]line\n"), like
- * the official ScriptLog buffer (reference section 7.5).
+ * the official ScriptLog buffer (docs/reference.md section 7.5).
  *
  * Differences on purpose (the official trimming has an off-by-one):
  * - the kept entries never exceed the limit in total: old entries are dropped while the total is

@@ -1,5 +1,5 @@
 /**
- * Refreshing credentials from an INI credentials file (on-premises IAM session mode; reference
+ * Refreshing credentials from an INI credentials file (on-premises IAM session mode; docs/reference.md
  * section 2.8): the [default] profile's aws_access_key_id, aws_secret_access_key and
  * aws_session_token. A rotation tool rewrites the file; we re-read it whenever it changed
  * (mtime, size or inode: an atomic rename changes the inode) and at least every refreshSeconds

@@ -1,5 +1,5 @@
 /**
- * A small client for the EC2 instance metadata service (IMDS), reference section 2.7.
+ * A small client for the EC2 instance metadata service (IMDS), docs/reference.md section 2.7.
  *
  * IMDSv2 first: PUT /latest/api/token (TTL 21600 s), the token sent as X-aws-ec2-metadata-token,
  * cached and refreshed at 80% of its TTL, and dropped and re-fetched once on a 401. When the token

@@ -1,8 +1,8 @@
 /**
- * The EC2 host identity from IMDS (reference section 2.7): the host identifier is
+ * The EC2 host identity from IMDS (docs/reference.md section 2.7): the host identifier is
  * arn:<partition>:ec2:<region>:<accountId>:instance/<instanceId>, the partition from
  * /latest/meta-data/services/partition and the rest from the instance identity document.
- * The domain (for the commands endpoint, section 2.6) comes from /latest/meta-data/services/domain.
+ * The domain (for the commands endpoint, docs/reference.md section 2.6) comes from /latest/meta-data/services/domain.
  */
 import { AgentError, ErrorCodes } from '../errors.js';
 import { imdsStatus, type ImdsClient } from './imds-client.js';
@@ -21,7 +21,7 @@ export interface Ec2HostIdentity {
   instanceId: string;
 }
 
-/** The domain of a region when IMDS cannot say (official endpoint rule 4, section 2.6). */
+/** The domain of a region when IMDS cannot say (official endpoint rule 4, docs/reference.md section 2.6). */
 export function domainForRegion(region: string): string {
   if (region === 'eusc-de-east-1') return 'amazonaws.eu';
   if (region.startsWith('cn-')) return 'amazonaws.com.cn';

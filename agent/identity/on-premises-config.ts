@@ -1,5 +1,5 @@
 /**
- * The on-premises identity file, codedeploy.onpremises.yml (reference section 2.7), with the
+ * The on-premises identity file, codedeploy.onpremises.yml (docs/reference.md section 2.7), with the
  * official rules and messages, checked in the official order:
  * - both iam_user_arn and iam_session_arn: an error;
  * - iam_user_arn needs region, aws_access_key_id, aws_secret_access_key (in that order);
@@ -10,7 +10,7 @@
  * Keys may be written ":key:" (Ruby symbol style) or "key:".
  *
  * Unlike the official agent nothing is exported into process.env: the values are returned and
- * the credentials live only in a provider object (reference 11.2 item 7).
+ * the credentials live only in a provider object (docs/reference.md section 11.2 item 7).
  * Differences: a value that is empty or only whitespace counts as missing (Ruby treats "" as
  * present); a relative aws_credentials_file is resolved against this file's directory (the
  * official resolves it against the agent's working directory); a file that exists but cannot be

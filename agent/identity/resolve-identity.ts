@@ -1,5 +1,5 @@
 /**
- * Who this host is, in which region, and with which credentials (reference sections 1.2, 2.6-2.9).
+ * Who this host is, in which region, and with which credentials (docs/reference.md sections 1.2, 2.6-2.9).
  *
  * Order:
  * 1. The on-premises file (:on_premises_config_file:) when it exists and names an ARN:

@@ -1,11 +1,11 @@
 /**
- * The entry list for `setfacl --set` (pure). Reference 5.4 and 10.6, install_instruction.rb
+ * The entry list for `setfacl --set` (pure). docs/reference.md sections 5.4 and 10.6, install_instruction.rb
  * get_full_acl: the appspec's entries, then the base entries from the file's current mode
  * (user::, group::, other::), mask:: with the group bits when named entries exist without a mask,
  * and, when any default entry exists, the missing default:user::, default:group::, default:other::
  * and default:mask:: (the latter only with named default entries, with the default group's bits).
  * Built fresh for every path: the official agent's shared AclInfo kept piling up base entries from
- * one file to the next (reference 11.2 item 10).
+ * one file to the next (docs/reference.md section 11.2 item 10).
  */
 import { formatAce } from '../../appspec/format.js';
 import type { Ace, AceType } from '../../appspec/model.js';

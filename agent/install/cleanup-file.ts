@@ -1,10 +1,10 @@
 /**
- * The `<DGID>-cleanup` list (reference 4.5): one absolute path per line for every file and directory
+ * The `<DGID>-cleanup` list (docs/reference.md section 4.5): one absolute path per line for every file and directory
  * an install created, plus `semanage\0<realpath>` for every SELinux context it added. The next install
  * of the same group removes them (in reverse order) before it plans, reading the list from its end a
  * chunk at a time.
  *
- * Improvement over the official agent (reference 11.2 item 23): the recorder appends the paths of a
+ * Improvement over the official agent (docs/reference.md section 11.2 item 23): the recorder appends the paths of a
  * whole batch of upcoming changes and fsyncs BEFORE the batch runs, so after a crash every file on
  * disk is listed and the next install removes it. Temp files are listed too.
  *

@@ -1,6 +1,6 @@
 /**
  * The file phase of the install plan (pure: the revision and the destination are read through the
- * PlanSources and PlanFacts ports). Reference section 5.3, installer.rb: for each files entry in
+ * PlanSources and PlanFacts ports). docs/reference.md section 5.3, installer.rb: for each files entry in
  * order, directory sources recurse (directory order, dotfiles included) and a file source is copied
  * INTO its destination; missing ancestors get mkdir; existing targets follow file_exists_behavior; the
  * CommandBuilder collision checks apply.

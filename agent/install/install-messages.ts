@@ -1,5 +1,5 @@
 /**
- * Every message the installer reports. The official ones (reference sections 5.3 and 5.4,
+ * Every message the installer reports. The official ones (docs/reference.md sections 5.3 and 5.4,
  * installer.rb, install_instruction.rb, linux_permission_info.rb) are the contract, character for
  * character. The others cover what the official agent leaves to raw Ruby errno exceptions or does
  * not check at all (path escapes, unknown users), written in the same style.

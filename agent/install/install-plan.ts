@@ -1,9 +1,9 @@
 /**
  * The install planner (pure: no fs, no process; the revision and the destination are read through
- * the PlanSources and PlanFacts ports). Reference section 5.3, installer.rb: for each files entry in
+ * the PlanSources and PlanFacts ports). docs/reference.md section 5.3, installer.rb: for each files entry in
  * order, directory sources recurse (directory order, dotfiles included) and a file source is copied
  * INTO its destination; missing ancestors get mkdir; existing targets follow file_exists_behavior; the
- * CommandBuilder collision checks apply. Then the permissions (section 5.4, permission-plan.ts).
+ * CommandBuilder collision checks apply. Then the permissions (docs/reference.md section 5.4, permission-plan.ts).
  *
  * The planner streams (file-planner.ts, then permission-plan.ts): the installer feeds it the real
  * file system and writes each operation out as it comes. planInstall() runs the same planner on an

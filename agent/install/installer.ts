@@ -1,5 +1,5 @@
 /**
- * The Install step (reference 4.3 and 5.3): run the previous install's cleanup list, check the
+ * The Install step (docs/reference.md sections 4.3 and 5.3): run the previous install's cleanup list, check the
  * sources, plan (install-plan.ts, pure) while writing `<DGID>-install.json`, then execute:
  *   1. every mkdir, in plan order;
  *   2. every copy, in plan order, each landing atomically (file-copier.ts);
@@ -8,7 +8,7 @@
  * created, a batch at a time, so a crash never leaves an untracked file. No rollback on failure:
  * the next install of the group removes what the cleanup list names (official semantics).
  *
- * Memory does not grow with the number of files (DESIGN.md section 8): the plan is made and checked
+ * Memory does not grow with the number of files (docs/design.md section 8): the plan is made and checked
  * in full before anything is written, as before, but streamed: the planner walks the revision and
  * yields one operation at a time; install.json is written as they come (and renamed into place only
  * when the whole plan is valid); the copies and permission targets go to an unlinked spool file

@@ -1,6 +1,6 @@
 /**
  * `<DGID>-install.json`: {"instructions":[...]} with one object per operation, in the official
- * shapes of install_instruction.rb to_h (reference 4.5). Informational: nothing reads it back.
+ * shapes of install_instruction.rb to_h (docs/reference.md section 4.5). Informational: nothing reads it back.
  * installJson() builds the whole text (small plans, tests); InstructionsWriter streams it to disk.
  */
 import { randomBytes } from 'node:crypto';

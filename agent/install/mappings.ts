@@ -9,7 +9,7 @@ import { AgentError, ErrorCodes } from '../errors.js';
 import * as msg from './install-messages.js';
 import type { ResolvedMapping } from './operations.js';
 
-/** Official precedence (reference 5.6): the appspec's value, then the spec's, then DISALLOW. */
+/** Official precedence (docs/reference.md section 5.6): the appspec's value, then the spec's, then DISALLOW. */
 export function effectiveFileExistsBehavior(appspec: AppSpec, specValue: string | undefined): string {
   return appspec.fileExistsBehavior ?? specValue ?? 'DISALLOW';
 }

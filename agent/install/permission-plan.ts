@@ -1,5 +1,5 @@
 /**
- * Permission matching and the per-path permission operations (pure). Reference section 5.4,
+ * Permission matching and the per-path permission operations (pure). docs/reference.md section 5.4,
  * installer.rb lines 75-94 and linux_permission_info.rb:
  * - an object that is exactly a file this deployment copies gets the permission (when `type`
  *   includes file), after the file checks (pattern "**", no except, no default ACE);
@@ -8,7 +8,7 @@
  *   depth, any other pattern one path component with "*" globs, minus the `except` globs;
  * - anything else does nothing; pre-existing files are never touched.
  * Per path: chmod, setfacl, semanage, chown (official order), except that chown goes first when the
- * mode has setuid/setgid bits, because Linux clears those bits on chown (reference 11.2 item 12).
+ * mode has setuid/setgid bits, because Linux clears those bits on chown (docs/reference.md section 11.2 item 12).
  * Symlinks this deployment created only get chown (as lchown): chmod, setfacl and semanage would
  * follow the link to wherever it points.
  */

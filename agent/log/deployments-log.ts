@@ -1,5 +1,5 @@
 /**
- * deployment-logs/codedeploy-agent-deployments.log (reference section 6.7): every scripts.log
+ * deployment-logs/codedeploy-agent-deployments.log (docs/reference.md section 6.7): every scripts.log
  * message of every deployment of this process, one line each, as
  * "[YYYY-MM-DD HH:MM:SS.mmm] [<DeploymentId>]<message stripped>". One instance is shared by all
  * deployments; the scripts.log writers format the lines and call write().

@@ -1,5 +1,5 @@
 /**
- * Timestamps of the official text logs (reference section 6.7), in LOCAL time like Ruby's
+ * Timestamps of the official text logs (docs/reference.md section 6.7), in LOCAL time like Ruby's
  * Time.now.to_s. Formatting is cached per second: hooks can print millions of lines.
  */
 

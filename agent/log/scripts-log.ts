@@ -1,5 +1,5 @@
 /**
- * The per-deployment logs/scripts.log writer, in the official format (reference section 6.7):
+ * The per-deployment logs/scripts.log writer, in the official format (docs/reference.md section 6.7):
  *
  *   2024-05-01 12:00:01 LifecycleEvent - BeforeInstall
  *   2024-05-01 12:00:01 Script - scripts/before_install.sh

@@ -1,6 +1,6 @@
 /**
  * Where hook output goes. One writer per deployment: it writes each line to the deployment's
- * logs/scripts.log (official format, reference section 6.7) and, when enabled, to the shared
+ * logs/scripts.log (official format, docs/reference.md section 6.7) and, when enabled, to the shared
  * deployment-logs/codedeploy-agent-deployments.log with the "[d-ID]" prefix.
  */
 export type OutputStream = 'stdout' | 'stderr';

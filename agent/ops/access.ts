@@ -1,6 +1,6 @@
 /**
  * One way to say that a file the operator commands read is not readable: the commands are meant
- * to work without root where the files allow it (DESIGN.md section 1), and when they do not, the
+ * to work without root where the files allow it (docs/design.md section 1), and when they do not, the
  * message names the path and says what to do.
  */
 import { errnoCode, toError } from '../../common/errors.js';

@@ -1,5 +1,5 @@
 /**
- * What deployments this host has, read from root_dir (reference section 6.6) and the daemon's
+ * What deployments this host has, read from root_dir (docs/reference.md section 6.6) and the daemon's
  * status file, for `codedeploy-agent logs` (which deployment to show or follow) and `status`
  * (the last deployments per group with their result).
  *

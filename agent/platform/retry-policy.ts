@@ -30,7 +30,7 @@
  * Riding out an outage (commands-client/outage-retry.ts, the S3 fetcher's outage window) waits
  * longer and never near zero: EQUAL jitter, min(cap, base x 2^(n-1)) x (0.5 + 0.5 x random()).
  *
- * The poll loop has its own, slower curve on top of this (pollLoopBackoffSeconds, reference 1.5).
+ * The poll loop has its own, slower curve on top of this (pollLoopBackoffSeconds, docs/reference.md section 1.5).
  */
 
 export interface RetryPolicy {
@@ -187,7 +187,7 @@ export function retryDelay(
 }
 
 /**
- * The poll loop's backoff in seconds after `errorCount` consecutive errors (reference 1.5):
+ * The poll loop's backoff in seconds after `errorCount` consecutive errors (docs/reference.md section 1.5):
  * floor(1.2675^n x 90 / 1.2675^10) with n capped at 10, i.e. 10, 13, 17, 21, 27, 34, 44, 56, 71, 90.
  * 0 for no errors. The poller adds jitter and subtracts the time the failed call took.
  */

@@ -1,7 +1,7 @@
 /**
  * Runs the external tools the installer needs (setfacl, semanage, restorecon, getent) with argv
  * arrays, never shell strings (the official agent interpolated appspec paths into /bin/sh command
- * lines, reference 11.2 item 5). An interface so tests can pass a recording fake.
+ * lines, docs/reference.md section 11.2 item 5). An interface so tests can pass a recording fake.
  */
 import { execFile } from 'node:child_process';
 import { errnoCode } from '../../common/errors.js';

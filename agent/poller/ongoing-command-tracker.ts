@@ -1,5 +1,5 @@
 /**
- * In-flight command tracking (reference section 1.7): one file per deployment under
+ * In-flight command tracking (docs/reference.md section 1.7): one file per deployment under
  * <root_dir>/ongoing-deployment/, named by deployment id, holding the HostCommandIdentifier.
  * Written durably (temp file, fsync, rename, fsync of the directory) before a command runs and
  * removed once its result is in the outbox (pending-results.ts), so after a crash or kill -9 the

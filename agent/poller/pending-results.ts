@@ -1,7 +1,7 @@
 /**
  * The outbox of command results: a result is written here (fsynced) before anything else happens
  * to it and removed only once the control plane has acknowledged PutHostCommandComplete, so a
- * result survives outages of any length and agent restarts (DESIGN.md section 8). One file per
+ * result survives outages of any length and agent restarts (docs/design.md section 8). One file per
  * host command under <root_dir>/pending-results/, named by a hash of its HostCommandIdentifier
  * (identifiers are opaque and may hold characters a file name cannot).
  *

@@ -1,6 +1,6 @@
 /**
  * The long-poll loop: poll -> get spec -> ack (with the no-op flag) -> execute -> complete, exactly
- * once per command (reference sections 1.2-1.3; DESIGN.md sections 3 and 8). Commands of one
+ * once per command (docs/reference.md sections 1.2-1.3; docs/design.md sections 3 and 8). Commands of one
  * deployment group run one at a time (in this process by a queue, across processes by the group
  * lock), different groups in parallel. The loop never dies on an error: it backs off (10 s to 90 s,
  * with jitter) and resets after a success. Shutdown stops polling at once, waits for running

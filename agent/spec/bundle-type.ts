@@ -1,5 +1,5 @@
 /**
- * A revision's BundleType, as the deployment spec names it (reference section 6): an archive
+ * A revision's BundleType, as the deployment spec names it (docs/reference.md section 6): an archive
  * (tar, tgz, zip) or, for local revisions only, a directory. bundle/ unpacks what these name.
  */
 export type ArchiveType = 'tar' | 'tgz' | 'zip';

@@ -1,6 +1,6 @@
 /**
  * The deployment specification: the JSON document inside GetDeploymentSpecification's envelope
- * (reference section 3). Field rules and messages follow the official agent; on top of them,
+ * (docs/reference.md section 3). Field rules and messages follow the official agent; on top of them,
  * identifiers that become directory names must be plain names, because the spec is untrusted.
  */
 import { AgentError, ErrorCodes } from '../errors.js';

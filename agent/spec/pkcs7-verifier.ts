@@ -1,5 +1,5 @@
 /**
- * Verification of `PKCS7/JSON` deployment specifications (DESIGN.md section 3, reference 3.1-3.2).
+ * Verification of `PKCS7/JSON` deployment specifications (docs/design.md section 3, docs/reference.md sections 3.1-3.2).
  *
  * The official agent calls `PKCS7#verify` with NOVERIFY and ignores its result, so its specs are
  * authenticated by TLS alone. We do what it only pretends to: the CMS SignedData must carry its

@@ -1,5 +1,5 @@
 /**
- * sd_notify for the daemon (DESIGN.md section 8: systemd readiness and watchdog): READY=1, STATUS=,
+ * sd_notify for the daemon (docs/design.md section 8: systemd readiness and watchdog): READY=1, STATUS=,
  * WATCHDOG=1 and STOPPING=1 to the service manager when it set NOTIFY_SOCKET (Type=notify).
  *
  * Why a child process: the protocol is one datagram on an AF_UNIX SOCK_DGRAM socket, and Node has

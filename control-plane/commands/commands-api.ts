@@ -1,14 +1,14 @@
 /**
- * The agent-facing commands API (CodeDeployCommandService_v20141006.*; DESIGN.md section 3,
- * reference section 2): PollHostCommand as a long poll, GetDeploymentSpecification signed as
+ * The agent-facing commands API (CodeDeployCommandService_v20141006.*; docs/design.md section 3,
+ * docs/reference.md section 2): PollHostCommand as a long poll, GetDeploymentSpecification signed as
  * PKCS7/JSON, acknowledgements, completions and progress updates. Member names are the wire's
  * PascalCase. Handlers check shapes and sizes first (nothing a caller sends is stored or logged
  * before that), then delegate state changes to the engine's host-command port.
  *
- * Members are held to the service model (CodeDeployCommand.api.json, reference section 2.3), and
+ * Members are held to the service model (CodeDeployCommand.api.json, docs/reference.md section 2.3), and
  * every failure is the model's only client error, `ClientException`. The model leaves
  * HostIdentifier unconstrained, but it is always an ARN (an EC2 instance, an IAM user, an STS
- * assumed-role session: reference section 2.7), and IAM caps ARNs at 2048 characters;
+ * assumed-role session: docs/reference.md section 2.7), and IAM caps ARNs at 2048 characters;
  * DeploymentExecutionId is 1..129 characters of `^[^/]+/[^/]+/[^/]+/.+$`; Diagnostics are
  * {Format 1..64, Payload 0..8192 characters}.
  */

@@ -130,7 +130,7 @@ export function createHostCommandPort(state: EngineState, signer: SpecSigner): H
         if (cmd.completion !== undefined) {
           if (cmd.completion === completion) return;
           // The official agent completes a failed command twice: the real diagnostics, then
-          // error_code 5 with an empty log (reference 1.3). The first one stands; a second Failed
+          // error_code 5 with an empty log (docs/reference.md section 1.3). The first one stands; a second Failed
           // is accepted and ignored so that agent needs no special case. A change of result is an error.
           if (commandStatus === 'Failed' && (JSON.parse(cmd.completion) as { status?: string }).status === 'Failed') {
             log.info({ ...where, diagnostics: payload }, 'A second Failed completion for this command was ignored; the first one stands');

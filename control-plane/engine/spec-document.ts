@@ -1,5 +1,5 @@
 /**
- * The deployment specification JSON an agent receives (reference section 3.3), built from a
+ * The deployment specification JSON an agent receives (docs/reference.md section 3.3), built from a
  * stored deployment. DeploymentId is the ARN form, as the service sends it; agents keep the part
  * after "deployment/".
  */

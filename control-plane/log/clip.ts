@@ -1,7 +1,7 @@
 /**
  * Caller-supplied text on its way into a log line or an error message. Everything a client sends
  * (identifiers, names, URLs, keys) goes through here, so a megabyte-long identifier costs a few
- * hundred bytes of log instead of megabytes per request (DESIGN.md section 8: memory and log volume
+ * hundred bytes of log instead of megabytes per request (docs/design.md section 8: memory and log volume
  * are bounded by configuration, never by what a remote caller sends).
  */
 

@@ -1,5 +1,5 @@
 /**
- * The control plane's deployment-specification signer and the CA behind it (DESIGN.md section 3:
+ * The control plane's deployment-specification signer and the CA behind it (docs/design.md section 3:
  * the local control plane signs specs so the agent's production PKCS7/JSON path runs in every
  * local deployment).
  *

@@ -1,5 +1,5 @@
 /**
- * The official codedeploy-local scenarios (reference section 10.7) on real bundles in temp roots.
+ * The official codedeploy-local scenarios (docs/reference.md section 10.7) on real bundles in temp roots.
  */
 import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
@@ -39,7 +39,7 @@ async function onlyDeploymentDir(rootDir: string): Promise<string> {
   return join(rootDir, GROUP, ids[0] as string);
 }
 
-describe('codedeploy-local (reference 10.7)', () => {
+describe('codedeploy-local (docs/reference.md section 10.7)', () => {
   it.each(['directory', 'zip', 'zipped_directory', 'tgz', 'tar'])('deploys a %s bundle', async (kind) => {
     const host = await localHost();
     const b = await bundle(kind);
@@ -48,7 +48,7 @@ describe('codedeploy-local (reference 10.7)', () => {
     expect(result.code).toBe(0);
     expect(await host.proof()).toEqual(FIRST_RUN);
 
-    // The on-disk layout of reference 6.6.
+    // The on-disk layout of docs/reference.md section 6.6.
     expect((await readdir(host.rootDir)).sort()).toEqual(['deployment-instructions', 'deployment-logs', GROUP].sort());
     expect(await readdir(join(host.rootDir, 'deployment-logs'))).toEqual(['codedeploy-agent-deployments.log']);
     const dep = await onlyDeploymentDir(host.rootDir);

@@ -1,5 +1,5 @@
 /**
- * The daemon's failure rules with real processes (DESIGN.md section 8): a result outlives a
+ * The daemon's failure rules with real processes (docs/design.md section 8): a result outlives a
  * control-plane outage and an agent kill -9 in the middle of it, and is accepted exactly once;
  * one agent per host.
  */

@@ -1,6 +1,6 @@
 /**
  * Modes of what codedeploy-local and the daemon create, whatever the umask (issue 9 item 7;
- * DESIGN.md section 8: directories 0750, logs 0640, root_dir 0700). The real programs (dist/) are
+ * docs/design.md section 8: directories 0750, logs 0640, root_dir 0700). The real programs (dist/) are
  * started under `umask 000` and `umask 077`; hook output lands in scripts.log and the deployments
  * log, which must not become world-readable.
  */

@@ -1,5 +1,5 @@
 /**
- * One writer per deployment group across processes (DESIGN.md section 8): two codedeploy-local
+ * One writer per deployment group across processes (docs/design.md section 8): two codedeploy-local
  * processes into one group at once, and codedeploy-local beside a daemon command in that group.
  */
 import { spawn } from 'node:child_process';

@@ -1,5 +1,5 @@
 /**
- * Issue 9 item 6: memory must not grow with the number of entries in a bundle (DESIGN.md section 8).
+ * Issue 9 item 6: memory must not grow with the number of entries in a bundle (docs/design.md section 8).
  * The real codedeploy-local (dist/) deploys a tar of 100,000 empty files in a child process, then
  * deploys it again (which first removes the previous install through its cleanup list). Each run's
  * peak RSS is the child's own maxrss. Before the streaming install this run peaked at ~205 MiB, and

@@ -1,5 +1,5 @@
 /**
- * Retention (reference 4.6): max_revisions deployment directories per group, counting the one
+ * Retention (docs/reference.md section 4.6): max_revisions deployment directories per group, counting the one
  * being deployed; the last successful one is never deleted, even when it is the oldest.
  */
 import { cp, readdir, readFile, writeFile } from 'node:fs/promises';

@@ -1,5 +1,5 @@
 /**
- * Reads the official logs/scripts.log format (reference section 6.7) back into records, for
+ * Reads the official logs/scripts.log format (docs/reference.md section 6.7) back into records, for
  * `codedeploy-agent logs --json` and for the "last event" column of `status`. Pure.
  *
  *   2024-05-01 12:00:01 LifecycleEvent - BeforeInstall

@@ -20,7 +20,7 @@ function valid(name: string): AppSpec {
 type Expected = Array<[string, number, number, string]>;
 
 const INVALID: Array<[string, Expected]> = [
-  // reference 10.2 #1, #2 and a null document
+  // docs/reference.md section 10.2 #1, #2 and a null document
   ['empty.yml', [['', 1, 1, M.empty]]],
   ['whitespace.yml', [['', 1, 1, M.empty]]],
   ['null-document.yml', [['', 2, 1, M.empty]]],

@@ -1,5 +1,5 @@
 /**
- * The official agent's AppSpec acceptance cases (reference section 10.2) that are not fixtures:
+ * The official agent's AppSpec acceptance cases (docs/reference.md section 10.2) that are not fixtures:
  * the ACE, SELinux range and mode grammars, both through parseAppSpec (message and location) and
  * through the grammar parsers directly.
  */

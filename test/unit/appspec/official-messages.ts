@@ -1,6 +1,6 @@
 /**
  * The official agent's messages, written out here independently of appspec/messages.ts (copied
- * from the reference, section 5.2) so the tests check the text character for character.
+ * from docs/reference.md section 5.2) so the tests check the text character for character.
  */
 const DF = 'The deployment failed because';
 

@@ -1,4 +1,4 @@
-/** Rules of reference 5.1/5.2 and our decisions (DESIGN.md section 5) that need more than a fixture. */
+/** Rules of docs/reference.md sections 5.1/5.2 and our decisions (docs/design.md section 5) that need more than a fixture. */
 import { describe, expect, it } from 'vitest';
 import { formatIssue, parseAppSpec, type AppSpec, type AppSpecParseResult } from '../../../appspec/index.js';
 import { M } from './official-messages.js';

@@ -13,7 +13,7 @@ const CREDS = { accessKeyId: 'AKIDTEST', secretAccessKey: 'secret' };
 const credentials = () => Promise.resolve(CREDS);
 const rev = (o: Partial<S3Revision> = {}): S3Revision => ({ type: 'S3', bucket: 'mybucket', key: 'apps/app.tar', bundleType: 'tar', ...o });
 
-describe('resolveS3Endpoint (reference 6.1)', () => {
+describe('resolveS3Endpoint (docs/reference.md section 6.1)', () => {
   it.each([
     ['override wins, path-style', { region: 'us-east-1', endpointOverride: 'https://s3.example.test:9000', useFipsMode: true }, { endpoint: 'https://s3.example.test:9000', forcePathStyle: true }],
     ['override without a scheme gets https', { region: 'us-east-1', endpointOverride: 'minio.local:9000', useFipsMode: false }, { endpoint: 'https://minio.local:9000', forcePathStyle: true }],

@@ -8,7 +8,7 @@ import {
 } from '../../../agent/commands-client/endpoint.js';
 import { AgentError } from '../../../agent/errors.js';
 
-describe('resolveCommandsEndpoint (reference 2.6, codedeploy_control_test.rb)', () => {
+describe('resolveCommandsEndpoint (docs/reference.md section 2.6, codedeploy_control_test.rb)', () => {
   const base = { region: 'us-west-2', useFipsMode: false, enableAuthPolicy: false };
 
   it.each([
@@ -88,7 +88,7 @@ describe('fipsAllowed, defaultDomain, serviceModel', () => {
     ]);
   });
 
-  it('has the two service models of reference 2.1', () => {
+  it('has the two service models of docs/reference.md section 2.1', () => {
     expect(serviceModel(false)).toEqual({ targetPrefix: 'CodeDeployCommandService_v20141006', signingName: 'codedeploy-commands' });
     expect(serviceModel(true)).toEqual({ targetPrefix: 'CodeDeployCommandService', signingName: 'codedeploy-commands-secure' });
   });

@@ -1,5 +1,5 @@
 /**
- * Modes of what the log writers create, whatever the umask (DESIGN.md section 8): the umask is
+ * Modes of what the log writers create, whatever the umask (docs/design.md section 8): the umask is
  * process-wide, and vitest runs each test file in its own forked process (pool "forks"), so the
  * tests set it with process.umask and put it back.
  */

@@ -9,7 +9,7 @@ const at = (bundleLocation: string, type = 'directory', appSpecFilename?: string
   ...(appSpecFilename !== undefined ? { appSpecFilename } : {}),
 });
 
-describe('codedeploy-local bundle locations (reference 9.2)', () => {
+describe('codedeploy-local bundle locations (docs/reference.md section 9.2)', () => {
   const cases: Array<[BundleLocation, Record<string, 'file' | 'directory'>, string | null]> = [
     [at('/b', 'rar'), {}, 'type rar is not a valid type. Must be one of tgz,tar,zip,directory'],
     [at('https://invalidurl.com/file[/].html', 'zip'), {}, 'location https://invalidurl.com/file[/].html is not a valid uri'],

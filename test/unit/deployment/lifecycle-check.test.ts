@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { checkEventNames, checkEventOrder, checkLifecycleEvents } from '../../../agent/deployment/lifecycle-check.js';
 import type { AppSpec, HookScript } from '../../../appspec/model.js';
 
-describe('AllPossibleLifecycleEvents check (reference 4.7)', () => {
+describe('AllPossibleLifecycleEvents check (docs/reference.md section 4.7)', () => {
   const script: HookScript = { location: 's.sh', sudo: false, timeoutSeconds: 10, where: { file: 'appspec.yml', path: 'hooks', line: 1, column: 1 } };
   const appspec = (events: string[]): AppSpec => ({
     file: 'appspec.yml',
@@ -31,7 +31,7 @@ describe('AllPossibleLifecycleEvents check (reference 4.7)', () => {
   });
 });
 
-describe('the order of codedeploy-local --events (reference 9.2)', () => {
+describe('the order of codedeploy-local --events (docs/reference.md section 9.2)', () => {
   it.each([
     [['ApplicationStart', 'DownloadBundle'], 'The only events that can be specified before DownloadBundle are BeforeBlockTraffic,AfterBlockTraffic,ApplicationStop. Please fix the order of your specified events: ApplicationStart,DownloadBundle'],
     [['Install', 'DownloadBundle'], 'The only events that can be specified before DownloadBundle are BeforeBlockTraffic,AfterBlockTraffic,ApplicationStop. Please fix the order of your specified events: Install,DownloadBundle'],

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { allPossibleEventsFor, chooseRevisionDir, DEFAULT_HOOK_EVENTS, eventsToRun, hookEventsFor, isPascalCase, revisionChoice } from '../../../agent/deployment/lifecycle.js';
 import { diagnosticsPayload } from '../../../agent/commands-client/diagnostics-payload.js';
 
-describe('which revision a hook uses (reference 4.4)', () => {
+describe('which revision a hook uses (docs/reference.md section 4.4)', () => {
   it.each([
     ['BeforeBlockTraffic', 'LastSuccessfulOrIgnore', 'MostRecentOrIgnore'],
     ['AfterBlockTraffic', 'LastSuccessfulOrIgnore', 'MostRecentOrIgnore'],

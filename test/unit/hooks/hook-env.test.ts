@@ -10,7 +10,7 @@ const base = {
 };
 
 describe('buildHookEnvironment', () => {
-  it('sets the five deployment variables and the revision env (reference 10.4 case 6)', () => {
+  it('sets the five deployment variables and the revision env (docs/reference.md section 10.4 case 6)', () => {
     const env = buildHookEnvironment({ ...base, baseEnv: {}, revisionEnv: { TEST_ENVIRONMENT_VARIABLE: 'ONE', ANOTHER_ENV_VARIABLE: 'TWO' } });
     expect(env).toEqual({
       LIFECYCLE_EVENT: 'AfterInstall',

@@ -3,7 +3,7 @@ import { DEFAULT_TAIL_LIMIT, TailBuffer } from '../../../agent/hooks/tail-buffer
 
 const line = (n: number, c = 'a'): string => `${c.repeat(n - 1)}\n`;
 
-describe('TailBuffer (reference 7.5 examples, with the off-by-one fixed)', () => {
+describe('TailBuffer (docs/reference.md section 7.5 examples, with the off-by-one fixed)', () => {
   it('100 lines of 100 chars keep the last 20 (2000 chars)', () => {
     const t = new TailBuffer();
     for (let i = 0; i < 100; i++) t.push(`${String(i).padStart(3, '0')}${'a'.repeat(96)}\n`);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { buildSetfaclEntries, setfaclArgs } from '../../../agent/install/acl-list.js';
 import { ace } from './appspec-builder.js';
 
-describe('setfacl entry list (reference 5.4, 10.6)', () => {
+describe('setfacl entry list (docs/reference.md sections 5.4, 10.6)', () => {
   it('matches the official example argument exactly', () => {
     const args = setfaclArgs([ace('user:bob:rwx'), ace('default:user:bob:rwx')], 0o100421, 'testfile.txt');
     expect(['setfacl', ...args].join(' ')).toBe(

@@ -1,4 +1,4 @@
-/** The cleanup list: parsing (reference 10.6 cases), execution against real temp files, the recorder. */
+/** The cleanup list: parsing (docs/reference.md section 10.6 cases), execution against real temp files, the recorder. */
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';

@@ -1,5 +1,5 @@
 /**
- * The pure install planner against the official installer cases (reference 10.3), the
+ * The pure install planner against the official installer cases (docs/reference.md section 10.3), the
  * CommandBuilder checks (10.6) and our confinement and symlink rules. Paths: the archive is
  * /archive, relative destinations resolve against /base.
  */
@@ -80,7 +80,7 @@ function planError(c: Case): AgentError {
 const twoFiles = (behavior?: 'DISALLOW' | 'OVERWRITE' | 'RETAIN'): AppSpec =>
   appSpec({ files: [['src1', 'dst1'], ['src2', 'dst2']], ...(behavior ? { fileExistsBehavior: behavior } : {}) });
 
-describe('planInstall: regular file sources (reference 10.3 case 4)', () => {
+describe('planInstall: regular file sources (docs/reference.md section 10.3 case 4)', () => {
   const sources = [FILE, FILE];
   const dsts = ['/base/dst1/', '/base/dst2/'];
 
@@ -170,7 +170,7 @@ describe('planInstall: regular file sources (reference 10.3 case 4)', () => {
   });
 });
 
-describe('planInstall: directory sources (reference 10.3 case 5)', () => {
+describe('planInstall: directory sources (docs/reference.md section 10.3 case 5)', () => {
   const spec = (dest = 'dst1') => appSpec({ files: [['src1', dest]] });
 
   it('an empty directory with a missing destination', () => {
@@ -251,7 +251,7 @@ describe('planInstall: directory sources (reference 10.3 case 5)', () => {
   });
 });
 
-describe('planInstall: CommandBuilder checks (reference 5.3, 10.6)', () => {
+describe('planInstall: CommandBuilder checks (docs/reference.md sections 5.3, 10.6)', () => {
   it('two sources for one destination', () => {
     const err = planError({ spec: appSpec({ files: [['src1', 'dst'], ['sub/src1', 'dst']] }), sources: [FILE, FILE], existing: ['/base/dst/'] });
     expect(err.message).toBe(
@@ -333,7 +333,7 @@ describe('planInstall: confinement and unusual sources', () => {
   });
 });
 
-describe('planInstall: permissions ordering (reference 10.3 case 6)', () => {
+describe('planInstall: permissions ordering (docs/reference.md section 10.3 case 6)', () => {
   it('copies and mkdirs first, then permissions in appspec order', () => {
     const spec = appSpec({
       files: [['src1', '/dst1'], ['src2', '/dst2'], ['src3', '/dst3']],

@@ -1,5 +1,5 @@
 /**
- * Permission matching (reference 5.4, 10.6 CommandBuilder find_matches cases) and the operations
+ * Permission matching (docs/reference.md sections 5.4, 10.6 CommandBuilder find_matches cases) and the operations
  * emitted per matched path.
  */
 import { describe, expect, it } from 'vitest';
@@ -47,7 +47,7 @@ function failure(fn: () => unknown): AgentError {
   throw new Error('expected a failure');
 }
 
-describe('permission matching (reference 10.6)', () => {
+describe('permission matching (docs/reference.md section 10.6)', () => {
   const p = (input: PermissionInput) => permission({ mode: '644', ...input });
 
   it.each([

@@ -105,7 +105,7 @@ describe('parseRetryAfter', () => {
   });
 });
 
-describe('pollLoopBackoffSeconds (reference 1.5)', () => {
+describe('pollLoopBackoffSeconds (docs/reference.md section 1.5)', () => {
   it('follows the official 10 s -> 90 s curve', () => {
     expect(Array.from({ length: 12 }, (_, i) => pollLoopBackoffSeconds(i + 1))).toEqual([10, 13, 17, 21, 27, 34, 44, 56, 71, 90, 90, 90]);
     expect(pollLoopBackoffSeconds(0)).toBe(0);

@@ -161,7 +161,7 @@ describe('acknowledgements, completions and updates', () => {
     await h.ack(cmd);
     await h.complete(cmd, false, { error_code: 4, script_name: 'a.sh', message: 'failed', log: 'x' });
     await h.complete(cmd, false, { error_code: 4, script_name: 'a.sh', message: 'failed', log: 'x' });
-    // The official agent follows a failure with error_code 5 and an empty log (reference 1.3).
+    // The official agent follows a failure with error_code 5 and an empty log (docs/reference.md section 1.3).
     await h.complete(cmd, false, { error_code: 5, script_name: '', message: 'failed', log: '' });
     const err = await rejection(h.complete(cmd, true));
     expect(err).toMatchObject({ code: 'ClientException', message: expect.stringContaining('already completed with a different result') });
