@@ -15,7 +15,7 @@ const LAYERS = [
   ['poller'],
   ['status'],
   ['ops'],
-  ['daemon\\.ts'],
+  ['daemon(-wiring)?\\.ts'],
   ['cli'],
 ];
 // The parts (the commands client, fetchers, hook runner, installer) do not know each other; the
