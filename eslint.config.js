@@ -7,10 +7,7 @@ import tseslint from 'typescript-eslint';
 /** A program (or the shared floor) must not reach into these top-level folders. */
 function forbidFolders(message, ...folders) {
   return {
-    'no-restricted-imports': [
-      'error',
-      { patterns: folders.map((f) => ({ regex: `^(\\.\\./)+${f}/`, message })) },
-    ],
+    'no-restricted-imports': ['error', { patterns: folders.map((f) => ({ regex: `^(\\.\\./)+${f}/`, message })) }],
   };
 }
 
@@ -41,7 +38,13 @@ export default tseslint.config(
   },
   {
     files: ['common/**/*.ts'],
-    rules: forbidFolders('common/ is the shared floor: it imports neither program nor appspec.', 'agent', 'control-plane', 'appspec', 'test'),
+    rules: forbidFolders(
+      'common/ is the shared floor: it imports neither program nor appspec.',
+      'agent',
+      'control-plane',
+      'appspec',
+      'test',
+    ),
   },
   {
     files: ['appspec/**/*.ts'],

@@ -147,7 +147,8 @@ export function wireDaemon(config: Readonly<AgentConfig>, ports: DaemonPorts): D
       lockDeploymentGroup(layout, groupId, {
         wait: true,
         signal,
-        onWait: (holder) => log.warn({ deploymentGroupId: groupId }, `Deployment group ${groupId} is locked by ${describeHolder(holder)}; waiting for it`),
+        onWait: (holder) =>
+          log.warn({ deploymentGroupId: groupId }, `Deployment group ${groupId} is locked by ${describeHolder(holder)}; waiting for it`),
       }),
     logger,
     waitBetweenRunsSeconds: config.waitBetweenRunsSeconds,
@@ -190,11 +191,19 @@ function lazyExecutor(options: CommandExecutorOptions): Pick<CommandExecutor, 'e
 }
 
 /** Verifies and parses specifications; PKI.js is loaded with the first one, like the executor. */
-function lazySpecParser(config: Readonly<AgentConfig>, logger: Logger, trustedCaPem: string | undefined): (envelope: Envelope | undefined) => Promise<DeploymentSpec> {
+function lazySpecParser(
+  config: Readonly<AgentConfig>,
+  logger: Logger,
+  trustedCaPem: string | undefined,
+): (envelope: Envelope | undefined) => Promise<DeploymentSpec> {
   let load: Promise<Pkcs7Verifier> | undefined;
   const verifier = (): Promise<Pkcs7Verifier> =>
     (load ??= import('./spec/pkcs7-verifier.js').then(({ createPkcs7Verifier }) =>
-      createPkcs7Verifier({ logger, ...(trustedCaPem && config.deploymentSpecCaFile ? { trustedCaPem, trustedCaSource: config.deploymentSpecCaFile } : {}) }),
+      createPkcs7Verifier({
+        logger,
+        ...(trustedCaPem && config.deploymentSpecCaFile ? { trustedCaPem, trustedCaSource: config.deploymentSpecCaFile } : {}),
+      }),
     ));
-  return async (envelope) => parseDeploymentSpecAsync(envelope, { allowUnsigned: config.allowUnsignedSpecs, verifyPkcs7: await verifier() });
+  return async (envelope) =>
+    parseDeploymentSpecAsync(envelope, { allowUnsigned: config.allowUnsignedSpecs, verifyPkcs7: await verifier() });
 }

@@ -70,7 +70,15 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
       endpoint,
     });
     const trustedCaPem = await readTrustedCa(config);
-    parts = wireDaemon(config, { env: o.env, logger, identity, endpoint, version, status: statusPublisher, ...(trustedCaPem !== undefined ? { trustedCaPem } : {}) });
+    parts = wireDaemon(config, {
+      env: o.env,
+      logger,
+      identity,
+      endpoint,
+      version,
+      status: statusPublisher,
+      ...(trustedCaPem !== undefined ? { trustedCaPem } : {}),
+    });
     await serve(parts, statusPublisher, o.stopSignal);
     return 0;
   } catch (err) {
@@ -116,7 +124,11 @@ async function serve(parts: DaemonParts, statusPublisher: StatusPublisher, stopS
   const grace = new AbortController();
   await Promise.race([delivery.idle(), parts.sleep(5000, grace.signal).catch(() => undefined)]);
   grace.abort();
-  if (delivery.pendingCount > 0) logger.warn({ pending: delivery.pendingCount }, `${delivery.pendingCount} result(s) not yet acknowledged by the control plane stay in ${parts.pendingResultsDir} and are sent at the next start`);
+  if (delivery.pendingCount > 0)
+    logger.warn(
+      { pending: delivery.pendingCount },
+      `${delivery.pendingCount} result(s) not yet acknowledged by the control plane stay in ${parts.pendingResultsDir} and are sent at the next start`,
+    );
   await delivery.stop();
   logger.info('Stopped');
 }

@@ -25,20 +25,36 @@ export function parseFiles(ctx: ParseContext, entry: Entry | undefined): FileMap
   );
   if (seq === null) return files;
   for (const item of ctx.items(seq, 'files')) {
-    const map = ctx.expectMap(item.node, 'an entry in the files section', 'a mapping with source and destination keys', SECTION, item.path, item.offset);
+    const map = ctx.expectMap(
+      item.node,
+      'an entry in the files section',
+      'a mapping with source and destination keys',
+      SECTION,
+      item.path,
+      item.offset,
+    );
     if (map === null) continue;
     const keys = ctx.mapping(map, item.path);
     ctx.unknownKeys(keys, FILE_KEYS, 'files entry', item.path);
     const sourceEntry = keys.get('source');
     const destinationEntry = keys.get('destination');
     const source = ctx.text(sourceEntry, 'the source of an entry in the files section', SECTION, join(item.path, 'source'));
-    const destination = ctx.text(destinationEntry, 'the destination of an entry in the files section', SECTION, join(item.path, 'destination'));
+    const destination = ctx.text(
+      destinationEntry,
+      'the destination of an entry in the files section',
+      SECTION,
+      join(item.path, 'destination'),
+    );
     if (source === null) {
       ctx.error(fileWithoutSource(), join(item.path, 'source'), sourceEntry?.offset ?? item.offset);
       continue;
     }
     if (destination === null) {
-      ctx.error(fileWithoutDestination(rubyToS(ctx.tree, sourceEntry?.value ?? null)), join(item.path, 'destination'), destinationEntry?.offset ?? item.offset);
+      ctx.error(
+        fileWithoutDestination(rubyToS(ctx.tree, sourceEntry?.value ?? null)),
+        join(item.path, 'destination'),
+        destinationEntry?.offset ?? item.offset,
+      );
       continue;
     }
     if (source === undefined || destination === undefined) continue;

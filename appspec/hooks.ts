@@ -29,7 +29,14 @@ export function parseHooks(ctx: ParseContext, entry: Entry | undefined): Map<str
   for (const [event, eventEntry] of ctx.mapping(map, 'hooks')) {
     if (ctx.tree.isFalsy(eventEntry.value)) continue;
     const path = join('hooks', event);
-    const seq = ctx.expectSeq(eventEntry.value, `the ${event} hook in the hooks section`, 'a list of scripts', SECTION, path, eventEntry.offset);
+    const seq = ctx.expectSeq(
+      eventEntry.value,
+      `the ${event} hook in the hooks section`,
+      'a list of scripts',
+      SECTION,
+      path,
+      eventEntry.offset,
+    );
     if (seq === null) continue;
     const scripts: HookScript[] = [];
     for (const item of ctx.items(seq, path)) {

@@ -95,8 +95,7 @@ export const unknownKey = (where: string, key: string): string => `Unknown ${whe
 export const duplicateKey = (key: string, firstLine: number): string =>
   `Duplicate key '${key}': this value replaces the one at line ${firstLine} (the last one wins)`;
 
-export const extraDocuments = (count: number): string =>
-  `The file holds ${count} YAML documents; only the first one is read`;
+export const extraDocuments = (count: number): string => `The file holds ${count} YAML documents; only the first one is read`;
 
 export const sudoNotBoolean = (text: string): string =>
   `sudo value '${text}' is not true or false; any value other than false, no, off or null counts as true`;

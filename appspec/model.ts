@@ -101,5 +101,4 @@ export interface AppSpec {
 }
 
 export type AppSpecParseResult =
-  | { ok: true; spec: AppSpec; warnings: AppSpecIssue[] }
-  | { ok: false; errors: AppSpecIssue[]; warnings: AppSpecIssue[] };
+  { ok: true; spec: AppSpec; warnings: AppSpecIssue[] } | { ok: false; errors: AppSpecIssue[]; warnings: AppSpecIssue[] };

@@ -70,7 +70,14 @@ function parseText(text: string, file: string): AppSpecParseResult {
     ctx.error(emptyAppSpec(), '', rootOffset);
     return { ok: false, errors: ctx.errors, warnings: ctx.warnings };
   }
-  const map = ctx.expectMap(root, 'the top level', 'a mapping of keys such as version, os and hooks to their values', 'top level', '', rootOffset);
+  const map = ctx.expectMap(
+    root,
+    'the top level',
+    'a mapping of keys such as version, os and hooks to their values',
+    'top level',
+    '',
+    rootOffset,
+  );
   if (map === null) return { ok: false, errors: ctx.errors, warnings: ctx.warnings };
 
   const keys = ctx.mapping(map, '');

@@ -20,14 +20,28 @@ const SECTION = 'permissions section';
 export function parsePermissions(ctx: ParseContext, entry: Entry | undefined, os: string | null | undefined): Permission[] {
   const permissions: Permission[] = [];
   if (entry === undefined || ctx.tree.isFalsy(entry.value)) return permissions;
-  const seq = ctx.expectSeq(entry.value, 'the permissions section', 'a list of mappings with an object key', SECTION, 'permissions', entry.offset);
+  const seq = ctx.expectSeq(
+    entry.value,
+    'the permissions section',
+    'a list of mappings with an object key',
+    SECTION,
+    'permissions',
+    entry.offset,
+  );
   if (seq === null) return permissions;
   if (os === 'windows' && seq.items.length > 0) {
     ctx.error(permissionsOnWindows(), 'permissions', entry.offset);
     return permissions;
   }
   for (const item of ctx.items(seq, 'permissions')) {
-    const map = ctx.expectMap(item.node, 'an entry in the permissions section', 'a mapping with an object key', SECTION, item.path, item.offset);
+    const map = ctx.expectMap(
+      item.node,
+      'an entry in the permissions section',
+      'a mapping with an object key',
+      SECTION,
+      item.path,
+      item.offset,
+    );
     if (map === null) continue;
     const permission = parsePermission(ctx, ctx.mapping(map, item.path), item.path, item.offset);
     if (permission) permissions.push(permission);
@@ -99,7 +113,11 @@ function stringList(ctx: ParseContext, entry: Entry | undefined, key: string, pa
   const result: ListItem[] = [];
   for (const item of ctx.items(seq, path)) {
     if (item.node === null || ctx.tree.isNull(item.node) || isMap(item.node) || isSeq(item.node)) {
-      ctx.error(wrongShape(`an item of the ${key} list of a permission`, 'a string', ctx.tree.kindOf(item.node), SECTION), item.path, item.offset);
+      ctx.error(
+        wrongShape(`an item of the ${key} list of a permission`, 'a string', ctx.tree.kindOf(item.node), SECTION),
+        item.path,
+        item.offset,
+      );
       continue;
     }
     result.push({ text: ctx.tree.scalarText(item.node), path: item.path, offset: item.offset });
@@ -110,7 +128,14 @@ function stringList(ctx: ParseContext, entry: Entry | undefined, key: string, pa
 /** The type list: each item file or directory; null when absent. */
 function typeList(ctx: ParseContext, entry: Entry | undefined, path: string): PermissionObjectType[] | null {
   if (entry === undefined || ctx.tree.isNull(entry.value)) return null;
-  const seq = ctx.expectSeq(entry.value, 'the type value of a permission', 'a list of object types (file, directory)', SECTION, path, entry.offset);
+  const seq = ctx.expectSeq(
+    entry.value,
+    'the type value of a permission',
+    'a list of object types (file, directory)',
+    SECTION,
+    path,
+    entry.offset,
+  );
   if (seq === null) return null;
   const types: PermissionObjectType[] = [];
   for (const item of ctx.items(seq, path)) {

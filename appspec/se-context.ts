@@ -14,7 +14,14 @@ const CONTEXT_KEYS = ['name', 'type', 'range', 'role'] as const;
 const SECTION = 'permissions section';
 
 export function parseSeContext(ctx: ParseContext, entry: Entry, path: string): SeContext | undefined {
-  const map = ctx.expectMap(entry.value, 'the context of a permission', 'a mapping with a type key (and optional name and range)', SECTION, path, entry.offset);
+  const map = ctx.expectMap(
+    entry.value,
+    'the context of a permission',
+    'a mapping with a type key (and optional name and range)',
+    SECTION,
+    path,
+    entry.offset,
+  );
   if (map === null) return undefined;
   const keys = ctx.mapping(map, path);
   ctx.unknownKeys(keys, CONTEXT_KEYS, 'context', path);

@@ -4,7 +4,20 @@
  * keys and duplicate keys (the last one wins, as Psych does), and gives every node a 1-based
  * line:column. Scalars are classified the way Ruby's Psych (YAML 1.1) reads them.
  */
-import { isAlias, isMap, isScalar, isSeq, visit, type Document, type LineCounter, type Node, type Pair, type Scalar, type YAMLMap, type YAMLSeq } from 'yaml';
+import {
+  isAlias,
+  isMap,
+  isScalar,
+  isSeq,
+  visit,
+  type Document,
+  type LineCounter,
+  type Node,
+  type Pair,
+  type Scalar,
+  type YAMLMap,
+  type YAMLSeq,
+} from 'yaml';
 
 export type ValueNode = Scalar | YAMLMap | YAMLSeq;
 

@@ -47,7 +47,9 @@ function vmHwmMb(pid: number): number {
 }
 
 async function startCp(dataDir: string): Promise<{ proc: ChildProcess; url: string; ca: string }> {
-  const proc = spawn(process.execPath, [CP_CLI, '--data-dir', dataDir, '--port', '0', '--long-poll', '20', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(process.execPath, [CP_CLI, '--data-dir', dataDir, '--port', '0', '--long-poll', '20', '--log-level', 'warn'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let err = '';
   const url = await new Promise<string>((resolve, reject) => {
     proc.stderr?.on('data', (d: Buffer) => {
@@ -60,10 +62,20 @@ async function startCp(dataDir: string): Promise<{ proc: ChildProcess; url: stri
   return { proc, url, ca: join(dataDir, 'ca', 'ca.pem') };
 }
 
-async function deployOnce(deploy: CodeDeployClient, group: string, names: string[], revision: { bucket: string; key: string; version?: string; eTag?: string }, config: string): Promise<RunResult> {
+async function deployOnce(
+  deploy: CodeDeployClient,
+  group: string,
+  names: string[],
+  revision: { bucket: string; key: string; version?: string; eTag?: string },
+  config: string,
+): Promise<RunResult> {
   const started = Date.now();
   const { deploymentId } = await deploy.send(
-    new CreateDeploymentCommand({ applicationName: 'Bench', deploymentGroupName: group, revision: { revisionType: 'S3', s3Location: { ...revision, bundleType: 'tgz' } } }),
+    new CreateDeploymentCommand({
+      applicationName: 'Bench',
+      deploymentGroupName: group,
+      revision: { revisionType: 'S3', s3Location: { ...revision, bundleType: 'tgz' } },
+    }),
   );
   for (;;) {
     const status = (await deploy.send(new GetDeploymentCommand({ deploymentId }))).deploymentInfo?.status;
@@ -89,7 +101,14 @@ async function deployOnce(deploy: CodeDeployClient, group: string, names: string
   }
   gaps.sort((a, b) => a - b);
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
-  return { hosts: names.length, config, wallMs, hookMsPerCommand: mean(hooks), overheadMsPerCommand: mean(gaps), overheadP95Ms: gaps[Math.floor(gaps.length * 0.95)] ?? NaN };
+  return {
+    hosts: names.length,
+    config,
+    wallMs,
+    hookMsPerCommand: mean(hooks),
+    overheadMsPerCommand: mean(gaps),
+    overheadP95Ms: gaps[Math.floor(gaps.length * 0.95)] ?? NaN,
+  };
 }
 
 export async function benchControlPlane(hostCount: number): Promise<void> {
@@ -136,7 +155,9 @@ export async function benchControlPlane(hostCount: number): Promise<void> {
     const names = agents.map((a) => a.name);
     await deploy.send(new AddTagsToOnPremisesInstancesCommand({ instanceNames: [names[0]!], tags: [{ Key: 'solo', Value: 'yes' }] }));
     for (let i = 0; i < names.length; i += 10) {
-      await deploy.send(new AddTagsToOnPremisesInstancesCommand({ instanceNames: names.slice(i, i + 10), tags: [{ Key: 'fleet', Value: 'yes' }] }));
+      await deploy.send(
+        new AddTagsToOnPremisesInstancesCommand({ instanceNames: names.slice(i, i + 10), tags: [{ Key: 'fleet', Value: 'yes' }] }),
+      );
     }
     // Let every agent reach its first long poll.
     await new Promise((r) => setTimeout(r, 3000));
@@ -151,7 +172,9 @@ export async function benchControlPlane(hostCount: number): Promise<void> {
         `  ${String(r.hosts).padStart(3)} host(s) ${r.config.padEnd(10)} wall ${(r.wallMs / 1000).toFixed(1).padStart(6)} s   hook/agent time per command ${r.hookMsPerCommand.toFixed(1).padStart(6)} ms   control-plane overhead per command mean ${r.overheadMsPerCommand.toFixed(1).padStart(6)} ms, p95 ${r.overheadP95Ms.toFixed(0).padStart(4)} ms`,
       );
     }
-    console.log(`  overhead ratio vs 1 host: AllAtOnce x${(all.overheadMsPerCommand / baseline.overheadMsPerCommand).toFixed(2)}, OneAtATime x${(one.overheadMsPerCommand / baseline.overheadMsPerCommand).toFixed(2)}`);
+    console.log(
+      `  overhead ratio vs 1 host: AllAtOnce x${(all.overheadMsPerCommand / baseline.overheadMsPerCommand).toFixed(2)}, OneAtATime x${(one.overheadMsPerCommand / baseline.overheadMsPerCommand).toFixed(2)}`,
+    );
     console.log(`  control plane peak RSS (VmHWM): ${rss.toFixed(1)} MB`);
   } finally {
     await Promise.all(agents.map((a) => a.stop()));

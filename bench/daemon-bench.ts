@@ -20,11 +20,33 @@ const agentCli = join(repo, 'dist', 'agent', 'cli', 'codedeploy-agent.js');
 const HOST = 'arn:aws:iam::123456789012:user/bench-host';
 
 function sign(dir: string, content: string): { payload: string; ca: string } {
-  const run = (args: string[], input?: string) => execFileSync('openssl', args, { cwd: dir, input, stdio: ['pipe', 'pipe', 'pipe'] }).toString();
-  run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '30', '-subj', '/CN=Bench CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign']);
+  const run = (args: string[], input?: string) =>
+    execFileSync('openssl', args, { cwd: dir, input, stdio: ['pipe', 'pipe', 'pipe'] }).toString();
+  run([
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.pem',
+    '-days',
+    '30',
+    '-subj',
+    '/CN=Bench CA',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign',
+  ]);
   run(['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', 's.key', '-out', 's.csr', '-subj', '/CN=codedeploy-signer-bench']);
   run(['x509', '-req', '-in', 's.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 's.pem', '-days', '30']);
-  const payload = run(['cms', '-sign', '-binary', '-nodetach', '-md', 'sha256', '-signer', 's.pem', '-inkey', 's.key', '-outform', 'PEM'], content);
+  const payload = run(
+    ['cms', '-sign', '-binary', '-nodetach', '-md', 'sha256', '-signer', 's.pem', '-inkey', 's.key', '-outform', 'PEM'],
+    content,
+  );
   return { payload, ca: join(dir, 'ca.pem') };
 }
 
@@ -56,7 +78,9 @@ export async function benchDaemon(idleSeconds: number, commands: number): Promis
   let waiter: (() => void) | undefined;
   let heldPoll: ((id: string) => void) | undefined;
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const op = String(req.headers['x-amz-target'] ?? '').split('.').pop();
+    const op = String(req.headers['x-amz-target'] ?? '')
+      .split('.')
+      .pop();
     const body = JSON.parse((await readBody(req)) || '{}') as Record<string, string>;
     const reply = (o: unknown) => {
       res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' });
@@ -67,7 +91,14 @@ export async function benchDaemon(idleSeconds: number, commands: number): Promis
       const answer = (next: string | undefined) => {
         if (next === undefined) return reply({});
         sentAt.set(next, process.hrtime.bigint());
-        reply({ HostCommand: { HostCommandIdentifier: next, HostIdentifier: HOST, DeploymentExecutionId: 'CodeDeploy/us-east-1/Bench/d-BENCH0001', CommandName: 'ApplicationStop' } });
+        reply({
+          HostCommand: {
+            HostCommandIdentifier: next,
+            HostIdentifier: HOST,
+            DeploymentExecutionId: 'CodeDeploy/us-east-1/Bench/d-BENCH0001',
+            CommandName: 'ApplicationStop',
+          },
+        });
       };
       const next = queue.shift();
       if (next !== undefined) return answer(next);
@@ -82,7 +113,11 @@ export async function benchDaemon(idleSeconds: number, commands: number): Promis
       };
       return;
     }
-    if (op === 'GetDeploymentSpecification') return reply({ DeploymentSystem: 'CodeDeploy', DeploymentSpecification: { GenericEnvelope: { Format: 'PKCS7/JSON', Payload: payload } } });
+    if (op === 'GetDeploymentSpecification')
+      return reply({
+        DeploymentSystem: 'CodeDeploy',
+        DeploymentSpecification: { GenericEnvelope: { Format: 'PKCS7/JSON', Payload: payload } },
+      });
     if (op === 'PutHostCommandAcknowledgement') {
       const t = sentAt.get(body.HostCommandIdentifier ?? '');
       if (t !== undefined) latencies.push(Number(process.hrtime.bigint() - t) / 1e6);
@@ -108,7 +143,17 @@ export async function benchDaemon(idleSeconds: number, commands: number): Promis
   const config = join(dir, 'agent.yml');
   await writeFile(
     config,
-    [`:root_dir: ${join(dir, 'root')}`, `:log_dir: ${join(dir, 'log')}`, `:pid_dir: ${join(dir, 'pid')}`, `:working_directory: ${dir}`, `:on_premises_config_file: ${onPrem}`, `:deploy_control_endpoint: ${url}`, `:deployment_spec_ca_file: ${ca}`, ':wait_between_runs: 0', ''].join('\n'),
+    [
+      `:root_dir: ${join(dir, 'root')}`,
+      `:log_dir: ${join(dir, 'log')}`,
+      `:pid_dir: ${join(dir, 'pid')}`,
+      `:working_directory: ${dir}`,
+      `:on_premises_config_file: ${onPrem}`,
+      `:deploy_control_endpoint: ${url}`,
+      `:deployment_spec_ca_file: ${ca}`,
+      ':wait_between_runs: 0',
+      '',
+    ].join('\n'),
   );
   const agent = spawn(process.execPath, [agentCli, 'start', '--config_file', config], { stdio: 'ignore' });
   try {
@@ -125,7 +170,9 @@ export async function benchDaemon(idleSeconds: number, commands: number): Promis
       await done;
     }
     console.log(`poll-to-ack latency over ${latencies.length} commands (loopback, PKCS7 spec verified)`);
-    console.log(`  median ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms   (target median <= 20 ms)`);
+    console.log(
+      `  median ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms   (target median <= 20 ms)`,
+    );
   } finally {
     agent.kill('SIGTERM');
     await new Promise((r) => agent.once('exit', r));

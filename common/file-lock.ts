@@ -139,7 +139,10 @@ export async function findDirectoryHolder(dir: string, procRoot = '/proc'): Prom
 }
 
 /** Whether some process holds the lock now; never creates the file. Undefined when it cannot tell. */
-export async function probeFileLock(path: string, o: { flockCommand?: string } = {}): Promise<{ held: boolean; holder: LockHolder } | undefined> {
+export async function probeFileLock(
+  path: string,
+  o: { flockCommand?: string } = {},
+): Promise<{ held: boolean; holder: LockHolder } | undefined> {
   let handle: FileHandle;
   try {
     handle = await open(path, 'r');
@@ -176,7 +179,10 @@ async function describeSelf(handle: FileHandle, program: string | undefined): Pr
 
 type FlockOutcome = 'locked' | 'busy';
 
-function runFlock(handle: FileHandle, o: { wait?: boolean; signal?: AbortSignal; flockCommand?: string; shared?: boolean }): Promise<FlockOutcome> {
+function runFlock(
+  handle: FileHandle,
+  o: { wait?: boolean; signal?: AbortSignal; flockCommand?: string; shared?: boolean },
+): Promise<FlockOutcome> {
   return new Promise((resolve, reject) => {
     if (o.signal?.aborted) return reject(abortError(o.signal));
     const args = [o.shared ? '--shared' : '--exclusive', ...(o.wait ? [] : ['--nonblock']), '3'];

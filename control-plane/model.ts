@@ -148,7 +148,8 @@ export interface DeploymentInfo {
   completeTime?: EpochSeconds;
   deploymentOverview: DeploymentOverview;
   description?: string;
-  creator: 'user' | 'autoscaling' | 'codeDeployRollback' | 'CodeDeploy' | 'CodeDeployAutoUpdate' | 'CloudFormation' | 'CloudFormationRollback';
+  creator:
+    'user' | 'autoscaling' | 'codeDeployRollback' | 'CodeDeploy' | 'CodeDeployAutoUpdate' | 'CloudFormation' | 'CloudFormationRollback';
   ignoreApplicationStopFailures: boolean;
   autoRollbackConfiguration?: AutoRollbackConfiguration;
   updateOutdatedInstancesOnly: boolean;

@@ -107,7 +107,12 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const shutdown = new AbortController();
   const closers: (() => void | Promise<void>)[] = [() => void db.close(), releaseLock];
   try {
-    const signer = await createSpecSigner({ dir: join(opts.dataDir, 'ca'), caCertFile: opts.caCertFile, caKeyFile: opts.caKeyFile, logger: logger.child({ part: 'ca' }) });
+    const signer = await createSpecSigner({
+      dir: join(opts.dataDir, 'ca'),
+      caCertFile: opts.caCertFile,
+      caKeyFile: opts.caKeyFile,
+      logger: logger.child({ part: 'ca' }),
+    });
     const { registry, context: registryContext } = createRegistry({ db, identity, logger: logger.child({ part: 'registry' }) });
     const engineCore = createDeploymentEngine({
       db,
@@ -129,7 +134,12 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       logger: logger.child({ part: 'api' }),
       shutdown: shutdown.signal,
       apis: [
-        { name: 'CodeDeployCommand', targetPrefixes: ['CodeDeployCommandService_v20141006', 'CodeDeployCommandService'], operations: commandsOperations, internalErrorCode: 'ServerException' },
+        {
+          name: 'CodeDeployCommand',
+          targetPrefixes: ['CodeDeployCommandService_v20141006', 'CodeDeployCommandService'],
+          operations: commandsOperations,
+          internalErrorCode: 'ServerException',
+        },
         { name: 'CodeDeploy', targetPrefixes: ['CodeDeploy_20141006'], operations: publicOperations, internalErrorCode: 'InternalFailure' },
       ],
     });
@@ -147,7 +157,10 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     // client hold a connection for up to headersTimeout + 30 s.
     const server = http.createServer({ connectionsCheckingInterval: 2000 }, (req, res) => {
       guardRequestBody(req, res, bodyPolicy(req, bodyTimeouts), (why) =>
-        logger.info({ ...why, method: req.method, url: clip(req.url ?? ''), remote: req.socket.remoteAddress }, `Request body too slow (${why.rule} deadline); connection closed`),
+        logger.info(
+          { ...why, method: req.method, url: clip(req.url ?? ''), remote: req.socket.remoteAddress },
+          `Request body too slow (${why.rule} deadline); connection closed`,
+        ),
       );
       void (async () => {
         try {
@@ -185,7 +198,10 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     tick.unref();
     engineCore.engine.tick();
 
-    logger.info({ url, dataDir: opts.dataDir, caCertificate: signer.caCertificatePath, region: identity.region }, `Control plane listening on ${url}`);
+    logger.info(
+      { url, dataDir: opts.dataDir, caCertificate: signer.caCertificatePath, region: identity.region },
+      `Control plane listening on ${url}`,
+    );
     let closed: Promise<void> | undefined;
     return {
       url,
@@ -221,7 +237,11 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
 /** Which body deadline a request gets: S3 takes whatever the other surfaces do not. */
 function bodyPolicy(req: http.IncomingMessage, t: BodyTimeouts): BodyTimeoutPolicy {
   const url = req.url ?? '';
-  const small = (req.method === 'POST' && typeof req.headers['x-amz-target'] === 'string') || url === '/_health' || url === '/github' || url.startsWith('/github/');
+  const small =
+    (req.method === 'POST' && typeof req.headers['x-amz-target'] === 'string') ||
+    url === '/_health' ||
+    url === '/github' ||
+    url.startsWith('/github/');
   return small ? t.small : t.s3;
 }
 

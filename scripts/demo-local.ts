@@ -39,7 +39,18 @@ async function main(): Promise<number> {
     ].join('\n'),
   );
   console.log(`Demo root: ${root}\n`);
-  const args = ['--bundle-location', sample, '--type', 'directory', '--deployment-group', 'demo-group', '--application-name', 'HelloApp', '-c', config];
+  const args = [
+    '--bundle-location',
+    sample,
+    '--type',
+    'directory',
+    '--deployment-group',
+    'demo-group',
+    '--application-name',
+    'HelloApp',
+    '-c',
+    config,
+  ];
   for (const round of [1, 2]) {
     console.log(`--- deployment ${round} of 2: codedeploy-local ${args.join(' ')}`);
     const code = await run(args);

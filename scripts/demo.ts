@@ -106,21 +106,31 @@ async function main(argv: string[]): Promise<number> {
       }),
     );
     for (let i = 1; i <= hosts; i++) {
-      const agent = await createFleetAgent({ name: `host-${i}`, controlPlaneUrl: cp.url, caCertificatePath: cp.caCertificatePath, root: join(root, 'hosts') });
+      const agent = await createFleetAgent({
+        name: `host-${i}`,
+        controlPlaneUrl: cp.url,
+        caCertificatePath: cp.caCertificatePath,
+        root: join(root, 'hosts'),
+      });
       agents.push(agent);
       await deploy.send(new RegisterOnPremisesInstanceCommand({ instanceName: agent.name, iamUserArn: agent.iamUserArn }));
       await deploy.send(new AddTagsToOnPremisesInstancesCommand({ instanceNames: [agent.name], tags: [{ Key: 'env', Value: 'demo' }] }));
       agent.start();
     }
     const config = await deploy.send(new GetDeploymentConfigCommand({ deploymentConfigName: configName }));
-    console.log(`Started ${hosts} agent(s): ${agents.map((a) => a.name).join(', ')}; ${describeConfig(configName, config.deploymentConfigInfo?.minimumHealthyHosts, hosts)}`);
+    console.log(
+      `Started ${hosts} agent(s): ${agents.map((a) => a.name).join(', ')}; ${describeConfig(configName, config.deploymentConfigInfo?.minimumHealthyHosts, hosts)}`,
+    );
 
     // 3. The deployment, watched through the public API like a CI job would.
     const created = await deploy.send(
       new CreateDeploymentCommand({
         applicationName: 'HelloApp',
         deploymentGroupName: 'demo',
-        revision: { revisionType: 'S3', s3Location: { bucket: 'demo-revisions', key: 'hello-app.tgz', bundleType: 'tgz', version: put.VersionId, eTag: put.ETag } },
+        revision: {
+          revisionType: 'S3',
+          s3Location: { bucket: 'demo-revisions', key: 'hello-app.tgz', bundleType: 'tgz', version: put.VersionId, eTag: put.ETag },
+        },
         description: 'npm run demo',
       }),
     );
@@ -143,7 +153,9 @@ async function main(argv: string[]): Promise<number> {
           if (status === 'InProgress') continue;
           const secs = ev.startTime && ev.endTime ? ` ${((ev.endTime.getTime() - ev.startTime.getTime()) / 1000).toFixed(1)}s` : '';
           const why = ev.diagnostics && status === 'Failed' ? `  ${ev.diagnostics.errorCode}: ${ev.diagnostics.message}` : '';
-          console.log(`  ${elapsed(started)}  ${(target?.targetId ?? '').padEnd(8)} ${(ev.lifecycleEventName ?? '').padEnd(EVENT_WIDTH)} ${status}${secs}${why}`);
+          console.log(
+            `  ${elapsed(started)}  ${(target?.targetId ?? '').padEnd(8)} ${(ev.lifecycleEventName ?? '').padEnd(EVENT_WIDTH)} ${status}${secs}${why}`,
+          );
         }
       }
       const o = info?.deploymentOverview;
@@ -157,14 +169,17 @@ async function main(argv: string[]): Promise<number> {
     }
 
     const ok = info?.status === 'Succeeded';
-    console.log(`\nDeployment ${deploymentId}: ${info?.status}${info?.errorInformation ? ` (${info.errorInformation.code}: ${info.errorInformation.message})` : ''} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    const groupId = (cp.registry.getDeploymentGroup('HelloApp', 'demo'))?.deploymentGroupId ?? '';
+    console.log(
+      `\nDeployment ${deploymentId}: ${info?.status}${info?.errorInformation ? ` (${info.errorInformation.code}: ${info.errorInformation.message})` : ''} in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    );
+    const groupId = cp.registry.getDeploymentGroup('HelloApp', 'demo')?.deploymentGroupId ?? '';
     for (const a of agents) console.log(`  ${a.name} scripts.log: ${a.scriptsLogPath(groupId, deploymentId)}`);
     const first = agents[0];
     if (first) {
       const log = await readFile(first.scriptsLogPath(groupId, deploymentId), 'utf8').catch(() => '');
       const tail = log.trimEnd().split('\n').slice(-4);
-      if (tail.length > 0 && tail[0] !== '') console.log(`\nLast lines of ${first.name}'s scripts.log:\n${tail.map((l) => `  ${l}`).join('\n')}`);
+      if (tail.length > 0 && tail[0] !== '')
+        console.log(`\nLast lines of ${first.name}'s scripts.log:\n${tail.map((l) => `  ${l}`).join('\n')}`);
     }
     if (!ok) for (const a of agents) if (a.stderr().trim()) console.log(`\n${a.name} agent log (stderr):\n${a.stderr().slice(-2000)}`);
     console.log(values.clean ? '' : `\nEverything is in ${root} (remove it with: rm -rf ${root})`);
@@ -182,7 +197,8 @@ function elapsed(started: number): string {
 
 function describeConfig(name: string, mhh: { type?: string; value?: number } | undefined, n: number): string {
   if (!mhh) return name;
-  const m = mhh.type === 'MOST_CONCURRENCY' ? n - 1 : mhh.type === 'FLEET_PERCENT' ? Math.ceil((n * (mhh.value ?? 0)) / 100) : (mhh.value ?? 0);
+  const m =
+    mhh.type === 'MOST_CONCURRENCY' ? n - 1 : mhh.type === 'FLEET_PERCENT' ? Math.ceil((n * (mhh.value ?? 0)) / 100) : (mhh.value ?? 0);
   const w = Math.max(1, n - m);
   return `${name}: up to ${w} of ${n} host(s) at a time, at least ${Math.max(m, 1)} must succeed`;
 }

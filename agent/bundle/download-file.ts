@@ -132,7 +132,8 @@ export function isRetriableNetworkError(err: unknown): boolean {
   if (err instanceof TruncatedBodyError) return true;
   for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 5; depth++) {
     const code = errnoCode(e);
-    if (code !== undefined && (RETRIABLE_NETWORK_CODES.has(code) || code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'UND_ERR_SOCKET')) return true;
+    if (code !== undefined && (RETRIABLE_NETWORK_CODES.has(code) || code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'UND_ERR_SOCKET'))
+      return true;
     const error = toError(e);
     if (error.name === 'AbortError') return false;
     if (error.name === 'TimeoutError') return true;

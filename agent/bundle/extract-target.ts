@@ -180,12 +180,17 @@ export class ExtractTarget {
     // open() applies the umask: set the exact mode when the umask removed bits or the mode has
     // setuid/setgid/sticky bits (also cleared by a chown, which is why the chmod comes after it).
     const chmod = meta.mode !== undefined && ((meta.mode & this.umask) !== 0 || meta.mode > 0o777);
-    const sink = new FileSink(fd, abs, {
-      chown: chown ? [meta.uid as number, meta.gid as number] : undefined,
-      mode: chmod ? meta.mode : undefined,
-      atime: meta.atime ?? this.now,
-      mtime: meta.mtime,
-    }, () => this.openSinks.delete(sink));
+    const sink = new FileSink(
+      fd,
+      abs,
+      {
+        chown: chown ? [meta.uid as number, meta.gid as number] : undefined,
+        mode: chmod ? meta.mode : undefined,
+        atime: meta.atime ?? this.now,
+        mtime: meta.mtime,
+      },
+      () => this.openSinks.delete(sink),
+    );
     this.openSinks.add(sink);
     return sink;
   }

@@ -111,7 +111,8 @@ function describeFailure(err: unknown, attempt: number, maxDelayMs: number): Att
   if (status !== undefined && e.response !== undefined) {
     const reason = STATUS_CODES[status] ?? 'Unknown';
     const data = e.response.data;
-    const detail = typeof data === 'object' && data !== null && 'message' in data && typeof data.message === 'string' ? data.message : undefined;
+    const detail =
+      typeof data === 'object' && data !== null && 'message' in data && typeof data.message === 'string' ? data.message : undefined;
     const text = `${status} '${reason}${detail && detail !== reason ? `: ${detail}` : ''}'`;
     const retryAfterMs = parseRetryAfter(e.response.headers?.['retry-after'], Date.now(), maxDelayMs);
     return new AttemptFailure(attempt, text, isRetriableStatus(status), retryAfterMs);
@@ -166,7 +167,13 @@ export function createGitHubFetcher(opts: GitHubFetcherOptions): GitHubFetcher {
       request: { parseSuccessResponseBody: false, ...(signal ? { signal } : {}) },
     };
     logger.info(
-      { account: revision.account, repository: revision.repository, commitId: revision.commitId, bundleType: revision.bundleType, authenticated: Boolean(token) },
+      {
+        account: revision.account,
+        repository: revision.repository,
+        commitId: revision.commitId,
+        bundleType: revision.bundleType,
+        authenticated: Boolean(token),
+      },
       `Downloading artifact bundle from ${url}`,
     );
 
@@ -174,12 +181,16 @@ export function createGitHubFetcher(opts: GitHubFetcherOptions): GitHubFetcher {
     const download = async (n: number): Promise<void> => {
       try {
         const response =
-          revision.bundleType === 'zip' ? await octokit.rest.repos.downloadZipballArchive(params) : await octokit.rest.repos.downloadTarballArchive(params);
+          revision.bundleType === 'zip'
+            ? await octokit.rest.repos.downloadZipballArchive(params)
+            : await octokit.rest.repos.downloadTarballArchive(params);
         const body = toChunks(response.data as unknown);
         const length = Number(response.headers['content-length']);
         const { tempPath, bytes } = await writeTempFile(bundleFile, body, {
           ...(signal ? { signal } : {}),
-          ...(Number.isInteger(length) && length >= 0 && response.headers['content-encoding'] === undefined ? { expectedBytes: length } : {}),
+          ...(Number.isInteger(length) && length >= 0 && response.headers['content-encoding'] === undefined
+            ? { expectedBytes: length }
+            : {}),
         });
         await commitTempFile(tempPath, bundleFile);
         logger.info({ bytes, retries: n - 1 }, `Download complete from ${url}`);
@@ -194,12 +205,14 @@ export function createGitHubFetcher(opts: GitHubFetcherOptions): GitHubFetcher {
       await retry(download, {
         policy: {
           maxAttempts: maxRetries + 1,
-          classify: (err) => (err instanceof AttemptFailure ? { retriable: err.retriable, delayMs: err.retryAfterMs } : { retriable: false }),
+          classify: (err) =>
+            err instanceof AttemptFailure ? { retriable: err.retriable, delayMs: err.retryAfterMs } : { retriable: false },
           backoffMs: (n) => backoffDelay(n, backoff),
         },
         sleep,
         signal,
-        onRetry: (err, n, delayMs) => logger.warn({ url, attempt: n, delayMs, failure: (err as AttemptFailure).text }, 'GitHub download failed; retrying'),
+        onRetry: (err, n, delayMs) =>
+          logger.warn({ url, attempt: n, delayMs, failure: (err as AttemptFailure).text }, 'GitHub download failed; retrying'),
       });
     } catch (err) {
       if (!(err instanceof AttemptFailure)) throw err;

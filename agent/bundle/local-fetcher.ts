@@ -135,9 +135,13 @@ export async function linkLocalFileBundle(location: string, bundlePath: string, 
     try {
       await copyFile(source, bundlePath);
     } catch (err) {
-      throw new AgentError(ErrorCodes.BUNDLE_FETCH, `Cannot link or copy the local file bundle ${location} to ${bundlePath}: ${toError(err).message}`, {
-        cause: err,
-      });
+      throw new AgentError(
+        ErrorCodes.BUNDLE_FETCH,
+        `Cannot link or copy the local file bundle ${location} to ${bundlePath}: ${toError(err).message}`,
+        {
+          cause: err,
+        },
+      );
     }
   }
 }

@@ -28,7 +28,10 @@ export function createRemoteBundleFetcher(opts: RemoteBundleFetcherOptions): Rem
     switch (revision.type) {
       case 'S3': {
         if (!opts.s3) {
-          throw new AgentError(ErrorCodes.NOT_SUPPORTED, `Cannot download s3://${revision.bucket}/${revision.key}: S3 downloads are not configured (no region or credentials for S3)`);
+          throw new AgentError(
+            ErrorCodes.NOT_SUPPORTED,
+            `Cannot download s3://${revision.bucket}/${revision.key}: S3 downloads are not configured (no region or credentials for S3)`,
+          );
         }
         s3 ??= (await import('./s3-fetcher.js')).createS3Fetcher({ ...opts.s3, logger: opts.s3.logger ?? opts.logger });
         await s3(revision, bundleFile, call);
@@ -36,7 +39,10 @@ export function createRemoteBundleFetcher(opts: RemoteBundleFetcherOptions): Rem
       }
       case 'GitHub': {
         if (!opts.github) {
-          throw new AgentError(ErrorCodes.NOT_SUPPORTED, `Cannot download GitHub revision ${revision.account}/${revision.repository}@${revision.commitId}: GitHub downloads are not configured`);
+          throw new AgentError(
+            ErrorCodes.NOT_SUPPORTED,
+            `Cannot download GitHub revision ${revision.account}/${revision.repository}@${revision.commitId}: GitHub downloads are not configured`,
+          );
         }
         github ??= (await import('./github-fetcher.js')).createGitHubFetcher({ ...opts.github, logger: opts.github.logger ?? opts.logger });
         await github(revision, bundleFile, { ...call, ...(spec.gitHubAccessToken ? { token: spec.gitHubAccessToken } : {}) });

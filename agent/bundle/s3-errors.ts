@@ -15,8 +15,23 @@ export class CredentialsUnavailableError extends Error {
   }
 }
 
-const CONNECT_ERROR_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EHOSTDOWN', 'ENETDOWN']);
-const CREDENTIAL_REJECTED_CODES = new Set(['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken', 'TokenRefreshRequired', 'InvalidToken']);
+const CONNECT_ERROR_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ETIMEDOUT',
+  'EHOSTDOWN',
+  'ENETDOWN',
+]);
+const CREDENTIAL_REJECTED_CODES = new Set([
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'ExpiredToken',
+  'TokenRefreshRequired',
+  'InvalidToken',
+]);
 const WRONG_REGION_CODES = new Set(['AuthorizationHeaderMalformed', 'PermanentRedirect', 'IllegalLocationConstraintException']);
 
 /** The object a download asked for (an S3 revision). */
@@ -73,7 +88,7 @@ export function describeS3Error(err: unknown, revision: S3Object, ctx: ErrorCont
   const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
   const details = { bucket, key, ...(version ? { version } : {}), ...(status ? { statusCode: status } : {}), errorName: error.name };
   const fail = (message: string): AgentError => new AgentError(ErrorCodes.BUNDLE_FETCH, message, { cause: err, details });
-  const identity = ctx.identity ?? 'the agent\'s AWS identity (the EC2 instance profile, or the on-premises IAM user or session role)';
+  const identity = ctx.identity ?? "the agent's AWS identity (the EC2 instance profile, or the on-premises IAM user or session role)";
 
   const credentials = findCredentialsError(err);
   if (credentials) {
@@ -82,7 +97,9 @@ export function describeS3Error(err: unknown, revision: S3Object, ctx: ErrorCont
   switch (error.name) {
     case 'AccessDenied': {
       const actions = version ? 's3:GetObject and s3:GetObjectVersion' : 's3:GetObject (and s3:GetObjectVersion for versioned revisions)';
-      return fail(`Access denied reading ${where}: the instance profile or on-premises IAM identity needs ${actions} on arn:aws:s3:::${bucket}/${key}`);
+      return fail(
+        `Access denied reading ${where}: the instance profile or on-premises IAM identity needs ${actions} on arn:aws:s3:::${bucket}/${key}`,
+      );
     }
     case 'NoSuchKey':
       return fail(`The S3 object ${where} does not exist (NoSuchKey): check the revision's bucket and key`);
@@ -99,7 +116,9 @@ export function describeS3Error(err: unknown, revision: S3Object, ctx: ErrorCont
   }
   if (status === undefined && isConnectError(err)) {
     const target = ctx.endpoint ?? `S3 in ${ctx.region}`;
-    const hint = ctx.fips ? `. Check that Fips exists in ${ctx.region}. Or, try using s3 endpoint override.` : '. Try using s3 endpoint override.';
+    const hint = ctx.fips
+      ? `. Check that Fips exists in ${ctx.region}. Or, try using s3 endpoint override.`
+      : '. Try using s3 endpoint override.';
     return fail(`Unable to connect to ${target} to download ${where}: ${error.message}${hint}`);
   }
   const code = status ? `HTTP ${status} ${error.name}` : error.name;

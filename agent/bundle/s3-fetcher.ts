@@ -81,7 +81,9 @@ export interface S3EndpointChoice {
 }
 
 /** The endpoint rules of docs/reference.md section 6.1 (pure). */
-export function resolveS3Endpoint(opts: Pick<S3FetcherOptions, 'region' | 'endpointOverride' | 'useFipsMode' | 'forcePathStyle'>): S3EndpointChoice {
+export function resolveS3Endpoint(
+  opts: Pick<S3FetcherOptions, 'region' | 'endpointOverride' | 'useFipsMode' | 'forcePathStyle'>,
+): S3EndpointChoice {
   const override = opts.endpointOverride?.trim();
   if (override) {
     const endpoint = /^[a-z][a-z0-9+.-]*:\/\//i.test(override) ? override : `https://${override}`;
@@ -155,7 +157,12 @@ export function createS3Fetcher(opts: S3FetcherOptions): S3Fetcher {
   const outageWindowMs = opts.outageWindowMs ?? 0;
   const backoff = { base: opts.retryBaseDelayMs ?? 1000, cap: opts.retryMaxDelayMs ?? 20_000, random: opts.random ?? Math.random };
   const outageBackoff = { ...backoff, base: 1000 };
-  const context = { region: opts.region, fips: opts.useFipsMode, endpoint: resolveS3Endpoint(opts).endpoint, identity: opts.identityDescription };
+  const context = {
+    region: opts.region,
+    fips: opts.useFipsMode,
+    endpoint: resolveS3Endpoint(opts).endpoint,
+    identity: opts.identityDescription,
+  };
 
   return async (revision, bundleFile, call = {}) => {
     const logger = call.logger ?? opts.logger;
@@ -171,7 +178,11 @@ export function createS3Fetcher(opts: S3FetcherOptions): S3Fetcher {
     const getObject = async (): Promise<GetObjectCommandOutput> => {
       try {
         return await retry(
-          () => client.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...(version ? { VersionId: version } : {}) }), signal ? { abortSignal: signal } : {}),
+          () =>
+            client.send(
+              new GetObjectCommand({ Bucket: bucket, Key: key, ...(version ? { VersionId: version } : {}) }),
+              signal ? { abortSignal: signal } : {},
+            ),
           {
             policy: {
               maxAttempts: Infinity,
@@ -183,7 +194,11 @@ export function createS3Fetcher(opts: S3FetcherOptions): S3Fetcher {
             sleep,
             signal,
             onRetry: (err) => {
-              if (outage.tries === 1) logger.warn({ bucket, key, error: toError(err).message }, `S3 is unreachable or failing; trying again for up to ${Math.round(outageWindowMs / 1000)} s`);
+              if (outage.tries === 1)
+                logger.warn(
+                  { bucket, key, error: toError(err).message },
+                  `S3 is unreachable or failing; trying again for up to ${Math.round(outageWindowMs / 1000)} s`,
+                );
             },
           },
         );
@@ -209,11 +224,9 @@ export function createS3Fetcher(opts: S3FetcherOptions): S3Fetcher {
       const actual = response.ETag;
       if (etag && stripQuotes(etag) !== stripQuotes(actual ?? '')) {
         await discardTempFile(written.tempPath);
-        throw new AgentError(
-          ErrorCodes.BUNDLE_FETCH,
-          `Expected deployment artifact bundle etag ${etag} but was actually ${actual ?? ''}`,
-          { details: { bucket, key, expected: etag, actual } },
-        );
+        throw new AgentError(ErrorCodes.BUNDLE_FETCH, `Expected deployment artifact bundle etag ${etag} but was actually ${actual ?? ''}`, {
+          details: { bucket, key, expected: etag, actual },
+        });
       }
       await commitTempFile(written.tempPath, bundleFile);
       logger.info({ bucket, key, bytes: written.bytes, attempts: attempt }, `Download complete from bucket ${bucket} and key ${key}`);
@@ -228,7 +241,10 @@ export function createS3Fetcher(opts: S3FetcherOptions): S3Fetcher {
         sleep,
         signal,
         onRetry: (err, attempt, delayMs) =>
-          logger.warn({ bucket, key, attempt, delayMs, error: toError((err as BrokenBody).cause).message }, 'The S3 download broke off; restarting it'),
+          logger.warn(
+            { bucket, key, attempt, delayMs, error: toError((err as BrokenBody).cause).message },
+            'The S3 download broke off; restarting it',
+          ),
       });
     } catch (err) {
       if (!(err instanceof BrokenBody)) throw err;

@@ -17,4 +17,7 @@ export interface UnpackResult {
 }
 
 /** Downloads an S3 or GitHub revision to bundleFile (remote-fetcher.ts; the command executor calls it). */
-export type RemoteBundleFetcher = (revision: Revision, target: { bundleFile: string; logger: Logger; signal?: AbortSignal; spec: DeploymentSpec }) => Promise<void>;
+export type RemoteBundleFetcher = (
+  revision: Revision,
+  target: { bundleFile: string; logger: Logger; signal?: AbortSignal; spec: DeploymentSpec },
+) => Promise<void>;

@@ -42,13 +42,15 @@ export async function unpackArchive(req: UnpackRequest): Promise<UnpackResult> {
     target?.abort();
     await removeTree(destDir);
     if (err instanceof AgentError) throw err;
-    throw new AgentError(
-      ErrorCodes.BUNDLE_UNPACK,
-      `Error extracting ${format} archive ${archivePath}: ${toError(err).message}`,
-      { cause: err, details: { archive: archivePath } },
-    );
+    throw new AgentError(ErrorCodes.BUNDLE_UNPACK, `Error extracting ${format} archive ${archivePath}: ${toError(err).message}`, {
+      cause: err,
+      details: { archive: archivePath },
+    });
   }
   const result: UnpackResult = { entries: target.entries };
-  logger.debug({ archive: archivePath, type, destDir, entries: result.entries, ms: Math.round(performance.now() - started) }, 'Unpacked archive');
+  logger.debug(
+    { archive: archivePath, type, destDir, entries: result.entries, ms: Math.round(performance.now() - started) },
+    'Unpacked archive',
+  );
   return result;
 }

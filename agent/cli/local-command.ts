@@ -71,7 +71,11 @@ export async function runCodedeployLocal(argv: string[], ctx: LocalCommandContex
     const { config, warnings } = await loadAgentConfig(configFile);
     if (!logger) {
       await assertLogDirWritable(config.logDir, { fileName: LOG_FILE_NAME, configSource: configFile });
-      agentLog = createFileAgentLog({ file: resolve(config.logDir, LOG_FILE_NAME), level: config.verbose ? 'debug' : 'info', name: 'codedeploy-local' });
+      agentLog = createFileAgentLog({
+        file: resolve(config.logDir, LOG_FILE_NAME),
+        level: config.verbose ? 'debug' : 'info',
+        name: 'codedeploy-local',
+      });
       logger = agentLog.logger;
     }
     for (const w of warnings) logger.warn(w);
@@ -86,7 +90,8 @@ export async function runCodedeployLocal(argv: string[], ctx: LocalCommandContex
       cwd: ctx.cwd,
       remoteFetcher: () => localRemoteFetcher(config, ctx.env, deployLogger),
       onStart: (deploymentDir) => io.stdout(`Starting to execute deployment from within folder ${deploymentDir}\n`),
-      onEvent: (event, outcome, ms) => io.stderr(`  ${event.padEnd(20)} ${outcome.status === 'Succeeded' ? 'succeeded' : 'FAILED'} (${(ms / 1000).toFixed(2)}s)\n`),
+      onEvent: (event, outcome, ms) =>
+        io.stderr(`  ${event.padEnd(20)} ${outcome.status === 'Succeeded' ? 'succeeded' : 'FAILED'} (${(ms / 1000).toFixed(2)}s)\n`),
     });
     const d = result.failure;
     if (d?.script_name) {

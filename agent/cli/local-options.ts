@@ -104,7 +104,10 @@ export function parseLocalArgs(argv: string[], cwd: string): LocalOptions {
     version: v.version ?? false,
   };
   if (v.events !== undefined) {
-    options.events = v.events.split(',').map((e) => e.trim()).filter((e) => e !== '');
+    options.events = v.events
+      .split(',')
+      .map((e) => e.trim())
+      .filter((e) => e !== '');
   }
   if (v['appspec-filename'] !== undefined) options.appSpecFilename = v['appspec-filename'];
   return options;

@@ -8,13 +8,18 @@ import type { Logger } from 'pino';
 import type { AgentConfig } from '../config/agent-config.js';
 import type { RemoteBundleFetcher } from '../bundle/types.js';
 
-export async function localRemoteFetcher(config: Readonly<AgentConfig>, env: NodeJS.ProcessEnv, logger: Logger): Promise<RemoteBundleFetcher> {
-  const [{ createRemoteBundleFetcher }, { loadOnPremisesConfig }, { fileCredentialsProvider }, { fromNodeProviderChain }] = await Promise.all([
-    import('../bundle/remote-fetcher.js'),
-    import('../identity/on-premises-config.js'),
-    import('../identity/file-credentials.js'),
-    import('@aws-sdk/credential-providers'),
-  ]);
+export async function localRemoteFetcher(
+  config: Readonly<AgentConfig>,
+  env: NodeJS.ProcessEnv,
+  logger: Logger,
+): Promise<RemoteBundleFetcher> {
+  const [{ createRemoteBundleFetcher }, { loadOnPremisesConfig }, { fileCredentialsProvider }, { fromNodeProviderChain }] =
+    await Promise.all([
+      import('../bundle/remote-fetcher.js'),
+      import('../identity/on-premises-config.js'),
+      import('../identity/file-credentials.js'),
+      import('@aws-sdk/credential-providers'),
+    ]);
   const onPrem = await loadOnPremisesConfig(config.onPremisesConfigFile, { logger });
   let credentials;
   let identityDescription: string;

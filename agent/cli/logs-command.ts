@@ -72,7 +72,10 @@ async function parse(args: string[]): Promise<ParsedArgs | 'help'> {
     },
   });
   if (values.help) return 'help';
-  for (const [flag, value] of [['--deployment', values.deployment], ['--group', values.group]] as const) {
+  for (const [flag, value] of [
+    ['--deployment', values.deployment],
+    ['--group', values.group],
+  ] as const) {
     // Names of directories under root_dir: no path separators, no "." or "..".
     if (value !== undefined && (value.trim() === '' || /[/\\]/.test(value) || value === '.' || value === '..')) {
       throw new Error(`${flag} must be a deployment${flag === '--group' ? ' group' : ''} id, not "${value}"`);

@@ -85,11 +85,18 @@ function parseCommandLine(args: string[]): 'help' | { target: string; json: bool
 function print(io: Pick<CliIo, 'stdout'>, report: CheckReport, file: string, json: boolean): void {
   const valid = report.errors.length === 0;
   if (json) {
-    const item = (i: AppSpecIssue): Record<string, unknown> => ({ message: i.message, path: i.path, line: i.line, column: i.column, file: i.file });
+    const item = (i: AppSpecIssue): Record<string, unknown> => ({
+      message: i.message,
+      path: i.path,
+      line: i.line,
+      column: i.column,
+      file: i.file,
+    });
     io.stdout(`${JSON.stringify({ valid, errors: report.errors.map(item), warnings: report.warnings.map(item) })}\n`);
     return;
   }
-  const line = (kind: string, i: AppSpecIssue): string => (i.line > 0 ? `${kind}: ${formatIssue(i)}\n` : `${kind}: ${i.message} (at ${i.file})\n`);
+  const line = (kind: string, i: AppSpecIssue): string =>
+    i.line > 0 ? `${kind}: ${formatIssue(i)}\n` : `${kind}: ${i.message} (at ${i.file})\n`;
   for (const issue of report.errors) io.stdout(line('error', issue));
   for (const issue of report.warnings) io.stdout(line('warning', issue));
   const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;

@@ -14,7 +14,14 @@ import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smit
 import { AgentError, ErrorCodes } from '../errors.js';
 import { toError } from '../../common/errors.js';
 import { retry } from '../platform/retry.js';
-import { classifyFailure, DEFAULT_RETRY_POLICY, parseRetryAfter, retryDelay, type Classification, type RetryPolicy } from '../platform/retry-policy.js';
+import {
+  classifyFailure,
+  DEFAULT_RETRY_POLICY,
+  parseRetryAfter,
+  retryDelay,
+  type Classification,
+  type RetryPolicy,
+} from '../platform/retry-policy.js';
 import { sleep as defaultSleep, type Sleep } from '../platform/sleep.js';
 import type { Envelope } from '../spec/deployment-spec.js';
 import { CommandsApiError, isCommandsApiError, type CommandsApiErrorFields } from './commands-api-error.js';
@@ -197,7 +204,10 @@ export function createCommandsClient(opts: CommandsClientOptions): CommandsClien
       return await retry((n) => tryOnce(spec, body, n, refresh, started), {
         policy: {
           maxAttempts: policy.maxAttempts,
-          classify: (err) => (err instanceof FailedAttempt ? { retriable: err.failure.cls.retriable, delayMs: err.failure.retryAfterMs } : { retriable: false }),
+          classify: (err) =>
+            err instanceof FailedAttempt
+              ? { retriable: err.failure.cls.retriable, delayMs: err.failure.retryAfterMs }
+              : { retriable: false },
           // Only a FailedAttempt is retriable, so `err` is one here.
           backoffMs: (n, err) => retryDelay(n, (err as FailedAttempt).failure.cls.kind, undefined, policy, random),
         },
@@ -224,7 +234,7 @@ export function createCommandsClient(opts: CommandsClientOptions): CommandsClien
   /** Attempt `n` of a call: an answer, or a FailedAttempt for the retry loop to judge. */
   async function tryOnce<T>(spec: CallSpec<T>, body: string, n: number, refresh: { used: boolean }, started: number): Promise<T> {
     const { operation } = spec;
-    for (let forceRefresh = false; ; ) {
+    for (let forceRefresh = false; ;) {
       const creds = await credentials(operation, forceRefresh, n);
       const headers = await signedHeaders(operation, body, creds);
       const outcome = await send(operation, headers, body, spec, n);
@@ -246,7 +256,10 @@ export function createCommandsClient(opts: CommandsClientOptions): CommandsClien
       if (failure.cls.kind !== 'expired-credentials' || refresh.used) throw new FailedAttempt(failure, n);
       refresh.used = true;
       forceRefresh = true;
-      log.debug({ operation, statusCode: res.statusCode, serviceCode: code, requestId }, `${operation}: credentials expired, refreshing them once`);
+      log.debug(
+        { operation, statusCode: res.statusCode, serviceCode: code, requestId },
+        `${operation}: credentials expired, refreshing them once`,
+      );
     }
   }
 
@@ -284,7 +297,13 @@ export function createCommandsClient(opts: CommandsClientOptions): CommandsClien
 
   return {
     pollHostCommand: (hostIdentifier, signal) =>
-      call({ operation: 'PollHostCommand', input: { HostIdentifier: hostIdentifier }, readTimeoutMs: pollTimeout, parse: parsePollOutput, signal }),
+      call({
+        operation: 'PollHostCommand',
+        input: { HostIdentifier: hostIdentifier },
+        readTimeoutMs: pollTimeout,
+        parse: parsePollOutput,
+        signal,
+      }),
     getDeploymentSpecification: (deploymentExecutionId, hostIdentifier) =>
       call({
         operation: 'GetDeploymentSpecification',

@@ -118,7 +118,9 @@ export function createHttpTransport(options: HttpTransportOptions = {}): HttpTra
         // Check the certificate against the endpoint's host name: https-proxy-agent drops `host`
         // from the TLS options and sets no servername for an IP address, so node would check
         // "localhost" instead.
-        ...(url.protocol === 'https:' ? { checkServerIdentity: (_host: string, cert: PeerCertificate) => checkServerIdentity(hostname, cert) } : {}),
+        ...(url.protocol === 'https:'
+          ? { checkServerIdentity: (_host: string, cert: PeerCertificate) => checkServerIdentity(hostname, cert) }
+          : {}),
       };
       const send = url.protocol === 'https:' ? https.request : http.request;
       const request = send(requestOptions, (res) => {

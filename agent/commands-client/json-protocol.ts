@@ -11,7 +11,13 @@ export function header(res: TransportResponse, name: string): string | undefined
   return Array.isArray(v) ? v[0] : v;
 }
 
-export function parseAnswer<T>(operation: Operation, res: TransportResponse, requestId: string | undefined, attempts: number, parse: (body: unknown) => T): T {
+export function parseAnswer<T>(
+  operation: Operation,
+  res: TransportResponse,
+  requestId: string | undefined,
+  attempts: number,
+  parse: (body: unknown) => T,
+): T {
   const malformed = (description: string, field: string | undefined, cause: unknown): CommandsApiError =>
     new CommandsApiError(
       { operation, kind: 'malformed-response', statusCode: res.statusCode, requestId, retriable: false, attempts, field, cause },

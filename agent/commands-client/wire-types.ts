@@ -6,11 +6,7 @@
 import type { Envelope } from '../spec/deployment-spec.js';
 
 export type Operation =
-  | 'PollHostCommand'
-  | 'GetDeploymentSpecification'
-  | 'PutHostCommandAcknowledgement'
-  | 'PutHostCommandComplete'
-  | 'PostHostCommandUpdate';
+  'PollHostCommand' | 'GetDeploymentSpecification' | 'PutHostCommandAcknowledgement' | 'PutHostCommandComplete' | 'PostHostCommandUpdate';
 
 export const OPERATIONS: readonly Operation[] = [
   'PollHostCommand',

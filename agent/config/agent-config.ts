@@ -262,7 +262,9 @@ function checkValue(key: string, kind: Kind, value: unknown, path: string): unkn
       const ok = typeof n === 'number' && Number.isInteger(n) && (kind !== 'posint' || n >= 1) && (kind !== 'nonnegint' || n >= 0);
       if (ok) return n;
       if (key === 'max_revisions') return { problem: `Invalid configuration :max_revision=${String(value)}` };
-      return { problem: `:${key}: must be ${kind === 'posint' ? 'an integer of at least 1' : 'a whole number'}, not ${JSON.stringify(value)}` };
+      return {
+        problem: `:${key}: must be ${kind === 'posint' ? 'an integer of at least 1' : 'a whole number'}, not ${JSON.stringify(value)}`,
+      };
     }
   }
 }

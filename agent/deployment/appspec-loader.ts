@@ -64,7 +64,10 @@ export async function loadAppSpec(archiveDir: string, appSpecFilename: string): 
     const result = parseAppSpec(text, name);
     if (!result.ok) {
       const [first, ...rest] = result.errors;
-      const more = rest.length > 0 ? ` (and ${rest.length} more problem${rest.length > 1 ? 's' : ''}: run "codedeploy-agent validate ${archiveDir}" to list them)` : '';
+      const more =
+        rest.length > 0
+          ? ` (and ${rest.length} more problem${rest.length > 1 ? 's' : ''}: run "codedeploy-agent validate ${archiveDir}" to list them)`
+          : '';
       throw new AgentError(ErrorCodes.APPSPEC_INVALID, `${first ? formatIssue(first) : 'invalid AppSpec file'}${more}`, {
         details: { file: path, errors: result.errors },
       });

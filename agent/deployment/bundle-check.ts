@@ -40,7 +40,10 @@ export async function checkAppSpecFile(path: string, displayName: string): Promi
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    return { report: { errors: [fileIssue(displayName, `Cannot read the AppSpec file: ${toError(err).message}`)], warnings: [] }, file: displayName };
+    return {
+      report: { errors: [fileIssue(displayName, `Cannot read the AppSpec file: ${toError(err).message}`)], warnings: [] },
+      file: displayName,
+    };
   }
   const result = parseAppSpec(text, displayName);
   if (!result.ok) return { report: { errors: result.errors, warnings: result.warnings }, file: displayName };
@@ -54,7 +57,13 @@ export async function checkBundle(dir: string, appSpecFilename: string | undefin
   for (const name of names) {
     const full = appSpecPath(root, name);
     if (full === undefined) {
-      return { report: { errors: [fileIssue(join(dir, name), `The AppSpec file name ${name} resolves outside the bundle directory ${dir}`)], warnings: [] }, file: join(dir, name) };
+      return {
+        report: {
+          errors: [fileIssue(join(dir, name), `The AppSpec file name ${name} resolves outside the bundle directory ${dir}`)],
+          warnings: [],
+        },
+        file: join(dir, name),
+      };
     }
     if (!(await isFile(full))) continue;
     const outcome = await checkAppSpecFile(full, join(dir, name));
@@ -106,13 +115,22 @@ async function checkBundleContents(root: string, dir: string, spec: AppSpec): Pr
       } else if (info.isDirectory()) {
         add(report.errors, `Script at specified location: ${loc} is a directory, not a script`, script.where);
       } else if ((info.mode & 0o111) === 0) {
-        add(report.warnings, `Script at specified location: ${loc} is not executable; the agent will make it executable (chmod +x) at run time`, script.where);
+        add(
+          report.warnings,
+          `Script at specified location: ${loc} is not executable; the agent will make it executable (chmod +x) at run time`,
+          script.where,
+        );
       }
     }
   }
   for (const mapping of spec.files) {
     const found = await locate(root, mapping.source, { followLast: false });
-    const exists = found.kind === 'inside' && (await lstat(found.path).then(() => true, () => false));
+    const exists =
+      found.kind === 'inside' &&
+      (await lstat(found.path).then(
+        () => true,
+        () => false,
+      ));
     if (found.kind === 'outside') {
       add(report.errors, `The files source ${mapping.source} resolves outside the bundle directory (${found.path})`, mapping.where);
     } else if (!exists) {

@@ -53,7 +53,8 @@ export async function checkBundleLocation(o: BundleLocation, facts: PathFacts, c
   const kind = await facts.kind(path);
   if (kind === undefined) invalid(`location ${loc} is specified as a file or directory which does not exist`);
   if (o.type === 'directory' && kind === 'file') invalid(`location ${loc} is specified with type directory but it is a file`);
-  if (o.type !== 'directory' && kind === 'directory') invalid(`location ${loc} is specified as a compressed local file but it is a directory`);
+  if (o.type !== 'directory' && kind === 'directory')
+    invalid(`location ${loc} is specified as a compressed local file but it is a directory`);
   if (o.type !== 'directory') return;
   if (o.appSpecFilename !== undefined) {
     if ((await facts.kind(join(path, o.appSpecFilename))) !== 'file') {
@@ -75,7 +76,11 @@ export function revisionJson(o: BundleLocation, cwd: string): Record<string, unk
   const kind = locationKind(location);
   if (kind === 's3') {
     const url = new URL(location);
-    const s3: Record<string, unknown> = { Bucket: url.hostname, Key: decodeURIComponent(url.pathname.replace(/^\//, '')), BundleType: o.type };
+    const s3: Record<string, unknown> = {
+      Bucket: url.hostname,
+      Key: decodeURIComponent(url.pathname.replace(/^\//, '')),
+      BundleType: o.type,
+    };
     const version = url.searchParams.get('versionId');
     const etag = url.searchParams.get('etag');
     if (version) s3.Version = version;

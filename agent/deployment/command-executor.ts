@@ -125,7 +125,10 @@ export class CommandExecutor {
       } else {
         outcome = await this.runHooks(commandName, spec, deploymentDir, this.appspecs.take(commandName, spec), logger, options.signal);
       }
-      logger.info({ status: outcome.status, ms: Date.now() - started, errorCode: outcome.diagnostics.error_code }, `${commandName} ${outcome.status.toLowerCase()}`);
+      logger.info(
+        { status: outcome.status, ms: Date.now() - started, errorCode: outcome.diagnostics.error_code },
+        `${commandName} ${outcome.status.toLowerCase()}`,
+      );
       return outcome;
     } catch (err) {
       const error = toError(err);
@@ -260,7 +263,12 @@ export class CommandExecutor {
           log,
           logger: logger.child({ lifecycleEvent: event }),
           ...(signal ? { signal } : {}),
-          ...(this.options.onHookScript ? { onScript: (e) => this.options.onHookScript?.({ ...e, deploymentId: spec.deploymentId, deploymentGroupId: spec.deploymentGroupId }) } : {}),
+          ...(this.options.onHookScript
+            ? {
+                onScript: (e) =>
+                  this.options.onHookScript?.({ ...e, deploymentId: spec.deploymentId, deploymentGroupId: spec.deploymentGroupId }),
+              }
+            : {}),
         });
         if (result.errorCode !== ScriptErrorCode.SUCCEEDED) {
           return failed(result.errorCode, result.message, result.scriptName, result.log);

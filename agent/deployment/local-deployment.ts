@@ -63,7 +63,12 @@ export function localDeploymentId(): string {
 }
 
 /** The TEXT/JSON specification codedeploy-local builds (docs/reference.md section 9.3 step 3). */
-export function localSpecJson(r: LocalDeploymentRequest, deploymentId: string, events: readonly string[], cwd: string): Record<string, unknown> {
+export function localSpecJson(
+  r: LocalDeploymentRequest,
+  deploymentId: string,
+  events: readonly string[],
+  cwd: string,
+): Record<string, unknown> {
   return {
     DeploymentId: deploymentId,
     DeploymentGroupId: r.deploymentGroupId,
@@ -100,7 +105,11 @@ export async function runLocalDeployment(o: LocalDeploymentOptions): Promise<Loc
     });
     groupLock = await lockGroup(layout, spec.deploymentGroupId);
     const deploymentDir = executor.deploymentDir(spec);
-    const result: LocalDeploymentResult = { deploymentDir, archiveDir: layout.archiveDir(deploymentDir), scriptsLog: layout.scriptsLog(deploymentDir) };
+    const result: LocalDeploymentResult = {
+      deploymentDir,
+      archiveDir: layout.archiveDir(deploymentDir),
+      scriptsLog: layout.scriptsLog(deploymentDir),
+    };
     o.onStart?.(deploymentDir);
     for (const event of events) {
       const started = Date.now();
@@ -133,6 +142,10 @@ async function createRootDir(rootDir: string): Promise<void> {
   try {
     await makeDirs(rootDir, { mode: ROOT_DIR_MODE });
   } catch (err) {
-    throw new AgentError(ErrorCodes.DEPLOYMENT_ROOT, `cannot create the deployment root ${rootDir}: ${toError(err).message}; fix its owner or mode, or set :root_dir:`, { cause: err });
+    throw new AgentError(
+      ErrorCodes.DEPLOYMENT_ROOT,
+      `cannot create the deployment root ${rootDir}: ${toError(err).message}; fix its owner or mode, or set :root_dir:`,
+      { cause: err },
+    );
   }
 }

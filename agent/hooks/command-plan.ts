@@ -30,17 +30,24 @@ export interface CommandPlanInput {
   setprivPath: string;
 }
 
-export type CommandPlan =
-  | { ok: true; file: string; args: string[]; env: Record<string, string> }
-  | { ok: false; message: string };
+export type CommandPlan = { ok: true; file: string; args: string[]; env: Record<string, string> } | { ok: false; message: string };
 
 export function planCommand(input: CommandPlanInput): CommandPlan {
   const { scriptPath, runas, user } = input;
   if (runas !== undefined) {
-    if (!user) return { ok: false, message: `Script at specified location: ${input.location} run as user ${runas} failed with error UnknownUser with message no user named ${runas} exists on this host` };
+    if (!user)
+      return {
+        ok: false,
+        message: `Script at specified location: ${input.location} run as user ${runas} failed with error UnknownUser with message no user named ${runas} exists on this host`,
+      };
     const env = { HOME: user.home, USER: user.name, LOGNAME: user.name, SHELL: user.shell || '/bin/sh' };
     if (input.agentUid === 0) {
-      return { ok: true, file: input.setprivPath, args: [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--init-groups', '--', scriptPath], env };
+      return {
+        ok: true,
+        file: input.setprivPath,
+        args: [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--init-groups', '--', scriptPath],
+        env,
+      };
     }
     if (user.uid === input.agentUid) return { ok: true, file: scriptPath, args: [], env };
     return {

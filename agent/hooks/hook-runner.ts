@@ -85,7 +85,10 @@ export async function runScript(o: RunScriptOptions): Promise<ScriptOutcome> {
   let user: PasswdEntry | undefined;
   if (o.runas !== undefined) {
     if (!isValidUserName(o.runas)) {
-      return { errorCode: ScriptErrorCode.SCRIPT_FAILED, message: `${subject} failed with error InvalidUser with message "${o.runas}" is not a valid user name` };
+      return {
+        errorCode: ScriptErrorCode.SCRIPT_FAILED,
+        message: `${subject} failed with error InvalidUser with message "${o.runas}" is not a valid user name`,
+      };
     }
     user = await (o.lookupUser ?? defaultLookupUser)(o.runas);
   }
@@ -102,7 +105,10 @@ export async function runScript(o: RunScriptOptions): Promise<ScriptOutcome> {
 
   const spawnFailed = (err: unknown): ScriptOutcome => {
     const e = toError(err);
-    return { errorCode: ScriptErrorCode.SCRIPT_FAILED, message: `${subject} failed with error ${errnoCode(e) ?? e.name} with message ${e.message}` };
+    return {
+      errorCode: ScriptErrorCode.SCRIPT_FAILED,
+      message: `${subject} failed with error ${errnoCode(e) ?? e.name} with message ${e.message}`,
+    };
   };
 
   const runId = newHookRunId();
@@ -145,7 +151,10 @@ export async function runScript(o: RunScriptOptions): Promise<ScriptOutcome> {
       o.logger.warn({ script: o.location, pid }, msg);
       o.sink.note(msg);
     } else {
-      o.logger.warn({ script: o.location, pid }, `Script at specified location: ${o.location}: the command was cancelled, stopping the script`);
+      o.logger.warn(
+        { script: o.location, pid },
+        `Script at specified location: ${o.location}: the command was cancelled, stopping the script`,
+      );
       o.sink.note(`Script at specified location: ${o.location} is being stopped because the command was cancelled`);
     }
     stopping = terminate({ pid, startTime, runId }, o);
@@ -172,7 +181,10 @@ export async function runScript(o: RunScriptOptions): Promise<ScriptOutcome> {
   if (!drained) await abandonOutput(child, pid, open, o);
 
   if (stopReason === 'timeout') {
-    return { errorCode: ScriptErrorCode.SCRIPT_TIMED_OUT, message: `Script at specified location: ${o.location} failed to complete in ${o.timeoutSeconds} seconds` };
+    return {
+      errorCode: ScriptErrorCode.SCRIPT_TIMED_OUT,
+      message: `Script at specified location: ${o.location} failed to complete in ${o.timeoutSeconds} seconds`,
+    };
   }
   if (stopReason === 'cancel') return cancelled();
   if (exit.code === 0) return { errorCode: ScriptErrorCode.SUCCEEDED, message: '' };
@@ -180,7 +192,10 @@ export async function runScript(o: RunScriptOptions): Promise<ScriptOutcome> {
   if (exit.code !== null) return { errorCode: ScriptErrorCode.SCRIPT_FAILED, message: `${subject} failed with exit code ${exit.code}` };
   // Killed by a signal we did not send: report it the way shells do (128 + n), naming the signal.
   const signo = exit.signal ? (osConstants.signals[exit.signal] ?? 0) : 0;
-  return { errorCode: ScriptErrorCode.SCRIPT_FAILED, message: `${subject} failed with exit code ${128 + signo} (killed by signal ${exit.signal ?? 'unknown'})` };
+  return {
+    errorCode: ScriptErrorCode.SCRIPT_FAILED,
+    message: `${subject} failed with exit code ${128 + signo} (killed by signal ${exit.signal ?? 'unknown'})`,
+  };
 }
 
 const SETPRIV_CANDIDATES = ['/usr/bin/setpriv', '/bin/setpriv', '/usr/sbin/setpriv', '/sbin/setpriv'];
@@ -188,7 +203,13 @@ const SETPRIV_CANDIDATES = ['/usr/bin/setpriv', '/bin/setpriv', '/usr/sbin/setpr
 /** util-linux setpriv at its usual places, else "setpriv" looked up in the script's PATH. */
 async function findSetpriv(): Promise<string> {
   for (const candidate of SETPRIV_CANDIDATES) {
-    if (await access(candidate, fsConstants.X_OK).then(() => true, () => false)) return candidate;
+    if (
+      await access(candidate, fsConstants.X_OK).then(
+        () => true,
+        () => false,
+      )
+    )
+      return candidate;
   }
   return 'setpriv';
 }
@@ -217,10 +238,18 @@ async function readStream(stream: Readable | null, name: OutputStream, o: RunScr
 }
 
 /** The script exited but a descendant still holds stdout/stderr: stop reading and say who. */
-async function abandonOutput(child: ChildProcess, pid: number | undefined, open: { stdout: boolean; stderr: boolean }, o: RunScriptOptions): Promise<void> {
+async function abandonOutput(
+  child: ChildProcess,
+  pid: number | undefined,
+  open: { stdout: boolean; stderr: boolean },
+  o: RunScriptOptions,
+): Promise<void> {
   const streams = [open.stdout ? 'stdout' : '', open.stderr ? 'stderr' : ''].filter((s) => s.length > 0).join(' and ');
   const members = pid === undefined ? undefined : await groupMembers(pid, 5);
-  const who = members && members.length > 0 ? ` Still running in its process group: ${members.map((m) => `${m.pid} (${m.command})`).join(', ')}.` : '';
+  const who =
+    members && members.length > 0
+      ? ` Still running in its process group: ${members.map((m) => `${m.pid} (${m.command})`).join(', ')}.`
+      : '';
   const msg =
     `Script at specified location: ${o.location} exited, but a child process kept its ${streams} open for more than ${o.outputDrainMs} ms;` +
     ` stopped reading its output and left that process running (redirect a background process's output, e.g. "cmd >/dev/null 2>&1 &").${who}`;
@@ -232,15 +261,23 @@ async function abandonOutput(child: ChildProcess, pid: number | undefined, open:
 
 /** SIGTERM to everything the script started, SIGKILL after killGraceMs to what is left; resolves when all is gone. */
 async function terminate(t: { pid: number; startTime: Promise<number | undefined>; runId: string }, o: RunScriptOptions): Promise<void> {
-  const outcome = await killHookProcesses({ pid: t.pid, startTime: await t.startTime, marker: { name: HOOK_RUN_ID_VARIABLE, value: t.runId } }, o.killGraceMs);
+  const outcome = await killHookProcesses(
+    { pid: t.pid, startTime: await t.startTime, marker: { name: HOOK_RUN_ID_VARIABLE, value: t.runId } },
+    o.killGraceMs,
+  );
   if (!outcome.killed) return;
   o.logger.warn(
     { script: o.location, pid: t.pid, members: outcome.stubborn },
     `Script at specified location: ${o.location} did not stop within ${o.killGraceMs} ms of SIGTERM; sent SIGKILL to its process group and the processes it started`,
   );
   const shown = outcome.stubborn.slice(0, 5).join(', ') + (outcome.stubborn.length > 5 ? ` and ${outcome.stubborn.length - 5} more` : '');
-  o.sink.note(`Sent SIGKILL to the process group of ${o.location} and the processes it started (still running ${o.killGraceMs} ms after SIGTERM: ${shown})`);
+  o.sink.note(
+    `Sent SIGKILL to the process group of ${o.location} and the processes it started (still running ${o.killGraceMs} ms after SIGTERM: ${shown})`,
+  );
   if (outcome.survivors.length > 0) {
-    o.logger.error({ script: o.location, pid: t.pid, survivors: outcome.survivors }, `processes started by ${o.location} survived SIGKILL: ${outcome.survivors.join(', ')}`);
+    o.logger.error(
+      { script: o.location, pid: t.pid, survivors: outcome.survivors },
+      `processes started by ${o.location} survived SIGKILL: ${outcome.survivors.join(', ')}`,
+    );
   }
 }

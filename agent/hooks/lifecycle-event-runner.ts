@@ -45,7 +45,11 @@ export async function runLifecycleEvent(req: LifecycleEventRequest & { onScript?
       req.log.script(script.location);
       tail.push(`Script - ${script.location}\n`);
       if (req.signal?.aborted) {
-        return fail(ScriptErrorCode.UNKNOWN_ERROR, script.location, `Script at specified location: ${script.location} was stopped because the command was cancelled`);
+        return fail(
+          ScriptErrorCode.UNKNOWN_ERROR,
+          script.location,
+          `Script at specified location: ${script.location} was stopped because the command was cancelled`,
+        );
       }
 
       const found = await findScript(req.archiveDir, script.location);

@@ -43,7 +43,11 @@ export async function groupMembers(pgid: number, limit = 16): Promise<GroupMembe
     const parsed = parseStat(stat);
     if (!parsed || parsed.pgrp !== pgid || parsed.state === 'Z' || parsed.state === 'X') continue;
     const cmdline = await readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '');
-    const command = cmdline.split('\0').filter((a) => a.length > 0).join(' ') || parsed.comm;
+    const command =
+      cmdline
+        .split('\0')
+        .filter((a) => a.length > 0)
+        .join(' ') || parsed.comm;
     members.push({ pid: Number(name), command: command.length > 200 ? `${command.slice(0, 200)}…` : command });
   }
   return members;

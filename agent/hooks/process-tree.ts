@@ -66,7 +66,9 @@ export async function findHookProcesses(q: HookProcessQuery, table: Map<number, 
     const isScript = p.pid === q.pid && (q.startTime === undefined || p.startTime === q.startTime);
     if (isScript || p.pgrp === q.pid || q.known.get(p.pid) === p.startTime) add(p);
   }
-  const candidates = [...table.values()].filter((p) => !found.has(p.pid) && p.pid !== self && (q.startTime === undefined || p.startTime >= q.startTime));
+  const candidates = [...table.values()].filter(
+    (p) => !found.has(p.pid) && p.pid !== self && (q.startTime === undefined || p.startTime >= q.startTime),
+  );
   const needle = Buffer.from(`\0${q.marker.name}=${q.marker.value}\0`);
   await inBatches(candidates, (p) => {
     if (hasMarker(p.pid, needle)) add(p);

@@ -113,7 +113,11 @@ export async function grantRunasAccess(req: RunasAccessRequest): Promise<RunasAc
   const outcome: RunasAccessOutcome = { acl: [], widened: [] };
   const chain = accessChain(req.rootDir, req.archiveDir);
   if (!chain || req.user.uid === 0) return outcome;
-  const acls = await readAcls(req.tools, chain.map((s) => s.dir), req.user.uid);
+  const acls = await readAcls(
+    req.tools,
+    chain.map((s) => s.dir),
+    req.user.uid,
+  );
   let aclFailure = typeof acls === 'string' ? acls : undefined;
   for (const [i, { dir, need }] of chain.entries()) {
     const st = await stat(dir);
@@ -132,7 +136,7 @@ export async function grantRunasAccess(req: RunasAccessRequest): Promise<RunasAc
     // No ACLs: widen the class the kernel will check for this user.
     const shift = ownGroup ? 3 : 0;
     const mode = st.mode & 0o7777;
-    if ((((mode >> shift) & 7) & need) === need) continue;
+    if (((mode >> shift) & 7 & need) === need) continue;
     await chmod(dir, mode | (need << shift));
     outcome.widened.push(`${ownGroup ? 'g' : 'o'}+${perms(need).replace(/-/g, '')} ${dir}`);
   }
@@ -152,7 +156,10 @@ export async function grantRunasAccess(req: RunasAccessRequest): Promise<RunasAc
 async function readAcls(tools: ToolRunner, dirs: string[], uid: number): Promise<AclFacts[] | string> {
   const read = await tools.run('getfacl', ['--numeric', '--absolute-names', '--', ...dirs]);
   if (read.exitCode !== 0) return failure('getfacl', read);
-  const acls = read.stdout.split(/^# file: /m).slice(1).map((section) => parseAcl(section, uid));
+  const acls = read.stdout
+    .split(/^# file: /m)
+    .slice(1)
+    .map((section) => parseAcl(section, uid));
   const parsed = acls.filter((a): a is AclFacts => a !== undefined);
   if (parsed.length !== dirs.length) return `getfacl printed ${parsed.length} ACLs for ${dirs.length} directories`;
   return parsed;
@@ -191,7 +198,8 @@ export async function prepareRunasAccess(ctx: RunasAccessContext, runas: string,
   ctx.done.add(key);
   try {
     const outcome = await grantRunasAccess({ rootDir: ctx.rootDir, archiveDir, user, tools: ctx.tools });
-    if (outcome.acl.length > 0) ctx.logger.info({ user: user.name, dirs: outcome.acl }, `gave user ${user.name} access to its scripts with ACL entries`);
+    if (outcome.acl.length > 0)
+      ctx.logger.info({ user: user.name, dirs: outcome.acl }, `gave user ${user.name} access to its scripts with ACL entries`);
     if (outcome.warning) {
       ctx.logger.warn({ user: user.name, widened: outcome.widened }, outcome.warning);
       ctx.note(outcome.warning);

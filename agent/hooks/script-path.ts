@@ -12,8 +12,7 @@ import { ScriptErrorCode, type ScriptErrorCodeValue } from '../errors.js';
 import { joinRootRelative, locateInside } from '../../common/path-confinement.js';
 
 export type ScriptLookup =
-  | { ok: true; path: string; executable: boolean }
-  | { ok: false; errorCode: ScriptErrorCodeValue; message: string };
+  { ok: true; path: string; executable: boolean } | { ok: false; errorCode: ScriptErrorCodeValue; message: string };
 
 export async function findScript(archiveDir: string, location: string): Promise<ScriptLookup> {
   const root = resolve(archiveDir);

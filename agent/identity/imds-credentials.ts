@@ -31,15 +31,25 @@ export function imdsCredentialsProvider(imds: ImdsClient, opts: ImdsCredentialsO
       roles = await imds.get(SECURITY_CREDENTIALS_PATH);
     } catch (err) {
       if (imdsStatus(err) === 404) {
-        throw new AgentError(ErrorCodes.CREDENTIALS, 'No IAM instance profile is attached to this instance: the metadata service has no security credentials', {
-          cause: err,
-        });
+        throw new AgentError(
+          ErrorCodes.CREDENTIALS,
+          'No IAM instance profile is attached to this instance: the metadata service has no security credentials',
+          {
+            cause: err,
+          },
+        );
       }
       throw err;
     }
-    const role = roles.split('\n').map((l) => l.trim()).find((l) => l !== '');
+    const role = roles
+      .split('\n')
+      .map((l) => l.trim())
+      .find((l) => l !== '');
     if (!role) {
-      throw new AgentError(ErrorCodes.CREDENTIALS, 'No IAM instance profile is attached to this instance: the metadata service lists no role');
+      throw new AgentError(
+        ErrorCodes.CREDENTIALS,
+        'No IAM instance profile is attached to this instance: the metadata service lists no role',
+      );
     }
     const text = await imds.get(SECURITY_CREDENTIALS_PATH + encodeURIComponent(role));
     return parseRoleCredentials(text, role);
@@ -62,7 +72,10 @@ export function imdsCredentialsProvider(imds: ImdsClient, opts: ImdsCredentialsO
 
 function parseRoleCredentials(text: string, role: string): AwsCredentialIdentity {
   const bad = (why: string): AgentError =>
-    new AgentError(ErrorCodes.CREDENTIALS, `The instance profile credentials for role ${role} from the metadata service are unusable: ${why}`);
+    new AgentError(
+      ErrorCodes.CREDENTIALS,
+      `The instance profile credentials for role ${role} from the metadata service are unusable: ${why}`,
+    );
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);

@@ -97,9 +97,13 @@ export function parseOnPremisesConfig(text: string, path: string, opts: LoadOnPr
   const userArn = values.get('iam_user_arn');
   const sessionArn = values.get('iam_session_arn');
   if (userArn !== undefined && sessionArn !== undefined) {
-    throw new AgentError(ErrorCodes.ONPREMISES_CONFIG_INVALID, "On Premises config cannot contain both 'iam_user_arn' and 'iam_session_arn' keys.", {
-      details: { file: path },
-    });
+    throw new AgentError(
+      ErrorCodes.ONPREMISES_CONFIG_INVALID,
+      "On Premises config cannot contain both 'iam_user_arn' and 'iam_session_arn' keys.",
+      {
+        details: { file: path },
+      },
+    );
   }
   const required = (arnKey: string, fields: string[]): Record<string, string> => {
     const out: Record<string, string> = {};

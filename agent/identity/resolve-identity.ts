@@ -82,7 +82,10 @@ async function onPremisesIdentity(file: OnPremisesConfig, opts: ResolveIdentityO
   const envRegion = envValue(opts.env, 'AWS_REGION');
   const envHost = envValue(opts.env, 'AWS_HOST_IDENTIFIER');
   if (envRegion !== undefined && envRegion !== file.region) {
-    opts.logger.warn({ file: file.path }, `AWS_REGION=${envRegion} in the environment is ignored: the on-premises file sets region ${file.region}`);
+    opts.logger.warn(
+      { file: file.path },
+      `AWS_REGION=${envRegion} in the environment is ignored: the on-premises file sets region ${file.region}`,
+    );
   }
   if (envHost !== undefined && envHost !== hostIdentifier) {
     opts.logger.warn({ file: file.path }, `AWS_HOST_IDENTIFIER in the environment is ignored: the on-premises file sets ${hostIdentifier}`);
@@ -156,7 +159,9 @@ async function ec2Identity(opts: ResolveIdentityOptions): Promise<HostIdentity> 
     credentialSource = 'environment';
   } else {
     if (envKeyId !== undefined) {
-      logger.warn(`AWS_ACCESS_KEY_ID in the agent's environment is ignored (codedeploy_test_profile ${config.codedeployTestProfile}); the instance profile is used`);
+      logger.warn(
+        `AWS_ACCESS_KEY_ID in the agent's environment is ignored (codedeploy_test_profile ${config.codedeployTestProfile}); the instance profile is used`,
+      );
     }
     credentials = imdsCredentialsProvider(imds, opts.now ? { now: opts.now } : {});
     credentialSource = 'instance-profile';
@@ -167,7 +172,8 @@ async function ec2Identity(opts: ResolveIdentityOptions): Promise<HostIdentity> 
     ? `EC2 instance ${ec2.instanceId} (${protocol})${envHost !== undefined && envHost !== ec2.hostIdentifier ? `, host identifier ${envHost} (from AWS_HOST_IDENTIFIER)` : ''}`
     : `host ${hostIdentifier} (from AWS_HOST_IDENTIFIER; no instance metadata)`;
   const regionNote = envRegion !== undefined && envRegion !== ec2?.region ? ' (from AWS_REGION)' : '';
-  const credentialNote = credentialSource === 'environment' ? `, credentials from the environment (test profile ${config.codedeployTestProfile})` : '';
+  const credentialNote =
+    credentialSource === 'environment' ? `, credentials from the environment (test profile ${config.codedeployTestProfile})` : '';
   return {
     kind: 'ec2',
     hostIdentifier,

@@ -174,7 +174,7 @@ function* linesBackward(fd: number, size: number, file: string): Generator<strin
   let tail = Buffer.alloc(0);
   let tailTooLong = false;
   let sawBreak = false;
-  for (let pos = size; pos > 0; ) {
+  for (let pos = size; pos > 0;) {
     const n = Math.min(READ_CHUNK, pos);
     pos -= n;
     let got = 0;

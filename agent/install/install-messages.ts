@@ -10,8 +10,7 @@ const DF = 'The deployment failed because';
 
 // ---- Official messages ----
 
-export const fileAlreadyExists = (target: string): string =>
-  `${DF} a specified file already exists at this location: ${target}`;
+export const fileAlreadyExists = (target: string): string => `${DF} a specified file already exists at this location: ${target}`;
 
 export const invalidFileExistsOption = (value: string): string =>
   `${DF} an invalid option was specified for fileExistsBehavior: ${value}. Valid options include OVERWRITE, RETAIN, and DISALLOW.`;
@@ -61,8 +60,7 @@ export const newlineInPath = (path: string): string =>
 export const unknownAccount = (kind: 'owner' | 'group', name: string, where: SourceLocation): string =>
   `${DF} the permissions entry ${where.path} in ${where.file} (line ${where.line}) names the ${kind} ${name}, which does not exist on this host (${kind === 'owner' ? 'getent passwd' : 'getent group'} found nothing).`;
 
-export const operationFailed = (what: string, path: string, cause: string): string =>
-  `${DF} the agent could not ${what} ${path}: ${cause}`;
+export const operationFailed = (what: string, path: string, cause: string): string => `${DF} the agent could not ${what} ${path}: ${cause}`;
 
 function rubyInspect(list: readonly string[]): string {
   return `[${list.map((s) => JSON.stringify(s)).join(', ')}]`;

@@ -108,7 +108,13 @@ export function planInstall(input: PlanInput): InstallPlan {
   for (const op of files.ops()) if (op) ops.push(op);
   const copies = ops.filter((op): op is CopyOp => op.type === 'copy');
   let permissionTargets = 0;
-  for (const target of planPermissionTargets({ permissions: appspec.permissions, baseDir: input.baseDir, files, facts, copies: () => copies })) {
+  for (const target of planPermissionTargets({
+    permissions: appspec.permissions,
+    baseDir: input.baseDir,
+    files,
+    facts,
+    copies: () => copies,
+  })) {
     if (!target) continue;
     const targetOps = permissionOps(target, appspec.permissions);
     if (targetOps.length > 0) permissionTargets++;

@@ -98,7 +98,10 @@ export async function install(req: InstallRequest): Promise<InstallSummary> {
   let permissionTargets: number;
   try {
     permissionTargets = await writePlan(req, files, facts, spool);
-    logger.debug({ copies: files.copies, directories: files.mkdirTargets.size, permissionTargets, ms: elapsed() }, 'install plan ready, install.json written');
+    logger.debug(
+      { copies: files.copies, directories: files.mkdirTargets.size, permissionTargets, ms: elapsed() },
+      'install plan ready, install.json written',
+    );
 
     const recorder = await CleanupRecorder.create(cleanupFile);
     try {
@@ -177,7 +180,9 @@ function createSpool(dir: string, name: string): OpSpool {
   try {
     return OpSpool.create(dir, name);
   } catch (err) {
-    throw new AgentError(ErrorCodes.DEPLOYMENT_ROOT, `Cannot create the install plan spool in ${dir}: ${toError(err).message}`, { cause: err });
+    throw new AgentError(ErrorCodes.DEPLOYMENT_ROOT, `Cannot create the install plan spool in ${dir}: ${toError(err).message}`, {
+      cause: err,
+    });
   }
 }
 
@@ -257,7 +262,7 @@ async function copyFiles(spool: OpSpool, recorder: CleanupRecorder, run: CopyRun
   const large = new TaskWindow(run.concurrency);
   const slice = new TimeSlice();
   let index = 0;
-  for (let batch = recordBatch(); batch && !large.failed; ) {
+  for (let batch = recordBatch(); batch && !large.failed;) {
     try {
       await batch.done;
     } catch (err) {

@@ -122,7 +122,7 @@ export class OpSpool {
     const chunk = Buffer.allocUnsafe(READ_CHUNK);
     let carry = Buffer.alloc(0);
     let pending: string[] = [];
-    for (let pos = region.start; pos < region.end; ) {
+    for (let pos = region.start; pos < region.end;) {
       const n = readSync(this.fd, chunk, 0, Math.min(READ_CHUNK, region.end - pos), pos);
       if (n === 0) throw new Error('the install plan spool ended early');
       pos += n;

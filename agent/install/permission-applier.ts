@@ -34,9 +34,13 @@ export async function applyPermission(op: PermissionOp, ctx: PermissionContext):
       const args = setfaclArgs(op.acl, st.mode, op.file);
       const result = await ctx.tools.run('setfacl', args);
       if (result.exitCode !== 0) {
-        throw new AgentError(ErrorCodes.INSTALL_FAILED, msg.setfaclFailed(op.file, ['setfacl', ...args].join(' '), describeStatus(result)), {
-          details: { stderr: result.stderr.trim() },
-        });
+        throw new AgentError(
+          ErrorCodes.INSTALL_FAILED,
+          msg.setfaclFailed(op.file, ['setfacl', ...args].join(' '), describeStatus(result)),
+          {
+            details: { stderr: result.stderr.trim() },
+          },
+        );
       }
       return;
     }

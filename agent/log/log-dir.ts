@@ -29,7 +29,10 @@ export async function assertLogDirWritable(dir: string, check: LogDirCheck = {})
     await makeDirs(dir);
     await access(dir, constants.W_OK | constants.X_OK);
   } catch (err) {
-    throw new AgentError(ErrorCodes.CONFIG_INVALID, `cannot write the log directory ${dir}: ${describe(err)}; ${hint}`, { cause: err, details: { path: dir } });
+    throw new AgentError(ErrorCodes.CONFIG_INVALID, `cannot write the log directory ${dir}: ${describe(err)}; ${hint}`, {
+      cause: err,
+      details: { path: dir },
+    });
   }
   if (check.fileName === undefined) return;
   const file = join(dir, check.fileName);
@@ -37,7 +40,10 @@ export async function assertLogDirWritable(dir: string, check: LogDirCheck = {})
     const handle = await openAppendFile(file);
     await handle.close();
   } catch (err) {
-    throw new AgentError(ErrorCodes.CONFIG_INVALID, `cannot write the log file ${file}: ${describe(err)}; ${hint}`, { cause: err, details: { path: file } });
+    throw new AgentError(ErrorCodes.CONFIG_INVALID, `cannot write the log file ${file}: ${describe(err)}; ${hint}`, {
+      cause: err,
+      details: { path: file },
+    });
   }
 }
 

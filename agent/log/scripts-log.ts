@@ -36,14 +36,17 @@ export interface ScriptLogWriterOptions {
   logger?: Logger;
 }
 
-
 export function createScriptLogWriter(options: ScriptLogWriterOptions): StreamingScriptLogWriter {
   const clock = new LogClock(options.now);
   const deploymentsLog = options.deploymentsLog;
   const prefix = `] [${options.deploymentId}]`;
   const file = new FileAppender({
     path: options.scriptsLogPath,
-    onError: (error) => options.logger?.warn({ err: error, path: options.scriptsLogPath }, `cannot write ${options.scriptsLogPath}; script output is not logged: ${error.message}`),
+    onError: (error) =>
+      options.logger?.warn(
+        { err: error, path: options.scriptsLogPath },
+        `cannot write ${options.scriptsLogPath}; script output is not logged: ${error.message}`,
+      ),
   });
 
   function emit(message: string): void {

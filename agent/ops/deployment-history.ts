@@ -96,7 +96,9 @@ export async function scanDeployments(rootDir: string, opts: ScanOptions = {}): 
   const instructions = new InstructionsStore(layout);
   const reserved = reservedNames(trackingName);
   // root_dir first, so an unreadable root_dir is the path a permission error names.
-  const groups = (await subdirectories(rootDir)).filter((g) => !reserved.has(g.name) && (opts.groupId === undefined || g.name === opts.groupId));
+  const groups = (await subdirectories(rootDir)).filter(
+    (g) => !reserved.has(g.name) && (opts.groupId === undefined || g.name === opts.groupId),
+  );
   const ongoing = await names(layout.ongoingDir(trackingName));
   const out: DeploymentFacts[] = [];
   for (const group of groups) {
@@ -150,7 +152,9 @@ export interface PickOptions {
  */
 export function pickDeployment(facts: readonly DeploymentFacts[], opts: PickOptions = {}): DeploymentFacts | undefined {
   const candidates = facts.filter(
-    (f) => (opts.groupId === undefined || f.deploymentGroupId === opts.groupId) && (opts.deploymentId === undefined || f.deploymentId === opts.deploymentId),
+    (f) =>
+      (opts.groupId === undefined || f.deploymentGroupId === opts.groupId) &&
+      (opts.deploymentId === undefined || f.deploymentId === opts.deploymentId),
   );
   return [...candidates].sort(newestFirst)[0];
 }
@@ -195,7 +199,10 @@ export interface SummarizeInput {
 /** The last deployments per group with their result, groups sorted by their latest deployment. */
 export function summarizeDeployments(input: SummarizeInput): DeploymentSummary[] {
   const perGroup = input.perGroup ?? 3;
-  const byKey = new Map<string, { group: string; id: string; facts?: DeploymentFacts; records: CommandRecord[]; running?: RunningCommandStatus }>();
+  const byKey = new Map<
+    string,
+    { group: string; id: string; facts?: DeploymentFacts; records: CommandRecord[]; running?: RunningCommandStatus }
+  >();
   const entry = (group: string, id: string) => {
     const key = deploymentKey({ deploymentGroupId: group, deploymentId: id });
     let e = byKey.get(key);
@@ -214,7 +221,11 @@ export function summarizeDeployments(input: SummarizeInput): DeploymentSummary[]
     const records = [...e.records].sort((a, b) => Date.parse(a.endedAt) - Date.parse(b.endedAt));
     const last = records.at(-1);
     const failure = [...records].reverse().find((r) => r.status === 'Failed');
-    const times = [e.facts ? activityMs(e.facts) : 0, last ? Date.parse(last.endedAt) : 0, e.running ? Date.parse(e.running.startedAt) : 0].filter((t) => Number.isFinite(t));
+    const times = [
+      e.facts ? activityMs(e.facts) : 0,
+      last ? Date.parse(last.endedAt) : 0,
+      e.running ? Date.parse(e.running.startedAt) : 0,
+    ].filter((t) => Number.isFinite(t));
     const sortMs = Math.max(0, ...times);
     let result: DeploymentResult;
     if (e.running || e.facts?.ongoing) result = 'InProgress';

@@ -88,7 +88,12 @@ export const THROTTLING_ERROR_CODES: ReadonlySet<string> = new Set([
   'RateExceeded',
 ]);
 
-export const SERVER_ERROR_CODES: ReadonlySet<string> = new Set(['ServerException', 'InternalFailure', 'ServiceUnavailable', 'InternalServerError']);
+export const SERVER_ERROR_CODES: ReadonlySet<string> = new Set([
+  'ServerException',
+  'InternalFailure',
+  'ServiceUnavailable',
+  'InternalServerError',
+]);
 
 export const EXPIRED_CREDENTIALS_CODES: ReadonlySet<string> = new Set(['ExpiredToken', 'ExpiredTokenException']);
 
@@ -114,8 +119,7 @@ export interface Classification {
 export function classifyFailure(f: Failure): Classification {
   if (f.statusCode === undefined) {
     const retriable =
-      (f.networkCode !== undefined && RETRIABLE_NETWORK_CODES.has(f.networkCode)) ||
-      /socket hang up/i.test(f.networkMessage ?? '');
+      (f.networkCode !== undefined && RETRIABLE_NETWORK_CODES.has(f.networkCode)) || /socket hang up/i.test(f.networkMessage ?? '');
     return { kind: 'network', retriable };
   }
   const code = f.serviceCode;

@@ -71,7 +71,10 @@ export class OngoingCommandTracker {
     // One command may have both files (killed between begin() and unpolled()): report it once.
     const seen = new Set<string>();
     return out
-      .sort((a, b) => Number(a.deploymentId === undefined) - Number(b.deploymentId === undefined) || a.startedAt.getTime() - b.startedAt.getTime())
+      .sort(
+        (a, b) =>
+          Number(a.deploymentId === undefined) - Number(b.deploymentId === undefined) || a.startedAt.getTime() - b.startedAt.getTime(),
+      )
       .filter((o) => !seen.has(o.hostCommandIdentifier) && seen.add(o.hostCommandIdentifier));
   }
 

@@ -31,10 +31,16 @@ export type { CommandStatus, HostCommand };
 /** The part of the commands API client the poller uses. */
 export interface PollerClient {
   pollHostCommand(hostIdentifier: string, signal?: AbortSignal): Promise<HostCommand | undefined>;
-  getDeploymentSpecification(deploymentExecutionId: string, hostIdentifier: string): Promise<{ deploymentSystem?: string; envelope?: Envelope }>;
+  getDeploymentSpecification(
+    deploymentExecutionId: string,
+    hostIdentifier: string,
+  ): Promise<{ deploymentSystem?: string; envelope?: Envelope }>;
   putHostCommandAcknowledgement(hostCommandIdentifier: string, isNoop: boolean): Promise<CommandStatus | undefined>;
   putHostCommandComplete(hostCommandIdentifier: string, status: 'Succeeded' | 'Failed', diagnostics: Diagnostics): Promise<void>;
-  postHostCommandUpdate(hostCommandIdentifier: string, opts: { estimatedCompletionTime?: Date; diagnostics?: Diagnostics }): Promise<CommandStatus | undefined>;
+  postHostCommandUpdate(
+    hostCommandIdentifier: string,
+    opts: { estimatedCompletionTime?: Date; diagnostics?: Diagnostics },
+  ): Promise<CommandStatus | undefined>;
 }
 
 export interface StatusReporter {
@@ -163,12 +169,18 @@ export class Poller {
     this.stopPolling.abort();
     await this.loop?.catch(() => undefined);
     if (this.running.size === 0) return;
-    this.o.logger.info({ running: this.running.size, waitSeconds: this.o.shutdownWaitSeconds }, 'Waiting for running commands before shutting down');
+    this.o.logger.info(
+      { running: this.running.size, waitSeconds: this.o.shutdownWaitSeconds },
+      'Waiting for running commands before shutting down',
+    );
     const all = Promise.all([...this.running].map((r) => r.done));
     const timer = new AbortController();
     const timedOut = await Promise.race([
       all.then(() => false),
-      this.o.sleep(this.o.shutdownWaitSeconds * 1000, timer.signal).then(() => true, () => false),
+      this.o.sleep(this.o.shutdownWaitSeconds * 1000, timer.signal).then(
+        () => true,
+        () => false,
+      ),
     ]);
     timer.abort();
     if (timedOut) {
@@ -238,7 +250,11 @@ export class Poller {
     await this.track(log, () => this.o.tracker.polled(command.HostCommandIdentifier));
     // Checks on the command itself: a mismatch is a control-plane bug; report it, never run it.
     if (command.HostIdentifier !== this.o.hostIdentifier) {
-      return this.finish(command, undefined, failed(ScriptErrorCode.UNKNOWN_ERROR, `Host Identifier mismatch: ${this.o.hostIdentifier} != ${command.HostIdentifier}`));
+      return this.finish(
+        command,
+        undefined,
+        failed(ScriptErrorCode.UNKNOWN_ERROR, `Host Identifier mismatch: ${this.o.hostIdentifier} != ${command.HostIdentifier}`),
+      );
     }
     if (!command.CommandName) {
       return this.finish(command, undefined, failed(ScriptErrorCode.UNKNOWN_ERROR, 'Command Name missing'));
@@ -248,7 +264,8 @@ export class Poller {
       const answer = await this.throughOutage('GetDeploymentSpecification', log, () =>
         this.o.client.getDeploymentSpecification(command.DeploymentExecutionId, this.o.hostIdentifier),
       );
-      if (answer.deploymentSystem !== 'CodeDeploy') throw new Error(`Deployment System mismatch: CodeDeploy != ${answer.deploymentSystem ?? ''}`);
+      if (answer.deploymentSystem !== 'CodeDeploy')
+        throw new Error(`Deployment System mismatch: CodeDeploy != ${answer.deploymentSystem ?? ''}`);
       if (!answer.envelope) throw new Error('Deployment Specification missing');
       spec = await this.o.parseSpec(answer.envelope);
     } catch (err) {
@@ -286,7 +303,9 @@ export class Poller {
       return this.finish(command, spec, failed(ScriptErrorCode.UNKNOWN_ERROR, toError(err).message));
     }
     try {
-      ack = await this.throughOutage('PutHostCommandAcknowledgement', log, () => this.o.client.putHostCommandAcknowledgement(command.HostCommandIdentifier, noop));
+      ack = await this.throughOutage('PutHostCommandAcknowledgement', log, () =>
+        this.o.client.putHostCommandAcknowledgement(command.HostCommandIdentifier, noop),
+      );
     } catch (err) {
       if (this.stopPolling.signal.aborted) return;
       return this.finish(command, spec, failed(ScriptErrorCode.UNKNOWN_ERROR, toError(err).message));
@@ -294,21 +313,35 @@ export class Poller {
     log.info({ ack, noop }, `Acknowledged ${command.CommandName}`);
     if (ack === 'Succeeded') return this.finish(command, spec, undefined);
     if (ack === 'Failed') {
-      return this.finish(command, spec, noop ? { status: 'Succeeded', diagnostics: { error_code: 0, script_name: '', message: NOOP_COMPLETION_MESSAGE, log: '' } } : undefined);
+      return this.finish(
+        command,
+        spec,
+        noop
+          ? { status: 'Succeeded', diagnostics: { error_code: 0, script_name: '', message: NOOP_COMPLETION_MESSAGE, log: '' } }
+          : undefined,
+      );
     }
     let groupLock: { release(): Promise<void> } | undefined;
     try {
       groupLock = await this.o.lockGroup?.(spec.deploymentGroupId, this.stopPolling.signal, log);
     } catch (err) {
       if (this.stopPolling.signal.aborted) return;
-      return this.finish(command, spec, failed(ScriptErrorCode.UNKNOWN_ERROR, `Could not lock deployment group ${spec.deploymentGroupId}: ${toError(err).message}`));
+      return this.finish(
+        command,
+        spec,
+        failed(ScriptErrorCode.UNKNOWN_ERROR, `Could not lock deployment group ${spec.deploymentGroupId}: ${toError(err).message}`),
+      );
     }
     try {
       await this.track(log, () => this.o.tracker.begin(spec.deploymentId, command.HostCommandIdentifier));
       await this.track(log, () => this.o.tracker.unpolled(command.HostCommandIdentifier));
       this.o.reporter?.status(`deployment ${spec.deploymentId}: ${command.CommandName}`);
       const updates = this.startUpdates(command, log, signal);
-      const observed: ObservedCommand = { deploymentId: spec.deploymentId, deploymentGroupId: spec.deploymentGroupId, commandName: command.CommandName };
+      const observed: ObservedCommand = {
+        deploymentId: spec.deploymentId,
+        deploymentGroupId: spec.deploymentGroupId,
+        commandName: command.CommandName,
+      };
       this.o.observer?.commandStarted(observed);
       let outcome: CommandOutcome | undefined;
       try {
@@ -360,7 +393,10 @@ export class Poller {
     try {
       await write();
     } catch (err) {
-      log.error({ err: toError(err), dir: this.o.tracker.dir }, `Could not update the command tracking files in ${this.o.tracker.dir}: ${toError(err).message}`);
+      log.error(
+        { err: toError(err), dir: this.o.tracker.dir },
+        `Could not update the command tracking files in ${this.o.tracker.dir}: ${toError(err).message}`,
+      );
     }
   }
 

@@ -94,25 +94,39 @@ export class ResultDelivery {
 
   private async send(result: PendingResult): Promise<void> {
     const { outcome } = result;
-    const log = this.o.logger.child({ hostCommandIdentifier: result.hostCommandIdentifier, deploymentId: result.deploymentId, command: result.commandName });
+    const log = this.o.logger.child({
+      hostCommandIdentifier: result.hostCommandIdentifier,
+      deploymentId: result.deploymentId,
+      command: result.commandName,
+    });
     let outageLogged = false;
     try {
-      await retryThroughOutage(() => this.o.client.putHostCommandComplete(result.hostCommandIdentifier, outcome.status, outcome.diagnostics), {
-        signal: this.stopping.signal,
-        maxDelayMs: this.o.maxDelayMs,
-        sleep: this.o.sleep,
-        ...(this.o.baseDelayMs !== undefined ? { baseDelayMs: this.o.baseDelayMs } : {}),
-        ...(this.o.random ? { random: this.o.random } : {}),
-        onRetry: (err, attempt, delayMs) => {
-          const fields = { err: toError(err), attempt, retryInMs: delayMs };
-          if (!outageLogged) log.warn(fields, `PutHostCommandComplete failed; the result is kept on disk and sent again until the control plane answers: ${toError(err).message}`);
-          else log.debug(fields, 'PutHostCommandComplete failed again');
-          outageLogged = true;
+      await retryThroughOutage(
+        () => this.o.client.putHostCommandComplete(result.hostCommandIdentifier, outcome.status, outcome.diagnostics),
+        {
+          signal: this.stopping.signal,
+          maxDelayMs: this.o.maxDelayMs,
+          sleep: this.o.sleep,
+          ...(this.o.baseDelayMs !== undefined ? { baseDelayMs: this.o.baseDelayMs } : {}),
+          ...(this.o.random ? { random: this.o.random } : {}),
+          onRetry: (err, attempt, delayMs) => {
+            const fields = { err: toError(err), attempt, retryInMs: delayMs };
+            if (!outageLogged)
+              log.warn(
+                fields,
+                `PutHostCommandComplete failed; the result is kept on disk and sent again until the control plane answers: ${toError(err).message}`,
+              );
+            else log.debug(fields, 'PutHostCommandComplete failed again');
+            outageLogged = true;
+          },
         },
-      });
+      );
     } catch (err) {
       if (isDefinitiveRefusal(err)) {
-        log.error({ err: toError(err), status: outcome.status }, `The control plane refused the ${outcome.status} result; dropping it: ${toError(err).message}`);
+        log.error(
+          { err: toError(err), status: outcome.status },
+          `The control plane refused the ${outcome.status} result; dropping it: ${toError(err).message}`,
+        );
         await this.o.store.remove(result.hostCommandIdentifier).catch(() => undefined);
       } else {
         log.warn({ status: outcome.status }, 'The agent is stopping; the result stays on disk and is sent at the next start');
@@ -131,7 +145,12 @@ export class ResultDelivery {
 
 function logCompletion(log: Logger, outcome: CommandOutcome, afterOutage: boolean): void {
   const d = outcome.diagnostics;
-  const fields = { status: outcome.status, errorCode: d.error_code, script: d.script_name || undefined, afterOutage: afterOutage || undefined };
+  const fields = {
+    status: outcome.status,
+    errorCode: d.error_code,
+    script: d.script_name || undefined,
+    afterOutage: afterOutage || undefined,
+  };
   if (outcome.status === 'Succeeded') log.info(fields, `Calling PutHostCommandComplete: '${outcome.status}'`);
   else log.warn({ ...fields, message: d.message }, `Calling PutHostCommandComplete: '${outcome.status}': ${d.message}`);
 }

@@ -78,7 +78,10 @@ export interface AsyncSpecParseOptions {
  * parseDeploymentSpec for asynchronous signature verifiers (pkijs verifies through WebCrypto):
  * a PKCS7/JSON payload is verified first, then the same synchronous rules apply to its content.
  */
-export async function parseDeploymentSpecAsync(envelope: Envelope | null | undefined, options: AsyncSpecParseOptions): Promise<DeploymentSpec> {
+export async function parseDeploymentSpecAsync(
+  envelope: Envelope | null | undefined,
+  options: AsyncSpecParseOptions,
+): Promise<DeploymentSpec> {
   const { verifyPkcs7 } = options;
   if (envelope?.Format === 'PKCS7/JSON' && verifyPkcs7) {
     const json = await verifyPkcs7(envelope.Payload ?? '');
@@ -106,7 +109,9 @@ function optStr(obj: Record<string, unknown>, key: string): string | undefined {
 /** Names that become directories under root_dir: no separators, no dot-dot, printable. */
 function plainName(value: string, field: string): string {
   if (!/^[A-Za-z0-9][A-Za-z0-9._:@+=-]{0,254}$/.test(value) || value.includes('..')) {
-    fail(`Deployment Spec has an invalid ${field} (${JSON.stringify(value)}): it must be a plain name of letters, digits, '.', '_', '-' (it is used as a directory name)`);
+    fail(
+      `Deployment Spec has an invalid ${field} (${JSON.stringify(value)}): it must be a plain name of letters, digits, '.', '_', '-' (it is used as a directory name)`,
+    );
   }
   return value;
 }
@@ -129,7 +134,8 @@ export function specFromJson(d: Record<string, unknown>): DeploymentSpec {
   const revision = parseRevision(rev as Record<string, unknown>);
 
   const overrides = d.AgentActionOverrides as Record<string, unknown> | undefined;
-  const agentOverrides = overrides && typeof overrides === 'object' ? (overrides.AgentOverrides as Record<string, unknown> | undefined) : undefined;
+  const agentOverrides =
+    overrides && typeof overrides === 'object' ? (overrides.AgentOverrides as Record<string, unknown> | undefined) : undefined;
   const feb = agentOverrides && typeof agentOverrides === 'object' ? agentOverrides.FileExistsBehavior : undefined;
 
   let events: string[] | undefined;
@@ -182,8 +188,13 @@ function parseRevision(r: Record<string, unknown>): Revision {
       if (gh.Anonymous === false && !('OAuthToken' in gh)) fail(msg);
       const bt = optStr(gh, 'BundleType') ?? 'tar';
       if (bt !== 'tar' && bt !== 'zip') return fail(`GitHub revision specified with bundle_type other than zip or tar [bundle_type=${bt}`);
-      for (const [name, value] of [['Account', account], ['Repository', repository], ['CommitId', commitId]] as const) {
-        if (!/^[A-Za-z0-9._-]+$/.test(value) || value === '.' || value === '..') fail(`GitHubRevision ${name} has invalid characters: ${JSON.stringify(value)}`);
+      for (const [name, value] of [
+        ['Account', account],
+        ['Repository', repository],
+        ['CommitId', commitId],
+      ] as const) {
+        if (!/^[A-Za-z0-9._-]+$/.test(value) || value === '.' || value === '..')
+          fail(`GitHubRevision ${name} has invalid characters: ${JSON.stringify(value)}`);
       }
       return { type: 'GitHub', account, repository, commitId, bundleType: bt };
     }

@@ -114,7 +114,9 @@ async function checkChain(
     if (result.result) return;
     reason = result.resultMessage;
     if (result.resultCode === CHAIN_DATE_INVALID) {
-      throw specError(`The deployment specification was signed by "${subject}", whose certificate chain is not valid at ${checkDate.toISOString()}: ${reason}`);
+      throw specError(
+        `The deployment specification was signed by "${subject}", whose certificate chain is not valid at ${checkDate.toISOString()}: ${reason}`,
+      );
     }
   } catch (err) {
     if (err instanceof AgentError) throw err;
@@ -126,7 +128,9 @@ async function checkChain(
 }
 
 function isCa(cert: pkijs.Certificate): boolean {
-  return (cert.extensions ?? []).some((e) => e.extnID === '2.5.29.19' && e.parsedValue instanceof pkijs.BasicConstraints && e.parsedValue.cA === true);
+  return (cert.extensions ?? []).some(
+    (e) => e.extnID === '2.5.29.19' && e.parsedValue instanceof pkijs.BasicConstraints && e.parsedValue.cA === true,
+  );
 }
 
 /** PEM (`PKCS7`, `CMS`, `PKCS #7 SIGNED DATA`), base64 DER, or raw DER as a binary string. */
@@ -164,7 +168,11 @@ function parseTrustedCas(pem: string, source: string | undefined): pkijs.Certifi
     try {
       return pkijs.Certificate.fromBER(new Uint8Array(Buffer.from((m[1] ?? '').replace(/\s+/g, ''), 'base64')));
     } catch (err) {
-      throw new AgentError(ErrorCodes.CONFIG_INVALID, `deployment_spec_ca_file: certificate ${i + 1}${where} cannot be parsed: ${toError(err).message}`, { cause: err });
+      throw new AgentError(
+        ErrorCodes.CONFIG_INVALID,
+        `deployment_spec_ca_file: certificate ${i + 1}${where} cannot be parsed: ${toError(err).message}`,
+        { cause: err },
+      );
     }
   });
 }

@@ -132,14 +132,34 @@ const strOrNull = (v: unknown): string | null => (typeof v === 'string' ? v : nu
 function toRunningCommand(v: unknown): RunningCommandStatus | undefined {
   if (!isRecord(v)) return undefined;
   const { deploymentId, deploymentGroupId, commandName, startedAt } = v;
-  if (typeof deploymentId !== 'string' || typeof deploymentGroupId !== 'string' || typeof commandName !== 'string' || typeof startedAt !== 'string') return undefined;
-  return { deploymentId, deploymentGroupId, commandName, startedAt, event: strOrNull(v.event), script: strOrNull(v.script), scriptStartedAt: strOrNull(v.scriptStartedAt) };
+  if (
+    typeof deploymentId !== 'string' ||
+    typeof deploymentGroupId !== 'string' ||
+    typeof commandName !== 'string' ||
+    typeof startedAt !== 'string'
+  )
+    return undefined;
+  return {
+    deploymentId,
+    deploymentGroupId,
+    commandName,
+    startedAt,
+    event: strOrNull(v.event),
+    script: strOrNull(v.script),
+    scriptStartedAt: strOrNull(v.scriptStartedAt),
+  };
 }
 
 function toCommandRecord(v: unknown): CommandRecord | undefined {
   if (!isRecord(v)) return undefined;
   const { deploymentId, deploymentGroupId, commandName, endedAt, status } = v;
-  if (typeof deploymentId !== 'string' || typeof deploymentGroupId !== 'string' || typeof commandName !== 'string' || typeof endedAt !== 'string') return undefined;
+  if (
+    typeof deploymentId !== 'string' ||
+    typeof deploymentGroupId !== 'string' ||
+    typeof commandName !== 'string' ||
+    typeof endedAt !== 'string'
+  )
+    return undefined;
   if (status !== 'Succeeded' && status !== 'Failed') return undefined;
   return {
     deploymentId,

@@ -20,7 +20,14 @@ import type { CommandObserver, ObservedCommand } from '../poller/poller.js';
 import { RESTART_FAILURE_MESSAGE } from '../poller/poller.js';
 import type { HookScriptEvent } from '../deployment/command-executor.js';
 import type { CommandOutcome } from '../deployment/diagnostics.js';
-import { MAX_RECENT_COMMANDS, readStatusFile, STATUS_SCHEMA_VERSION, type CommandRecord, type DaemonStatus, type RunningCommandStatus } from './status-file.js';
+import {
+  MAX_RECENT_COMMANDS,
+  readStatusFile,
+  STATUS_SCHEMA_VERSION,
+  type CommandRecord,
+  type DaemonStatus,
+  type RunningCommandStatus,
+} from './status-file.js';
 
 export interface StatusPublisherOptions {
   file: string;
@@ -89,7 +96,11 @@ export async function createStatusPublisher(o: StatusPublisherOptions): Promise<
       // Readable without root whatever the daemon's umask.
       .then(() => chmod(o.file, 0o644))
       .catch((err: unknown) => {
-        if (!warned) o.logger.warn({ err: toError(err), file: o.file }, `Cannot write the status file ${o.file}; "codedeploy-agent status" will not show the current command`);
+        if (!warned)
+          o.logger.warn(
+            { err: toError(err), file: o.file },
+            `Cannot write the status file ${o.file}; "codedeploy-agent status" will not show the current command`,
+          );
         warned = true;
       })
       .finally(() => {

@@ -82,7 +82,10 @@ export function createNotifier(opts: NotifierOptions): Notifier {
         }
         if (errnoCode(error) === 'ENOENT') {
           binaryMissing = true;
-          logger.warn({ binary }, `sd_notify disabled: ${binary} was not found (install systemd or set the notify binary); systemd will not see readiness or watchdog pings`);
+          logger.warn(
+            { binary },
+            `sd_notify disabled: ${binary} was not found (install systemd or set the notify binary); systemd will not see readiness or watchdog pings`,
+          );
           return resolve();
         }
         const detail = { args, err: toError(error).message, stderr: String(stderr).trim() };
@@ -125,7 +128,10 @@ export function createNotifier(opts: NotifierOptions): Notifier {
       const timer = setInterval(() => {
         const at = now();
         if (at - last > limitMs) {
-          logger.warn({ lateByMs: Math.round(at - last - watchdogIntervalMs) }, 'the watchdog ping is late: the event loop was blocked longer than WATCHDOG_USEC');
+          logger.warn(
+            { lateByMs: Math.round(at - last - watchdogIntervalMs) },
+            'the watchdog ping is late: the event loop was blocked longer than WATCHDOG_USEC',
+          );
         }
         last = at;
         // A send still waiting (the manager is slow) is enough; do not pile up processes.

@@ -72,7 +72,10 @@ function createDeployment(core: EngineCore, input: Input) {
   if (!applicationName) throw new ApiError(APPLICATION.required, 'The application name must be specified (applicationName).');
   const targetInstances = objectMember(input, 'targetInstances');
   if (targetInstances && Object.keys(targetInstances).length > 0) {
-    throw new ApiError('InvalidTargetInstancesException', "targetInstances is not supported by the local control plane: deployments go to the deployment group's on-premises instances.");
+    throw new ApiError(
+      'InvalidTargetInstancesException',
+      "targetInstances is not supported by the local control plane: deployments go to the deployment group's on-premises instances.",
+    );
   }
   // Names, revision and fileExistsBehavior are checked by the engine, in the service's order.
   const request: NewDeployment = {
@@ -93,7 +96,8 @@ function createDeployment(core: EngineCore, input: Input) {
 function timeBound(range: Input | undefined, name: 'start' | 'end'): number | undefined {
   const v = range?.[name];
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'number') throw new ApiError('InvalidTimeRangeException', `createTimeRange.${name} must be a timestamp (epoch seconds).`);
+  if (typeof v !== 'number')
+    throw new ApiError('InvalidTimeRangeException', `createTimeRange.${name} must be a timestamp (epoch seconds).`);
   return v;
 }
 
@@ -101,14 +105,20 @@ function timeBound(range: Input | undefined, name: 'start' | 'end'): number | un
 function listDeployments(core: EngineCore, input: Input) {
   const applicationName = stringMember(input, 'applicationName');
   const deploymentGroupName = stringMember(input, 'deploymentGroupName');
-  if (applicationName && !deploymentGroupName) throw new ApiError(GROUP.required, 'deploymentGroupName must be specified together with applicationName.');
-  if (deploymentGroupName && !applicationName) throw new ApiError(APPLICATION.required, 'applicationName must be specified together with deploymentGroupName.');
+  if (applicationName && !deploymentGroupName)
+    throw new ApiError(GROUP.required, 'deploymentGroupName must be specified together with applicationName.');
+  if (deploymentGroupName && !applicationName)
+    throw new ApiError(APPLICATION.required, 'applicationName must be specified together with deploymentGroupName.');
   if (applicationName && deploymentGroupName) {
     checkName(applicationName, 'applicationName', APPLICATION);
     checkName(deploymentGroupName, 'deploymentGroupName', GROUP);
-    if (!core.registry.getApplication(applicationName)) throw new ApiError('ApplicationDoesNotExistException', `No application found for name: ${applicationName}`);
+    if (!core.registry.getApplication(applicationName))
+      throw new ApiError('ApplicationDoesNotExistException', `No application found for name: ${applicationName}`);
     if (!core.registry.getDeploymentGroup(applicationName, deploymentGroupName)) {
-      throw new ApiError('DeploymentGroupDoesNotExistException', `No Deployment Group found for name: ${deploymentGroupName} (application ${applicationName}).`);
+      throw new ApiError(
+        'DeploymentGroupDoesNotExistException',
+        `No Deployment Group found for name: ${deploymentGroupName} (application ${applicationName}).`,
+      );
     }
   }
   const given = stringList(input, 'includeOnlyStatuses');
@@ -116,17 +126,30 @@ function listDeployments(core: EngineCore, input: Input) {
   const range = objectMember(input, 'createTimeRange');
   const start = timeBound(range, 'start');
   const end = timeBound(range, 'end');
-  if (start !== undefined && end !== undefined && start > end) throw new ApiError('InvalidTimeRangeException', 'createTimeRange.start is after createTimeRange.end.');
+  if (start !== undefined && end !== undefined && start > end)
+    throw new ApiError('InvalidTimeRangeException', 'createTimeRange.start is after createTimeRange.end.');
   const beforeSeq = tokenMember(input, 's');
-  const rows = core.store.queryDeploymentIds({ applicationName, deploymentGroupName, statuses, createdFrom: start, createdTo: end, beforeSeq, limit: PAGE_SIZE + 1 });
+  const rows = core.store.queryDeploymentIds({
+    applicationName,
+    deploymentGroupName,
+    statuses,
+    createdFrom: start,
+    createdTo: end,
+    beforeSeq,
+    limit: PAGE_SIZE + 1,
+  });
   const shown = rows.slice(0, PAGE_SIZE);
   const last = shown[shown.length - 1];
-  return { deployments: shown.map((r) => r.deploymentId), ...(rows.length > PAGE_SIZE && last ? { nextToken: encodeToken({ s: last.seq }) } : {}) };
+  return {
+    deployments: shown.map((r) => r.deploymentId),
+    ...(rows.length > PAGE_SIZE && last ? { nextToken: encodeToken({ s: last.seq }) } : {}),
+  };
 }
 
 function listDeploymentTargets(core: EngineCore, input: Input) {
   const id = existingDeployment(core, input);
-  const filters = mapMember(input, 'targetFilters', { keys: ['TargetStatus', 'ServerInstanceLabel'], code: 'InvalidTargetFilterNameException' }) ?? {};
+  const filters =
+    mapMember(input, 'targetFilters', { keys: ['TargetStatus', 'ServerInstanceLabel'], code: 'InvalidTargetFilterNameException' }) ?? {};
   const statuses = stringList(filters, 'TargetStatus');
   const labels = stringList(filters, 'ServerInstanceLabel');
   const ids = core.store
@@ -149,7 +172,11 @@ function batchGetDeploymentTargets(core: EngineCore, input: Input) {
   return {
     deploymentTargets: targetIds.map((t) => {
       const row = targets.get(t);
-      if (!row) throw new ApiError('DeploymentTargetDoesNotExistException', `The target ${t} is not part of deployment ${id}; ListDeploymentTargets lists its targets.`);
+      if (!row)
+        throw new ApiError(
+          'DeploymentTargetDoesNotExistException',
+          `The target ${t} is not part of deployment ${id}; ListDeploymentTargets lists its targets.`,
+        );
       return { deploymentTargetType: 'InstanceTarget', instanceTarget: row.target };
     }),
   };
@@ -168,7 +195,10 @@ function listDeploymentInstances(core: EngineCore, input: Input) {
 }
 
 function instanceNotFound(name: string, deploymentId: string): ApiError {
-  return new ApiError('InstanceDoesNotExistException', `The instance ${name} is not part of deployment ${deploymentId}; ListDeploymentInstances lists its instances.`);
+  return new ApiError(
+    'InstanceDoesNotExistException',
+    `The instance ${name} is not part of deployment ${deploymentId}; ListDeploymentInstances lists its instances.`,
+  );
 }
 
 export function createDeploymentOperations(core: EngineCore): OperationTable {
@@ -178,7 +208,11 @@ export function createDeploymentOperations(core: EngineCore): OperationTable {
     GetDeployment: (input) => ({ deploymentInfo: core.engine.getDeployment(existingDeployment(core, input)) }),
 
     BatchGetDeployments(input) {
-      const ids = requiredStringList(input, 'deploymentIds', { missing: NO_DEPLOYMENT_ID, max: 25, tooMany: { code: 'BatchLimitExceededException', what: 'deployment IDs' } });
+      const ids = requiredStringList(input, 'deploymentIds', {
+        missing: NO_DEPLOYMENT_ID,
+        max: 25,
+        tooMany: { code: 'BatchLimitExceededException', what: 'deployment IDs' },
+      });
       // Each id as if it were a deploymentId member: an empty one is "required", as the service says.
       for (const id of ids) requiredString({ deploymentId: id }, 'deploymentId', DEPLOYMENT_ID);
       return { deploymentsInfo: ids.map((id) => core.engine.getDeployment(id)).filter((d) => d !== undefined) };
@@ -197,7 +231,10 @@ export function createDeploymentOperations(core: EngineCore): OperationTable {
 
     GetDeploymentInstance(input) {
       const id = existingDeployment(core, input);
-      const instanceId = requiredString(input, 'instanceId', { code: 'InstanceIdRequiredException', missing: { code: 'InstanceIdRequiredException', message: 'The instance ID must be specified (instanceId).' } });
+      const instanceId = requiredString(input, 'instanceId', {
+        code: 'InstanceIdRequiredException',
+        missing: { code: 'InstanceIdRequiredException', message: 'The instance ID must be specified (instanceId).' },
+      });
       const row = core.store.getTarget(id, instanceId);
       if (!row) throw instanceNotFound(instanceId, id);
       return { instanceSummary: instanceSummary(row) };

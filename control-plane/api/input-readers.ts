@@ -18,7 +18,10 @@ import { ApiError } from './api-error.js';
 export type Input = Record<string, unknown>;
 
 function wrongType(member: string, what: string): ApiError {
-  return new ApiError('ValidationException', `1 validation error detected: Value at '${member}' failed to satisfy constraint: Member must be ${what}`);
+  return new ApiError(
+    'ValidationException',
+    `1 validation error detected: Value at '${member}' failed to satisfy constraint: Member must be ${what}`,
+  );
 }
 
 /** A string member; absent or null is undefined. */
@@ -86,7 +89,8 @@ export function requiredStringList(input: Input, member: string, rules: ListRule
 
 function checkListSize<T>(list: T[] | undefined, rules: ListRules): T[] {
   if (!list || list.length === 0) throw new ApiError(rules.missing.code, rules.missing.message);
-  if (list.length > rules.max) throw new ApiError(rules.tooMany.code, `The maximum number of ${rules.tooMany.what} is ${rules.max}; got ${list.length}.`);
+  if (list.length > rules.max)
+    throw new ApiError(rules.tooMany.code, `The maximum number of ${rules.tooMany.what} is ${rules.max}; got ${list.length}.`);
   return list;
 }
 
@@ -94,7 +98,8 @@ function checkListSize<T>(list: T[] | undefined, rules: ListRules): T[] {
 export function mapMember(input: Input, member: string, rule: { keys: readonly string[]; code: string }): Input | undefined {
   const map = objectMember(input, member);
   for (const key of Object.keys(map ?? {})) {
-    if (!rule.keys.includes(key)) throw new ApiError(rule.code, `${member} key ${JSON.stringify(key)} is not valid: use ${alternatives(rule.keys)}.`);
+    if (!rule.keys.includes(key))
+      throw new ApiError(rule.code, `${member} key ${JSON.stringify(key)} is not valid: use ${alternatives(rule.keys)}.`);
   }
   return map;
 }
@@ -140,13 +145,18 @@ export function checkString(value: string, member: string, rules: StringRules): 
   const tooLong = rules.max !== undefined && value.length > rules.max;
   if (tooShort || tooLong) {
     if (rules.messages?.length) throw fail(rules.messages.length(value.length));
-    if (rules.min !== undefined && rules.max !== undefined) throw fail(`${member} is ${value.length} characters long: use ${rules.min} to ${rules.max} characters${hint}.`);
+    if (rules.min !== undefined && rules.max !== undefined)
+      throw fail(`${member} is ${value.length} characters long: use ${rules.min} to ${rules.max} characters${hint}.`);
     if (tooLong) throw fail(`${member} is ${value.length} characters long; the limit is ${rules.max}${hint}.`);
     throw fail(`${member} is ${value.length} characters long; it must have at least ${rules.min}${hint}.`);
   }
   if (rules.noControlCharacters && hasControlCharacter(value)) throw fail(`${member} must not contain control characters${hint}.`);
   if (rules.pattern && !rules.pattern.test(value)) {
-    throw fail(rules.messages?.pattern ? rules.messages.pattern(value) : `${member} does not match ${rules.patternText ?? rules.pattern.source}${hint}.`);
+    throw fail(
+      rules.messages?.pattern
+        ? rules.messages.pattern(value)
+        : `${member} does not match ${rules.patternText ?? rules.pattern.source}${hint}.`,
+    );
   }
   return value;
 }
@@ -219,7 +229,10 @@ export function tokenMember(input: Input, key: string): number | undefined {
   } catch {
     // fall through
   }
-  throw new ApiError('InvalidNextTokenException', 'The next token was specified in an invalid format: pass the nextToken of the previous answer unchanged.');
+  throw new ApiError(
+    'InvalidNextTokenException',
+    'The next token was specified in an invalid format: pass the nextToken of the previous answer unchanged.',
+  );
 }
 
 /** One page of `items` from the offset in `nextToken`. */
@@ -247,10 +260,29 @@ export interface NameCodes {
   charset?: boolean;
 }
 
-export const APPLICATION: NameCodes = { required: 'ApplicationNameRequiredException', invalid: 'InvalidApplicationNameException', what: 'application name', charset: true };
-export const GROUP: NameCodes = { required: 'DeploymentGroupNameRequiredException', invalid: 'InvalidDeploymentGroupNameException', what: 'deployment group name', charset: true };
-export const CONFIG: NameCodes = { required: 'DeploymentConfigNameRequiredException', invalid: 'InvalidDeploymentConfigNameException', what: 'deployment configuration name', charset: true };
-export const INSTANCE: NameCodes = { required: 'InstanceNameRequiredException', invalid: 'InvalidInstanceNameException', what: 'on-premises instance name' };
+export const APPLICATION: NameCodes = {
+  required: 'ApplicationNameRequiredException',
+  invalid: 'InvalidApplicationNameException',
+  what: 'application name',
+  charset: true,
+};
+export const GROUP: NameCodes = {
+  required: 'DeploymentGroupNameRequiredException',
+  invalid: 'InvalidDeploymentGroupNameException',
+  what: 'deployment group name',
+  charset: true,
+};
+export const CONFIG: NameCodes = {
+  required: 'DeploymentConfigNameRequiredException',
+  invalid: 'InvalidDeploymentConfigNameException',
+  what: 'deployment configuration name',
+  charset: true,
+};
+export const INSTANCE: NameCodes = {
+  required: 'InstanceNameRequiredException',
+  invalid: 'InvalidInstanceNameException',
+  what: 'on-premises instance name',
+};
 
 function nameRules(member: string, codes: Omit<NameCodes, 'required'>): StringRules {
   return {
@@ -266,7 +298,10 @@ function nameRules(member: string, codes: Omit<NameCodes, 'required'>): StringRu
 
 /** A required name member: absent or empty → `<required>`, too long or bad characters → `<invalid>`. */
 export function nameMember(input: Input, member: string, codes: NameCodes): string {
-  return requiredString(input, member, { ...nameRules(member, codes), missing: { code: codes.required, message: `The ${codes.what} must be specified (${member}).` } });
+  return requiredString(input, member, {
+    ...nameRules(member, codes),
+    missing: { code: codes.required, message: `The ${codes.what} must be specified (${member}).` },
+  });
 }
 
 /** A name from elsewhere (a list element, an engine call) held to the same rules. */
@@ -281,7 +316,14 @@ export function rollbackConfig(input: Input): AutoRollbackConfiguration | undefi
   const c = objectMember(input, 'autoRollbackConfiguration');
   if (!c) return undefined;
   const enabled = booleanMember(c, 'enabled') ?? false;
-  const events = listOf(stringList(c, 'events') ?? [], ROLLBACK_EVENTS, { code: 'InvalidAutoRollbackConfigException', member: 'autoRollbackConfiguration.events' });
-  if (enabled && events.length === 0) throw new ApiError('InvalidAutoRollbackConfigException', 'autoRollbackConfiguration is enabled but lists no events: add DEPLOYMENT_FAILURE.');
+  const events = listOf(stringList(c, 'events') ?? [], ROLLBACK_EVENTS, {
+    code: 'InvalidAutoRollbackConfigException',
+    member: 'autoRollbackConfiguration.events',
+  });
+  if (enabled && events.length === 0)
+    throw new ApiError(
+      'InvalidAutoRollbackConfigException',
+      'autoRollbackConfiguration is enabled but lists no events: add DEPLOYMENT_FAILURE.',
+    );
   return { enabled, events: [...new Set(events)] };
 }

@@ -70,13 +70,23 @@ export function createJsonRouter(opts: JsonRouterOptions): HttpHandler {
     const fail = (err: ApiError) => respond(err.status, { __type: err.code, message: err.message }, err.code);
 
     if (!api) {
-      fail(new ApiError('UnknownOperationException', `Unknown X-Amz-Target "${clip(target)}": this local control plane answers ${[...byPrefix.keys()].map((p) => `${p}.*`).join(', ')}.`));
+      fail(
+        new ApiError(
+          'UnknownOperationException',
+          `Unknown X-Amz-Target "${clip(target)}": this local control plane answers ${[...byPrefix.keys()].map((p) => `${p}.*`).join(', ')}.`,
+        ),
+      );
       return true;
     }
     const handler = Object.hasOwn(api.operations, operation) ? api.operations[operation] : undefined;
     if (!handler) {
       const known = Object.keys(api.operations).sort().join(', ');
-      fail(new ApiError('UnknownOperationException', `The local control plane does not implement ${api.name} operation ${clip(operation, 100)}. Supported operations: ${known}.`));
+      fail(
+        new ApiError(
+          'UnknownOperationException',
+          `The local control plane does not implement ${api.name} operation ${clip(operation, 100)}. Supported operations: ${known}.`,
+        ),
+      );
       return true;
     }
 
@@ -84,11 +94,13 @@ export function createJsonRouter(opts: JsonRouterOptions): HttpHandler {
     try {
       const text = await readBody(req, maxBody);
       const parsed: unknown = text.trim() === '' ? {} : JSON.parse(text);
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ApiError('SerializationException', 'The request body must be a JSON object.');
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+        throw new ApiError('SerializationException', 'The request body must be a JSON object.');
       input = parsed as Record<string, unknown>;
     } catch (err) {
       if (err instanceof ApiError) fail(err);
-      else if (err instanceof SyntaxError) fail(new ApiError('SerializationException', `The request body is not valid JSON: ${err.message}`));
+      else if (err instanceof SyntaxError)
+        fail(new ApiError('SerializationException', `The request body is not valid JSON: ${err.message}`));
       else log.debug({ err }, 'request body not read');
       return true;
     }
@@ -109,7 +121,13 @@ export function createJsonRouter(opts: JsonRouterOptions): HttpHandler {
         fail(err);
       } else {
         log.error({ err }, `${operation} failed unexpectedly`);
-        fail(new ApiError(api.internalErrorCode, `Internal error in the local control plane while running ${operation} (request ${requestId}); see its log.`, 500));
+        fail(
+          new ApiError(
+            api.internalErrorCode,
+            `Internal error in the local control plane while running ${operation} (request ${requestId}); see its log.`,
+            500,
+          ),
+        );
       }
     }
     return true;

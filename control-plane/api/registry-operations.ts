@@ -25,7 +25,10 @@ function createApplicationOperations(ctx: RegistryContext): OperationTable {
       computePlatform(input);
       const tags = tagList(input, 'tags');
       if (store.getApplication(applicationName)) {
-        throw new ApiError('ApplicationAlreadyExistsException', `Application already exists with name ${applicationName}: choose another name, or use the existing application.`);
+        throw new ApiError(
+          'ApplicationAlreadyExistsException',
+          `Application already exists with name ${applicationName}: choose another name, or use the existing application.`,
+        );
       }
       const app: ApplicationInfo = {
         applicationId: randomUUID(),
@@ -69,7 +72,11 @@ function createApplicationOperations(ctx: RegistryContext): OperationTable {
       const newName = stringMember(input, 'newApplicationName') || undefined;
       if (newName === undefined || newName === applicationName) return {};
       checkName(newName, 'newApplicationName', APPLICATION);
-      if (store.getApplication(newName)) throw new ApiError('ApplicationAlreadyExistsException', `Application already exists with name ${newName}: choose another newApplicationName.`);
+      if (store.getApplication(newName))
+        throw new ApiError(
+          'ApplicationAlreadyExistsException',
+          `Application already exists with name ${newName}: choose another newApplicationName.`,
+        );
       store.renameApplication(applicationName, newName);
       ctx.logger.debug({ from: applicationName, to: newName }, 'application renamed');
       return {};

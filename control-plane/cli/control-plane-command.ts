@@ -54,7 +54,8 @@ export interface ControlPlaneCliOptions {
 function positiveNumber(flag: string, text: string | undefined, fallback: number, allowZero = false): number {
   if (text === undefined) return fallback;
   const n = Number(text);
-  if (!Number.isFinite(n) || n < 0 || (!allowZero && n === 0)) throw new UsageError(`${flag} must be a ${allowZero ? 'non-negative' : 'positive'} number, got "${text}"`);
+  if (!Number.isFinite(n) || n < 0 || (!allowZero && n === 0))
+    throw new UsageError(`${flag} must be a ${allowZero ? 'non-negative' : 'positive'} number, got "${text}"`);
   return n;
 }
 
@@ -102,10 +103,13 @@ export async function runControlPlaneCli(argv: string[], o: ControlPlaneCliOptio
     const accountId = values['account-id'];
     if (accountId !== undefined && !/^\d{12}$/.test(accountId)) throw new UsageError(`--account-id must be 12 digits, got "${accountId}"`);
     const region = values.region;
-    if (region !== undefined && !/^[a-z0-9-]{1,30}$/.test(region)) throw new UsageError(`--region must look like us-east-1, got "${region}"`);
-    if ((values['ca-cert'] === undefined) !== (values['ca-key'] === undefined)) throw new UsageError('--ca-cert and --ca-key go together: give both or neither');
+    if (region !== undefined && !/^[a-z0-9-]{1,30}$/.test(region))
+      throw new UsageError(`--region must look like us-east-1, got "${region}"`);
+    if ((values['ca-cert'] === undefined) !== (values['ca-key'] === undefined))
+      throw new UsageError('--ca-cert and --ca-key go together: give both or neither');
     const level = values['log-level'] ?? 'info';
-    if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(level)) throw new UsageError(`--log-level must be one of trace, debug, info, warn, error; got "${level}"`);
+    if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(level))
+      throw new UsageError(`--log-level must be one of trace, debug, info, warn, error; got "${level}"`);
     const home = o.env.HOME ?? homedir();
     settings = {
       dataDir: resolve(values['data-dir'] ?? join(o.env.XDG_DATA_HOME ?? join(home, '.local', 'share'), 'codedeploy-control-plane')),
@@ -126,13 +130,20 @@ export async function runControlPlaneCli(argv: string[], o: ControlPlaneCliOptio
     return 2;
   }
 
-  const logger = o.logger ?? createLogger({ name: 'codedeploy-control-plane', level: settings.level, destination: { write: (line: string) => o.io.stdout(line) } });
+  const logger =
+    o.logger ??
+    createLogger({ name: 'codedeploy-control-plane', level: settings.level, destination: { write: (line: string) => o.io.stdout(line) } });
   let cp: ControlPlane;
   try {
     cp = await startControlPlane({ ...settings, logger });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    const why = e.code === 'EADDRINUSE' ? `port ${settings.port} on ${settings.host} is already in use (pick another with --port)` : e.code === 'EACCES' ? `permission denied (${e.message}); check --data-dir and --port` : e.message;
+    const why =
+      e.code === 'EADDRINUSE'
+        ? `port ${settings.port} on ${settings.host} is already in use (pick another with --port)`
+        : e.code === 'EACCES'
+          ? `permission denied (${e.message}); check --data-dir and --port`
+          : e.message;
     o.io.stderr(`codedeploy-control-plane: cannot start: ${why}\n`);
     return 1;
   }

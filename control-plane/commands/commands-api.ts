@@ -20,7 +20,12 @@ import type { UnknownHostLog } from './unknown-hosts.js';
 
 export const HOST_IDENTIFIER_MAX = 2048;
 
-const HOST_IDENTIFIER: RequiredRules = { code: 'ClientException', max: HOST_IDENTIFIER_MAX, noControlCharacters: true, hint: " (it is the host's ARN)" };
+const HOST_IDENTIFIER: RequiredRules = {
+  code: 'ClientException',
+  max: HOST_IDENTIFIER_MAX,
+  noControlCharacters: true,
+  hint: " (it is the host's ARN)",
+};
 const EXECUTION_ID: RequiredRules = {
   code: 'ClientException',
   max: EXECUTION_ID_MAX,

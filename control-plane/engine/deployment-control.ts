@@ -34,7 +34,12 @@ export function startDeployment(ctx: EngineContext, input: NewDeployment): strin
     updateOutdatedInstancesOnly: input.updateOutdatedInstancesOnly ?? false,
   });
   ctx.log.info(
-    { deploymentId: info.deploymentId, application: info.applicationName, group: info.deploymentGroupName, config: info.deploymentConfigName },
+    {
+      deploymentId: info.deploymentId,
+      application: info.applicationName,
+      group: info.deploymentGroupName,
+      config: info.deploymentConfigName,
+    },
     `Deployment ${info.deploymentId} created`,
   );
   reevaluate(ctx);
@@ -42,7 +47,11 @@ export function startDeployment(ctx: EngineContext, input: NewDeployment): strin
 }
 
 /** Stops an active deployment (MANUAL_STOP), rolling back when asked or configured to. */
-export function stopDeployment(ctx: EngineContext, deploymentId: string, autoRollbackEnabled?: boolean): ReturnType<DeploymentEngine['stopDeployment']> {
+export function stopDeployment(
+  ctx: EngineContext,
+  deploymentId: string,
+  autoRollbackEnabled?: boolean,
+): ReturnType<DeploymentEngine['stopDeployment']> {
   const row = ctx.store.getDeployment(deploymentId);
   if (!row) throw new ApiError('DeploymentDoesNotExistException', `The deployment ${deploymentId} could not be found.`);
   if (row.info.status !== 'Created' && row.info.status !== 'InProgress') {

@@ -25,7 +25,14 @@ export function evaluateDeployment(ctx: EngineContext, row: DeploymentRow): void
   const total = Object.values(counts).reduce((a, b) => a + (b ?? 0), 0);
   if (total === 0) return finishDeployment(ctx, row, 'Failed', NO_INSTANCES, wantsRollback(ctx, row, 'failure'));
   const plan = healthPlan(total, row.mhh);
-  if ('invalid' in plan) return finishDeployment(ctx, row, 'Failed', { code: 'HEALTH_CONSTRAINTS_INVALID', message: plan.invalid }, wantsRollback(ctx, row, 'failure'));
+  if ('invalid' in plan)
+    return finishDeployment(
+      ctx,
+      row,
+      'Failed',
+      { code: 'HEALTH_CONSTRAINTS_INVALID', message: plan.invalid },
+      wantsRollback(ctx, row, 'failure'),
+    );
   const decision = decide(plan, {
     pending: counts.Pending ?? 0,
     inProgress: counts.InProgress ?? 0,
@@ -63,7 +70,11 @@ export function reevaluate(ctx: EngineContext, scope: 'all' | 'changed' = 'chang
   for (;;) {
     const touched = new Set<string>();
     if (scope === 'changed') for (const e of ctx.effects.events) if (e.type !== 'lifecycle-event') touched.add(e.deploymentId);
-    const due = ctx.store.activeIds().filter((a) => !seen.has(`${a.deploymentId}:${a.status}`) && (scope === 'all' || a.status === 'Created' || touched.has(a.deploymentId)));
+    const due = ctx.store
+      .activeIds()
+      .filter(
+        (a) => !seen.has(`${a.deploymentId}:${a.status}`) && (scope === 'all' || a.status === 'Created' || touched.has(a.deploymentId)),
+      );
     if (due.length === 0) return;
     for (const a of due) {
       seen.add(`${a.deploymentId}:${a.status}`);

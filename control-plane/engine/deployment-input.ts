@@ -33,7 +33,10 @@ export function resolveDeploymentInput(registry: Registry, input: NewDeployment)
   const deploymentGroupName = nameMember(members, 'deploymentGroupName', GROUP);
   const group = registry.getDeploymentGroup(applicationName, deploymentGroupName);
   if (!group) {
-    throw new ApiError('DeploymentGroupDoesNotExistException', `No Deployment Group found for name: ${deploymentGroupName} (application ${applicationName}); create it with CreateDeploymentGroup first.`);
+    throw new ApiError(
+      'DeploymentGroupDoesNotExistException',
+      `No Deployment Group found for name: ${deploymentGroupName} (application ${applicationName}); create it with CreateDeploymentGroup first.`,
+    );
   }
   if (input.deploymentConfigName) checkName(input.deploymentConfigName, 'deploymentConfigName', CONFIG);
   const configName = input.deploymentConfigName || group.deploymentConfigName;
@@ -42,9 +45,16 @@ export function resolveDeploymentInput(registry: Registry, input: NewDeployment)
 
   const given = input.revision ?? group.targetRevision;
   if (!given) {
-    throw new ApiError('RevisionRequiredException', `A revision must be specified: pass revision, or set a target revision on deployment group ${group.deploymentGroupName}.`);
+    throw new ApiError(
+      'RevisionRequiredException',
+      `A revision must be specified: pass revision, or set a target revision on deployment group ${group.deploymentGroupName}.`,
+    );
   }
   const revision = revisionLocation(given, 'revision', { deployable: true });
-  const fileExistsBehavior = oneOf(input.fileExistsBehavior ?? 'DISALLOW', FILE_EXISTS, { code: 'InvalidFileExistsBehaviorException', member: 'fileExistsBehavior', required: true });
+  const fileExistsBehavior = oneOf(input.fileExistsBehavior ?? 'DISALLOW', FILE_EXISTS, {
+    code: 'InvalidFileExistsBehaviorException',
+    member: 'fileExistsBehavior',
+    required: true,
+  });
   return { application, group, config, revision, fileExistsBehavior };
 }

@@ -27,7 +27,13 @@ const NO_GROUP_MESSAGE = 'Automatic rollback not performed because the deploymen
 export type FinalStatus = 'Succeeded' | 'Failed' | 'Stopped';
 
 /** The deployment ends: pending hosts are skipped, running commands cancelled, the outcome recorded, maybe a rollback. */
-export function finishDeployment(ctx: EngineContext, row: DeploymentRow, status: FinalStatus, error?: ErrorInformation, rollback = false): void {
+export function finishDeployment(
+  ctx: EngineContext,
+  row: DeploymentRow,
+  status: FinalStatus,
+  error?: ErrorInformation,
+  rollback = false,
+): void {
   const info = row.info;
   info.status = status;
   info.completeTime = ctx.now / 1000;
@@ -55,7 +61,12 @@ export function finishDeployment(ctx: EngineContext, row: DeploymentRow, status:
  * StopDeployment call said when it said anything; otherwise the deployment's own configuration,
  * else its group's, must be enabled and list the event.
  */
-export function wantsRollback(ctx: Pick<EngineContext, 'registry'>, row: DeploymentRow, cause: 'failure' | 'stop', requested?: boolean): boolean {
+export function wantsRollback(
+  ctx: Pick<EngineContext, 'registry'>,
+  row: DeploymentRow,
+  cause: 'failure' | 'stop',
+  requested?: boolean,
+): boolean {
   if (row.info.creator === 'codeDeployRollback') return false;
   if (cause === 'stop' && requested !== undefined) return requested;
   const config = row.info.autoRollbackConfiguration ?? ctx.registry.getDeploymentGroupById(row.groupId)?.autoRollbackConfiguration;
@@ -87,5 +98,8 @@ export function rollBack(ctx: EngineContext, row: DeploymentRow): void {
   });
   info.rollbackInfo = { ...info.rollbackInfo, rollbackDeploymentId: rollback.deploymentId };
   ctx.store.saveDeployment(info);
-  ctx.log.info({ deploymentId: info.deploymentId, rollbackDeploymentId: rollback.deploymentId }, `Rolling back ${info.deploymentId} with ${rollback.deploymentId} (revision of ${previous.deploymentId})`);
+  ctx.log.info(
+    { deploymentId: info.deploymentId, rollbackDeploymentId: rollback.deploymentId },
+    `Rolling back ${info.deploymentId} with ${rollback.deploymentId} (revision of ${previous.deploymentId})`,
+  );
 }

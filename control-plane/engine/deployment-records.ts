@@ -4,7 +4,15 @@
  * deploymentOverview (counted from the targets, never stored stale). Targets are resolved once,
  * at creation, as the service does.
  */
-import type { AutoRollbackConfiguration, DeploymentGroupInfo, DeploymentInfo, FileExistsBehavior, MinimumHealthyHosts, RevisionLocation, RollbackInfo } from '../model.js';
+import type {
+  AutoRollbackConfiguration,
+  DeploymentGroupInfo,
+  DeploymentInfo,
+  FileExistsBehavior,
+  MinimumHealthyHosts,
+  RevisionLocation,
+  RollbackInfo,
+} from '../model.js';
 import type { EngineContext } from './engine-context.js';
 import type { DeploymentRow, EngineStore } from './engine-store.js';
 import { newTarget, type HostContext } from './host-progress.js';
@@ -37,7 +45,16 @@ export function emitDeploymentStatus(ctx: HostContext, info: DeploymentInfo): vo
 /** The group's lastAttempted/lastSuccessful deployment follows every status change. */
 export function reportToRegistry(ctx: EngineContext, row: DeploymentRow): void {
   const i = row.info;
-  ctx.registry.recordDeployment(row.groupId, { deploymentId: i.deploymentId, status: i.status, createTime: i.createTime, ...(i.completeTime !== undefined ? { endTime: i.completeTime } : {}) }, i.revision);
+  ctx.registry.recordDeployment(
+    row.groupId,
+    {
+      deploymentId: i.deploymentId,
+      status: i.status,
+      createTime: i.createTime,
+      ...(i.completeTime !== undefined ? { endTime: i.completeTime } : {}),
+    },
+    i.revision,
+  );
 }
 
 export function insertDeployment(ctx: EngineContext, p: DeploymentRecordInput): DeploymentInfo {
@@ -69,7 +86,9 @@ export function insertDeployment(ctx: EngineContext, p: DeploymentRecordInput): 
   };
   ctx.store.insertDeployment(info, groupId, p.mhh);
   // The registry returns them sorted by name already; hosts start in this order, so make sure.
-  const targets = [...registry.resolveTargets(p.group)].sort((a, b) => (a.instanceName < b.instanceName ? -1 : a.instanceName > b.instanceName ? 1 : 0));
+  const targets = [...registry.resolveTargets(p.group)].sort((a, b) =>
+    a.instanceName < b.instanceName ? -1 : a.instanceName > b.instanceName ? 1 : 0,
+  );
   targets.forEach((instance, position) => {
     ctx.store.insertTarget({
       deploymentId: id,
@@ -88,6 +107,13 @@ export function withOverview(store: EngineStore, info: DeploymentInfo): Deployme
   const c = store.targetCounts(info.deploymentId);
   return {
     ...info,
-    deploymentOverview: { Pending: c.Pending ?? 0, InProgress: c.InProgress ?? 0, Succeeded: c.Succeeded ?? 0, Failed: c.Failed ?? 0, Skipped: c.Skipped ?? 0, Ready: c.Ready ?? 0 },
+    deploymentOverview: {
+      Pending: c.Pending ?? 0,
+      InProgress: c.InProgress ?? 0,
+      Succeeded: c.Succeeded ?? 0,
+      Failed: c.Failed ?? 0,
+      Skipped: c.Skipped ?? 0,
+      Ready: c.Ready ?? 0,
+    },
   };
 }

@@ -38,7 +38,14 @@ export interface EngineContext extends HostContext {
 }
 
 function contextOf(state: EngineState, effects: Effects): EngineContext {
-  return { store: state.store, effects, now: state.clock(), log: state.log, registry: state.registry, commandTimeoutMs: state.commandTimeoutMs };
+  return {
+    store: state.store,
+    effects,
+    now: state.clock(),
+    log: state.log,
+    registry: state.registry,
+    commandTimeoutMs: state.commandTimeoutMs,
+  };
 }
 
 /** Runs `fn` in one transaction (joining the current one when nested), then publishes its effects. */

@@ -196,9 +196,15 @@ export function createEngineStore(db: Db) {
     saveDeployment: db.prepare('UPDATE engine_deployments SET status = ?, doc = ? WHERE deployment_id = ?'),
     setSignedSpec: db.prepare('UPDATE engine_deployments SET signed_spec = ? WHERE deployment_id = ?'),
     activeIds: db.prepare("SELECT deployment_id, status FROM engine_deployments WHERE status IN ('Created', 'InProgress') ORDER BY seq"),
-    activeInGroup: db.prepare("SELECT deployment_id FROM engine_deployments WHERE deployment_group_id = ? AND status IN ('Created', 'InProgress') ORDER BY seq LIMIT 1"),
-    lastSucceeded: db.prepare("SELECT * FROM engine_deployments WHERE deployment_group_id = ? AND status = 'Succeeded' AND deployment_id <> ? ORDER BY seq DESC LIMIT 1"),
-    insertTarget: db.prepare('INSERT INTO engine_targets (deployment_id, instance_name, position, host_identifier, status, doc) VALUES (?, ?, ?, ?, ?, ?)'),
+    activeInGroup: db.prepare(
+      "SELECT deployment_id FROM engine_deployments WHERE deployment_group_id = ? AND status IN ('Created', 'InProgress') ORDER BY seq LIMIT 1",
+    ),
+    lastSucceeded: db.prepare(
+      "SELECT * FROM engine_deployments WHERE deployment_group_id = ? AND status = 'Succeeded' AND deployment_id <> ? ORDER BY seq DESC LIMIT 1",
+    ),
+    insertTarget: db.prepare(
+      'INSERT INTO engine_targets (deployment_id, instance_name, position, host_identifier, status, doc) VALUES (?, ?, ?, ?, ?, ?)',
+    ),
     getTarget: db.prepare('SELECT * FROM engine_targets WHERE deployment_id = ? AND instance_name = ?'),
     targetHost: db.prepare('SELECT host_identifier FROM engine_targets WHERE deployment_id = ? AND instance_name = ?'),
     saveTarget: db.prepare('UPDATE engine_targets SET status = ?, doc = ? WHERE deployment_id = ? AND instance_name = ?'),
@@ -213,9 +219,15 @@ export function createEngineStore(db: Db) {
       'UPDATE engine_commands SET status = @status, cancelled = @cancelled, dispatched_at = @dispatchedAt, completed_at = @completedAt, completion = @completion, late_completion = @lateCompletion WHERE id = @id',
     ),
     pendingFor: db.prepare("SELECT * FROM engine_commands WHERE instance_name = ? AND status = 'Pending' ORDER BY id LIMIT 1"),
-    unacknowledgedFor: db.prepare("SELECT * FROM engine_commands WHERE instance_name = ? AND status = 'Dispatched' AND cancelled = 0 AND dispatched_at <= ? ORDER BY id LIMIT 1"),
-    openOf: db.prepare("SELECT * FROM engine_commands WHERE deployment_id = ? AND status IN ('Pending', 'Dispatched', 'InProgress') ORDER BY id"),
-    expired: db.prepare("SELECT * FROM engine_commands WHERE status IN ('Pending', 'Dispatched', 'InProgress') AND ready_at <= ? ORDER BY id"),
+    unacknowledgedFor: db.prepare(
+      "SELECT * FROM engine_commands WHERE instance_name = ? AND status = 'Dispatched' AND cancelled = 0 AND dispatched_at <= ? ORDER BY id LIMIT 1",
+    ),
+    openOf: db.prepare(
+      "SELECT * FROM engine_commands WHERE deployment_id = ? AND status IN ('Pending', 'Dispatched', 'InProgress') ORDER BY id",
+    ),
+    expired: db.prepare(
+      "SELECT * FROM engine_commands WHERE status IN ('Pending', 'Dispatched', 'InProgress') AND ready_at <= ? ORDER BY id",
+    ),
     touchHost: db.prepare(
       'INSERT INTO engine_host_seen (host_identifier, last_seen, agent_version) VALUES (?, ?, ?) ON CONFLICT (host_identifier) DO UPDATE SET last_seen = excluded.last_seen, agent_version = COALESCE(excluded.agent_version, agent_version)',
     ),
@@ -248,7 +260,10 @@ export function createEngineStore(db: Db) {
     },
     /** Active deployments' ids and statuses, without parsing their records. */
     activeIds(): { deploymentId: string; status: string }[] {
-      return (s.activeIds.all() as { deployment_id: string; status: string }[]).map((r) => ({ deploymentId: r.deployment_id, status: r.status }));
+      return (s.activeIds.all() as { deployment_id: string; status: string }[]).map((r) => ({
+        deploymentId: r.deployment_id,
+        status: r.status,
+      }));
     },
     activeInGroup(groupId: string): string | undefined {
       return (s.activeInGroup.get(groupId) as { deployment_id: string } | undefined)?.deployment_id;
@@ -285,7 +300,10 @@ export function createEngineStore(db: Db) {
         args.push(q.beforeSeq);
       }
       const sql = `SELECT seq, deployment_id FROM engine_deployments ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`;
-      return (db.prepare(sql).all(...args, q.limit) as { seq: number; deployment_id: string }[]).map((r) => ({ seq: r.seq, deploymentId: r.deployment_id }));
+      return (db.prepare(sql).all(...args, q.limit) as { seq: number; deployment_id: string }[]).map((r) => ({
+        seq: r.seq,
+        deploymentId: r.deployment_id,
+      }));
     },
     insertTarget(t: TargetRow): void {
       s.insertTarget.run(t.deploymentId, t.instanceName, t.position, t.hostIdentifier, t.target.status, toJson(t.target));

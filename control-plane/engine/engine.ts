@@ -2,7 +2,14 @@
  * The deployment engine's surface, as the server, the public API and the commands API see it.
  * Implementation: control-plane/engine/ (see deployment-engine.ts).
  */
-import type { AutoRollbackConfiguration, DeploymentInfo, EpochSeconds, FileExistsBehavior, InstanceTarget, RevisionLocation } from '../model.js';
+import type {
+  AutoRollbackConfiguration,
+  DeploymentInfo,
+  EpochSeconds,
+  FileExistsBehavior,
+  InstanceTarget,
+  RevisionLocation,
+} from '../model.js';
 
 export interface NewDeployment {
   applicationName: string;
@@ -31,7 +38,12 @@ export interface PolledHostCommand {
 
 /** What happens in the engine, for the demo's progress output and for logs. */
 export type EngineEvent =
-  | { type: 'deployment-status'; deploymentId: string; status: DeploymentInfo['status']; errorInformation?: DeploymentInfo['errorInformation'] }
+  | {
+      type: 'deployment-status';
+      deploymentId: string;
+      status: DeploymentInfo['status'];
+      errorInformation?: DeploymentInfo['errorInformation'];
+    }
   | { type: 'lifecycle-event'; deploymentId: string; instanceName: string; lifecycleEventName: string; status: string; message?: string }
   | { type: 'target-status'; deploymentId: string; instanceName: string; status: string };
 

@@ -38,9 +38,7 @@ export interface HostCounts {
 
 export type Decision =
   /** Start this many more hosts now (0: wait for the running ones). */
-  | { kind: 'continue'; start: number }
-  | { kind: 'succeeded' }
-  | { kind: 'failed' };
+  { kind: 'continue'; start: number } | { kind: 'succeeded' } | { kind: 'failed' };
 
 export function decide(plan: HealthPlan, c: HostCounts): Decision {
   const needed = Math.max(plan.minimumHealthy, 1);

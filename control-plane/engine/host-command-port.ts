@@ -39,14 +39,18 @@ export function createHostCommandPort(state: EngineState, signer: SpecSigner): H
   const run = <T>(fn: (ctx: EngineContext) => T): T => runInEngine(state, fn);
   const signing = new Map<string, Promise<string>>();
 
-  const touchAt = (ctx: HostContext, hostIdentifier: string, packageVersion?: string) => ctx.store.touchHost(hostIdentifier, ctx.now / 1000, packageVersion);
+  const touchAt = (ctx: HostContext, hostIdentifier: string, packageVersion?: string) =>
+    ctx.store.touchHost(hostIdentifier, ctx.now / 1000, packageVersion);
 
   /** The command an identifier names; every field must agree with the stored row. */
   const lookup = (ctx: HostContext, value: unknown, packageVersion?: string): CommandRow => {
     const ref = decodeHostCommandId(value);
     const cmd = ctx.store.getCommand(ref.n);
     if (!cmd || cmd.deploymentId !== ref.d || cmd.instanceName !== ref.i || cmd.commandName !== ref.c) {
-      throw new ApiError('ClientException', `HostCommandIdentifier ${quoted(value)} is not valid: no such host command (was the control plane's data directory replaced?).`);
+      throw new ApiError(
+        'ClientException',
+        `HostCommandIdentifier ${quoted(value)} is not valid: no such host command (was the control plane's data directory replaced?).`,
+      );
     }
     const host = ctx.store.targetHost(cmd.deploymentId, cmd.instanceName);
     if (host) touchAt(ctx, host, packageVersion);
@@ -90,7 +94,10 @@ export function createHostCommandPort(state: EngineState, signer: SpecSigner): H
         if (lost) {
           lost.dispatchedAt = ctx.now;
           ctx.store.saveCommand(lost);
-          log.info({ deploymentId: lost.deploymentId, instanceName, command: lost.commandName }, 'Handing out a host command again: it was never acknowledged, so the answer that carried it was probably lost');
+          log.info(
+            { deploymentId: lost.deploymentId, instanceName, command: lost.commandName },
+            'Handing out a host command again: it was never acknowledged, so the answer that carried it was probably lost',
+          );
           return polledCommand(lost, hostIdentifier);
         }
         const cmd = ctx.store.pendingCommandFor(instanceName);
@@ -105,7 +112,10 @@ export function createHostCommandPort(state: EngineState, signer: SpecSigner): H
       return run((ctx) => {
         const cmd = lookup(ctx, value, packageVersion);
         if (cmd.status === 'Pending') {
-          throw new ApiError('ClientException', `Host command ${cmd.commandName} of ${cmd.deploymentId} was not handed out yet: poll for it with PollHostCommand first.`);
+          throw new ApiError(
+            'ClientException',
+            `Host command ${cmd.commandName} of ${cmd.deploymentId} was not handed out yet: poll for it with PollHostCommand first.`,
+          );
         }
         if (cmd.status === 'Dispatched' && !cmd.cancelled) {
           cmd.status = 'InProgress';
@@ -123,7 +133,10 @@ export function createHostCommandPort(state: EngineState, signer: SpecSigner): H
       run((ctx) => {
         const cmd = lookup(ctx, value, packageVersion);
         if (commandStatus !== 'Succeeded' && commandStatus !== 'Failed') {
-          throw new ApiError('ClientException', `CommandStatus ${quoted(commandStatus ?? null)} is not valid for PutHostCommandComplete: use Succeeded or Failed.`);
+          throw new ApiError(
+            'ClientException',
+            `CommandStatus ${quoted(commandStatus ?? null)} is not valid for PutHostCommandComplete: use Succeeded or Failed.`,
+          );
         }
         const completion = JSON.stringify({ status: commandStatus, payload: payload ?? '' });
         const where = { deploymentId: cmd.deploymentId, instanceName: cmd.instanceName, command: cmd.commandName };
@@ -136,18 +149,27 @@ export function createHostCommandPort(state: EngineState, signer: SpecSigner): H
             log.info({ ...where, diagnostics: payload }, 'A second Failed completion for this command was ignored; the first one stands');
             return;
           }
-          throw new ApiError('ClientException', `Host command ${cmd.commandName} of ${cmd.deploymentId} on ${cmd.instanceName} was already completed with a different result; a command is completed exactly once.`);
+          throw new ApiError(
+            'ClientException',
+            `Host command ${cmd.commandName} of ${cmd.deploymentId} on ${cmd.instanceName} was already completed with a different result; a command is completed exactly once.`,
+          );
         }
         if (cmd.status === 'TimedOut') {
           if (cmd.lateCompletion === undefined) {
             cmd.lateCompletion = completion;
             ctx.store.saveCommand(cmd);
           }
-          log.warn({ ...where, commandStatus, diagnostics: payload }, 'Completion received after the command timed out; recorded, the outcome stays Failed');
+          log.warn(
+            { ...where, commandStatus, diagnostics: payload },
+            'Completion received after the command timed out; recorded, the outcome stays Failed',
+          );
           return;
         }
         if (cmd.status === 'Pending' || cmd.status === 'Cancelled') {
-          throw new ApiError('ClientException', `Host command ${cmd.commandName} of ${cmd.deploymentId} was never handed out, so it cannot be completed.`);
+          throw new ApiError(
+            'ClientException',
+            `Host command ${cmd.commandName} of ${cmd.deploymentId} was never handed out, so it cannot be completed.`,
+          );
         }
         const ok = commandStatus === 'Succeeded';
         cmd.status = ok ? 'Succeeded' : 'Failed';
@@ -163,10 +185,12 @@ export function createHostCommandPort(state: EngineState, signer: SpecSigner): H
     async specification(deploymentExecutionId, hostIdentifier, packageVersion) {
       const deploymentId = deploymentIdOfExecution(identity, deploymentExecutionId);
       const row = deploymentId === undefined ? undefined : store.getDeployment(deploymentId);
-      if (!row) throw new ApiError('DeploymentNotFoundException', `No deployment found for DeploymentExecutionId ${clip(deploymentExecutionId)}.`);
+      if (!row)
+        throw new ApiError('DeploymentNotFoundException', `No deployment found for DeploymentExecutionId ${clip(deploymentExecutionId)}.`);
       const instance = state.registry.instanceByHostIdentifier(hostIdentifier);
       const target = instance && store.getTarget(row.deploymentId, instance.instanceName);
-      if (!target) throw new ApiError('HostNotFoundException', `Host ${clip(hostIdentifier)} is not a target of deployment ${row.deploymentId}.`);
+      if (!target)
+        throw new ApiError('HostNotFoundException', `Host ${clip(hostIdentifier)} is not a target of deployment ${row.deploymentId}.`);
       run((ctx) => touchAt(ctx, hostIdentifier, packageVersion));
       if (row.signedSpec !== undefined) return row.signedSpec;
       let pending = signing.get(row.deploymentId);

@@ -6,7 +6,15 @@
  * can publish it after the commit.
  */
 import type { Logger } from 'pino';
-import type { DeploymentInfo, InstanceInfo, InstanceTarget, LifecycleEvent, LifecycleEventDiagnostics, LifecycleEventStatus, TargetStatus } from '../model.js';
+import type {
+  DeploymentInfo,
+  InstanceInfo,
+  InstanceTarget,
+  LifecycleEvent,
+  LifecycleEventDiagnostics,
+  LifecycleEventStatus,
+  TargetStatus,
+} from '../model.js';
 import { IN_PLACE_LIFECYCLE } from '../model.js';
 import type { EngineEvent } from './engine.js';
 import type { CommandRow, EngineStore, TargetRow } from './engine-store.js';
@@ -121,7 +129,13 @@ export function cancelPendingCommand(ctx: HostContext, cmd: CommandRow): void {
  * A command's outcome (agent completion or timeout; the command row is already saved): the event
  * records it, then the host goes on to its next command, finishes, or fails.
  */
-export function commandFinished(ctx: HostContext, info: DeploymentInfo, cmd: CommandRow, ok: boolean, diagnostics: LifecycleEventDiagnostics): void {
+export function commandFinished(
+  ctx: HostContext,
+  info: DeploymentInfo,
+  cmd: CommandRow,
+  ok: boolean,
+  diagnostics: LifecycleEventDiagnostics,
+): void {
   const t = ctx.store.getTarget(cmd.deploymentId, cmd.instanceName);
   if (!t) return;
   const event = t.target.lifecycleEvents.find((e) => e.lifecycleEventName === cmd.commandName);
@@ -140,7 +154,10 @@ export function commandFinished(ctx: HostContext, info: DeploymentInfo, cmd: Com
   } else if (!goOn) {
     skipRest(ctx, t, cmd.position + 1);
     setTargetStatus(ctx, t, 'Failed');
-    ctx.log.info({ deploymentId: cmd.deploymentId, instanceName: cmd.instanceName, lifecycleEvent: cmd.commandName, diagnostics }, 'Host failed its deployment');
+    ctx.log.info(
+      { deploymentId: cmd.deploymentId, instanceName: cmd.instanceName, lifecycleEvent: cmd.commandName, diagnostics },
+      'Host failed its deployment',
+    );
   } else if (last) {
     setTargetStatus(ctx, t, 'Succeeded');
   } else {
@@ -159,7 +176,8 @@ const ERROR_CODES: Record<number, LifecycleEventDiagnostics['errorCode']> = {
 
 /** The agent's completion payload (`{"error_code":N,"script_name":..,"message":..,"log":..}`) as API diagnostics. */
 export function diagnosticsOf(payload: string | undefined, ok: boolean): LifecycleEventDiagnostics {
-  if (payload === undefined || payload === '') return { errorCode: ok ? 'Success' : 'UnknownError', scriptName: '', message: '', logTail: '' };
+  if (payload === undefined || payload === '')
+    return { errorCode: ok ? 'Success' : 'UnknownError', scriptName: '', message: '', logTail: '' };
   let parsed: unknown;
   try {
     parsed = JSON.parse(payload);
@@ -172,5 +190,10 @@ export function diagnosticsOf(payload: string | undefined, ok: boolean): Lifecyc
   const p = parsed as Record<string, unknown>;
   const code = typeof p.error_code === 'number' ? p.error_code : ok ? 0 : 5;
   const text = (v: unknown) => (typeof v === 'string' ? v : '');
-  return { errorCode: ERROR_CODES[code] ?? 'UnknownError', scriptName: text(p.script_name), message: text(p.message), logTail: text(p.log) };
+  return {
+    errorCode: ERROR_CODES[code] ?? 'UnknownError',
+    scriptName: text(p.script_name),
+    message: text(p.message),
+    logTail: text(p.log),
+  };
 }

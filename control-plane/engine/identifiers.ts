@@ -31,7 +31,9 @@ export const HOST_COMMAND_IDENTIFIER_MAX = 2048;
 export function executionId(identity: ControlPlaneIdentity, deploymentId: string): string {
   const id = `CodeDeploy/${identity.region}/local/${deploymentArn(identity, deploymentId)}`;
   if (id.length > EXECUTION_ID_MAX || !EXECUTION_ID_PATTERN.test(id)) {
-    throw new Error(`DeploymentExecutionId ${id} breaks the API model's constraint (pattern ^[^/]+/[^/]+/[^/]+/.+$, at most 129 characters); use a shorter region name`);
+    throw new Error(
+      `DeploymentExecutionId ${id} breaks the API model's constraint (pattern ^[^/]+/[^/]+/[^/]+/.+$, at most 129 characters); use a shorter region name`,
+    );
   }
   return id;
 }
@@ -61,9 +63,15 @@ export function encodeHostCommandId(ref: HostCommandRef): string {
 
 export function decodeHostCommandId(value: unknown): HostCommandRef {
   const invalid = () =>
-    new ApiError('ClientException', `HostCommandIdentifier ${quoted(value)} is not valid: use the HostCommandIdentifier exactly as PollHostCommand returned it.`);
+    new ApiError(
+      'ClientException',
+      `HostCommandIdentifier ${quoted(value)} is not valid: use the HostCommandIdentifier exactly as PollHostCommand returned it.`,
+    );
   if (typeof value !== 'string' || value === '') {
-    throw new ApiError('ClientException', 'HostCommandIdentifier is required: pass the HostCommandIdentifier that PollHostCommand returned.');
+    throw new ApiError(
+      'ClientException',
+      'HostCommandIdentifier is required: pass the HostCommandIdentifier that PollHostCommand returned.',
+    );
   }
   if (value.length > HOST_COMMAND_IDENTIFIER_MAX || !/^[A-Za-z0-9+/]+={0,2}$/.test(value)) throw invalid();
   let parsed: unknown;
@@ -74,6 +82,13 @@ export function decodeHostCommandId(value: unknown): HostCommandRef {
   }
   if (typeof parsed !== 'object' || parsed === null) throw invalid();
   const r = parsed as Record<string, unknown>;
-  if (typeof r.d !== 'string' || typeof r.i !== 'string' || typeof r.c !== 'string' || typeof r.n !== 'number' || !Number.isSafeInteger(r.n)) throw invalid();
+  if (
+    typeof r.d !== 'string' ||
+    typeof r.i !== 'string' ||
+    typeof r.c !== 'string' ||
+    typeof r.n !== 'number' ||
+    !Number.isSafeInteger(r.n)
+  )
+    throw invalid();
   return { d: r.d, i: r.i, c: r.c, n: r.n };
 }

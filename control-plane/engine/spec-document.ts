@@ -23,7 +23,10 @@ function specRevision(info: DeploymentInfo): Record<string, unknown> {
   const r = info.revision;
   if (r.revisionType === 'GitHub' && r.gitHubLocation) {
     const [account, repository] = (r.gitHubLocation.repository ?? '').split('/', 2);
-    return { RevisionType: 'GitHub', GitHubRevision: { Account: account, Repository: repository, CommitId: r.gitHubLocation.commitId, BundleType: 'tar' } };
+    return {
+      RevisionType: 'GitHub',
+      GitHubRevision: { Account: account, Repository: repository, CommitId: r.gitHubLocation.commitId, BundleType: 'tar' },
+    };
   }
   const s3 = r.s3Location ?? {};
   const s3Revision: Record<string, unknown> = { Bucket: s3.bucket, Key: s3.key, BundleType: s3.bundleType };

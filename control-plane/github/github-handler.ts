@@ -128,7 +128,13 @@ export function createGitHubHandler(opts: GitHubHandlerOptions): HttpHandler {
     sendJson(res, 200, { sha: info.sha, commit: { message: info.message, author: info.author, committer: info.committer } });
   };
 
-  const redirect = async (req: IncomingMessage, res: ServerResponse, repo: LocalRepository, kind: 'tarball' | 'zipball', ref: string): Promise<void> => {
+  const redirect = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    repo: LocalRepository,
+    kind: 'tarball' | 'zipball',
+    ref: string,
+  ): Promise<void> => {
     const sha = await resolveCommit(repo, ref);
     if (!sha) return notFound(res);
     const file = kind === 'zipball' ? 'legacy.zip' : 'legacy.tar.gz';
@@ -137,7 +143,13 @@ export function createGitHubHandler(opts: GitHubHandlerOptions): HttpHandler {
     res.end();
   };
 
-  const archive = async (req: IncomingMessage, res: ServerResponse, repo: LocalRepository, format: ArchiveFormat, sha: string): Promise<void> => {
+  const archive = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    repo: LocalRepository,
+    format: ArchiveFormat,
+    sha: string,
+  ): Promise<void> => {
     if (!isObjectId(sha) || (await resolveCommit(repo, sha)) !== sha) return notFound(res);
     const filename = `${archiveRoot(repo, sha)}.${format}`;
     const headers = {
@@ -152,7 +164,13 @@ export function createGitHubHandler(opts: GitHubHandlerOptions): HttpHandler {
     await streamArchive(res, repo, format, sha, headers);
   };
 
-  const streamArchive = (res: ServerResponse, repo: LocalRepository, format: ArchiveFormat, sha: string, headers: Record<string, string>): Promise<void> =>
+  const streamArchive = (
+    res: ServerResponse,
+    repo: LocalRepository,
+    format: ArchiveFormat,
+    sha: string,
+    headers: Record<string, string>,
+  ): Promise<void> =>
     new Promise((resolve) => {
       const started = Date.now();
       const child = spawnArchive(repo, sha, format);
@@ -222,7 +240,11 @@ export function createGitHubHandler(opts: GitHubHandlerOptions): HttpHandler {
     if (req.method !== 'GET' && req.method !== 'HEAD') return notFound(res);
     const [first, owner = '', name = '', kind, ...rest] = segments;
     if (segments.length === 0) {
-      return sendJson(res, 200, { current_user_url: null, repository_url: `${selfOrigin(req)}${prefix}/repos/{owner}/{repo}`, rate_limit_url: `${selfOrigin(req)}${prefix}/rate_limit` });
+      return sendJson(res, 200, {
+        current_user_url: null,
+        repository_url: `${selfOrigin(req)}${prefix}/repos/{owner}/{repo}`,
+        rate_limit_url: `${selfOrigin(req)}${prefix}/rate_limit`,
+      });
     }
     if (first === 'rate_limit' && segments.length === 1) {
       const core = { limit: 5000, remaining: 5000, reset: Math.floor(Date.now() / 1000) + 3600, used: 0, resource: 'core' };

@@ -141,7 +141,12 @@ interface GitResult {
 
 function runGit(repo: LocalRepository, args: readonly string[]): Promise<GitResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn('git', gitArgs(repo, args), { cwd: repo.dir, env: gitEnv(), stdio: ['ignore', 'pipe', 'pipe'], timeout: COMMAND_TIMEOUT_MS });
+    const child = spawn('git', gitArgs(repo, args), {
+      cwd: repo.dir,
+      env: gitEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: COMMAND_TIMEOUT_MS,
+    });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let outBytes = 0;
@@ -222,7 +227,15 @@ function githubDate(iso: string): string {
 /** Author, committer and message of a commit named by its full sha. */
 export async function readCommit(repo: LocalRepository, sha: string): Promise<CommitInfo> {
   if (!isObjectId(sha)) throw new GitCommandError(`not an object name: ${JSON.stringify(sha)}`, null, '');
-  const args = ['show', '-s', '--no-show-signature', '--no-color', '--format=%H%x00%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%B', '--end-of-options', sha];
+  const args = [
+    'show',
+    '-s',
+    '--no-show-signature',
+    '--no-color',
+    '--format=%H%x00%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%B',
+    '--end-of-options',
+    sha,
+  ];
   const result = await runGit(repo, args);
   if (result.code !== 0) throw failed(args, result);
   const [hash = '', an = '', ae = '', ad = '', cn = '', ce = '', cd = '', ...message] = result.stdout.split('\0');

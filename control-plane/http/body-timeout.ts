@@ -30,7 +30,12 @@ export interface BodyTimeout {
   bytes: number;
 }
 
-export function guardRequestBody(req: IncomingMessage, res: ServerResponse, policy: BodyTimeoutPolicy, onTimeout: (why: BodyTimeout) => void): void {
+export function guardRequestBody(
+  req: IncomingMessage,
+  res: ServerResponse,
+  policy: BodyTimeoutPolicy,
+  onTimeout: (why: BodyTimeout) => void,
+): void {
   const socket = req.socket;
   const started = Date.now();
   const firstBytes = socket.bytesRead;

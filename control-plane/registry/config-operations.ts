@@ -18,8 +18,16 @@ const RESERVED_PREFIX = 'CodeDeployDefault.';
 function minimumHealthyHosts(input: Input): MinimumHealthyHosts {
   const code = 'InvalidMinimumHealthyHostValueException';
   const m = objectMember(input, 'minimumHealthyHosts');
-  if (!m) throw new ApiError(code, 'minimumHealthyHosts is required for a Server deployment configuration: e.g. {"type": "HOST_COUNT", "value": 1} or {"type": "FLEET_PERCENT", "value": 75}.');
-  const type = oneOf(stringMember(m, 'type'), ['HOST_COUNT', 'FLEET_PERCENT'] as const, { code, member: 'minimumHealthyHosts.type', required: true });
+  if (!m)
+    throw new ApiError(
+      code,
+      'minimumHealthyHosts is required for a Server deployment configuration: e.g. {"type": "HOST_COUNT", "value": 1} or {"type": "FLEET_PERCENT", "value": 75}.',
+    );
+  const type = oneOf(stringMember(m, 'type'), ['HOST_COUNT', 'FLEET_PERCENT'] as const, {
+    code,
+    member: 'minimumHealthyHosts.type',
+    required: true,
+  });
   const value =
     type === 'FLEET_PERCENT'
       ? integerValue(m.value, 'minimumHealthyHosts.value', { code, min: 0, max: 100, hint: ' (FLEET_PERCENT is a percentage)' })
@@ -33,18 +41,30 @@ export function createConfigOperations(ctx: RegistryContext): OperationTable {
     CreateDeploymentConfig(input) {
       const deploymentConfigName = nameMember(input, 'deploymentConfigName', CONFIG);
       if (deploymentConfigName.startsWith(RESERVED_PREFIX)) {
-        throw new ApiError('InvalidDeploymentConfigNameException', `Deployment configuration names starting with ${RESERVED_PREFIX} are reserved for the built-in configurations: choose another name.`);
+        throw new ApiError(
+          'InvalidDeploymentConfigNameException',
+          `Deployment configuration names starting with ${RESERVED_PREFIX} are reserved for the built-in configurations: choose another name.`,
+        );
       }
       computePlatform(input);
       if (objectMember(input, 'trafficRoutingConfig')) {
-        throw new ApiError('InvalidTrafficRoutingConfigurationException', `trafficRoutingConfig is not supported: ${LOCAL_ONLY}. Remove it.`);
+        throw new ApiError(
+          'InvalidTrafficRoutingConfigurationException',
+          `trafficRoutingConfig is not supported: ${LOCAL_ONLY}. Remove it.`,
+        );
       }
       if (objectMember(input, 'zonalConfig')) {
-        throw new ApiError('InvalidZonalDeploymentConfigurationException', `zonalConfig is not supported: ${LOCAL_ONLY} without availability zones. Remove it.`);
+        throw new ApiError(
+          'InvalidZonalDeploymentConfigurationException',
+          `zonalConfig is not supported: ${LOCAL_ONLY} without availability zones. Remove it.`,
+        );
       }
       const mhh = minimumHealthyHosts(input);
       if (store.getConfig(deploymentConfigName)) {
-        throw new ApiError('DeploymentConfigAlreadyExistsException', `A deployment configuration named ${deploymentConfigName} already exists: choose another name.`);
+        throw new ApiError(
+          'DeploymentConfigAlreadyExistsException',
+          `A deployment configuration named ${deploymentConfigName} already exists: choose another name.`,
+        );
       }
       const config: DeploymentConfigInfo = {
         deploymentConfigId: randomUUID(),
@@ -60,7 +80,11 @@ export function createConfigOperations(ctx: RegistryContext): OperationTable {
     GetDeploymentConfig(input) {
       const name = nameMember(input, 'deploymentConfigName', CONFIG);
       const config = store.getConfig(name);
-      if (!config) throw new ApiError('DeploymentConfigDoesNotExistException', `No deployment configuration found for name: ${name}; ListDeploymentConfigs lists the available ones.`);
+      if (!config)
+        throw new ApiError(
+          'DeploymentConfigDoesNotExistException',
+          `No deployment configuration found for name: ${name}; ListDeploymentConfigs lists the available ones.`,
+        );
       return { deploymentConfigInfo: config };
     },
 
@@ -71,11 +95,15 @@ export function createConfigOperations(ctx: RegistryContext): OperationTable {
 
     DeleteDeploymentConfig(input) {
       const name = nameMember(input, 'deploymentConfigName', CONFIG);
-      if (BUILT_INS.has(name)) throw new ApiError('InvalidOperationException', `${name} is a built-in deployment configuration and cannot be deleted.`);
+      if (BUILT_INS.has(name))
+        throw new ApiError('InvalidOperationException', `${name} is a built-in deployment configuration and cannot be deleted.`);
       const users = store.groupsUsingConfig(name);
       if (users.length > 0) {
         const list = users.map((g) => `${g.applicationName}/${g.deploymentGroupName}`).join(', ');
-        throw new ApiError('DeploymentConfigInUseException', `The deployment configuration ${name} is still in use by deployment groups ${list}: point them at another configuration first.`);
+        throw new ApiError(
+          'DeploymentConfigInUseException',
+          `The deployment configuration ${name} is still in use by deployment groups ${list}: point them at another configuration first.`,
+        );
       }
       // Deleting a configuration that is not there succeeds, as in the real service.
       store.deleteConfig(name);

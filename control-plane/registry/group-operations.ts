@@ -8,7 +8,18 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ApiError } from '../api/api-error.js';
-import { APPLICATION, CONFIG, GROUP, checkName, nameMember, page, requiredStringList, rollbackConfig, stringMember, type Input } from '../api/input-readers.js';
+import {
+  APPLICATION,
+  CONFIG,
+  GROUP,
+  checkName,
+  nameMember,
+  page,
+  requiredStringList,
+  rollbackConfig,
+  stringMember,
+  type Input,
+} from '../api/input-readers.js';
 import type { OperationTable } from '../api/operations.js';
 import type { DeploymentGroupInfo, TagFilter } from '../model.js';
 import type { RegistryContext } from './registry-context.js';
@@ -28,11 +39,17 @@ export function createGroupOperations(ctx: RegistryContext): OperationTable {
     const list = tagFilterList(input, listMember);
     const set = tagSetFilters(input, setMember, `${setMember}List`);
     if (list && list.length > 0 && set) {
-      throw new ApiError(combinationCode, `Both ${listMember} and ${setMember} were given, but only one of them can be used in a single call: keep one.`);
+      throw new ApiError(
+        combinationCode,
+        `Both ${listMember} and ${setMember} were given, but only one of them can be used in a single call: keep one.`,
+      );
     }
     if (!set) return list;
     if (set.lists > 1) {
-      ctx.logger.warn({ member: setMember, lists: set.lists }, `${setMember} has several lists; the local control plane matches an instance when any of their filters matches (the real service requires a match in every list)`);
+      ctx.logger.warn(
+        { member: setMember, lists: set.lists },
+        `${setMember} has several lists; the local control plane matches an instance when any of their filters matches (the real service requires a match in every list)`,
+      );
     }
     return set.filters;
   };
@@ -41,7 +58,11 @@ export function createGroupOperations(ctx: RegistryContext): OperationTable {
     const name = stringMember(input, 'deploymentConfigName');
     if (name === undefined || name === '') return undefined;
     checkName(name, 'deploymentConfigName', CONFIG);
-    if (!store.getConfig(name)) throw new ApiError('DeploymentConfigDoesNotExistException', `No deployment configuration found for name: ${name}; ListDeploymentConfigs lists the available ones.`);
+    if (!store.getConfig(name))
+      throw new ApiError(
+        'DeploymentConfigDoesNotExistException',
+        `No deployment configuration found for name: ${name}; ListDeploymentConfigs lists the available ones.`,
+      );
     return name;
   };
 
@@ -51,7 +72,11 @@ export function createGroupOperations(ctx: RegistryContext): OperationTable {
       const deploymentGroupName = nameMember(input, 'deploymentGroupName', GROUP);
       ctx.requireApplication(applicationName);
       const serviceRoleArn = stringMember(input, 'serviceRoleArn');
-      if (!serviceRoleArn) throw new ApiError('RoleRequiredException', 'Role ARN is required. Pass serviceRoleArn (any ARN: the local control plane does not call IAM).');
+      if (!serviceRoleArn)
+        throw new ApiError(
+          'RoleRequiredException',
+          'Role ARN is required. Pass serviceRoleArn (any ARN: the local control plane does not call IAM).',
+        );
       checkInPlaceOnly(input);
       const onPremisesInstanceTagFilters = filters(input, 'onPremises') ?? [];
       const ec2TagFilters = filters(input, 'ec2') ?? [];
@@ -60,7 +85,10 @@ export function createGroupOperations(ctx: RegistryContext): OperationTable {
       tagList(input, 'tags');
       const deploymentConfigName = configName(input) ?? DEFAULT_CONFIG;
       if (store.getGroup(applicationName, deploymentGroupName)) {
-        throw new ApiError('DeploymentGroupAlreadyExistsException', `A deployment group named ${deploymentGroupName} already exists for application ${applicationName}: choose another name or use UpdateDeploymentGroup.`);
+        throw new ApiError(
+          'DeploymentGroupAlreadyExistsException',
+          `A deployment group named ${deploymentGroupName} already exists for application ${applicationName}: choose another name or use UpdateDeploymentGroup.`,
+        );
       }
       const group: DeploymentGroupInfo = {
         applicationName,
@@ -103,7 +131,8 @@ export function createGroupOperations(ctx: RegistryContext): OperationTable {
         if (group) found.push(group);
         else missing.push(name);
       }
-      const errorMessage = missing.length > 0 ? `Deployment groups not found for application ${applicationName}: ${missing.join(', ')}` : '';
+      const errorMessage =
+        missing.length > 0 ? `Deployment groups not found for application ${applicationName}: ${missing.join(', ')}` : '';
       return { deploymentGroupsInfo: found, errorMessage };
     },
 
@@ -122,7 +151,10 @@ export function createGroupOperations(ctx: RegistryContext): OperationTable {
       if (newName !== undefined) {
         checkName(newName, 'newDeploymentGroupName', GROUP);
         if (newName !== current && store.getGroup(applicationName, newName)) {
-          throw new ApiError('DeploymentGroupAlreadyExistsException', `A deployment group named ${newName} already exists for application ${applicationName}: choose another newDeploymentGroupName.`);
+          throw new ApiError(
+            'DeploymentGroupAlreadyExistsException',
+            `A deployment group named ${newName} already exists for application ${applicationName}: choose another newDeploymentGroupName.`,
+          );
         }
       }
       checkInPlaceOnly(input);
@@ -144,7 +176,10 @@ export function createGroupOperations(ctx: RegistryContext): OperationTable {
       };
       store.putGroup(updated);
       ctx.noteEc2TagFilters(ec2);
-      ctx.logger.debug({ applicationName, deploymentGroupName: updated.deploymentGroupName, deploymentGroupId: group.deploymentGroupId }, 'deployment group updated');
+      ctx.logger.debug(
+        { applicationName, deploymentGroupName: updated.deploymentGroupName, deploymentGroupId: group.deploymentGroupId },
+        'deployment group updated',
+      );
       return { hooksNotCleanedUp: [] };
     },
 

@@ -32,13 +32,22 @@ export function createInstanceOperations(ctx: RegistryContext): OperationTable {
   };
   const registered = (name: string): InstanceInfo => {
     const instance = store.getInstance(name);
-    if (!instance) throw new ApiError('InstanceNotRegisteredException', `The on-premises instance ${name} is not registered: register it with RegisterOnPremisesInstance first.`);
-    if (instance.deregisterTime !== undefined) throw new ApiError('InstanceNotRegisteredException', `The on-premises instance ${name} was deregistered; register the host again under a new name.`);
+    if (!instance)
+      throw new ApiError(
+        'InstanceNotRegisteredException',
+        `The on-premises instance ${name} is not registered: register it with RegisterOnPremisesInstance first.`,
+      );
+    if (instance.deregisterTime !== undefined)
+      throw new ApiError(
+        'InstanceNotRegisteredException',
+        `The on-premises instance ${name} was deregistered; register the host again under a new name.`,
+      );
     return instance;
   };
   const tagsOf = (input: Input): Tag[] => {
     const tags = tagList(input, 'tags');
-    if (!tags || tags.length === 0) throw new ApiError('TagRequiredException', 'At least one tag must be specified (tags: [{"Key": "...", "Value": "..."}]).');
+    if (!tags || tags.length === 0)
+      throw new ApiError('TagRequiredException', 'At least one tag must be specified (tags: [{"Key": "...", "Value": "..."}]).');
     return tags;
   };
   /** Tag changes on several instances, all checked before any is stored. */
@@ -48,7 +57,10 @@ export function createInstanceOperations(ctx: RegistryContext): OperationTable {
       const instance = registered(name);
       const tags = change(instance.tags, given);
       if (tags.length > MAX_TAGS) {
-        throw new ApiError('TagLimitExceededException', `The on-premises instance ${name} would have ${tags.length} tags; an instance can have at most ${MAX_TAGS}. Remove some first.`);
+        throw new ApiError(
+          'TagLimitExceededException',
+          `The on-premises instance ${name} would have ${tags.length} tags; an instance can have at most ${MAX_TAGS}. Remove some first.`,
+        );
       }
       return { ...instance, tags };
     });
@@ -62,24 +74,49 @@ export function createInstanceOperations(ctx: RegistryContext): OperationTable {
       checkInstanceName(instanceName, 'instanceName');
       const iamUserArn = stringMember(input, 'iamUserArn') || undefined;
       const iamSessionArn = stringMember(input, 'iamSessionArn') || undefined;
-      if (iamUserArn && iamSessionArn) throw new ApiError('MultipleIamArnsProvidedException', 'Both iamUserArn and iamSessionArn were given: register the instance with exactly one of them.');
-      if (!iamUserArn && !iamSessionArn) throw new ApiError('IamArnRequiredException', 'An IAM ARN is required: pass iamUserArn (arn:aws:iam::<account>:user/<name>) or iamSessionArn (arn:aws:sts::<account>:assumed-role/<role>/<session>).');
+      if (iamUserArn && iamSessionArn)
+        throw new ApiError(
+          'MultipleIamArnsProvidedException',
+          'Both iamUserArn and iamSessionArn were given: register the instance with exactly one of them.',
+        );
+      if (!iamUserArn && !iamSessionArn)
+        throw new ApiError(
+          'IamArnRequiredException',
+          'An IAM ARN is required: pass iamUserArn (arn:aws:iam::<account>:user/<name>) or iamSessionArn (arn:aws:sts::<account>:assumed-role/<role>/<session>).',
+        );
       if (iamUserArn && !USER_ARN.test(iamUserArn)) {
-        throw new ApiError('InvalidIamUserArnException', `iamUserArn ${JSON.stringify(iamUserArn)} is not an IAM user ARN: use arn:aws:iam::<12-digit account>:user/<name>.`);
+        throw new ApiError(
+          'InvalidIamUserArnException',
+          `iamUserArn ${JSON.stringify(iamUserArn)} is not an IAM user ARN: use arn:aws:iam::<12-digit account>:user/<name>.`,
+        );
       }
       if (iamSessionArn && !SESSION_ARN.test(iamSessionArn)) {
-        throw new ApiError('InvalidIamSessionArnException', `iamSessionArn ${JSON.stringify(iamSessionArn)} is not an IAM session ARN: use arn:aws:sts::<12-digit account>:assumed-role/<role>/<session>.`);
+        throw new ApiError(
+          'InvalidIamSessionArnException',
+          `iamSessionArn ${JSON.stringify(iamSessionArn)} is not an IAM session ARN: use arn:aws:sts::<12-digit account>:assumed-role/<role>/<session>.`,
+        );
       }
       const existing = store.getInstance(instanceName);
       if (existing) {
-        const why = existing.deregisterTime !== undefined ? ' (deregistered instances keep their name): choose another instanceName' : ': choose another instanceName, or deregister it first';
-        throw new ApiError('InstanceNameAlreadyRegisteredException', `The on-premises instance name ${instanceName} is already registered${why}.`);
+        const why =
+          existing.deregisterTime !== undefined
+            ? ' (deregistered instances keep their name): choose another instanceName'
+            : ': choose another instanceName, or deregister it first';
+        throw new ApiError(
+          'InstanceNameAlreadyRegisteredException',
+          `The on-premises instance name ${instanceName} is already registered${why}.`,
+        );
       }
       const arn = (iamUserArn ?? iamSessionArn) as string;
       const holder = store.registeredInstanceByArn(arn);
       if (holder) {
-        const [code, member] = iamUserArn ? ['IamUserArnAlreadyRegisteredException', 'IAM user ARN'] : ['IamSessionArnAlreadyRegisteredException', 'IAM session ARN'];
-        throw new ApiError(code, `The ${member} ${arn} is already registered with on-premises instance ${holder.instanceName}: deregister that instance first, or use another ARN.`);
+        const [code, member] = iamUserArn
+          ? ['IamUserArnAlreadyRegisteredException', 'IAM user ARN']
+          : ['IamSessionArnAlreadyRegisteredException', 'IAM session ARN'];
+        throw new ApiError(
+          code,
+          `The ${member} ${arn} is already registered with on-premises instance ${holder.instanceName}: deregister that instance first, or use another ARN.`,
+        );
       }
       const instance: InstanceInfo = {
         instanceName,
@@ -110,13 +147,19 @@ export function createInstanceOperations(ctx: RegistryContext): OperationTable {
     },
 
     RemoveTagsFromOnPremisesInstances(input) {
-      return retag(input, (tags, given) => tags.filter((t) => !given.some((g) => g.Key === t.Key && (g.Value === undefined || g.Value === (t.Value ?? '')))));
+      return retag(input, (tags, given) =>
+        tags.filter((t) => !given.some((g) => g.Key === t.Key && (g.Value === undefined || g.Value === (t.Value ?? '')))),
+      );
     },
 
     GetOnPremisesInstance(input) {
       const instanceName = nameMember(input, 'instanceName', INSTANCE);
       const instance = store.getInstance(instanceName);
-      if (!instance) throw new ApiError('InstanceNotRegisteredException', `The on-premises instance ${instanceName} is not registered: ListOnPremisesInstances lists the registered ones.`);
+      if (!instance)
+        throw new ApiError(
+          'InstanceNotRegisteredException',
+          `The on-premises instance ${instanceName} is not registered: ListOnPremisesInstances lists the registered ones.`,
+        );
       return { instanceInfo: instance };
     },
 
@@ -127,7 +170,10 @@ export function createInstanceOperations(ctx: RegistryContext): OperationTable {
     },
 
     ListOnPremisesInstances(input) {
-      const status = oneOf(stringMember(input, 'registrationStatus'), ['Registered', 'Deregistered'] as const, { code: 'InvalidRegistrationStatusException', member: 'registrationStatus' });
+      const status = oneOf(stringMember(input, 'registrationStatus'), ['Registered', 'Deregistered'] as const, {
+        code: 'InvalidRegistrationStatusException',
+        member: 'registrationStatus',
+      });
       const filters = tagFilterList(input, 'tagFilters', 'InvalidTagFilterException') ?? [];
       const names = store
         .instances()

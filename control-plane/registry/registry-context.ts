@@ -21,7 +21,13 @@ export interface RegistryContext {
   noteEc2TagFilters(filters: readonly TagFilter[] | undefined): void;
 }
 
-export function createRegistryContext(opts: { db: Db; store: RegistryStore; identity: ControlPlaneIdentity; logger: Logger; clock?: () => number }): RegistryContext {
+export function createRegistryContext(opts: {
+  db: Db;
+  store: RegistryStore;
+  identity: ControlPlaneIdentity;
+  logger: Logger;
+  clock?: () => number;
+}): RegistryContext {
   const clock = opts.clock ?? Date.now;
   let warnedEc2 = false;
   const ctx: RegistryContext = {
@@ -39,14 +45,19 @@ export function createRegistryContext(opts: { db: Db; store: RegistryStore; iden
       ctx.requireApplication(applicationName);
       const group = opts.store.getGroup(applicationName, deploymentGroupName);
       if (!group) {
-        throw new ApiError('DeploymentGroupDoesNotExistException', `No Deployment Group found for name: ${deploymentGroupName} (application ${applicationName}); ListDeploymentGroups lists the application's groups.`);
+        throw new ApiError(
+          'DeploymentGroupDoesNotExistException',
+          `No Deployment Group found for name: ${deploymentGroupName} (application ${applicationName}); ListDeploymentGroups lists the application's groups.`,
+        );
       }
       return group;
     },
     noteEc2TagFilters(filters) {
       if (warnedEc2 || !filters || filters.length === 0) return;
       warnedEc2 = true;
-      opts.logger.warn('ec2TagFilters are stored and returned but select no instances here: the local control plane deploys to registered on-premises instances only (use onPremisesInstanceTagFilters)');
+      opts.logger.warn(
+        'ec2TagFilters are stored and returned but select no instances here: the local control plane deploys to registered on-premises instances only (use onPremisesInstanceTagFilters)',
+      );
     },
   };
   return ctx;

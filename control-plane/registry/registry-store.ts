@@ -7,7 +7,15 @@
  * BUILT_IN_DEPLOYMENT_CONFIGS) with fixed ids.
  */
 import { fromJson, migrate, toJson, type Db } from '../store/database.js';
-import { BUILT_IN_DEPLOYMENT_CONFIGS, type ApplicationInfo, type DeploymentConfigInfo, type DeploymentGroupInfo, type EpochSeconds, type InstanceInfo, type RevisionLocation } from '../model.js';
+import {
+  BUILT_IN_DEPLOYMENT_CONFIGS,
+  type ApplicationInfo,
+  type DeploymentConfigInfo,
+  type DeploymentGroupInfo,
+  type EpochSeconds,
+  type InstanceInfo,
+  type RevisionLocation,
+} from '../model.js';
 
 const STEPS = [
   `CREATE TABLE registry_applications (name TEXT PRIMARY KEY, doc TEXT NOT NULL);
@@ -87,7 +95,9 @@ export function createRegistryStore(db: Db): RegistryStore {
   const q = {
     app: db.prepare('SELECT doc FROM registry_applications WHERE name = ?'),
     appNames: db.prepare('SELECT name FROM registry_applications ORDER BY name'),
-    putApp: db.prepare('INSERT INTO registry_applications (name, doc) VALUES (@name, @doc) ON CONFLICT (name) DO UPDATE SET doc = excluded.doc'),
+    putApp: db.prepare(
+      'INSERT INTO registry_applications (name, doc) VALUES (@name, @doc) ON CONFLICT (name) DO UPDATE SET doc = excluded.doc',
+    ),
     renameApp: db.prepare('UPDATE registry_applications SET name = ? WHERE name = ?'),
     deleteApp: db.prepare('DELETE FROM registry_applications WHERE name = ?'),
     groupsOfApp: db.prepare('SELECT doc FROM registry_deployment_groups WHERE application_name = ? ORDER BY name'),
@@ -145,7 +155,14 @@ export function createRegistryStore(db: Db): RegistryStore {
     getGroup: (app, name) => one<DeploymentGroupInfo>(q.group.get(app, name)),
     getGroupById: (id) => one<DeploymentGroupInfo>(q.groupById.get(id)),
     groupNames: (app) => all<DeploymentGroupInfo>(q.groupsOfApp.all(app)).map((g) => g.deploymentGroupName),
-    putGroup: (g) => void q.putGroup.run({ id: g.deploymentGroupId, app: g.applicationName, name: g.deploymentGroupName, config: g.deploymentConfigName, doc: toJson(g) }),
+    putGroup: (g) =>
+      void q.putGroup.run({
+        id: g.deploymentGroupId,
+        app: g.applicationName,
+        name: g.deploymentGroupName,
+        config: g.deploymentConfigName,
+        doc: toJson(g),
+      }),
     deleteGroup: (app, name) => void q.deleteGroup.run(app, name),
     groupsUsingConfig: (name) => all<DeploymentGroupInfo>(q.groupsUsing.all(name)),
 
@@ -158,7 +175,12 @@ export function createRegistryStore(db: Db): RegistryStore {
     registeredInstanceByArn: (arn) => one<InstanceInfo>(q.instanceByArn.get(arn)),
     instances: () => all<InstanceInfo>(q.instances.all()),
     putInstance: (i) =>
-      void q.putInstance.run({ name: i.instanceName, arn: i.iamUserArn ?? i.iamSessionArn ?? '', registered: i.deregisterTime === undefined ? 1 : 0, doc: toJson(i) }),
+      void q.putInstance.run({
+        name: i.instanceName,
+        arn: i.iamUserArn ?? i.iamSessionArn ?? '',
+        registered: i.deregisterTime === undefined ? 1 : 0,
+        doc: toJson(i),
+      }),
 
     getRevision: (app, key) => one<RevisionRecord>(q.revision.get(app, key)),
     revisions: (app) => all<RevisionRecord>(q.revisions.all(app)),

@@ -3,7 +3,14 @@
  * registered revisions (tables and public API operations in control-plane/registry/). The
  * deployment engine reads it through this interface and reports outcomes back into it.
  */
-import type { ApplicationInfo, DeploymentConfigInfo, DeploymentGroupInfo, InstanceInfo, LastDeploymentInfo, RevisionLocation } from '../model.js';
+import type {
+  ApplicationInfo,
+  DeploymentConfigInfo,
+  DeploymentGroupInfo,
+  InstanceInfo,
+  LastDeploymentInfo,
+  RevisionLocation,
+} from '../model.js';
 
 export interface Registry {
   getApplication(applicationName: string): ApplicationInfo | undefined;

@@ -43,11 +43,14 @@ export function checkS3Location(s3: S3LocationFields, where: string): { bucket: 
   const { bucket, key, version, eTag } = s3;
   if (typeof bucket !== 'string' || bucket === '') throw invalid(`${where}.bucket is required for an S3 revision.`);
   if (typeof key !== 'string' || key === '') throw invalid(`${where}.key is required for an S3 revision.`);
-  if (!BUCKET.test(bucket)) throw invalid(`${where}.bucket ${quoted(bucket)} is not a valid bucket name: use letters, digits, dots, hyphens and underscores.`);
+  if (!BUCKET.test(bucket))
+    throw invalid(`${where}.bucket ${quoted(bucket)} is not a valid bucket name: use letters, digits, dots, hyphens and underscores.`);
   if (Buffer.byteLength(key, 'utf8') > KEY_MAX_BYTES) throw invalid(`${where}.key is longer than ${KEY_MAX_BYTES} bytes (the S3 limit).`);
   if (hasControlCharacter(key)) throw invalid(`${where}.key ${quoted(key)} contains control characters.`);
-  if (version !== undefined && version !== '' && (typeof version !== 'string' || !TOKEN.test(version))) throw invalid(`${where}.version ${quoted(version)} is not a valid S3 version id.`);
-  if (eTag !== undefined && eTag !== '' && (typeof eTag !== 'string' || !TOKEN.test(eTag))) throw invalid(`${where}.eTag ${quoted(eTag)} is not a valid ETag.`);
+  if (version !== undefined && version !== '' && (typeof version !== 'string' || !TOKEN.test(version)))
+    throw invalid(`${where}.version ${quoted(version)} is not a valid S3 version id.`);
+  if (eTag !== undefined && eTag !== '' && (typeof eTag !== 'string' || !TOKEN.test(eTag)))
+    throw invalid(`${where}.eTag ${quoted(eTag)} is not a valid ETag.`);
   return { bucket, key };
 }
 
@@ -64,7 +67,9 @@ export function checkGitHubLocation(gh: GitHubLocationFields, where: string): { 
   }
   if (typeof commitId !== 'string' || commitId === '') throw invalid(`${where}.commitId is required for a GitHub revision.`);
   if (!COMMIT_SHA.test(commitId) && !(commitId.length <= 100 && isRefName(commitId))) {
-    throw invalid(`${where}.commitId ${quoted(commitId)} is not valid: use the 40-character SHA-1 of the commit (git rev-parse <ref>) or a branch or tag name.`);
+    throw invalid(
+      `${where}.commitId ${quoted(commitId)} is not valid: use the 40-character SHA-1 of the commit (git rev-parse <ref>) or a branch or tag name.`,
+    );
   }
   return { repository, commitId };
 }
@@ -83,7 +88,8 @@ export interface RevisionRules {
 
 /** A RevisionLocation (S3 or GitHub) checked and reduced to the members that identify it, with revisionType explicit. */
 export function revisionLocation(value: unknown, member = 'revision', rules: RevisionRules = {}): RevisionLocation {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid(`${member} must be a structure with revisionType and s3Location or gitHubLocation.`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw invalid(`${member} must be a structure with revisionType and s3Location or gitHubLocation.`);
   const r = value as Input;
   const type = stringMember(r, 'revisionType') ?? (r.s3Location ? 'S3' : r.gitHubLocation ? 'GitHub' : undefined);
   if (type === 'S3') {
@@ -98,8 +104,14 @@ export function revisionLocation(value: unknown, member = 'revision', rules: Rev
     };
     const { bucket, key } = checkS3Location(location, `${member}.s3Location`);
     const bundleType = location.bundleType;
-    if (rules.deployable ? bundleType === undefined || !ARCHIVES.includes(bundleType) : bundleType !== undefined && !BUNDLE_TYPES.includes(bundleType)) {
-      throw invalid(`${member}.s3Location.bundleType ${quoted(bundleType ?? null)} is not valid: use tar, tgz or zip${rules.deployable ? ' (the local control plane deploys archives only)' : ''}.`);
+    if (
+      rules.deployable
+        ? bundleType === undefined || !ARCHIVES.includes(bundleType)
+        : bundleType !== undefined && !BUNDLE_TYPES.includes(bundleType)
+    ) {
+      throw invalid(
+        `${member}.s3Location.bundleType ${quoted(bundleType ?? null)} is not valid: use tar, tgz or zip${rules.deployable ? ' (the local control plane deploys archives only)' : ''}.`,
+      );
     }
     const s3Location: NonNullable<RevisionLocation['s3Location']> = { bucket, key };
     if (bundleType !== undefined) s3Location.bundleType = bundleType as NonNullable<RevisionLocation['s3Location']>['bundleType'];
@@ -110,7 +122,10 @@ export function revisionLocation(value: unknown, member = 'revision', rules: Rev
   if (type === 'GitHub') {
     const gh = objectMember(r, 'gitHubLocation');
     if (!gh) throw invalid(`${member}.gitHubLocation is required for a GitHub revision.`);
-    const { repository, commitId } = checkGitHubLocation({ repository: stringMember(gh, 'repository'), commitId: stringMember(gh, 'commitId') }, `${member}.gitHubLocation`);
+    const { repository, commitId } = checkGitHubLocation(
+      { repository: stringMember(gh, 'repository'), commitId: stringMember(gh, 'commitId') },
+      `${member}.gitHubLocation`,
+    );
     return { revisionType: 'GitHub', gitHubLocation: { repository, commitId } };
   }
   if (type === undefined) throw invalid(`${member}.revisionType is required: use S3 or GitHub.`);

@@ -20,12 +20,19 @@ export function createRevisionOperations(ctx: RegistryContext): OperationTable {
   const { store } = ctx;
 
   const requiredRevision = (input: Input): { location: ReturnType<typeof revisionLocation>; key: string } => {
-    if (input.revision === undefined || input.revision === null) throw new ApiError('RevisionRequiredException', 'The revision must be specified (revision: {revisionType, s3Location | gitHubLocation}).');
+    if (input.revision === undefined || input.revision === null)
+      throw new ApiError(
+        'RevisionRequiredException',
+        'The revision must be specified (revision: {revisionType, s3Location | gitHubLocation}).',
+      );
     const location = revisionLocation(input.revision);
     return { location, key: revisionKey(location) as string };
   };
   const notFound = (applicationName: string) =>
-    new ApiError('RevisionDoesNotExistException', `The named revision does not exist for application ${applicationName}: register it with RegisterApplicationRevision (or aws deploy push) first.`);
+    new ApiError(
+      'RevisionDoesNotExistException',
+      `The named revision does not exist for application ${applicationName}: register it with RegisterApplicationRevision (or aws deploy push) first.`,
+    );
 
   return {
     RegisterApplicationRevision(input) {
@@ -36,7 +43,10 @@ export function createRevisionOperations(ctx: RegistryContext): OperationTable {
       const existing = store.getRevision(applicationName, key);
       const record: RevisionRecord = existing
         ? { ...existing, revisionInfo: { ...existing.revisionInfo, ...(description !== undefined ? { description } : {}) } }
-        : { revision: location, revisionInfo: { ...(description !== undefined ? { description } : {}), deploymentGroups: [], registerTime: ctx.now() } };
+        : {
+            revision: location,
+            revisionInfo: { ...(description !== undefined ? { description } : {}), deploymentGroups: [], registerTime: ctx.now() },
+          };
       store.putRevision(applicationName, key, record);
       return {};
     },
@@ -65,7 +75,11 @@ export function createRevisionOperations(ctx: RegistryContext): OperationTable {
         if (record) found.push({ revisionLocation: record.revision, genericRevisionInfo: record.revisionInfo });
         else missing++;
       });
-      return { applicationName, errorMessage: missing > 0 ? `${missing} of the revisions are not registered for application ${applicationName}.` : '', revisions: found };
+      return {
+        applicationName,
+        errorMessage: missing > 0 ? `${missing} of the revisions are not registered for application ${applicationName}.` : '',
+        revisions: found,
+      };
     },
 
     ListApplicationRevisions(input) {
@@ -73,15 +87,23 @@ export function createRevisionOperations(ctx: RegistryContext): OperationTable {
       ctx.requireApplication(applicationName);
       const sortBy = oneOf(stringMember(input, 'sortBy'), SORT_BY, { code: 'InvalidSortByException', member: 'sortBy' });
       const sortOrder = oneOf(stringMember(input, 'sortOrder'), SORT_ORDER, { code: 'InvalidSortOrderException', member: 'sortOrder' });
-      const deployed = oneOf(stringMember(input, 'deployed') ?? 'ignore', DEPLOYED, { code: 'InvalidDeployedStateFilterException', member: 'deployed' });
+      const deployed = oneOf(stringMember(input, 'deployed') ?? 'ignore', DEPLOYED, {
+        code: 'InvalidDeployedStateFilterException',
+        member: 'deployed',
+      });
       const bucket = stringMember(input, 's3Bucket') || undefined;
       const prefix = stringMember(input, 's3KeyPrefix') || undefined;
-      if (prefix !== undefined && bucket === undefined) throw new ApiError('BucketNameFilterRequiredException', 's3KeyPrefix needs s3Bucket: name the bucket whose keys to filter.');
+      if (prefix !== undefined && bucket === undefined)
+        throw new ApiError('BucketNameFilterRequiredException', 's3KeyPrefix needs s3Bucket: name the bucket whose keys to filter.');
 
       let records = store
         .revisions(applicationName)
-        .filter((r) => bucket === undefined || (r.revision.s3Location?.bucket === bucket && (prefix === undefined || (r.revision.s3Location.key ?? '').startsWith(prefix))))
-        .filter((r) => deployed === 'ignore' || (deployed === 'include') === (r.revisionInfo.deploymentGroups.length > 0));
+        .filter(
+          (r) =>
+            bucket === undefined ||
+            (r.revision.s3Location?.bucket === bucket && (prefix === undefined || (r.revision.s3Location.key ?? '').startsWith(prefix))),
+        )
+        .filter((r) => deployed === 'ignore' || (deployed === 'include') === r.revisionInfo.deploymentGroups.length > 0);
       if (sortBy !== undefined) {
         // Stable sort: equal (or never used) revisions keep registration order.
         records = records.sort((a, b) => (a.revisionInfo[sortBy] ?? -1) - (b.revisionInfo[sortBy] ?? -1));

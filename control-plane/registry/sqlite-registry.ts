@@ -44,13 +44,18 @@ export function createRegistry(opts: RegistryOptions): { registry: Registry; con
     const key = revisionKey(location);
     if (key === undefined) return;
     const now = ctx.now();
-    const existing: RevisionRecord = store.getRevision(group.applicationName, key) ?? { revision: location, revisionInfo: { deploymentGroups: [], registerTime: now } };
+    const existing: RevisionRecord = store.getRevision(group.applicationName, key) ?? {
+      revision: location,
+      revisionInfo: { deploymentGroups: [], registerTime: now },
+    };
     const info = existing.revisionInfo;
     store.putRevision(group.applicationName, key, {
       revision: existing.revision,
       revisionInfo: {
         ...info,
-        deploymentGroups: info.deploymentGroups.includes(group.deploymentGroupName) ? info.deploymentGroups : [...info.deploymentGroups, group.deploymentGroupName],
+        deploymentGroups: info.deploymentGroups.includes(group.deploymentGroupName)
+          ? info.deploymentGroups
+          : [...info.deploymentGroups, group.deploymentGroupName],
         firstUsedTime: info.firstUsedTime ?? now,
         lastUsedTime: now,
       },
@@ -60,12 +65,16 @@ export function createRegistry(opts: RegistryOptions): { registry: Registry; con
   const recordDeployment = opts.db.transaction((deploymentGroupId: string, info: LastDeploymentInfo, revision: RevisionLocation) => {
     const group = store.getGroupById(deploymentGroupId);
     if (!group) {
-      opts.logger.debug({ deploymentGroupId, deploymentId: info.deploymentId }, 'deployment recorded for a deployment group that no longer exists');
+      opts.logger.debug(
+        { deploymentGroupId, deploymentId: info.deploymentId },
+        'deployment recorded for a deployment group that no longer exists',
+      );
       return;
     }
     let updated = group;
     if (newer(info, group.lastAttemptedDeployment)) updated = { ...updated, lastAttemptedDeployment: info, targetRevision: revision };
-    if (info.status === 'Succeeded' && newer(info, group.lastSuccessfulDeployment)) updated = { ...updated, lastSuccessfulDeployment: info };
+    if (info.status === 'Succeeded' && newer(info, group.lastSuccessfulDeployment))
+      updated = { ...updated, lastSuccessfulDeployment: info };
     store.putGroup(updated);
     noteRevisionUse(group, revision);
   });

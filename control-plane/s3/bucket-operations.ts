@@ -38,7 +38,9 @@ export async function listBuckets(ctx: S3Context, r: S3Request): Promise<void> {
       el('Owner', text('ID', OWNER_ID), text('DisplayName', OWNER_NAME)),
       el(
         'Buckets',
-        buckets.map((b) => el('Bucket', text('Name', b.name), text('CreationDate', isoDate(b.createdAt)), text('BucketRegion', b.location ?? 'us-east-1'))),
+        buckets.map((b) =>
+          el('Bucket', text('Name', b.name), text('CreationDate', isoDate(b.createdAt)), text('BucketRegion', b.location ?? 'us-east-1')),
+        ),
       ),
     ),
   );
@@ -68,7 +70,11 @@ export async function deleteBucket(ctx: S3Context, r: S3Request): Promise<void> 
 export async function getBucketLocation(ctx: S3Context, r: S3Request): Promise<void> {
   const bucket = requireBucket(ctx, r.bucket);
   // us-east-1 is the empty constraint, as in S3.
-  sendXml(r, 200, `<?xml version="1.0" encoding="UTF-8"?>\n<LocationConstraint xmlns="${S3_NAMESPACE}">${escapeXml(bucket.location ?? '')}</LocationConstraint>`);
+  sendXml(
+    r,
+    200,
+    `<?xml version="1.0" encoding="UTF-8"?>\n<LocationConstraint xmlns="${S3_NAMESPACE}">${escapeXml(bucket.location ?? '')}</LocationConstraint>`,
+  );
 }
 
 export async function getBucketVersioning(ctx: S3Context, r: S3Request): Promise<void> {
@@ -81,7 +87,10 @@ export async function putBucketVersioning(ctx: S3Context, r: S3Request): Promise
   const doc = await readXmlBody(r, 'VersioningConfiguration');
   const status = doc ? childText(doc, 'Status') : undefined;
   if (status !== 'Enabled' && status !== 'Suspended') {
-    throw new S3Error('IllegalVersioningConfigurationException', `The versioning configuration's Status must be Enabled or Suspended, got ${JSON.stringify(status ?? '')}`);
+    throw new S3Error(
+      'IllegalVersioningConfigurationException',
+      `The versioning configuration's Status must be Enabled or Suspended, got ${JSON.stringify(status ?? '')}`,
+    );
   }
   ctx.store.setVersioning(r.bucket, status);
   sendEmpty(r, 200);
@@ -93,7 +102,8 @@ export async function deleteObjects(ctx: S3Context, r: S3Request): Promise<void>
   if (!doc) throw new S3Error('MalformedXML', 'The Delete request needs a body listing the objects');
   const quiet = childText(doc, 'Quiet') === 'true';
   const objects = children(doc, 'Object');
-  if (objects.length === 0 || objects.length > 1000) throw new S3Error('MalformedXML', `A Delete request lists 1 to 1000 objects, got ${objects.length}`);
+  if (objects.length === 0 || objects.length > 1000)
+    throw new S3Error('MalformedXML', `A Delete request lists 1 to 1000 objects, got ${objects.length}`);
   const results: string[] = [];
   for (const o of objects) {
     // Keys are taken verbatim: leading or trailing spaces are part of the key.
@@ -116,7 +126,15 @@ export async function deleteObjects(ctx: S3Context, r: S3Request): Promise<void>
     } catch (err) {
       const e = err instanceof S3Error ? err : new S3Error('InternalError', 'We encountered an internal error. Please try again.', 500);
       if (!(err instanceof S3Error)) ctx.logger.error({ err, bucket: r.bucket, key }, 'DeleteObjects entry failed');
-      results.push(el('Error', text('Key', key), versionId ? text('VersionId', versionId) : undefined, text('Code', e.code), text('Message', e.message)));
+      results.push(
+        el(
+          'Error',
+          text('Key', key),
+          versionId ? text('VersionId', versionId) : undefined,
+          text('Code', e.code),
+          text('Message', e.message),
+        ),
+      );
     }
   }
   sendXml(r, 200, xmlDocument('DeleteResult', results));

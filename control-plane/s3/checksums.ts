@@ -61,7 +61,8 @@ export function tableCrc32(reversedPolynomial: number, data: Uint8Array, previou
 }
 
 type Crc32Fn = (data: Uint8Array, value?: number) => number;
-const nativeCrc32: Crc32Fn | undefined = typeof (zlib as { crc32?: unknown }).crc32 === 'function' ? (zlib as unknown as { crc32: Crc32Fn }).crc32 : undefined;
+const nativeCrc32: Crc32Fn | undefined =
+  typeof (zlib as { crc32?: unknown }).crc32 === 'function' ? (zlib as unknown as { crc32: Crc32Fn }).crc32 : undefined;
 
 function crcChecksummer(step: Crc32Fn): Checksummer {
   let crc = 0;

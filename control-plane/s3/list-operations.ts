@@ -8,7 +8,17 @@
  * clients, but stateless here. Resuming after a common prefix skips every key under it.
  */
 import { invalidArgument } from './s3-error.js';
-import { intParam, isoDate, OWNER_ID, OWNER_NAME, quoteEtag, requireBucket, sendXml, type S3Context, type S3Request } from './s3-request.js';
+import {
+  intParam,
+  isoDate,
+  OWNER_ID,
+  OWNER_NAME,
+  quoteEtag,
+  requireBucket,
+  sendXml,
+  type S3Context,
+  type S3Request,
+} from './s3-request.js';
 import type { ObjectRow } from './s3-store.js';
 import { el, text, xmlDocument } from './s3-xml.js';
 
@@ -96,7 +106,12 @@ function decodeToken(token: string): string {
 
 /** The parameters every listing takes: encoding-type, prefix, delimiter, max-keys (1..1000). */
 function listParams(r: S3Request): { enc: (v: string) => string; prefix: string; delimiter: string; maxKeys: number } {
-  return { enc: encoder(r), prefix: r.query.get('prefix') ?? '', delimiter: r.query.get('delimiter') ?? '', maxKeys: intParam(r, 'max-keys', 1000, 1000) };
+  return {
+    enc: encoder(r),
+    prefix: r.query.get('prefix') ?? '',
+    delimiter: r.query.get('delimiter') ?? '',
+    maxKeys: intParam(r, 'max-keys', 1000, 1000),
+  };
 }
 
 export async function listObjectsV2(ctx: S3Context, r: S3Request): Promise<void> {
@@ -171,7 +186,10 @@ export async function listObjectVersions(ctx: S3Context, r: S3Request): Promise<
     beforeId = at.id;
   }
   const { entries, truncated } = collect(
-    (cursor) => (cursor ? ctx.store.versionsPage(r.bucket, prefix, cursor.key, cursor.id, PAGE) : ctx.store.versionsPage(r.bucket, prefix, keyMarker, beforeId, PAGE)),
+    (cursor) =>
+      cursor
+        ? ctx.store.versionsPage(r.bucket, prefix, cursor.key, cursor.id, PAGE)
+        : ctx.store.versionsPage(r.bucket, prefix, keyMarker, beforeId, PAGE),
     // A version-id marker resumes inside its key; only a bare key marker can be a common prefix.
     { prefix, delimiter, after: versionIdMarker ? '' : keyMarker, maxKeys },
   );
@@ -179,7 +197,12 @@ export async function listObjectVersions(ctx: S3Context, r: S3Request): Promise<
   const body = entries.map((e) => {
     if (e.prefix !== undefined) return el('CommonPrefixes', text('Prefix', enc(e.prefix)));
     const row = e.row!;
-    const common = [text('Key', enc(row.key)), text('VersionId', row.versionId), text('IsLatest', row.isLatest), text('LastModified', isoDate(row.lastModified))];
+    const common = [
+      text('Key', enc(row.key)),
+      text('VersionId', row.versionId),
+      text('IsLatest', row.isLatest),
+      text('LastModified', isoDate(row.lastModified)),
+    ];
     if (row.deleteMarker) return el('DeleteMarker', common, owner());
     return el('Version', common, text('ETag', quoteEtag(row.etag)), text('Size', row.size), text('StorageClass', 'STANDARD'), owner());
   });

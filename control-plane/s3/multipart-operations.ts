@@ -48,7 +48,14 @@ export async function createMultipartUpload(ctx: S3Context, r: S3Request): Promi
   const algorithm = requested ? parseAlgorithm(requested) : undefined;
   if (requested && !algorithm) throw invalidArgument('x-amz-checksum-algorithm', `unknown algorithm ${JSON.stringify(requested)}`);
   const uploadId = randomBytes(32).toString('base64url');
-  ctx.store.createUpload({ uploadId, bucket: r.bucket, key: r.key, createdAt: ctx.clock(), headers: storedHeaders(r.req), checksumAlgorithm: algorithm ?? null });
+  ctx.store.createUpload({
+    uploadId,
+    bucket: r.bucket,
+    key: r.key,
+    createdAt: ctx.clock(),
+    headers: storedHeaders(r.req),
+    checksumAlgorithm: algorithm ?? null,
+  });
   ctx.logger.debug({ bucket: r.bucket, key: r.key, uploadId }, 'CreateMultipartUpload');
   sendXml(r, 200, xmlDocument('InitiateMultipartUploadResult', text('Bucket', r.bucket), text('Key', r.key), text('UploadId', uploadId)), {
     ...(algorithm ? { 'x-amz-checksum-algorithm': algorithm } : {}),
@@ -58,7 +65,11 @@ export async function createMultipartUpload(ctx: S3Context, r: S3Request): Promi
 function partNumberParam(r: S3Request): number {
   const raw = r.query.get('partNumber') ?? '';
   const n = /^\d{1,5}$/.test(raw) ? Number(raw) : NaN;
-  if (!(n >= 1 && n <= MAX_PARTS)) throw invalidArgument('partNumber', `Part number must be an integer between 1 and ${MAX_PARTS}, inclusive (got ${JSON.stringify(raw)})`);
+  if (!(n >= 1 && n <= MAX_PARTS))
+    throw invalidArgument(
+      'partNumber',
+      `Part number must be an integer between 1 and ${MAX_PARTS}, inclusive (got ${JSON.stringify(raw)})`,
+    );
   return n;
 }
 
@@ -96,20 +107,26 @@ export async function completeMultipartUpload(ctx: S3Context, r: S3Request): Pro
   requireBucket(ctx, r.bucket);
   const upload = requireUpload(ctx, r);
   const doc = parseXml((await readSmallBody(r.req)).toString('utf8'));
-  if (doc.name !== 'CompleteMultipartUpload') throw new S3Error('MalformedXML', `Expected a CompleteMultipartUpload document, got <${doc.name}>`);
+  if (doc.name !== 'CompleteMultipartUpload')
+    throw new S3Error('MalformedXML', `Expected a CompleteMultipartUpload document, got <${doc.name}>`);
   const requested = children(doc, 'Part').map((p, i) => {
     const number = Number(childText(p, 'PartNumber'));
     const etag = childText(p, 'ETag');
-    if (!Number.isInteger(number) || etag === undefined) throw new S3Error('MalformedXML', `Part ${i + 1} of the list needs a PartNumber and an ETag`);
+    if (!Number.isInteger(number) || etag === undefined)
+      throw new S3Error('MalformedXML', `Part ${i + 1} of the list needs a PartNumber and an ETag`);
     return { number, etag: unquoteEtag(etag) };
   });
   if (requested.length === 0) throw new S3Error('MalformedXML', 'You must specify at least one part');
   for (let i = 1; i < requested.length; i++) {
     if (requested[i]!.number <= requested[i - 1]!.number) {
-      throw new S3Error('InvalidPartOrder', `The list of parts was not in ascending order: part ${requested[i]!.number} follows part ${requested[i - 1]!.number}`);
+      throw new S3Error(
+        'InvalidPartOrder',
+        `The list of parts was not in ascending order: part ${requested[i]!.number} follows part ${requested[i - 1]!.number}`,
+      );
     }
   }
-  if (ctx.completing.has(upload.uploadId)) throw new S3Error('OperationAborted', 'A conflicting operation is in progress on this multipart upload', 409);
+  if (ctx.completing.has(upload.uploadId))
+    throw new S3Error('OperationAborted', 'A conflicting operation is in progress on this multipart upload', 409);
   const stored = new Map(ctx.store.parts(upload.uploadId).map((p) => [p.partNumber, p]));
   const parts = requested.map(({ number, etag }) => {
     const part = stored.get(number);
@@ -120,7 +137,10 @@ export async function completeMultipartUpload(ctx: S3Context, r: S3Request): Pro
   });
   parts.forEach((p, i) => {
     if (i < parts.length - 1 && p.size < MIN_PART_BYTES) {
-      throw new S3Error('EntityTooSmall', `Part ${p.partNumber} is ${p.size} bytes; every part but the last must be at least ${MIN_PART_BYTES} bytes`);
+      throw new S3Error(
+        'EntityTooSmall',
+        `Part ${p.partNumber} is ${p.size} bytes; every part but the last must be at least ${MIN_PART_BYTES} bytes`,
+      );
     }
   });
   const md5s = createHash('md5');
@@ -162,7 +182,13 @@ export async function completeMultipartUpload(ctx: S3Context, r: S3Request): Pro
   sendXml(
     r,
     200,
-    xmlDocument('CompleteMultipartUploadResult', text('Location', location), text('Bucket', r.bucket), text('Key', r.key), text('ETag', quoteEtag(etag))),
+    xmlDocument(
+      'CompleteMultipartUploadResult',
+      text('Location', location),
+      text('Bucket', r.bucket),
+      text('Key', r.key),
+      text('ETag', quoteEtag(etag)),
+    ),
     { 'x-amz-version-id': versionId },
   );
 }
@@ -170,7 +196,8 @@ export async function completeMultipartUpload(ctx: S3Context, r: S3Request): Pro
 export async function abortMultipartUpload(ctx: S3Context, r: S3Request): Promise<void> {
   requireBucket(ctx, r.bucket);
   const upload = requireUpload(ctx, r);
-  if (ctx.completing.has(upload.uploadId)) throw new S3Error('OperationAborted', 'A conflicting operation is in progress on this multipart upload', 409);
+  if (ctx.completing.has(upload.uploadId))
+    throw new S3Error('OperationAborted', 'A conflicting operation is in progress on this multipart upload', 409);
   await ctx.blobs.remove(ctx.store.deleteUpload(upload.uploadId));
   sendEmpty(r, 204);
 }
@@ -231,7 +258,15 @@ export async function listMultipartUploads(ctx: S3Context, r: S3Request): Promis
       text('MaxUploads', maxUploads),
       text('IsTruncated', all.length > page.length),
       page.map((u) =>
-        el('Upload', text('Key', u.key), text('UploadId', u.uploadId), owner('Initiator'), owner('Owner'), text('StorageClass', 'STANDARD'), text('Initiated', isoDate(u.createdAt))),
+        el(
+          'Upload',
+          text('Key', u.key),
+          text('UploadId', u.uploadId),
+          owner('Initiator'),
+          owner('Owner'),
+          text('StorageClass', 'STANDARD'),
+          text('Initiated', isoDate(u.createdAt)),
+        ),
       ),
     ),
   );

@@ -26,7 +26,14 @@ import {
 import type { BucketRow, NewObject, ObjectRow } from './s3-store.js';
 import { text, xmlDocument } from './s3-xml.js';
 
-const STORED_HEADERS = ['content-type', 'content-disposition', 'content-language', 'cache-control', 'expires', 'x-amz-website-redirect-location'];
+const STORED_HEADERS = [
+  'content-type',
+  'content-disposition',
+  'content-language',
+  'cache-control',
+  'expires',
+  'x-amz-website-redirect-location',
+];
 
 /** The headers kept with an object and returned on GET/HEAD. */
 export function storedHeaders(req: IncomingMessage): Record<string, string> {
@@ -47,7 +54,8 @@ export function storedHeaders(req: IncomingMessage): Record<string, string> {
 /** Keys are any UTF-8 up to 1024 bytes; they are only ever compared and stored, never used as paths. */
 export function validateKey(key: string): void {
   if (key === '') throw new S3Error('InvalidArgument', 'The object key must not be empty');
-  if (Buffer.byteLength(key, 'utf8') > 1024) throw new S3Error('KeyTooLongError', 'Your key is too long (the limit is 1024 bytes of UTF-8)');
+  if (Buffer.byteLength(key, 'utf8') > 1024)
+    throw new S3Error('KeyTooLongError', 'Your key is too long (the limit is 1024 bytes of UTF-8)');
 }
 
 function versionHeaders(row: ObjectRow): Record<string, string> {
@@ -81,7 +89,12 @@ export async function putObject(ctx: S3Context, r: S3Request): Promise<void> {
   validateKey(r.key);
   if (header(r.req, 'if-none-match')?.trim() === '*') {
     const existing = ctx.store.object(r.bucket, r.key);
-    if (existing && !existing.deleteMarker) throw new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold (If-None-Match: * and the key exists)', 412);
+    if (existing && !existing.deleteMarker)
+      throw new S3Error(
+        'PreconditionFailed',
+        'At least one of the pre-conditions you specified did not hold (If-None-Match: * and the key exists)',
+        412,
+      );
   }
   const { blob, digest } = await receiveBody(ctx, r);
   let row: ObjectRow;
@@ -116,7 +129,13 @@ export function readableVersion(ctx: S3Context, bucket: string, key: string, ver
   if (!row) throw versionId === undefined ? noSuchKey(key) : noSuchVersion(key, versionId);
   if (row.deleteMarker) {
     const headers = { 'x-amz-delete-marker': 'true', 'x-amz-version-id': row.versionId };
-    if (versionId !== undefined) throw new S3Error('MethodNotAllowed', 'The specified method is not allowed against this resource (the version is a delete marker).', 405, headers);
+    if (versionId !== undefined)
+      throw new S3Error(
+        'MethodNotAllowed',
+        'The specified method is not allowed against this resource (the version is a delete marker).',
+        405,
+        headers,
+      );
     throw noSuchKey(key, headers);
   }
   return row;
@@ -213,7 +232,8 @@ export async function getObject(ctx: S3Context, r: S3Request): Promise<void> {
     const v = r.query.get(param);
     if (v === null) continue;
     // Header values are Latin-1 without control characters; anything else could not be sent.
-    if (/[^\t\x20-\x7e\x80-\xff]/.test(v)) throw invalidArgument(param, 'must be a valid HTTP header value (Latin-1, no control characters)');
+    if (/[^\t\x20-\x7e\x80-\xff]/.test(v))
+      throw invalidArgument(param, 'must be a valid HTTP header value (Latin-1, no control characters)');
     headers[name] = v;
   }
   const range = parseRange(header(r.req, 'range'), row.size);
@@ -267,7 +287,12 @@ export async function deleteObject(ctx: S3Context, r: S3Request): Promise<void> 
 }
 
 /** DeleteObject's effect (shared with DeleteObjects): remove a version, or add a delete marker. */
-export function removeObject(ctx: S3Context, bucket: BucketRow, key: string, versionId: string | undefined): { versionId?: string; deleteMarker: boolean; orphans: string[] } {
+export function removeObject(
+  ctx: S3Context,
+  bucket: BucketRow,
+  key: string,
+  versionId: string | undefined,
+): { versionId?: string; deleteMarker: boolean; orphans: string[] } {
   if (versionId !== undefined) {
     const row = ctx.store.object(bucket.name, key, versionId);
     if (!row) return { versionId, deleteMarker: false, orphans: [] };
@@ -307,7 +332,10 @@ export async function copyObject(ctx: S3Context, r: S3Request): Promise<void> {
   const directive = (header(r.req, 'x-amz-metadata-directive') ?? 'COPY').toUpperCase();
   if (directive !== 'COPY' && directive !== 'REPLACE') throw invalidArgument('x-amz-metadata-directive', 'must be COPY or REPLACE');
   if (source.bucket === r.bucket && source.key === r.key && source.versionId === undefined && directive === 'COPY') {
-    throw new S3Error('InvalidRequest', 'This copy request is illegal because it is trying to copy an object to itself without changing the object\'s metadata.');
+    throw new S3Error(
+      'InvalidRequest',
+      "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata.",
+    );
   }
   const blob = await ctx.blobs.duplicate(src.blob!);
   let row: ObjectRow;

@@ -11,7 +11,14 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { decodeAwsChunked, type ChunkedResult } from './aws-chunked.js';
-import { algorithmOfHeader, checksumHeader, createChecksummer, parseAlgorithm, type ChecksumAlgorithm, type Checksummer } from './checksums.js';
+import {
+  algorithmOfHeader,
+  checksumHeader,
+  createChecksummer,
+  parseAlgorithm,
+  type ChecksumAlgorithm,
+  type Checksummer,
+} from './checksums.js';
 import { S3Error } from './s3-error.js';
 
 /** S3's single-PUT limit. */
@@ -101,7 +108,8 @@ export function openRequestBody(req: IncomingMessage, opts: { maxBytes?: number 
     const source: AsyncIterable<Buffer> = chunked ? decodeAwsChunked(raw, chunkedResult) : raw;
     for await (const chunk of source) {
       bytes += chunk.length;
-      if (bytes > maxBytes) throw new S3Error('EntityTooLarge', `Your proposed upload exceeds the maximum allowed size of ${maxBytes} bytes`);
+      if (bytes > maxBytes)
+        throw new S3Error('EntityTooLarge', `Your proposed upload exceeds the maximum allowed size of ${maxBytes} bytes`);
       md5.update(chunk);
       sha256?.update(chunk);
       summer?.update(chunk);
@@ -117,7 +125,10 @@ export function openRequestBody(req: IncomingMessage, opts: { maxBytes?: number 
       if (!ended) throw new Error('request body not fully read');
       const decodedLength = header(req, 'x-amz-decoded-content-length');
       if (chunked && decodedLength !== undefined && Number(decodedLength) !== bytes) {
-        throw new S3Error('IncompleteBody', `x-amz-decoded-content-length says ${decodedLength} bytes but the aws-chunked body decoded to ${bytes}`);
+        throw new S3Error(
+          'IncompleteBody',
+          `x-amz-decoded-content-length says ${decodedLength} bytes but the aws-chunked body decoded to ${bytes}`,
+        );
       }
       const md5Raw = md5.digest();
       if (contentMd5 !== undefined) {
@@ -128,7 +139,10 @@ export function openRequestBody(req: IncomingMessage, opts: { maxBytes?: number 
       if (sha256 && contentSha !== undefined) {
         const actual = sha256.digest('hex');
         if (actual !== contentSha.toLowerCase()) {
-          throw new S3Error('XAmzContentSHA256Mismatch', `The provided 'x-amz-content-sha256' header does not match what was computed (${actual}).`);
+          throw new S3Error(
+            'XAmzContentSHA256Mismatch',
+            `The provided 'x-amz-content-sha256' header does not match what was computed (${actual}).`,
+          );
         }
       }
       let checksum: BodyDigest['checksum'];
@@ -138,7 +152,10 @@ export function openRequestBody(req: IncomingMessage, opts: { maxBytes?: number 
         if (given !== undefined && given !== '') {
           const actual = summer?.digest();
           if (actual !== undefined && actual !== given) {
-            throw new S3Error('BadDigest', `The ${declared.algorithm} you specified (${given}) did not match the calculated checksum (${actual}).`);
+            throw new S3Error(
+              'BadDigest',
+              `The ${declared.algorithm} you specified (${given}) did not match the calculated checksum (${actual}).`,
+            );
           }
           checksum = { algorithm: declared.algorithm, value: given, fromClient: true };
         } else if (summer) {
@@ -160,7 +177,8 @@ export async function readSmallBody(req: IncomingMessage, limit = 4 * 1024 * 102
   try {
     for await (const chunk of body.chunks) parts.push(chunk);
   } catch (err) {
-    if (err instanceof S3Error && err.code === 'EntityTooLarge') throw new S3Error('MaxMessageLengthExceeded', `Your request body was too large (limit ${limit} bytes).`);
+    if (err instanceof S3Error && err.code === 'EntityTooLarge')
+      throw new S3Error('MaxMessageLengthExceeded', `Your request body was too large (limit ${limit} bytes).`);
     throw err;
   }
   body.finish();

@@ -44,9 +44,32 @@ export interface S3Handler {
 }
 
 const UNSUPPORTED_SUBRESOURCES = [
-  'acl', 'policy', 'policyStatus', 'cors', 'lifecycle', 'tagging', 'website', 'logging', 'notification', 'replication',
-  'encryption', 'object-lock', 'requestPayment', 'accelerate', 'analytics', 'inventory', 'metrics', 'intelligent-tiering',
-  'ownershipControls', 'publicAccessBlock', 'retention', 'legal-hold', 'torrent', 'attributes', 'restore', 'select',
+  'acl',
+  'policy',
+  'policyStatus',
+  'cors',
+  'lifecycle',
+  'tagging',
+  'website',
+  'logging',
+  'notification',
+  'replication',
+  'encryption',
+  'object-lock',
+  'requestPayment',
+  'accelerate',
+  'analytics',
+  'inventory',
+  'metrics',
+  'intelligent-tiering',
+  'ownershipControls',
+  'publicAccessBlock',
+  'retention',
+  'legal-hold',
+  'torrent',
+  'attributes',
+  'restore',
+  'select',
 ];
 
 function unsupportedSubresource(query: URLSearchParams): string | undefined {
@@ -71,7 +94,10 @@ export function route(r: S3Request): { name: string; op: S3Operation } {
       if (q.get('list-type') === '2') return { name: 'ListObjectsV2', op: listOps.listObjectsV2 };
       return { name: 'ListObjects', op: listOps.listObjectsV1 };
     }
-    if (m === 'PUT') return q.has('versioning') ? { name: 'PutBucketVersioning', op: bucketOps.putBucketVersioning } : { name: 'CreateBucket', op: bucketOps.createBucket };
+    if (m === 'PUT')
+      return q.has('versioning')
+        ? { name: 'PutBucketVersioning', op: bucketOps.putBucketVersioning }
+        : { name: 'CreateBucket', op: bucketOps.createBucket };
     if (m === 'HEAD') return { name: 'HeadBucket', op: bucketOps.headBucket };
     if (m === 'DELETE') return { name: 'DeleteBucket', op: bucketOps.deleteBucket };
     if (m === 'POST' && q.has('delete')) return { name: 'DeleteObjects', op: bucketOps.deleteObjects };
@@ -84,7 +110,10 @@ export function route(r: S3Request): { name: string; op: S3Operation } {
     if (m === 'GET' && q.has('uploadId')) return { name: 'ListParts', op: multipartOps.listParts };
     if (m === 'GET') return { name: 'GetObject', op: objectOps.getObject };
     if (m === 'HEAD') return { name: 'HeadObject', op: objectOps.getObject };
-    if (m === 'DELETE') return q.has('uploadId') ? { name: 'AbortMultipartUpload', op: multipartOps.abortMultipartUpload } : { name: 'DeleteObject', op: objectOps.deleteObject };
+    if (m === 'DELETE')
+      return q.has('uploadId')
+        ? { name: 'AbortMultipartUpload', op: multipartOps.abortMultipartUpload }
+        : { name: 'DeleteObject', op: objectOps.deleteObject };
     if (m === 'POST' && q.has('uploads')) return { name: 'CreateMultipartUpload', op: multipartOps.createMultipartUpload };
     if (m === 'POST' && q.has('uploadId')) return { name: 'CompleteMultipartUpload', op: multipartOps.completeMultipartUpload };
   }
@@ -124,7 +153,12 @@ function accessKeyId(req: IncomingMessage, query: URLSearchParams): string | und
 
 function errorBody(r: S3Request, e: S3Error): string {
   const resource = r.bucket === '' ? '/' : `/${r.bucket}${r.key === '' ? '' : `/${r.key}`}`;
-  const extra = e.code === 'NoSuchBucket' ? `<BucketName>${escapeXml(r.bucket)}</BucketName>` : e.code === 'NoSuchKey' ? `<Key>${escapeXml(r.key)}</Key>` : '';
+  const extra =
+    e.code === 'NoSuchBucket'
+      ? `<BucketName>${escapeXml(r.bucket)}</BucketName>`
+      : e.code === 'NoSuchKey'
+        ? `<Key>${escapeXml(r.key)}</Key>`
+        : '';
   return (
     `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${escapeXml(e.code)}</Code><Message>${escapeXml(e.message)}</Message>` +
     `${extra}<Resource>${escapeXml(resource)}</Resource><RequestId>${r.requestId}</RequestId></Error>`
@@ -147,7 +181,8 @@ export function createS3Handler(opts: S3HandlerOptions): S3Handler {
       return;
     }
     const e = err instanceof S3Error ? err : new S3Error('InternalError', 'We encountered an internal error. Please try again.', 500);
-    if (!(err instanceof S3Error)) logger.error({ err, method: r.method, bucket: clip(r.bucket), key: clip(r.key), operation }, 'S3 request failed');
+    if (!(err instanceof S3Error))
+      logger.error({ err, method: r.method, bucket: clip(r.bucket), key: clip(r.key), operation }, 'S3 request failed');
     if (r.res.headersSent) {
       r.res.destroy();
       return;
@@ -187,7 +222,15 @@ export function createS3Handler(opts: S3HandlerOptions): S3Handler {
     // Drain anything an operation answered without reading (e.g. a body sent with a GET).
     if (!req.complete && !r.body) req.resume();
     logger.debug(
-      { operation, method, bucket: clip(r.bucket), key: clip(r.key), status: res.statusCode, accessKeyId: accessKeyId(req, r.query), ms: Date.now() - started },
+      {
+        operation,
+        method,
+        bucket: clip(r.bucket),
+        key: clip(r.key),
+        status: res.statusCode,
+        accessKeyId: accessKeyId(req, r.query),
+        ms: Date.now() - started,
+      },
       'S3 request',
     );
     return true;

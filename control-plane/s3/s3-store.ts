@@ -162,13 +162,17 @@ export function createS3Store(db: Db) {
     buckets: db.prepare('SELECT name, created_at AS createdAt, location, versioning FROM s3_buckets ORDER BY name'),
     insertBucket: db.prepare('INSERT INTO s3_buckets (name, created_at, location, versioning) VALUES (?, ?, ?, ?)'),
     deleteBucket: db.prepare('DELETE FROM s3_buckets WHERE name = ?'),
-    bucketHasRows: db.prepare('SELECT EXISTS (SELECT 1 FROM s3_objects WHERE bucket = ?) OR EXISTS (SELECT 1 FROM s3_uploads WHERE bucket = ?) AS busy'),
+    bucketHasRows: db.prepare(
+      'SELECT EXISTS (SELECT 1 FROM s3_objects WHERE bucket = ?) OR EXISTS (SELECT 1 FROM s3_uploads WHERE bucket = ?) AS busy',
+    ),
     setVersioning: db.prepare('UPDATE s3_buckets SET versioning = ? WHERE name = ?'),
     latest: db.prepare('SELECT * FROM s3_objects WHERE bucket = ? AND key = ? AND is_latest = 1'),
     version: db.prepare('SELECT * FROM s3_objects WHERE bucket = ? AND key = ? AND version_id = ?'),
     clearLatest: db.prepare('UPDATE s3_objects SET is_latest = 0 WHERE bucket = ? AND key = ? AND is_latest = 1'),
     deleteRow: db.prepare('DELETE FROM s3_objects WHERE id = ?'),
-    promoteNewest: db.prepare('UPDATE s3_objects SET is_latest = 1 WHERE id = (SELECT max(id) FROM s3_objects WHERE bucket = ? AND key = ?)'),
+    promoteNewest: db.prepare(
+      'UPDATE s3_objects SET is_latest = 1 WHERE id = (SELECT max(id) FROM s3_objects WHERE bucket = ? AND key = ?)',
+    ),
     insertObject: db.prepare(
       `INSERT INTO s3_objects (bucket, key, version_id, is_latest, delete_marker, blob, size, etag, last_modified, headers, checksum_algorithm, checksum_value, parts_count)
        VALUES (@bucket, @key, @versionId, 1, @deleteMarker, @blob, @size, @etag, @lastModified, @headers, @checksumAlgorithm, @checksumValue, @partsCount)`,
@@ -180,8 +184,12 @@ export function createS3Store(db: Db) {
     versionsPage: db.prepare(
       'SELECT * FROM s3_objects WHERE bucket = @bucket AND key >= @prefix AND (key > @afterKey OR (key = @afterKey AND id < @beforeId)) ORDER BY key, id DESC LIMIT @limit',
     ),
-    insertUpload: db.prepare('INSERT INTO s3_uploads (upload_id, bucket, key, created_at, headers, checksum_algorithm) VALUES (?, ?, ?, ?, ?, ?)'),
-    upload: db.prepare('SELECT upload_id AS uploadId, bucket, key, created_at AS createdAt, headers, checksum_algorithm AS checksumAlgorithm FROM s3_uploads WHERE upload_id = ?'),
+    insertUpload: db.prepare(
+      'INSERT INTO s3_uploads (upload_id, bucket, key, created_at, headers, checksum_algorithm) VALUES (?, ?, ?, ?, ?, ?)',
+    ),
+    upload: db.prepare(
+      'SELECT upload_id AS uploadId, bucket, key, created_at AS createdAt, headers, checksum_algorithm AS checksumAlgorithm FROM s3_uploads WHERE upload_id = ?',
+    ),
     uploads: db.prepare(
       'SELECT upload_id AS uploadId, bucket, key, created_at AS createdAt, headers, checksum_algorithm AS checksumAlgorithm FROM s3_uploads WHERE bucket = ? ORDER BY key, created_at',
     ),
@@ -210,27 +218,29 @@ export function createS3Store(db: Db) {
     r ? { ...r, headers: fromJson<Record<string, string>>(r.headers) } : undefined;
 
   /** Inserts a new latest version per the bucket's versioning; returns it and any blob it replaced. */
-  const insertVersion = db.transaction((bucket: BucketRow, obj: NewObject & { deleteMarker: boolean }): { row: ObjectRow; orphans: string[] } => {
-    const orphans: string[] = [];
-    let versionId = newVersionId();
-    if (bucket.versioning === 'Suspended') {
-      versionId = 'null';
-      const existing = one(q.version, bucket.name, obj.key, 'null');
-      if (existing) {
-        q.deleteRow.run(existing.id);
-        if (existing.blob) orphans.push(existing.blob);
+  const insertVersion = db.transaction(
+    (bucket: BucketRow, obj: NewObject & { deleteMarker: boolean }): { row: ObjectRow; orphans: string[] } => {
+      const orphans: string[] = [];
+      let versionId = newVersionId();
+      if (bucket.versioning === 'Suspended') {
+        versionId = 'null';
+        const existing = one(q.version, bucket.name, obj.key, 'null');
+        if (existing) {
+          q.deleteRow.run(existing.id);
+          if (existing.blob) orphans.push(existing.blob);
+        }
       }
-    }
-    q.clearLatest.run(bucket.name, obj.key);
-    const info = q.insertObject.run({
-      ...obj,
-      bucket: bucket.name,
-      versionId,
-      deleteMarker: obj.deleteMarker ? 1 : 0,
-      headers: toJson(obj.headers),
-    });
-    return { row: one(q.byId, info.lastInsertRowid)!, orphans };
-  });
+      q.clearLatest.run(bucket.name, obj.key);
+      const info = q.insertObject.run({
+        ...obj,
+        bucket: bucket.name,
+        versionId,
+        deleteMarker: obj.deleteMarker ? 1 : 0,
+        headers: toJson(obj.headers),
+      });
+      return { row: one(q.byId, info.lastInsertRowid)!, orphans };
+    },
+  );
 
   const deleteVersion = db.transaction((row: ObjectRow): void => {
     q.deleteRow.run(row.id);
@@ -245,12 +255,22 @@ export function createS3Store(db: Db) {
       return q.buckets.all() as BucketRow[];
     },
     createBucket(name: string, location: string | null, now: number): void {
-      if (q.bucket.get(name)) throw new S3Error('BucketAlreadyOwnedByYou', `Your previous request to create the named bucket succeeded and you already own it: ${name}`, 409);
+      if (q.bucket.get(name))
+        throw new S3Error(
+          'BucketAlreadyOwnedByYou',
+          `Your previous request to create the named bucket succeeded and you already own it: ${name}`,
+          409,
+        );
       q.insertBucket.run(name, now, location, 'Enabled');
     },
     deleteBucket(name: string): void {
       const { busy } = q.bucketHasRows.get(name, name) as { busy: number };
-      if (busy) throw new S3Error('BucketNotEmpty', `The bucket you tried to delete is not empty (every object version, delete marker and multipart upload must be removed first): ${name}`, 409);
+      if (busy)
+        throw new S3Error(
+          'BucketNotEmpty',
+          `The bucket you tried to delete is not empty (every object version, delete marker and multipart upload must be removed first): ${name}`,
+          409,
+        );
       q.deleteBucket.run(name);
     },
     setVersioning(name: string, versioning: Versioning): void {

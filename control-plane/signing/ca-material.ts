@@ -58,7 +58,13 @@ function parseCertificate(der: Uint8Array, source: string): pkijs.Certificate {
  * The CA from its certificate and key texts. Throws when the certificate is not a CA, the key is not
  * the certificate's, or the CA is not valid at `now`.
  */
-export async function loadCa(o: { certPem: string; keyPem: string; certSource: string; keySource: string; now: Date }): Promise<CaMaterial> {
+export async function loadCa(o: {
+  certPem: string;
+  keyPem: string;
+  certSource: string;
+  keySource: string;
+  now: Date;
+}): Promise<CaMaterial> {
   const chainDer = parseCertificates(o.certPem, o.certSource);
   const first = chainDer[0] as Uint8Array;
   const cert = parseCertificate(first, o.certSource);
@@ -69,12 +75,16 @@ export async function loadCa(o: { certPem: string; keyPem: string; certSource: s
   const { key } = await readPrivateKeyPem(o.keyPem, o.keySource);
   const x509 = new X509Certificate(Buffer.from(first));
   if (!x509.checkPrivateKey(key.keyObject)) {
-    throw new Error(`${o.keySource}: this private key does not belong to the CA certificate "${subject}" in ${o.certSource} (the public keys differ); give the key the certificate was made for`);
+    throw new Error(
+      `${o.keySource}: this private key does not belong to the CA certificate "${subject}" in ${o.certSource} (the public keys differ); give the key the certificate was made for`,
+    );
   }
   const notBefore = cert.notBefore.value;
   const notAfter = cert.notAfter.value;
   if (o.now < notBefore || o.now > notAfter) {
-    throw new Error(`${o.certSource}: the CA certificate "${subject}" is not valid now (${o.now.toISOString()}): valid from ${notBefore.toISOString()} to ${notAfter.toISOString()}`);
+    throw new Error(
+      `${o.certSource}: the CA certificate "${subject}" is not valid now (${o.now.toISOString()}): valid from ${notBefore.toISOString()} to ${notAfter.toISOString()}`,
+    );
   }
   return {
     cert,
@@ -92,8 +102,14 @@ export type SignerCheck = { ok: true; signer: SignerMaterial } | { ok: false; re
  * Whether the saved signer can be used with this CA: readable, issued and signed by it, its key
  * matching, and not expiring within SIGNER_RENEW_DAYS.
  */
-export async function checkSigner(o: { certPem: string | undefined; keyPem: string | undefined; ca: CaMaterial; now: Date }): Promise<SignerCheck> {
-  if (o.certPem === undefined || o.keyPem === undefined) return { ok: false, reason: `${o.certPem === undefined ? 'signer.pem' : 'signer.key'} does not exist` };
+export async function checkSigner(o: {
+  certPem: string | undefined;
+  keyPem: string | undefined;
+  ca: CaMaterial;
+  now: Date;
+}): Promise<SignerCheck> {
+  if (o.certPem === undefined || o.keyPem === undefined)
+    return { ok: false, reason: `${o.certPem === undefined ? 'signer.pem' : 'signer.key'} does not exist` };
   let certDer: Uint8Array;
   let key: SigningKey;
   let x509: X509Certificate;
@@ -105,16 +121,24 @@ export async function checkSigner(o: { certPem: string | undefined; keyPem: stri
     return { ok: false, reason: (err as Error).message };
   }
   const caX509 = new X509Certificate(Buffer.from(o.ca.chainDer[0] as Uint8Array));
-  if (!x509.checkIssued(caX509) || !x509.verify(caX509.publicKey)) return { ok: false, reason: `signer.pem was not issued by the CA "${o.ca.subject}"` };
+  if (!x509.checkIssued(caX509) || !x509.verify(caX509.publicKey))
+    return { ok: false, reason: `signer.pem was not issued by the CA "${o.ca.subject}"` };
   if (!x509.checkPrivateKey(key.keyObject)) return { ok: false, reason: 'signer.key does not belong to signer.pem' };
-  if (key.keyObject.asymmetricKeyType !== 'rsa') return { ok: false, reason: `signer.key is an ${key.description} key; deployment specifications are signed with RSA` };
+  if (key.keyObject.asymmetricKeyType !== 'rsa')
+    return { ok: false, reason: `signer.key is an ${key.description} key; deployment specifications are signed with RSA` };
   const cert = pkijs.Certificate.fromBER(certDer);
   const notAfter = cert.notAfter.value;
   const notBefore = cert.notBefore.value;
   if (o.now < notBefore) return { ok: false, reason: `signer.pem is not valid before ${notBefore.toISOString()}` };
   const daysLeft = (notAfter.getTime() - o.now.getTime()) / DAY_MS;
   if (daysLeft < SIGNER_RENEW_DAYS) {
-    return { ok: false, reason: daysLeft <= 0 ? `signer.pem expired at ${notAfter.toISOString()}` : `signer.pem expires at ${notAfter.toISOString()}, within ${SIGNER_RENEW_DAYS} days` };
+    return {
+      ok: false,
+      reason:
+        daysLeft <= 0
+          ? `signer.pem expired at ${notAfter.toISOString()}`
+          : `signer.pem expires at ${notAfter.toISOString()}, within ${SIGNER_RENEW_DAYS} days`,
+    };
   }
   return { ok: true, signer: { certDer, key, subject: formatName(cert.subject), notAfter } };
 }

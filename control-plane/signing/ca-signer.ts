@@ -54,7 +54,9 @@ export async function createSpecSigner(opts: SpecSignerOptions): Promise<SpecSig
   await chmod(dir, 0o700);
 
   if ((opts.caCertFile === undefined) !== (opts.caKeyFile === undefined)) {
-    throw new Error('A CA for signing deployment specifications needs both its certificate file and its private key file; give both or neither');
+    throw new Error(
+      'A CA for signing deployment specifications needs both its certificate file and its private key file; give both or neither',
+    );
   }
   const now = clock();
   let ca: CaMaterial;
@@ -68,14 +70,20 @@ export async function createSpecSigner(opts: SpecSignerOptions): Promise<SpecSig
       keySource: opts.caKeyFile,
       now,
     });
-    log.info({ ca: ca.subject, caFile: caCertificatePath, notAfter: ca.notAfter.toISOString() }, `Signing deployment specifications with the given CA "${ca.subject}" (${caCertificatePath})`);
+    log.info(
+      { ca: ca.subject, caFile: caCertificatePath, notAfter: ca.notAfter.toISOString() },
+      `Signing deployment specifications with the given CA "${ca.subject}" (${caCertificatePath})`,
+    );
   } else {
     caCertificatePath = join(dir, CA_CERT_FILE);
     ca = await ownCa(dir, now, log);
   }
   const daysLeft = (ca.notAfter.getTime() - now.getTime()) / DAY_MS;
   if (daysLeft < SIGNER_RENEW_DAYS) {
-    log.warn({ ca: ca.subject, notAfter: ca.notAfter.toISOString() }, `The CA "${ca.subject}" expires at ${ca.notAfter.toISOString()}; replace it (and agents' :deployment_spec_ca_file:) before then`);
+    log.warn(
+      { ca: ca.subject, notAfter: ca.notAfter.toISOString() },
+      `The CA "${ca.subject}" expires at ${ca.notAfter.toISOString()}; replace it (and agents' :deployment_spec_ca_file:) before then`,
+    );
   }
 
   const signer = await ensureSigner(dir, ca, now, log);
@@ -101,7 +109,9 @@ async function ownCa(dir: string, now: Date, log: Logger): Promise<CaMaterial> {
   }
   if (certPem !== undefined || keyPem !== undefined) {
     const [has, missing] = certPem !== undefined ? [certPath, keyPath] : [keyPath, certPath];
-    throw new Error(`${has} exists but ${missing} does not; restore the missing file, or move both away to create a new CA (agents must then trust the new ${CA_CERT_FILE})`);
+    throw new Error(
+      `${has} exists but ${missing} does not; restore the missing file, or move both away to create a new CA (agents must then trust the new ${CA_CERT_FILE})`,
+    );
   }
 
   const { key, publicKey, pkcs8 } = await generateRsaKey();
@@ -110,7 +120,10 @@ async function ownCa(dir: string, now: Date, log: Logger): Promise<CaMaterial> {
   await writeFile(keyPath, toPem('PRIVATE KEY', pkcs8), SECRET_MODE);
   await writeFile(certPath, newCertPem, PUBLIC_MODE);
   const ca = await loadCa({ certPem: newCertPem, keyPem: toPem('PRIVATE KEY', pkcs8), certSource: certPath, keySource: keyPath, now });
-  log.info({ ca: ca.subject, caFile: certPath, notAfter: ca.notAfter.toISOString() }, `Created the control plane CA "${ca.subject}" in ${certPath}; agents trust it with :deployment_spec_ca_file: ${certPath}`);
+  log.info(
+    { ca: ca.subject, caFile: certPath, notAfter: ca.notAfter.toISOString() },
+    `Created the control plane CA "${ca.subject}" in ${certPath}; agents trust it with :deployment_spec_ca_file: ${certPath}`,
+  );
   return ca;
 }
 
@@ -123,12 +136,22 @@ async function ensureSigner(dir: string, ca: CaMaterial, now: Date, log: Logger)
   if (keyPem !== undefined) await tightenMode(keyPath, log);
   const check = await checkSigner({ certPem, keyPem, ca, now });
   if (check.ok) {
-    log.debug({ signer: check.signer.subject, notAfter: check.signer.notAfter.toISOString() }, 'Loaded the deployment specification signer');
+    log.debug(
+      { signer: check.signer.subject, notAfter: check.signer.notAfter.toISOString() },
+      'Loaded the deployment specification signer',
+    );
     return check.signer;
   }
 
   const { key, publicKey, pkcs8 } = await generateRsaKey();
-  const der = await issueCertificate({ profile: 'signer', subject: localName(SIGNER_COMMON_NAME), publicKey, issuer: ca.issuer, now, notAfterLimit: ca.notAfter });
+  const der = await issueCertificate({
+    profile: 'signer',
+    subject: localName(SIGNER_COMMON_NAME),
+    publicKey,
+    issuer: ca.issuer,
+    now,
+    notAfterLimit: ca.notAfter,
+  });
   await writeFile(keyPath, toPem('PRIVATE KEY', pkcs8), SECRET_MODE);
   await writeFile(certPath, toPem('CERTIFICATE', der), PUBLIC_MODE);
   const cert = pkijs.Certificate.fromBER(der);
@@ -136,7 +159,9 @@ async function ensureSigner(dir: string, ca: CaMaterial, now: Date, log: Logger)
   const first = certPem === undefined && keyPem === undefined;
   log.info(
     { signer: signer.subject, ca: ca.subject, notAfter: signer.notAfter.toISOString(), reason: check.reason },
-    first ? `Issued the deployment specification signer "${signer.subject}" (valid to ${signer.notAfter.toISOString()})` : `Re-issued the deployment specification signer "${signer.subject}" because ${check.reason} (valid to ${signer.notAfter.toISOString()})`,
+    first
+      ? `Issued the deployment specification signer "${signer.subject}" (valid to ${signer.notAfter.toISOString()})`
+      : `Re-issued the deployment specification signer "${signer.subject}" because ${check.reason} (valid to ${signer.notAfter.toISOString()})`,
   );
   return signer;
 }

@@ -71,7 +71,8 @@ const INTEGER_1 = new Uint8Array([0x02, 0x01, 0x01]);
 const NULL = new Uint8Array([0x05, 0x00]);
 
 export function createCmsSigner(o: CmsSignerOptions): CmsSign {
-  if (o.key.keyObject.asymmetricKeyType !== 'rsa') throw new Error(`The deployment specification signer key must be RSA, not ${o.key.description}`);
+  if (o.key.keyObject.asymmetricKeyType !== 'rsa')
+    throw new Error(`The deployment specification signer key must be RSA, not ${o.key.description}`);
   const signerCert = pkijs.Certificate.fromBER(o.signerCertDer);
   const sha256 = tlv(SEQUENCE, oid(OID.sha256), NULL);
   const signatureAlgorithm = tlv(SEQUENCE, oid(OID.sha256WithRSAEncryption), NULL);
@@ -92,7 +93,15 @@ export function createCmsSigner(o: CmsSignerOptions): CmsSign {
     ]);
     // The signature covers the attributes encoded as a SET; the SignerInfo carries them as [0].
     const signature = new Uint8Array(await webcrypto.subtle.sign('RSASSA-PKCS1-v1_5', o.key.cryptoKey, tlv(SET, ...attributes)));
-    const signerInfo = tlv(SEQUENCE, INTEGER_1, sid, sha256, tlv(CONTEXT_0, ...attributes), signatureAlgorithm, tlv(OCTET_STRING, signature));
+    const signerInfo = tlv(
+      SEQUENCE,
+      INTEGER_1,
+      sid,
+      sha256,
+      tlv(CONTEXT_0, ...attributes),
+      signatureAlgorithm,
+      tlv(OCTET_STRING, signature),
+    );
     const encapContentInfo = tlv(SEQUENCE, dataOid, tlv(CONTEXT_0, tlv(OCTET_STRING, bytes)));
     const signedData = tlv(SEQUENCE, INTEGER_1, digestAlgorithms, encapContentInfo, certificateSet, tlv(SET, signerInfo));
     return tlv(SEQUENCE, signedDataOid, tlv(CONTEXT_0, signedData));

@@ -37,7 +37,10 @@ export const subtle = (): webcrypto.SubtleCrypto => webcrypto.subtle;
 
 /** A fresh RSA 2048 key pair; returns the private key's PKCS#8 DER so it can be saved once. */
 export async function generateRsaKey(): Promise<{ key: SigningKey; publicKey: CryptoKey; pkcs8: Uint8Array }> {
-  const pair = await subtle().generateKey({ ...RSA_ALGORITHM, modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]) }, true, ['sign', 'verify']);
+  const pair = await subtle().generateKey({ ...RSA_ALGORITHM, modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]) }, true, [
+    'sign',
+    'verify',
+  ]);
   const pkcs8 = new Uint8Array(await subtle().exportKey('pkcs8', pair.privateKey));
   // Re-import non-extractable for use, so the long-lived handle cannot be exported again.
   const key = await signingKeyFromPkcs8(pkcs8);
@@ -51,7 +54,9 @@ export async function generateRsaKey(): Promise<{ key: SigningKey; publicKey: Cr
 export async function readPrivateKeyPem(pem: string, source: string): Promise<{ key: SigningKey; pkcs8: Uint8Array }> {
   const labels = pemLabels(pem);
   if (labels.includes('ENCRYPTED PRIVATE KEY') || /Proc-Type:\s*4,ENCRYPTED/.test(pem)) {
-    throw new Error(`${source}: the private key is encrypted; give an unencrypted PKCS#8 key (openssl pkey -in KEY -out key.pem) and protect the file with mode 0600`);
+    throw new Error(
+      `${source}: the private key is encrypted; give an unencrypted PKCS#8 key (openssl pkey -in KEY -out key.pem) and protect the file with mode 0600`,
+    );
   }
   if (!labels.some((l) => l.endsWith('PRIVATE KEY'))) {
     const found = labels.length === 0 ? 'no PEM block' : `PEM blocks ${labels.map((l) => `"${l}"`).join(', ')}`;
@@ -80,9 +85,14 @@ export async function signingKeyFromPkcs8(pkcs8: Uint8Array, source = 'private k
   }
   if (type === 'ec') {
     const curve = CURVES[details.namedCurve ?? ''];
-    if (!curve) throw new Error(`${source}: EC curve "${details.namedCurve ?? '?'}" is not supported; use P-256, P-384 or P-521, or an RSA key`);
-    const cryptoKey = await subtle().importKey('pkcs8', toArrayBuffer(pkcs8), { name: 'ECDSA', namedCurve: curve.webName }, false, ['sign']);
+    if (!curve)
+      throw new Error(`${source}: EC curve "${details.namedCurve ?? '?'}" is not supported; use P-256, P-384 or P-521, or an RSA key`);
+    const cryptoKey = await subtle().importKey('pkcs8', toArrayBuffer(pkcs8), { name: 'ECDSA', namedCurve: curve.webName }, false, [
+      'sign',
+    ]);
     return { cryptoKey, keyObject, hash: curve.hash, description: `EC ${curve.webName}` };
   }
-  throw new Error(`${source}: ${type ?? 'unknown'} keys are not supported for signing; use an RSA (2048 bits or more) or EC P-256/384/521 key`);
+  throw new Error(
+    `${source}: ${type ?? 'unknown'} keys are not supported for signing; use an RSA (2048 bits or more) or EC P-256/384/521 key`,
+  );
 }

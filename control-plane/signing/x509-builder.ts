@@ -153,7 +153,8 @@ export function caProblems(cert: pkijs.Certificate): string | undefined {
   if (ku instanceof asn1js.BitString) {
     const bytes = ku.valueBlock.valueHexView;
     const bit = KEY_USAGE.keyCertSign;
-    if ((((bytes[bit >> 3] ?? 0) << (bit & 7)) & 0x80) === 0) return 'its keyUsage does not include keyCertSign, so it may not issue certificates';
+    if ((((bytes[bit >> 3] ?? 0) << (bit & 7)) & 0x80) === 0)
+      return 'its keyUsage does not include keyCertSign, so it may not issue certificates';
   }
   return undefined;
 }

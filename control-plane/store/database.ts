@@ -15,13 +15,17 @@ export function openDatabase(file: string): Db {
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
-  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (module TEXT NOT NULL, step INTEGER NOT NULL, applied_at TEXT NOT NULL, PRIMARY KEY (module, step))');
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS schema_migrations (module TEXT NOT NULL, step INTEGER NOT NULL, applied_at TEXT NOT NULL, PRIMARY KEY (module, step))',
+  );
   return db;
 }
 
 /** Run `steps[i]` (SQL text, may hold several statements) for each i not yet applied to `module`. */
 export function migrate(db: Db, module: string, steps: readonly string[]): void {
-  const applied = new Set((db.prepare('SELECT step FROM schema_migrations WHERE module = ?').all(module) as { step: number }[]).map((r) => r.step));
+  const applied = new Set(
+    (db.prepare('SELECT step FROM schema_migrations WHERE module = ?').all(module) as { step: number }[]).map((r) => r.step),
+  );
   const record = db.prepare('INSERT INTO schema_migrations (module, step, applied_at) VALUES (?, ?, ?)');
   steps.forEach((sql, step) => {
     if (applied.has(step)) return;

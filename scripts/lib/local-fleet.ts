@@ -69,7 +69,13 @@ export async function createFleetAgent(o: FleetAgentOptions): Promise<FleetAgent
   const onPrem = join(root, 'codedeploy.onpremises.yml');
   await writeFile(
     onPrem,
-    [`region: ${o.region ?? 'us-east-1'}`, `iam_user_arn: ${iamUserArn}`, `aws_access_key_id: AKIDLOCAL${o.name.replace(/[^A-Za-z0-9]/g, '').toUpperCase()}`, 'aws_secret_access_key: local-secret-not-checked', ''].join('\n'),
+    [
+      `region: ${o.region ?? 'us-east-1'}`,
+      `iam_user_arn: ${iamUserArn}`,
+      `aws_access_key_id: AKIDLOCAL${o.name.replace(/[^A-Za-z0-9]/g, '').toUpperCase()}`,
+      'aws_secret_access_key: local-secret-not-checked',
+      '',
+    ].join('\n'),
     { mode: 0o600 },
   );
   const configFile = join(root, 'codedeployagent.yml');

@@ -69,12 +69,20 @@ describe('agent SIGKILLed at each stage, restarted while the control plane is do
       expect(check.problems, explained).toEqual([]);
       if (info.status === 'Failed') {
         const failedEvents = (await env.api.lifecycleEvents(deploymentId, INSTANCE)).filter((e) => e.status === 'Failed');
-        expect(failedEvents.map((e) => e.lifecycleEventName), explained).toEqual([c.event]);
+        expect(
+          failedEvents.map((e) => e.lifecycleEventName),
+          explained,
+        ).toEqual([c.event]);
         expect(failedEvents[0]?.diagnostics?.message ?? '', explained).toMatch(RESTART_MESSAGE);
-        const failure = env.proxy.records().find((r) => r.op === 'PutHostCommandComplete' && r.status === 200 && r.commandName === c.event && r.commandStatus === 'Failed');
+        const failure = env.proxy
+          .records()
+          .find((r) => r.op === 'PutHostCommandComplete' && r.status === 200 && r.commandName === c.event && r.commandStatus === 'Failed');
         expect(failure?.diagnostics?.error_code, explained).toBe(RESTART_CODE);
       }
-      const ran = (await readFile(join(markers, 'ran.log'), 'utf8').catch(() => '')).split('\n').filter(Boolean).map((l) => l.split(' ')[0]);
+      const ran = (await readFile(join(markers, 'ran.log'), 'utf8').catch(() => ''))
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.split(' ')[0]);
       expect(new Set(ran).size, `no hook ran twice: ${ran.join(', ')}`).toBe(ran.length);
       expect(env.agent.running, 'the restarted agent is still running').toBe(true);
     });

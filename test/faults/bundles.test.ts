@@ -100,8 +100,16 @@ async function deployByLocal(s: Scenario, shape: Shape): Promise<void> {
 // One concurrent block, the longest (100k entries) first, so they overlap with the rest.
 describe('bundle shapes, by the daemon through the control plane and by codedeploy-local', () => {
   const all = [
-    ...DAEMON_SHAPES.map((shape) => ({ label: `daemon: ${shape.name}`, run: (s: Scenario) => deployByDaemon(s, shape), long: shape.name.includes('100k') })),
-    ...LOCAL_SHAPES.map((shape) => ({ label: `local: ${shape.name}`, run: (s: Scenario) => deployByLocal(s, shape), long: shape.name.includes('100k') })),
+    ...DAEMON_SHAPES.map((shape) => ({
+      label: `daemon: ${shape.name}`,
+      run: (s: Scenario) => deployByDaemon(s, shape),
+      long: shape.name.includes('100k'),
+    })),
+    ...LOCAL_SHAPES.map((shape) => ({
+      label: `local: ${shape.name}`,
+      run: (s: Scenario) => deployByLocal(s, shape),
+      long: shape.name.includes('100k'),
+    })),
   ];
   for (const c of [...all.filter((x) => x.long), ...all.filter((x) => !x.long)]) {
     scenario(c.label, { timeoutSeconds: 240, concurrent: true }, (s) => c.run(s));

@@ -61,7 +61,10 @@ describe('control plane killed and restarted at each stage of a deployment', () 
       const check = checkCompletions(env.proxy.records());
       expect(check.problems, await env.describe()).toEqual([]);
       expect(check.handedOut.size).toBe(11);
-      const ran = (await readFile(join(markers, 'ran.log'), 'utf8')).split('\n').filter(Boolean).map((l) => l.split(' ')[0]);
+      const ran = (await readFile(join(markers, 'ran.log'), 'utf8'))
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.split(' ')[0]);
       expect(ran, 'each hook ran exactly once').toEqual(FIRST_DEPLOYMENT_HOOKS);
       expect(env.agent.running, 'the agent is still running').toBe(true);
     });

@@ -44,7 +44,10 @@ describe('disk full', () => {
     expect(checkCompletions(env.proxy.records()).problems, explained).toEqual([]);
     expect(env.agent.running, `the daemon stays up\n${await env.agent.describe()}`).toBe(true);
     const left = await listAll(rootDir);
-    expect(left.filter((p) => /\.part-|bundle\.tar$/.test(p)), 'no partial bundle left in root_dir').toEqual([]);
+    expect(
+      left.filter((p) => /\.part-|bundle\.tar$/.test(p)),
+      'no partial bundle left in root_dir',
+    ).toEqual([]);
 
     s.step('deploying a small revision after the failure');
     const small = await buildHookApp(s.dir, { destination: join(s.dir, 'dest'), markers, blobBytes: 16 * 1024, name: 'small' });
@@ -73,7 +76,10 @@ describe('disk full', () => {
     expect(env.agent.running, `the daemon stays up\n${await env.agent.describe()}`).toBe(true);
 
     const left = await listAll(dest);
-    expect(left.filter((p) => /(^|\/)\.cda-.*\.tmp$/.test(p)), 'no temp file left at the destination').toEqual([]);
+    expect(
+      left.filter((p) => /(^|\/)\.cda-.*\.tmp$/.test(p)),
+      'no temp file left at the destination',
+    ).toEqual([]);
     expect(left, 'the file that did not fit is not there half-written').not.toContain('blob.bin');
     for (const p of left.filter((x) => x === 'version.txt')) expect(await readFile(join(dest, p), 'utf8')).toBe('hook-app\n');
   });

@@ -19,7 +19,18 @@ async function revision(dir: string, tag: string, destination: string): Promise<
   await mkdir(join(src, 'scripts'), { recursive: true });
   await writeFile(
     join(src, 'appspec.yml'),
-    ['version: 0.0', 'os: linux', 'files:', '  - source: app', `    destination: ${destination}`, 'file_exists_behavior: OVERWRITE', 'hooks:', '  BeforeInstall:', '    - location: scripts/wait.sh', ''].join('\n'),
+    [
+      'version: 0.0',
+      'os: linux',
+      'files:',
+      '  - source: app',
+      `    destination: ${destination}`,
+      'file_exists_behavior: OVERWRITE',
+      'hooks:',
+      '  BeforeInstall:',
+      '    - location: scripts/wait.sh',
+      '',
+    ].join('\n'),
   );
   await writeFile(join(src, 'scripts', 'wait.sh'), '#!/bin/sh\nsleep 1\n');
   await chmod(join(src, 'scripts', 'wait.sh'), 0o755);
@@ -88,7 +99,9 @@ describe('two codedeploy-local runs into one deployment group', () => {
     ]) {
       if (x.run.code !== 0) {
         expect(x.run.code, both).toBe(1);
-        expect(`${x.run.stdout}${x.run.stderr}`, `run ${x.name} was refused with a clear message\n${both}`).toMatch(/another|already|in progress|lock|busy/i);
+        expect(`${x.run.stdout}${x.run.stderr}`, `run ${x.name} was refused with a clear message\n${both}`).toMatch(
+          /another|already|in progress|lock|busy/i,
+        );
       }
     }
     // With both successful (one waited), the one that finished last installed last.

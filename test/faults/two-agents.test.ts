@@ -21,7 +21,11 @@ describe('two agents started on one host', () => {
     const bundle = await buildHookApp(s.dir, { destination: join(s.dir, 'dest'), markers });
     await writeFile(join(markers, 'hold'), 'held by the scenario\n');
     const { eTag } = await env.api.upload('hook-app.tgz', bundle);
-    const inHook = atStage({ kind: 'hook', event: 'BeforeInstall' }, { proxy: env.proxy, markers, stop: () => s.expired }, async () => undefined);
+    const inHook = atStage(
+      { kind: 'hook', event: 'BeforeInstall' },
+      { proxy: env.proxy, markers, stop: () => s.expired },
+      async () => undefined,
+    );
     const deploymentId = await env.api.createDeployment('hook-app.tgz', 'tgz', eTag);
     s.step('waiting for the first agent to be inside BeforeInstall');
     await env.reached(inHook, 'the BeforeInstall hook');
@@ -40,7 +44,7 @@ describe('two agents started on one host', () => {
     expect(took, 'the second agent gives up at once').toBeLessThan(10_000);
 
     expect(env.agent.running, 'the first agent still runs').toBe(true);
-    expect((await readFile(env.agent.pidFile, 'utf8')).trim(), 'the pid file is the first agent\'s').toBe(String(firstPid));
+    expect((await readFile(env.agent.pidFile, 'utf8')).trim(), "the pid file is the first agent's").toBe(String(firstPid));
     const status = await env.agent.status();
     expect(status.code, `status: ${status.stdout}${status.stderr}`).toBe(0);
     expect(status.report?.running).toBe(true);
@@ -53,7 +57,10 @@ describe('two agents started on one host', () => {
     const info = await env.waitForEnd(deploymentId, 60_000);
     expect(info.status, await env.explain(deploymentId)).toBe('Succeeded');
     expect(checkCompletions(env.proxy.records()).problems).toEqual([]);
-    const ran = (await readFile(join(markers, 'ran.log'), 'utf8')).split('\n').filter(Boolean).map((l) => l.split(' ')[0]);
+    const ran = (await readFile(join(markers, 'ran.log'), 'utf8'))
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split(' ')[0]);
     expect(ran).toEqual(FIRST_DEPLOYMENT_HOOKS);
   });
 });

@@ -222,7 +222,7 @@ export function writeManyEntryZip(out: string, count: number): string {
   };
   const flush = (): void => {
     const all = Buffer.concat(pending);
-    for (let done = 0; done < all.length; ) done += writeSync(fd, all, done);
+    for (let done = 0; done < all.length;) done += writeSync(fd, all, done);
     pending = [];
     pendingBytes = 0;
   };

@@ -137,7 +137,15 @@ export async function startCommandsServer(opts: CommandsServerOptions = {}): Pro
       body = undefined;
     }
     const problem = verifySignature ? await checkSignature(req, rawBody, credentials, region, signingName) : undefined;
-    const call: RecordedCall = { operation, target, body, rawBody, headers: req.headers, time: Date.now(), signatureValid: problem === undefined };
+    const call: RecordedCall = {
+      operation,
+      target,
+      body,
+      rawBody,
+      headers: req.headers,
+      time: Date.now(),
+      signatureValid: problem === undefined,
+    };
     recorded.push(call);
 
     if (problem) {
@@ -296,7 +304,13 @@ async function checkSignature(
   const [, y, mo, d, h, mi, s] = dm.map(Number) as number[];
   const signingDate = new Date(Date.UTC(y ?? 0, (mo ?? 1) - 1, d, h, mi, s));
   const url = new URL(req.url ?? '/', 'http://placeholder');
-  const request = new HttpRequest({ method: req.method ?? 'POST', hostname: headers.host ?? '', path: url.pathname, headers, body: rawBody });
+  const request = new HttpRequest({
+    method: req.method ?? 'POST',
+    hostname: headers.host ?? '',
+    path: url.pathname,
+    headers,
+    body: rawBody,
+  });
   const signer = new SignatureV4({ credentials, region, service, sha256: Sha256 });
   const signed = await signer.sign(request, { signingDate });
   const expected = Buffer.from(String(signed.headers.authorization));

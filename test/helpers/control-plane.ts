@@ -49,7 +49,10 @@ export interface UploadedRevision {
  * Tar+gzip the fleet app (optionally with app/fail-on listing hosts whose ValidateService fails,
  * and a version marker) and put it into the bucket (created if needed).
  */
-export async function uploadFleetApp(s3: S3Client, opts: { bucket?: string; key?: string; failOn?: string[]; version?: string } = {}): Promise<UploadedRevision> {
+export async function uploadFleetApp(
+  s3: S3Client,
+  opts: { bucket?: string; key?: string; failOn?: string[]; version?: string } = {},
+): Promise<UploadedRevision> {
   const bucket = opts.bucket ?? 'revisions';
   const key = opts.key ?? 'fleet-app.tgz';
   const staging = await suiteTempDir('cda-fleet-app-');
@@ -66,7 +69,10 @@ export async function uploadFleetApp(s3: S3Client, opts: { bucket?: string; key?
 }
 
 export function s3Revision(r: UploadedRevision) {
-  return { revisionType: 'S3' as const, s3Location: { bucket: r.bucket, key: r.key, bundleType: 'tgz' as const, version: r.version, eTag: r.eTag } };
+  return {
+    revisionType: 'S3' as const,
+    s3Location: { bucket: r.bucket, key: r.key, bundleType: 'tgz' as const, version: r.version, eTag: r.eTag },
+  };
 }
 
 export async function createAppAndGroup(
@@ -120,7 +126,9 @@ export async function startFleet(
       env: { FLEET_HOST: name, FLEET_PROOF: proofFile, ...(opts.env ?? {}) },
     });
     await deploy.send(new RegisterOnPremisesInstanceCommand({ instanceName: name, iamUserArn: agent.iamUserArn }));
-    await deploy.send(new AddTagsToOnPremisesInstancesCommand({ instanceNames: [name], tags: [{ Key: 'fleet', Value: opts.tag ?? 'fleet' }] }));
+    await deploy.send(
+      new AddTagsToOnPremisesInstancesCommand({ instanceNames: [name], tags: [{ Key: 'fleet', Value: opts.tag ?? 'fleet' }] }),
+    );
     agent.start();
     agents.push(agent);
   }

@@ -76,7 +76,16 @@ export async function startDaemonHost(options: DaemonHostOptions = {}): Promise<
   });
 
   const onPrem = join(root, 'codedeploy.onpremises.yml');
-  await writeFile(onPrem, [`region: us-east-1`, `iam_user_arn: ${HOST_ARN}`, `aws_access_key_id: ${creds.accessKeyId}`, `aws_secret_access_key: ${creds.secretAccessKey}`, ''].join('\n'));
+  await writeFile(
+    onPrem,
+    [
+      `region: us-east-1`,
+      `iam_user_arn: ${HOST_ARN}`,
+      `aws_access_key_id: ${creds.accessKeyId}`,
+      `aws_secret_access_key: ${creds.secretAccessKey}`,
+      '',
+    ].join('\n'),
+  );
   const configFile = join(root, 'codedeployagent.yml');
   await writeFile(
     configFile,
@@ -103,10 +112,16 @@ export async function startDaemonHost(options: DaemonHostOptions = {}): Promise<
   let stderr = '';
 
   const completes = (id?: string) =>
-    server.calls('PutHostCommandComplete').filter((c) => id === undefined || (c.body as { HostCommandIdentifier?: string }).HostCommandIdentifier === id);
+    server
+      .calls('PutHostCommandComplete')
+      .filter((c) => id === undefined || (c.body as { HostCommandIdentifier?: string }).HostCommandIdentifier === id);
 
   const waitForComplete = (id: string, timeoutMs = 30_000): Promise<RecordedCall> =>
-    waitFor(`PutHostCommandComplete for ${id}`, () => completes(id)[0], { timeoutMs, intervalMs: 20, details: () => `agent stderr:\n${stderr}` });
+    waitFor(`PutHostCommandComplete for ${id}`, () => completes(id)[0], {
+      timeoutMs,
+      intervalMs: 20,
+      details: () => `agent stderr:\n${stderr}`,
+    });
 
   const host: DaemonHost = {
     root,
@@ -168,4 +183,16 @@ export function localSpec(deploymentId: string, groupId: string, location: strin
   };
 }
 
-export const FULL_LIFECYCLE = ['BeforeBlockTraffic', 'AfterBlockTraffic', 'ApplicationStop', 'DownloadBundle', 'BeforeInstall', 'Install', 'AfterInstall', 'ApplicationStart', 'ValidateService', 'BeforeAllowTraffic', 'AfterAllowTraffic'];
+export const FULL_LIFECYCLE = [
+  'BeforeBlockTraffic',
+  'AfterBlockTraffic',
+  'ApplicationStop',
+  'DownloadBundle',
+  'BeforeInstall',
+  'Install',
+  'AfterInstall',
+  'ApplicationStart',
+  'ValidateService',
+  'BeforeAllowTraffic',
+  'AfterAllowTraffic',
+];

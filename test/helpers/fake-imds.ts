@@ -100,7 +100,16 @@ export async function startFakeImds(options: FakeImdsOptions = {}): Promise<Fake
   const pad = (value: string): string => (options.padValues ? `  \n${value} \n\n` : value);
 
   function values(path: string): { status: number; body: string; json?: boolean } {
-    const document = { accountId, architecture: 'x86_64', availabilityZone: `${region}a`, imageId: 'ami-12345678', instanceId, instanceType: 't3.micro', region, version: '2017-09-30' };
+    const document = {
+      accountId,
+      architecture: 'x86_64',
+      availabilityZone: `${region}a`,
+      imageId: 'ami-12345678',
+      instanceId,
+      instanceType: 't3.micro',
+      region,
+      version: '2017-09-30',
+    };
     switch (path) {
       case '/latest/meta-data':
       case '/latest/meta-data/':
@@ -127,7 +136,9 @@ export async function startFakeImds(options: FakeImdsOptions = {}): Promise<Fake
   }
 
   function takeFailure(method: string, path: string): number | undefined {
-    const rule = failures.find((r) => r.count > 0 && (!r.method || r.method === method) && (!r.pathPrefix || path.startsWith(r.pathPrefix)));
+    const rule = failures.find(
+      (r) => r.count > 0 && (!r.method || r.method === method) && (!r.pathPrefix || path.startsWith(r.pathPrefix)),
+    );
     if (!rule) return undefined;
     rule.count -= 1;
     return rule.status ?? 500;

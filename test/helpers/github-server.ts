@@ -84,7 +84,11 @@ export async function startGitHubServer(options: GitHubServerOptions): Promise<G
   };
 
   const notFound = (res: http.ServerResponse): number => {
-    const body = JSON.stringify({ message: 'Not Found', documentation_url: 'https://docs.github.com/rest/repos/contents#download-a-repository-archive-tar', status: '404' });
+    const body = JSON.stringify({
+      message: 'Not Found',
+      documentation_url: 'https://docs.github.com/rest/repos/contents#download-a-repository-archive-tar',
+      status: '404',
+    });
     res.writeHead(404, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
     res.end(body);
     return 404;

@@ -31,7 +31,14 @@ export async function localHost(extraConfig: string[] = []): Promise<LocalHost> 
   const configFile = join(root, 'codedeployagent.yml');
   await writeFile(
     configFile,
-    [`:root_dir: ${rootDir}`, `:log_dir: ${join(root, 'log')}`, `:working_directory: ${workDir}`, ':hook_output_drain_seconds: 1', ...extraConfig, ''].join('\n'),
+    [
+      `:root_dir: ${rootDir}`,
+      `:log_dir: ${join(root, 'log')}`,
+      `:working_directory: ${workDir}`,
+      ':hook_output_drain_seconds: 1',
+      ...extraConfig,
+      '',
+    ].join('\n'),
   );
   const proofFile = join(root, 'executed_proof_file');
   return {
@@ -90,6 +97,7 @@ export async function sampleAppGitRepo(): Promise<{ dir: string; sha: string }> 
   const { createTestGitRepo } = await import('./github-server.js');
   const dir = await tempDir('cda-git-');
   const files: Record<string, string> = {};
-  for (const name of ['appspec.yml', 'app/hello.txt', 'scripts/hook.sh']) files[name] = await readFile(join(FIXTURES, 'sample-app', name), 'utf8');
+  for (const name of ['appspec.yml', 'app/hello.txt', 'scripts/hook.sh'])
+    files[name] = await readFile(join(FIXTURES, 'sample-app', name), 'utf8');
   return { dir, sha: await createTestGitRepo(dir, files) };
 }

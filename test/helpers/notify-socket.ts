@@ -58,4 +58,3 @@ export async function notifySocket(): Promise<{ path: string; received: () => Da
   });
   return { path, received: () => [...datagrams] };
 }
-

@@ -25,7 +25,13 @@ export interface S3Server {
 export async function startS3Server(bucket: string): Promise<S3Server> {
   const S3rver = createRequire(import.meta.url)('s3rver') as new (o: object) => S3rverInstance;
   const dir = await tempDir('cda-s3rver-');
-  const server = new S3rver({ port: 0, address: '127.0.0.1', directory: dir, silent: true, configureBuckets: [{ name: bucket, configs: [] }] });
+  const server = new S3rver({
+    port: 0,
+    address: '127.0.0.1',
+    directory: dir,
+    silent: true,
+    configureBuckets: [{ name: bucket, configs: [] }],
+  });
   const { port } = await server.run();
   const endpoint = `http://127.0.0.1:${port}`;
   const client = new S3Client({ region: 'us-east-1', endpoint, forcePathStyle: true, credentials: { ...S3RVER_CREDENTIALS } });

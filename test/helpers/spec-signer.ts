@@ -45,8 +45,22 @@ export interface SpecSigner {
 const openssl = (args: string[], cwd: string, input?: string | Buffer): Buffer =>
   execFileSync('openssl', args, { cwd, input, stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 16 * 1024 * 1024 });
 
-const CA_EXT = ['[ca]', 'basicConstraints = critical, CA:TRUE', 'keyUsage = critical, keyCertSign, cRLSign', 'subjectKeyIdentifier = hash', 'authorityKeyIdentifier = keyid:always', ''].join('\n');
-const LEAF_EXT = ['[leaf]', 'basicConstraints = critical, CA:FALSE', 'keyUsage = critical, digitalSignature, nonRepudiation', 'subjectKeyIdentifier = hash', 'authorityKeyIdentifier = keyid:always', ''].join('\n');
+const CA_EXT = [
+  '[ca]',
+  'basicConstraints = critical, CA:TRUE',
+  'keyUsage = critical, keyCertSign, cRLSign',
+  'subjectKeyIdentifier = hash',
+  'authorityKeyIdentifier = keyid:always',
+  '',
+].join('\n');
+const LEAF_EXT = [
+  '[leaf]',
+  'basicConstraints = critical, CA:FALSE',
+  'keyUsage = critical, digitalSignature, nonRepudiation',
+  'subjectKeyIdentifier = hash',
+  'authorityKeyIdentifier = keyid:always',
+  '',
+].join('\n');
 
 /** A minimal `openssl ca` configuration, only used to give the signer explicit (past) dates. */
 function caConfig(dir: string): string {
@@ -75,28 +89,147 @@ export function createSpecSigner(options: SpecSignerOptions = {}): SpecSigner {
   const signerSubject = options.signerSubject ?? '/CN=codedeploy-signer-us-east-1.amazonaws.com';
   writeFileSync(join(dir, 'ext.cnf'), `${CA_EXT}\n${LEAF_EXT}`);
 
-  openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '3650', '-subj', `/O=${caName}/CN=${caName} Root CA`, '-sha256',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], dir);
+  openssl(
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.pem',
+      '-days',
+      '3650',
+      '-subj',
+      `/O=${caName}/CN=${caName} Root CA`,
+      '-sha256',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ],
+    dir,
+  );
 
-  openssl(['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'intermediate.key', '-out', 'intermediate.csr', '-subj', `/O=${caName}/CN=${caName} Intermediate CA`], dir);
-  openssl(['x509', '-req', '-in', 'intermediate.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'intermediate.pem', '-days', '3650', '-sha256',
-    '-extfile', 'ext.cnf', '-extensions', 'ca'], dir);
+  openssl(
+    [
+      'req',
+      '-new',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'intermediate.key',
+      '-out',
+      'intermediate.csr',
+      '-subj',
+      `/O=${caName}/CN=${caName} Intermediate CA`,
+    ],
+    dir,
+  );
+  openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      'intermediate.csr',
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      'intermediate.pem',
+      '-days',
+      '3650',
+      '-sha256',
+      '-extfile',
+      'ext.cnf',
+      '-extensions',
+      'ca',
+    ],
+    dir,
+  );
 
   openssl(['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'signer.key', '-out', 'signer.csr', '-subj', signerSubject], dir);
   if (options.signerValidity) {
     writeFileSync(join(dir, 'index.txt'), '');
     writeFileSync(join(dir, 'serial'), '1000\n');
     writeFileSync(join(dir, 'ca.cnf'), caConfig(dir));
-    openssl(['ca', '-batch', '-config', 'ca.cnf', '-cert', 'intermediate.pem', '-keyfile', 'intermediate.key', '-in', 'signer.csr', '-out', 'signer.pem', '-notext',
-      '-startdate', options.signerValidity.start, '-enddate', options.signerValidity.end, '-extensions', 'leaf'], dir);
+    openssl(
+      [
+        'ca',
+        '-batch',
+        '-config',
+        'ca.cnf',
+        '-cert',
+        'intermediate.pem',
+        '-keyfile',
+        'intermediate.key',
+        '-in',
+        'signer.csr',
+        '-out',
+        'signer.pem',
+        '-notext',
+        '-startdate',
+        options.signerValidity.start,
+        '-enddate',
+        options.signerValidity.end,
+        '-extensions',
+        'leaf',
+      ],
+      dir,
+    );
   } else {
-    openssl(['x509', '-req', '-in', 'signer.csr', '-CA', 'intermediate.pem', '-CAkey', 'intermediate.key', '-CAcreateserial', '-out', 'signer.pem', '-days', '825', '-sha256',
-      '-extfile', 'ext.cnf', '-extensions', 'leaf'], dir);
+    openssl(
+      [
+        'x509',
+        '-req',
+        '-in',
+        'signer.csr',
+        '-CA',
+        'intermediate.pem',
+        '-CAkey',
+        'intermediate.key',
+        '-CAcreateserial',
+        '-out',
+        'signer.pem',
+        '-days',
+        '825',
+        '-sha256',
+        '-extfile',
+        'ext.cnf',
+        '-extensions',
+        'leaf',
+      ],
+      dir,
+    );
   }
 
   const body = (content: string | object): string => (typeof content === 'string' ? content : JSON.stringify(content));
   const cms = (content: string | object, outform: 'PEM' | 'DER'): Buffer =>
-    openssl(['cms', '-sign', '-binary', '-nodetach', '-md', 'sha256', '-signer', 'signer.pem', '-inkey', 'signer.key', '-certfile', 'intermediate.pem', '-outform', outform], dir, body(content));
+    openssl(
+      [
+        'cms',
+        '-sign',
+        '-binary',
+        '-nodetach',
+        '-md',
+        'sha256',
+        '-signer',
+        'signer.pem',
+        '-inkey',
+        'signer.key',
+        '-certfile',
+        'intermediate.pem',
+        '-outform',
+        outform,
+      ],
+      dir,
+      body(content),
+    );
 
   const signer: SpecSigner = {
     dir,

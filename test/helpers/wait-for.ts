@@ -26,7 +26,11 @@ const seconds = (ms: number): string => `${ms / 1000} s`;
  * timeout, hiding a broken precondition or a failed assertion behind a long wait); running out of
  * time throws an error naming `what`, after one last look.
  */
-export async function waitFor<T>(what: string, check: () => Promise<T | false | undefined> | T | false | undefined, o: WaitOptions): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | false | undefined> | T | false | undefined,
+  o: WaitOptions,
+): Promise<T> {
   const attempt = async (): Promise<Outcome<T> | undefined> => {
     let value: T | false | undefined;
     try {

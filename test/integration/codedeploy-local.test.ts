@@ -13,7 +13,15 @@ const SAMPLE = join(FIXTURES, 'sample-app');
 const CUSTOM = join(FIXTURES, 'custom-event-app');
 const GROUP = 'test-local-deployments-folder';
 const FIRST_RUN = ['BeforeInstall', 'AfterInstall', 'ApplicationStart', 'ValidateService', 'BeforeAllowTraffic', 'AfterAllowTraffic'];
-const SAMPLE_ENTRIES = ['app', 'appspec.yml', 'appspec_override.yaml', 'appspec_override_file_exists_behavior_disallow.yaml', 'appspec_override_file_exists_behavior_overwrite.yaml', 'appspec_override_file_exists_behavior_retain.yaml', 'scripts'];
+const SAMPLE_ENTRIES = [
+  'app',
+  'appspec.yml',
+  'appspec_override.yaml',
+  'appspec_override_file_exists_behavior_disallow.yaml',
+  'appspec_override_file_exists_behavior_overwrite.yaml',
+  'appspec_override_file_exists_behavior_retain.yaml',
+  'scripts',
+];
 
 async function bundle(kind: string): Promise<{ location: string; type: string }> {
   const dir = await tempDir('cda-bundle-');
@@ -58,7 +66,9 @@ describe('codedeploy-local (docs/reference.md section 10.7)', () => {
     expect(result.stdout).toContain(`See the deployment log at ${join(dep, 'logs', 'scripts.log')} for more details`);
     expect(await readFile(join(host.workDir, 'target', 'hello.txt'), 'utf8')).toBe('hello from the bundle\n');
     const instructions = await readdir(join(host.rootDir, 'deployment-instructions'));
-    expect(instructions.sort()).toEqual([`${GROUP}-cleanup`, `${GROUP}-install.json`, `${GROUP}_last_successful_install`, `${GROUP}_most_recent_install`].sort());
+    expect(instructions.sort()).toEqual(
+      [`${GROUP}-cleanup`, `${GROUP}-install.json`, `${GROUP}_last_successful_install`, `${GROUP}_most_recent_install`].sort(),
+    );
     expect(await readFile(join(host.rootDir, 'deployment-instructions', `${GROUP}_last_successful_install`), 'utf8')).toBe(dep);
   });
 
@@ -79,10 +89,12 @@ describe('codedeploy-local (docs/reference.md section 10.7)', () => {
     expect(scriptsLog[1]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d Script - scripts\/hook\.sh$/);
     const did = relative(join(host.rootDir, GROUP), dep);
     const deploymentsLog = await readFile(join(host.rootDir, 'deployment-logs', 'codedeploy-agent-deployments.log'), 'utf8');
-    expect(deploymentsLog).toMatch(new RegExp(`^\\[\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\.\\d{3}\\] \\[${did}\\]LifecycleEvent - BeforeInstall$`, 'm'));
+    expect(deploymentsLog).toMatch(
+      new RegExp(`^\\[\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\.\\d{3}\\] \\[${did}\\]LifecycleEvent - BeforeInstall$`, 'm'),
+    );
   });
 
-  it('runs the previous revision\'s stop hooks on the second deployment', async () => {
+  it("runs the previous revision's stop hooks on the second deployment", async () => {
     const host = await localHost();
     expect((await host.run(['-l', SAMPLE, '-g', GROUP])).code).toBe(0);
     await writeFile(host.proofFile, '');
@@ -121,7 +133,9 @@ describe('codedeploy-local (docs/reference.md section 10.7)', () => {
       const host = await hostWithExistingFile();
       const result = await host.run(['-l', SAMPLE, '-g', GROUP]);
       expect(result.code).toBe(1);
-      expect(result.stdout).toContain(`The deployment failed because a specified file already exists at this location: ${join(host.workDir, 'target', 'hello.txt')}`);
+      expect(result.stdout).toContain(
+        `The deployment failed because a specified file already exists at this location: ${join(host.workDir, 'target', 'hello.txt')}`,
+      );
       expect(await content(host)).toBe('original\n');
     });
 
@@ -141,7 +155,14 @@ describe('codedeploy-local (docs/reference.md section 10.7)', () => {
       ['retain', 0, 'original\n'],
     ])('file_exists_behavior %s in the appspec', async (variant, code, expected) => {
       const host = await hostWithExistingFile();
-      const result = await host.run(['-l', SAMPLE, '-g', GROUP, '--appspec-filename', `appspec_override_file_exists_behavior_${variant}.yaml`]);
+      const result = await host.run([
+        '-l',
+        SAMPLE,
+        '-g',
+        GROUP,
+        '--appspec-filename',
+        `appspec_override_file_exists_behavior_${variant}.yaml`,
+      ]);
       expect(result.code).toBe(code);
       expect(await content(host)).toBe(expected);
     });
@@ -152,7 +173,9 @@ describe('codedeploy-local (docs/reference.md section 10.7)', () => {
     expect((await host.run(['-l', SAMPLE, '-g', GROUP, '--appspec-filename', 'appspec_override.yaml'])).code).toBe(0);
     const missing = await host.run(['-l', SAMPLE, '-g', 'other-group', '--appspec-filename', 'appspec_nonexistent.yaml']);
     expect(missing.code).toBe(1);
-    expect(missing.stdout).toContain(`ERROR: Expecting appspec file at location ${SAMPLE}/appspec_nonexistent.yaml but it is not found there.`);
+    expect(missing.stdout).toContain(
+      `ERROR: Expecting appspec file at location ${SAMPLE}/appspec_nonexistent.yaml but it is not found there.`,
+    );
   });
 
   it('reports a failing script with its location, message and the scripts.log path', async () => {
@@ -163,7 +186,9 @@ describe('codedeploy-local (docs/reference.md section 10.7)', () => {
     const result = await host.run(['-l', src, '-g', GROUP]);
     expect(result.code).toBe(1);
     const dep = await onlyDeploymentDir(host.rootDir);
-    expect(result.stdout).toContain(`Your local deployment failed while trying to execute your script at ${join(dep, 'deployment-archive', 'scripts/hook.sh')}`);
+    expect(result.stdout).toContain(
+      `Your local deployment failed while trying to execute your script at ${join(dep, 'deployment-archive', 'scripts/hook.sh')}`,
+    );
     expect(result.stdout).toContain('Script at specified location: scripts/hook.sh failed with exit code 3');
     expect(result.stdout).toContain(`See the deployment log at ${join(dep, 'logs', 'scripts.log')} for more details`);
     expect(result.stdout).not.toContain('Local deployment successful');
@@ -174,10 +199,15 @@ describe('codedeploy-local (docs/reference.md section 10.7)', () => {
     const host = await localHost();
     const src = join(host.root, 'bad');
     await cp(SAMPLE, src, { recursive: true });
-    await writeFile(join(src, 'appspec.yml'), 'version: 0.0\nos: linux\nhooks:\n  BeforeInstall:\n    - location: scripts/hook.sh\n      timeout: foo\n');
+    await writeFile(
+      join(src, 'appspec.yml'),
+      'version: 0.0\nos: linux\nhooks:\n  BeforeInstall:\n    - location: scripts/hook.sh\n      timeout: foo\n',
+    );
     const result = await host.run(['-l', src, '-g', GROUP]);
     expect(result.code).toBe(1);
-    expect(result.stdout).toContain('The deployment failed because an invalid timeout value was provided for a script in the application specification file.');
+    expect(result.stdout).toContain(
+      'The deployment failed because an invalid timeout value was provided for a script in the application specification file.',
+    );
     expect(result.stdout).toMatch(/appspec\.yml:6:\d+/);
   });
 
@@ -189,7 +219,10 @@ describe('codedeploy-local (docs/reference.md section 10.7)', () => {
       const s3root = s3.dir;
       const endpoint = s3.endpoint;
       const onPrem = join(s3root, 'onprem.yml');
-      await writeFile(onPrem, 'region: us-east-1\niam_user_arn: arn:aws:iam::123456789012:user/dev\naws_access_key_id: S3RVER\naws_secret_access_key: S3RVER\n');
+      await writeFile(
+        onPrem,
+        'region: us-east-1\niam_user_arn: arn:aws:iam::123456789012:user/dev\naws_access_key_id: S3RVER\naws_secret_access_key: S3RVER\n',
+      );
       const host = await localHost([`:s3_endpoint_override: ${endpoint}`, `:on_premises_config_file: ${onPrem}`]);
       const etag = putEtag.replace(/"/g, '');
       const result = await host.run(['-l', `s3://bucket/releases/app.zip?etag=${etag}`, '-t', 'zip', '-g', GROUP]);

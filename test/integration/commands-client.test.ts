@@ -87,7 +87,12 @@ describe('wire format', () => {
       envelope: { Format: 'TEXT/JSON', Payload: '{"x":1}' },
     });
     expect(await c.putHostCommandAcknowledgement(COMMAND.HostCommandIdentifier, false)).toBe('InProgress');
-    await c.putHostCommandComplete(COMMAND.HostCommandIdentifier, 'Succeeded', { error_code: 0, script_name: '', message: 'Succeeded: ', log: '' });
+    await c.putHostCommandComplete(COMMAND.HostCommandIdentifier, 'Succeeded', {
+      error_code: 0,
+      script_name: '',
+      message: 'Succeeded: ',
+      log: '',
+    });
     expect(
       await c.postHostCommandUpdate(COMMAND.HostCommandIdentifier, {
         estimatedCompletionTime: new Date(Date.UTC(2024, 0, 1, 0, 0, 0)),
@@ -115,7 +120,9 @@ describe('wire format', () => {
       expect(call.rejected).toBeUndefined();
       expect(call.headers['content-type']).toBe('application/x-amz-json-1.1');
       expect(call.headers['x-amz-codedeploy-agent-version']).toBe('OFFICIAL_1.8.1-test');
-      expect(call.headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDTESTAGENT0000001\/\d{8}\/us-east-1\/codedeploy-commands\/aws4_request, /);
+      expect(call.headers.authorization).toMatch(
+        /^AWS4-HMAC-SHA256 Credential=AKIDTESTAGENT0000001\/\d{8}\/us-east-1\/codedeploy-commands\/aws4_request, /,
+      );
     }
   });
 
@@ -134,7 +141,12 @@ describe('wire format', () => {
     const s = await server();
     const { client: c } = client(s.url);
     const log = Array.from({ length: 2000 }, (_, i) => `line ${i}\n`).join('');
-    await c.putHostCommandComplete('hc-1', 'Failed', { error_code: 4, script_name: 'scripts/start.sh', message: 'Script at specified location: scripts/start.sh failed with exit code 1', log });
+    await c.putHostCommandComplete('hc-1', 'Failed', {
+      error_code: 4,
+      script_name: 'scripts/start.sh',
+      message: 'Script at specified location: scripts/start.sh failed with exit code 1',
+      log,
+    });
     const body = s.calls('PutHostCommandComplete')[0]?.body as { CommandStatus: string; Diagnostics: { Payload: string } };
     expect(body.CommandStatus).toBe('Failed');
     expect(body.Diagnostics.Payload.length).toBeLessThanOrEqual(8192);
@@ -172,7 +184,14 @@ describe('errors and retries', () => {
     expect(s.calls()).toHaveLength(1);
     expect(s.calls()[0]?.signatureValid).toBe(false);
     expect(delays).toEqual([]);
-    expect(err).toMatchObject({ operation: 'PollHostCommand', statusCode: 403, serviceCode: 'InvalidSignatureException', retriable: false, attempts: 1, code: 'CDA_ERR_CONTROL_PLANE' });
+    expect(err).toMatchObject({
+      operation: 'PollHostCommand',
+      statusCode: 403,
+      serviceCode: 'InvalidSignatureException',
+      retriable: false,
+      attempts: 1,
+      code: 'CDA_ERR_CONTROL_PLANE',
+    });
     expect(err.requestId).toMatch(/^[0-9a-f-]{36}$/);
     expect(err.message).toBe(
       `PollHostCommand failed: InvalidSignatureException: The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. (HTTP 403, request id ${err.requestId})`,
@@ -211,7 +230,10 @@ describe('errors and retries', () => {
   it('honours Retry-After on a ThrottlingException', async () => {
     const s = await server();
     const { client: c, delays } = client(s.url);
-    s.script('PollHostCommand', [{ error: { status: 400, type: 'ThrottlingException', message: 'Rate exceeded', headers: { 'retry-after': '2' } } }, { json: {} }]);
+    s.script('PollHostCommand', [
+      { error: { status: 400, type: 'ThrottlingException', message: 'Rate exceeded', headers: { 'retry-after': '2' } } },
+      { json: {} },
+    ]);
     expect(await c.pollHostCommand(HOST_ID)).toBeUndefined();
     expect(delays).toEqual([2000]);
     expect(s.calls('PollHostCommand')).toHaveLength(2);
@@ -266,7 +288,10 @@ describe('errors and retries', () => {
         return Promise.resolve({ ...TEST_CREDENTIALS });
       },
     });
-    s.script('PollHostCommand', [{ error: { status: 400, type: 'ExpiredTokenException', message: 'The security token included in the request is expired' } }, { json: {} }]);
+    s.script('PollHostCommand', [
+      { error: { status: 400, type: 'ExpiredTokenException', message: 'The security token included in the request is expired' } },
+      { json: {} },
+    ]);
     expect(await c.pollHostCommand(HOST_ID)).toBeUndefined();
     expect(asked).toEqual([undefined, { forceRefresh: true }]);
     expect(delays).toEqual([]);
@@ -357,9 +382,24 @@ describe('timeouts and cancellation', () => {
 
 describe('untrusted answers', () => {
   it.each([
-    ['PutHostCommandAcknowledgement', { json: { CommandStatus: 'Bogus' } }, 'CommandStatus', 'CommandStatus must be one of Pending, InProgress, Succeeded, Failed, got "Bogus"'],
-    ['PollHostCommand', { json: { HostCommand: { ...COMMAND, CommandName: undefined } } }, 'HostCommand.CommandName', 'HostCommand.CommandName is missing or empty'],
-    ['PollHostCommand', { json: { HostCommand: { ...COMMAND, DeploymentExecutionId: 'd-1' } } }, 'HostCommand.DeploymentExecutionId', 'HostCommand.DeploymentExecutionId must match ^[^/]+/[^/]+/[^/]+/.+$'],
+    [
+      'PutHostCommandAcknowledgement',
+      { json: { CommandStatus: 'Bogus' } },
+      'CommandStatus',
+      'CommandStatus must be one of Pending, InProgress, Succeeded, Failed, got "Bogus"',
+    ],
+    [
+      'PollHostCommand',
+      { json: { HostCommand: { ...COMMAND, CommandName: undefined } } },
+      'HostCommand.CommandName',
+      'HostCommand.CommandName is missing or empty',
+    ],
+    [
+      'PollHostCommand',
+      { json: { HostCommand: { ...COMMAND, DeploymentExecutionId: 'd-1' } } },
+      'HostCommand.DeploymentExecutionId',
+      'HostCommand.DeploymentExecutionId must match ^[^/]+/[^/]+/[^/]+/.+$',
+    ],
     ['PollHostCommand', { json: [1, 2] }, '(response)', '(response) must be a JSON object, got an array'],
     ['PollHostCommand', { raw: '{"HostCommand":' }, undefined, 'the body is not JSON'],
   ] as const)('%s answering %j is an error naming the field', async (operation, reply, field, text) => {
@@ -430,7 +470,23 @@ async function selfSignedCert(name = 'IP:127.0.0.1'): Promise<{ key: string; cer
   const certPath = join(dir, 'cert.pem');
   execFileSync(
     'openssl',
-    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyPath, '-out', certPath, '-days', '1', '-subj', `/CN=${name.slice(name.indexOf(':') + 1)}`, '-addext', `subjectAltName=${name}`],
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      keyPath,
+      '-out',
+      certPath,
+      '-days',
+      '1',
+      '-subj',
+      `/CN=${name.slice(name.indexOf(':') + 1)}`,
+      '-addext',
+      `subjectAltName=${name}`,
+    ],
     { stdio: 'ignore' },
   );
   return { key: readFileSync(keyPath, 'utf8'), cert: readFileSync(certPath, 'utf8'), certPath };
@@ -478,7 +534,9 @@ describe('transport', () => {
 
   it('refuses a CA bundle it cannot read, at construction', async () => {
     const dir = await tempDir();
-    expect(() => client('https://127.0.0.1:1', { caBundlePath: join(dir, 'missing.pem') })).toThrow(/^Cannot read the CA bundle .*missing\.pem: ENOENT/);
+    expect(() => client('https://127.0.0.1:1', { caBundlePath: join(dir, 'missing.pem') })).toThrow(
+      /^Cannot read the CA bundle .*missing\.pem: ENOENT/,
+    );
     expect(() => client('ftp://x')).toThrow('Invalid commands endpoint: ftp: is not http: or https:');
   });
 
@@ -510,7 +568,9 @@ describe('logging', () => {
     expect(done).toMatchObject({ level: 20, retries: 1 });
     expect(String(done?.msg)).toMatch(/^\[CodeDeployCommand::Client 200 \d+\.\d{3} 1 retries\] PollHostCommand$/);
     expect(logged.some((l) => l.operation === 'PollHostCommand' && l.delayMs === 50 && l.statusCode === 503)).toBe(true);
-    expect(logged.some((l) => String(l.msg).startsWith('[CodeDeployCommand::Client 400 ') && l.operation === 'PutHostCommandComplete')).toBe(true);
+    expect(
+      logged.some((l) => String(l.msg).startsWith('[CodeDeployCommand::Client 400 ') && l.operation === 'PutHostCommandComplete'),
+    ).toBe(true);
 
     const everything = JSON.stringify(logged) + err.message + JSON.stringify(err.details);
     expect(everything).not.toContain(secret);

@@ -41,7 +41,14 @@ describe.skipIf(!existsSync(AWS))('the aws CLI v2 against the local control plan
     const bundle = join(home, 'app.tgz');
     await tar.c({ gzip: true, file: bundle, cwd: FLEET_APP, portable: true }, ['.']);
     const { stdout, stderr } = await promisify(execFile)(SCRIPT, [cp.url, bundle, agent.name, agent.iamUserArn], {
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, AWS_ACCESS_KEY_ID: 'AKIDLOCALCLI', AWS_SECRET_ACCESS_KEY: 'local-cli-secret', AWS_DEFAULT_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true' },
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        HOME: home,
+        AWS_ACCESS_KEY_ID: 'AKIDLOCALCLI',
+        AWS_SECRET_ACCESS_KEY: 'local-cli-secret',
+        AWS_DEFAULT_REGION: 'us-east-1',
+        AWS_EC2_METADATA_DISABLED: 'true',
+      },
       timeout: 180_000,
     }).catch((err: { stdout?: string; stderr?: string; message: string }) => {
       throw new Error(`${err.message}\n${err.stdout ?? ''}\n${err.stderr ?? ''}\nagent:\n${agent?.stderr() ?? ''}`);

@@ -69,7 +69,10 @@ describe.skipIf(!existsSync(CLI))('codedeploy-control-plane CLI', () => {
     expect(sameDir.stderr).toMatch(/the data dir .* is in use by another control plane \(pid \d+\)/);
     // ... and one on a taken port says so.
     const port = new URL(second.url).port;
-    const clash = spawnSync(process.execPath, [CLI, '--data-dir', join(dataDir, '..', 'other'), '--port', port], { encoding: 'utf8', timeout: 20_000 });
+    const clash = spawnSync(process.execPath, [CLI, '--data-dir', join(dataDir, '..', 'other'), '--port', port], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
     expect(clash.status).toBe(1);
     expect(clash.stderr).toContain(`port ${port} on 127.0.0.1 is already in use`);
     expect(await second.stop()).toBe(0);

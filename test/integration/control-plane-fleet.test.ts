@@ -18,7 +18,17 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ControlPlane } from '../../control-plane/server.js';
 import { createFleetAgent, type FleetAgent } from '../../scripts/lib/local-fleet.js';
-import { clients, createAppAndGroup, hostWindows, readProof, s3Revision, startFleet, startTestControlPlane, uploadFleetApp, type TestFleet } from '../helpers/control-plane.js';
+import {
+  clients,
+  createAppAndGroup,
+  hostWindows,
+  readProof,
+  s3Revision,
+  startFleet,
+  startTestControlPlane,
+  uploadFleetApp,
+  type TestFleet,
+} from '../helpers/control-plane.js';
 import { suiteTempDir } from '../helpers/temp.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -44,8 +54,14 @@ describe('deployment configs, failure, rollback and stop with three real agents'
     await cp?.close();
   });
 
-  async function deployAndWait(group: string, revision: Awaited<ReturnType<typeof uploadFleetApp>>, application = 'FleetApp'): Promise<DeploymentInfo> {
-    const { deploymentId } = await sdk.deploy.send(new CreateDeploymentCommand({ applicationName: application, deploymentGroupName: group, revision: s3Revision(revision) }));
+  async function deployAndWait(
+    group: string,
+    revision: Awaited<ReturnType<typeof uploadFleetApp>>,
+    application = 'FleetApp',
+  ): Promise<DeploymentInfo> {
+    const { deploymentId } = await sdk.deploy.send(
+      new CreateDeploymentCommand({ applicationName: application, deploymentGroupName: group, revision: s3Revision(revision) }),
+    );
     return waitForEnd(deploymentId!);
   }
 
@@ -104,13 +120,22 @@ describe('deployment configs, failure, rollback and stop with three real agents'
     });
     extraAgents.push(fourth);
     await sdk.deploy.send(new RegisterOnPremisesInstanceCommand({ instanceName: 'host-4', iamUserArn: fourth.iamUserArn }));
-    await sdk.deploy.send(new AddTagsToOnPremisesInstancesCommand({ instanceNames: ['host-1', 'host-2', 'host-3', 'host-4'], tags: [{ Key: 'quad', Value: 'yes' }] }));
+    await sdk.deploy.send(
+      new AddTagsToOnPremisesInstancesCommand({
+        instanceNames: ['host-1', 'host-2', 'host-3', 'host-4'],
+        tags: [{ Key: 'quad', Value: 'yes' }],
+      }),
+    );
     fourth.start();
     await createAppAndGroup(sdk.deploy, { group: 'half4', config: 'CodeDeployDefault.HalfAtATime', tag: 'unused' });
     // (re-point the group at the quad tag)
     const { UpdateDeploymentGroupCommand } = await import('@aws-sdk/client-codedeploy');
     await sdk.deploy.send(
-      new UpdateDeploymentGroupCommand({ applicationName: 'FleetApp', currentDeploymentGroupName: 'half4', onPremisesInstanceTagFilters: [{ Key: 'quad', Value: 'yes', Type: 'KEY_AND_VALUE' }] }),
+      new UpdateDeploymentGroupCommand({
+        applicationName: 'FleetApp',
+        currentDeploymentGroupName: 'half4',
+        onPremisesInstanceTagFilters: [{ Key: 'quad', Value: 'yes', Type: 'KEY_AND_VALUE' }],
+      }),
     );
     const four = await deployAndWait('half4', await uploadFleetApp(sdk.s3, { version: 'half4' }));
     expect(four.status).toBe('Succeeded');
@@ -137,7 +162,9 @@ describe('deployment configs, failure, rollback and stop with three real agents'
     expect(bad.status).toBe('Failed');
     expect(bad.errorInformation?.code).toBe('HEALTH_CONSTRAINTS');
     expect(bad.deploymentOverview).toMatchObject({ Succeeded: 1, Failed: 1, Skipped: 1 });
-    const targets = await sdk.deploy.send(new BatchGetDeploymentTargetsCommand({ deploymentId: bad.deploymentId, targetIds: ['host-1', 'host-2', 'host-3'] }));
+    const targets = await sdk.deploy.send(
+      new BatchGetDeploymentTargetsCommand({ deploymentId: bad.deploymentId, targetIds: ['host-1', 'host-2', 'host-3'] }),
+    );
     const byId = new Map(targets.deploymentTargets!.map((t) => [t.instanceTarget!.targetId, t.instanceTarget!]));
     expect(byId.get('host-3')!.status).toBe('Skipped');
     const validate = byId.get('host-2')!.lifecycleEvents!.find((e) => e.lifecycleEventName === 'ValidateService')!;
@@ -162,9 +189,14 @@ describe('deployment configs, failure, rollback and stop with three real agents'
     await writeFile(holdFile, 'hold');
     try {
       const rev = await uploadFleetApp(sdk.s3, { key: 'stop.tgz', version: 'stop' });
-      const { deploymentId } = await sdk.deploy.send(new CreateDeploymentCommand({ applicationName: 'FleetApp', deploymentGroupName: 'stop', revision: s3Revision(rev) }));
+      const { deploymentId } = await sdk.deploy.send(
+        new CreateDeploymentCommand({ applicationName: 'FleetApp', deploymentGroupName: 'stop', revision: s3Revision(rev) }),
+      );
       // Wait until host-1 is held inside ApplicationStart.
-      const heldInStart = async () => (await readProof(fleet.proofFile)).some((r) => r.deploymentId === deploymentId && r.host === 'host-1' && r.event === 'ApplicationStart' && r.phase === 'start');
+      const heldInStart = async () =>
+        (await readProof(fleet.proofFile)).some(
+          (r) => r.deploymentId === deploymentId && r.host === 'host-1' && r.event === 'ApplicationStart' && r.phase === 'start',
+        );
       await expect.poll(heldInStart, { timeout: 60_000, interval: 100, message: 'host-1 reaching ApplicationStart' }).toBe(true);
       const stopped = await sdk.deploy.send(new StopDeploymentCommand({ deploymentId }));
       expect(['Pending', 'Succeeded']).toContain(stopped.status);
@@ -178,16 +210,23 @@ describe('deployment configs, failure, rollback and stop with three real agents'
         const t = await sdk.deploy.send(new BatchGetDeploymentTargetsCommand({ deploymentId, targetIds: ['host-1'] }));
         return t.deploymentTargets![0]!.instanceTarget!.lifecycleEvents!.find((e) => e.lifecycleEventName === 'ApplicationStart')!.status;
       };
-      await expect.poll(startStatus, { timeout: 20_000, interval: 200, message: 'ApplicationStart on host-1 after the stop' }).toBe('Failed');
+      await expect
+        .poll(startStatus, { timeout: 20_000, interval: 200, message: 'ApplicationStart on host-1 after the stop' })
+        .toBe('Failed');
       const records = await readProof(fleet.proofFile);
       expect(records.some((r) => r.deploymentId === deploymentId && r.host !== 'host-1')).toBe(false);
-      expect(records.some((r) => r.deploymentId === deploymentId && r.host === 'host-1' && r.event === 'ApplicationStart' && r.phase === 'end')).toBe(false);
+      expect(
+        records.some((r) => r.deploymentId === deploymentId && r.host === 'host-1' && r.event === 'ApplicationStart' && r.phase === 'end'),
+      ).toBe(false);
     } finally {
       await rm(holdFile, { force: true });
     }
     // The fleet is usable afterwards.
     const after = await deployAndWait('stop', await uploadFleetApp(sdk.s3, { key: 'after-stop.tgz', version: 'after' }));
     expect(after.status).toBe('Succeeded');
-    await waitUntilDeploymentSuccessful({ client: sdk.deploy, maxWaitTime: 30, minDelay: 1, maxDelay: 1 }, { deploymentId: after.deploymentId });
+    await waitUntilDeploymentSuccessful(
+      { client: sdk.deploy, maxWaitTime: 30, minDelay: 1, maxDelay: 1 },
+      { deploymentId: after.deploymentId },
+    );
   });
 });

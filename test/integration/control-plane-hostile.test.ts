@@ -30,7 +30,12 @@ function heapUsed(): number {
 }
 
 /** A logger whose output is measured (total bytes, longest line) and kept only at warn and above. */
-function measuredLogger(level = 'debug'): { logger: Logger; bytes: () => number; longestLine: () => number; lines: (match: string) => number } {
+function measuredLogger(level = 'debug'): {
+  logger: Logger;
+  bytes: () => number;
+  longestLine: () => number;
+  lines: (match: string) => number;
+} {
   let bytes = 0;
   let longest = 0;
   const kept: string[] = [];
@@ -56,7 +61,10 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
 afterAll(() => agent.destroy());
 
 /** PollHostCommand over plain node:http with keep-alive (lighter than fetch for thousands of calls). */
-function poll(url: string, hostIdentifier: string | Buffer): Promise<{ status: number; code: string | undefined; body: string; ms: number }> {
+function poll(
+  url: string,
+  hostIdentifier: string | Buffer,
+): Promise<{ status: number; code: string | undefined; body: string; ms: number }> {
   const started = performance.now();
   const payload = typeof hostIdentifier === 'string' ? JSON.stringify({ HostIdentifier: hostIdentifier }) : hostIdentifier;
   return new Promise((resolve, reject) => {
@@ -65,12 +73,23 @@ function poll(url: string, hostIdentifier: string | Buffer): Promise<{ status: n
       {
         method: 'POST',
         agent,
-        headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'CodeDeployCommandService_v20141006.PollHostCommand', 'content-length': Buffer.byteLength(payload) },
+        headers: {
+          'content-type': 'application/x-amz-json-1.1',
+          'x-amz-target': 'CodeDeployCommandService_v20141006.PollHostCommand',
+          'content-length': Buffer.byteLength(payload),
+        },
       },
       (res) => {
         let body = '';
         res.setEncoding('utf8').on('data', (d: string) => (body += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, code: res.headers['x-amzn-errortype'] as string | undefined, body, ms: performance.now() - started }));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            code: res.headers['x-amzn-errortype'] as string | undefined,
+            body,
+            ms: performance.now() - started,
+          }),
+        );
       },
     );
     req.on('error', reject);
@@ -100,7 +119,13 @@ async function inParallel(count: number, concurrency: number, job: (i: number) =
  * A raw connection that sends `head`, then `drip` every `everyMs` (or nothing); resolves with
  * what came back and how long the server kept the connection open.
  */
-function slowClient(port: number, head: string, drip: Buffer | string | undefined, everyMs: number, giveUpMs = 15_000): Promise<{ reply: string; ms: number; closedByServer: boolean }> {
+function slowClient(
+  port: number,
+  head: string,
+  drip: Buffer | string | undefined,
+  everyMs: number,
+  giveUpMs = 15_000,
+): Promise<{ reply: string; ms: number; closedByServer: boolean }> {
   return new Promise((resolve) => {
     const started = performance.now();
     const socket = connect(port, '127.0.0.1');
@@ -151,14 +176,19 @@ describe('control plane: hostile callers', () => {
         const r = await poll(cp.url, body(prefix));
         expect(r.status).toBe(400);
         expect(r.code).toBe('ClientException');
-        expect(JSON.parse(r.body)).toEqual({ __type: 'ClientException', message: `HostIdentifier is ${prefix.length + big.length} characters long; the limit is 2048 (it is the host's ARN).` });
+        expect(JSON.parse(r.body)).toEqual({
+          __type: 'ClientException',
+          message: `HostIdentifier is ${prefix.length + big.length} characters long; the limit is 2048 (it is the host's ARN).`,
+        });
         slowest = Math.max(slowest, r.ms);
       });
       const totalMs = performance.now() - started;
       const grown = heapUsed() - before;
       const logged = log.bytes() - logBefore;
       const healthMs = await timedHealth(cp.url);
-      console.log(`300 polls x 900 KB: ${Math.round(totalMs)} ms, slowest ${Math.round(slowest)} ms; heap +${(grown / 1024 / 1024).toFixed(1)} MiB; log +${logged} bytes (longest line ${log.longestLine()}); /_health ${Math.round(healthMs)} ms`);
+      console.log(
+        `300 polls x 900 KB: ${Math.round(totalMs)} ms, slowest ${Math.round(slowest)} ms; heap +${(grown / 1024 / 1024).toFixed(1)} MiB; log +${logged} bytes (longest line ${log.longestLine()}); /_health ${Math.round(healthMs)} ms`,
+      );
       expect(cp.unknownHosts.tracked()).toBe(0);
       // Before the fix: +300 MB of heap, ~1 GB of log, /_health 11 s.
       expect(grown).toBeLessThan(48 * 1024 * 1024);
@@ -182,7 +212,9 @@ describe('control plane: hostile callers', () => {
         expect(r.status).toBe(200);
       });
       const ms = performance.now() - started;
-      console.log(`10k unknown pollers: ${Math.round(ms)} ms; tracked ${cp.unknownHosts.tracked()}; log ${log.bytes()} bytes; ${log.lines('is not a registered')} warnings`);
+      console.log(
+        `10k unknown pollers: ${Math.round(ms)} ms; tracked ${cp.unknownHosts.tracked()}; log ${log.bytes()} bytes; ${log.lines('is not a registered')} warnings`,
+      );
       expect(cp.unknownHosts.tracked()).toBe(1000);
       // At most 10 warnings a minute (two minutes if the run straddles one).
       expect(log.lines('is not a registered')).toBeLessThanOrEqual(20);
@@ -206,7 +238,12 @@ describe('control plane: hostile callers', () => {
         // A connection that never sends a byte.
         slowClient(cp.port, '', undefined, 0),
         // 200 B/s passes the JSON progress rule (64 B per 0.5 s) but not its 1.5 s total.
-        slowClient(cp.port, `POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: CodeDeployCommandService_v20141006.PollHostCommand\r\nContent-Length: 100000\r\n\r\n{`, 'x'.repeat(40), 200),
+        slowClient(
+          cp.port,
+          `POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: CodeDeployCommandService_v20141006.PollHostCommand\r\nContent-Length: 100000\r\n\r\n{`,
+          'x'.repeat(40),
+          200,
+        ),
         // 5 B/s into a 50 MiB upload: the S3 progress rule cuts it.
         slowClient(cp.port, `PUT /drip/big.bin HTTP/1.1\r\nHost: x\r\nContent-Length: ${50 * 1024 * 1024}\r\n\r\n`, 'x', 200),
         // Headers that never end.
@@ -234,7 +271,9 @@ describe('control plane: hostile callers', () => {
       ]);
       expect(silent.closedByServer).toBe(true);
       expect(silent.ms).toBeLessThan(3000);
-      console.log(`silent connection closed after ${Math.round(silent.ms)} ms, slow JSON body cut after ${Math.round(json.ms)} ms, slow S3 body after ${Math.round(s3.ms)} ms, slow headers after ${Math.round(headers.ms)} ms; steady upload ${steady.status} in ${Math.round(steady.ms)} ms`);
+      console.log(
+        `silent connection closed after ${Math.round(silent.ms)} ms, slow JSON body cut after ${Math.round(json.ms)} ms, slow S3 body after ${Math.round(s3.ms)} ms, slow headers after ${Math.round(headers.ms)} ms; steady upload ${steady.status} in ${Math.round(steady.ms)} ms`,
+      );
       expect(json.closedByServer).toBe(true);
       expect(json.reply).toMatch(/^HTTP\/1\.1 408 /);
       expect(json.ms).toBeGreaterThanOrEqual(1400);
@@ -281,7 +320,9 @@ describe('control plane: data-dir lock', () => {
     const dataDir = join(await tempDir('cda-cp-lock-'), 'data');
     const first = await startTestControlPlane({ dataDir });
     const err = await startTestControlPlane({ dataDir }).catch((e: unknown) => e);
-    expect((err as Error).message).toBe(`the data dir ${dataDir} is in use by another control plane (pid ${process.pid}); stop it or use another --data-dir`);
+    expect((err as Error).message).toBe(
+      `the data dir ${dataDir} is in use by another control plane (pid ${process.pid}); stop it or use another --data-dir`,
+    );
     await first.close();
     const again = await startTestControlPlane({ dataDir });
     await again.close();

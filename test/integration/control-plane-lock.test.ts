@@ -21,7 +21,9 @@ interface Running {
 }
 
 function start(dataDir: string): Promise<Running> {
-  const child = spawn(process.execPath, [CLI, '--data-dir', dataDir, '--port', '0', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, '--data-dir', dataDir, '--port', '0', '--log-level', 'warn'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let err = '';
   return new Promise((resolve, reject) => {
@@ -47,7 +49,9 @@ describe.skipIf(!existsSync(CLI))('codedeploy-control-plane data-dir lock', () =
       const second = spawnSync(process.execPath, [CLI, '--data-dir', dataDir, '--port', '0'], { encoding: 'utf8', timeout: 20_000 });
       const ms = performance.now() - started;
       expect(second.status).toBe(1);
-      expect(second.stderr).toBe(`codedeploy-control-plane: cannot start: the data dir ${dataDir} is in use by another control plane (pid ${firstPid}); stop it or use another --data-dir\n`);
+      expect(second.stderr).toBe(
+        `codedeploy-control-plane: cannot start: the data dir ${dataDir} is in use by another control plane (pid ${firstPid}); stop it or use another --data-dir\n`,
+      );
       // "At once": the time to start node and load the modules, not a wait for the lock.
       expect(ms).toBeLessThan(10_000);
       expect((await fetch(`${first.url}/_health`)).status).toBe(200);

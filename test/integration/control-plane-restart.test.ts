@@ -7,7 +7,16 @@ import { join } from 'node:path';
 import { CreateDeploymentCommand, GetDeploymentCommand, ListApplicationsCommand } from '@aws-sdk/client-codedeploy';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ControlPlane } from '../../control-plane/server.js';
-import { clients, createAppAndGroup, readProof, s3Revision, startFleet, startTestControlPlane, uploadFleetApp, type TestFleet } from '../helpers/control-plane.js';
+import {
+  clients,
+  createAppAndGroup,
+  readProof,
+  s3Revision,
+  startFleet,
+  startTestControlPlane,
+  uploadFleetApp,
+  type TestFleet,
+} from '../helpers/control-plane.js';
 import { tempDir } from '../helpers/temp.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -29,11 +38,15 @@ describe('control plane restart mid-deployment', () => {
     await writeFile(holdFile, 'hold');
     fleet = await startFleet(cp, sdk.deploy, 2, { tag: 'restart', env: { HOOK_SLEEP_SECONDS: '0.1', HOLD_FILE: holdFile } });
     const rev = await uploadFleetApp(sdk.s3, { version: 'restart' });
-    const { deploymentId } = await sdk.deploy.send(new CreateDeploymentCommand({ applicationName: 'FleetApp', deploymentGroupName: 'restart', revision: s3Revision(rev) }));
+    const { deploymentId } = await sdk.deploy.send(
+      new CreateDeploymentCommand({ applicationName: 'FleetApp', deploymentGroupName: 'restart', revision: s3Revision(rev) }),
+    );
 
     // Both hosts are inside ApplicationStart, held.
     const proofFile = fleet.proofFile;
-    const held = async () => (await readProof(proofFile)).filter((r) => r.deploymentId === deploymentId && r.event === 'ApplicationStart' && r.phase === 'start').length;
+    const held = async () =>
+      (await readProof(proofFile)).filter((r) => r.deploymentId === deploymentId && r.event === 'ApplicationStart' && r.phase === 'start')
+        .length;
     await expect.poll(held, { timeout: 60_000, interval: 100, message: 'hosts held in ApplicationStart' }).toBe(2);
     await cp.close();
     cp = undefined;
@@ -57,7 +70,9 @@ describe('control plane restart mid-deployment', () => {
     expect(status).toBe('Succeeded');
     const records = await readProof(fleet.proofFile);
     for (const host of ['host-1', 'host-2']) {
-      expect(records.some((r) => r.deploymentId === deploymentId && r.host === host && r.event === 'ValidateService' && r.phase === 'end')).toBe(true);
+      expect(
+        records.some((r) => r.deploymentId === deploymentId && r.host === host && r.event === 'ValidateService' && r.phase === 'end'),
+      ).toBe(true);
     }
   });
 });

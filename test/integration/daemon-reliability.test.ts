@@ -47,7 +47,12 @@ describe('daemon reliability', () => {
     h.specs.set(EXEC('d-OUTAGE001'), localSpec('d-OUTAGE001', 'dg-1', SAMPLE));
     const agent = h.start();
     down = true;
-    h.queue.push({ HostCommandIdentifier: 'hc-outage', HostIdentifier: HOST_ARN, DeploymentExecutionId: EXEC('d-OUTAGE001'), CommandName: 'DownloadBundle' });
+    h.queue.push({
+      HostCommandIdentifier: 'hc-outage',
+      HostIdentifier: HOST_ARN,
+      DeploymentExecutionId: EXEC('d-OUTAGE001'),
+      CommandName: 'DownloadBundle',
+    });
     await expect.poll(() => h.completes('hc-outage').length, within('failed completions during the outage')).toBeGreaterThanOrEqual(2);
     const pendingDir = join(h.rootDir, 'pending-results');
     expect(await readdir(pendingDir)).toHaveLength(1);
@@ -112,7 +117,12 @@ describe('daemon reliability', () => {
     const lock = await acquireDirectoryLock(join(h.rootDir, 'dg-1'));
     h.specs.set(EXEC('d-WAITLOCK1'), localSpec('d-WAITLOCK1', 'dg-1', SAMPLE));
     h.start();
-    h.queue.push({ HostCommandIdentifier: 'hc-wait', HostIdentifier: HOST_ARN, DeploymentExecutionId: EXEC('d-WAITLOCK1'), CommandName: 'DownloadBundle' });
+    h.queue.push({
+      HostCommandIdentifier: 'hc-wait',
+      HostIdentifier: HOST_ARN,
+      DeploymentExecutionId: EXEC('d-WAITLOCK1'),
+      CommandName: 'DownloadBundle',
+    });
     await expect.poll(() => h.server.calls('PutHostCommandAcknowledgement').length, within('the acknowledgement')).toBe(1);
     await new Promise((r) => setTimeout(r, 1500));
     expect(h.completes('hc-wait')).toHaveLength(0);

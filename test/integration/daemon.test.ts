@@ -22,7 +22,8 @@ interface CompleteBody {
   Diagnostics: { Format: string; Payload: string };
 }
 const body = (c: { body: unknown }) => c.body as CompleteBody;
-const payload = (c: { body: unknown }) => JSON.parse(body(c).Diagnostics.Payload) as { error_code: number; script_name: string; message: string; log: string };
+const payload = (c: { body: unknown }) =>
+  JSON.parse(body(c).Diagnostics.Payload) as { error_code: number; script_name: string; message: string; log: string };
 
 const hosts: DaemonHost[] = [];
 async function host(opts?: Parameters<typeof startDaemonHost>[0]): Promise<DaemonHost> {
@@ -70,13 +71,19 @@ describe.skipIf(!existsSync(AGENT_CLI))('codedeploy-agent start (daemon)', () =>
     const h = await host();
     const src = join(h.root, 'failing');
     await cp(SAMPLE, src, { recursive: true });
-    await writeFile(join(src, 'scripts', 'hook.sh'), '#!/bin/sh\necho "checking $LIFECYCLE_EVENT"\necho "it broke" >&2\nexit 3\n', { mode: 0o755 });
+    await writeFile(join(src, 'scripts', 'hook.sh'), '#!/bin/sh\necho "checking $LIFECYCLE_EVENT"\necho "it broke" >&2\nexit 3\n', {
+      mode: 0o755,
+    });
     h.specs.set(EXEC('d-FAIL00001'), localSpec('d-FAIL00001', 'dg-1', src));
     h.start();
     const results = await h.deploy(EXEC('d-FAIL00001'), ['DownloadBundle', 'BeforeInstall']);
     const failedCall = results[1];
     expect(failedCall && body(failedCall).CommandStatus).toBe('Failed');
-    expect(failedCall && payload(failedCall)).toMatchObject({ error_code: 4, script_name: 'scripts/hook.sh', message: 'Script at specified location: scripts/hook.sh failed with exit code 3' });
+    expect(failedCall && payload(failedCall)).toMatchObject({
+      error_code: 4,
+      script_name: 'scripts/hook.sh',
+      message: 'Script at specified location: scripts/hook.sh failed with exit code 3',
+    });
     expect(failedCall && payload(failedCall).log).toContain('[stdout]checking BeforeInstall\n');
     expect(failedCall && payload(failedCall).log).toContain('[stderr]it broke\n');
     await new Promise((r) => setTimeout(r, 300));
@@ -111,7 +118,12 @@ describe.skipIf(!existsSync(AGENT_CLI))('codedeploy-agent start (daemon)', () =>
     h.specs.set(EXEC('d-KILL00001'), localSpec('d-KILL00001', 'dg-1', src));
     h.start();
     await h.deploy(EXEC('d-KILL00001'), ['DownloadBundle', 'Install']);
-    h.queue.push({ HostCommandIdentifier: 'hc-interrupted', HostIdentifier: HOST_ARN, DeploymentExecutionId: EXEC('d-KILL00001'), CommandName: 'ApplicationStart' });
+    h.queue.push({
+      HostCommandIdentifier: 'hc-interrupted',
+      HostIdentifier: HOST_ARN,
+      DeploymentExecutionId: EXEC('d-KILL00001'),
+      CommandName: 'ApplicationStart',
+    });
     await expect.poll(() => proof(h), { timeout: 20_000, message: 'the hook starting' }).toContain('started');
     expect(await readdir(join(h.rootDir, 'ongoing-deployment'))).toEqual(['d-KILL00001']);
     await h.stop('SIGKILL');
@@ -119,7 +131,12 @@ describe.skipIf(!existsSync(AGENT_CLI))('codedeploy-agent start (daemon)', () =>
     h.start();
     const call = await h.waitForComplete('hc-interrupted');
     expect(body(call).CommandStatus).toBe('Failed');
-    expect(payload(call)).toEqual({ error_code: 7, script_name: '', message: 'Failed: Failing in-progress lifecycle event after an agent restart.', log: '' });
+    expect(payload(call)).toEqual({
+      error_code: 7,
+      script_name: '',
+      message: 'Failed: Failing in-progress lifecycle event after an agent restart.',
+      log: '',
+    });
     await new Promise((r) => setTimeout(r, 500));
     expect(h.completes('hc-interrupted')).toHaveLength(1);
     expect(await readdir(join(h.rootDir, 'ongoing-deployment'))).toEqual([]);
@@ -129,11 +146,20 @@ describe.skipIf(!existsSync(AGENT_CLI))('codedeploy-agent start (daemon)', () =>
     const h = await host();
     const src = join(h.root, 'graceful');
     await cp(SAMPLE, src, { recursive: true });
-    await writeFile(join(src, 'scripts', 'hook.sh'), '#!/bin/sh\necho started >> "$PROOF_FILE"\nsleep 2\necho finished >> "$PROOF_FILE"\n', { mode: 0o755 });
+    await writeFile(
+      join(src, 'scripts', 'hook.sh'),
+      '#!/bin/sh\necho started >> "$PROOF_FILE"\nsleep 2\necho finished >> "$PROOF_FILE"\n',
+      { mode: 0o755 },
+    );
     h.specs.set(EXEC('d-TERM00001'), localSpec('d-TERM00001', 'dg-1', src));
     h.start();
     await h.deploy(EXEC('d-TERM00001'), ['DownloadBundle', 'Install']);
-    h.queue.push({ HostCommandIdentifier: 'hc-graceful', HostIdentifier: HOST_ARN, DeploymentExecutionId: EXEC('d-TERM00001'), CommandName: 'ApplicationStart' });
+    h.queue.push({
+      HostCommandIdentifier: 'hc-graceful',
+      HostIdentifier: HOST_ARN,
+      DeploymentExecutionId: EXEC('d-TERM00001'),
+      CommandName: 'ApplicationStart',
+    });
     await expect.poll(() => proof(h), { timeout: 20_000, message: 'the hook starting' }).toContain('started');
     const pollsBefore = h.server.calls('PollHostCommand').length;
     const exit = await h.stop('SIGTERM');
@@ -178,7 +204,10 @@ describe.skipIf(!existsSync(AGENT_CLI))('codedeploy-agent start (daemon)', () =>
       });
       h.start();
       const results = await h.deploy(EXEC('d-GH0000001'), ['DownloadBundle', 'Install']);
-      expect(results.map((c) => body(c).CommandStatus), h.stderr()).toEqual(['Succeeded', 'Succeeded']);
+      expect(
+        results.map((c) => body(c).CommandStatus),
+        h.stderr(),
+      ).toEqual(['Succeeded', 'Succeeded']);
       expect(await readFile(join(h.workDir, 'target', 'hello.txt'), 'utf8')).toBe('hello from the bundle\n');
     } finally {
       await gh.close();
@@ -189,7 +218,11 @@ describe.skipIf(!existsSync(AGENT_CLI))('codedeploy-agent start (daemon)', () =>
     const sock = await notifySocket();
     const h = await host();
     h.start({ NOTIFY_SOCKET: sock.path });
-    const messages = () => sock.received().map((d) => d.message).join('\n');
+    const messages = () =>
+      sock
+        .received()
+        .map((d) => d.message)
+        .join('\n');
     await expect.poll(messages, { timeout: 15_000 }).toMatch(/READY=1/);
     expect(messages()).toMatch(/STATUS=idle: polling for commands/);
     expect(h.server.calls('PollHostCommand').length).toBeGreaterThan(0);

@@ -104,9 +104,13 @@ async function startPollingDaemonUnderUmask0(): Promise<DaemonHost> {
     process.umask(old);
   }
   const log = join(h.logDir, 'codedeploy-agent.log');
-  await waitFor('the daemon to start polling', async () => existsSync(log) && (await readFile(log, 'utf8')).includes('Polling for commands'), {
-    timeoutMs: 20_000,
-    details: () => `stderr:\n${h.stderr()}`,
-  });
+  await waitFor(
+    'the daemon to start polling',
+    async () => existsSync(log) && (await readFile(log, 'utf8')).includes('Polling for commands'),
+    {
+      timeoutMs: 20_000,
+      details: () => `stderr:\n${h.stderr()}`,
+    },
+  );
   return h;
 }

@@ -15,7 +15,10 @@ const GROUP = 'dg-shared';
 
 function runLocal(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [LOCAL_CLI, ...args], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [LOCAL_CLI, ...args], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -32,7 +35,18 @@ async function bundle(dir: string, count: number): Promise<string> {
   await writeFile(join(dir, 'scripts', 'slow.sh'), '#!/bin/sh\nsleep 2\n', { mode: 0o755 });
   await writeFile(
     join(dir, 'appspec.yml'),
-    ['version: 0.0', 'os: linux', 'files:', '  - source: many', `    destination: ${join(dir, '..', 'dest')}`, 'file_exists_behavior: OVERWRITE', 'hooks:', '  BeforeInstall:', '    - location: scripts/slow.sh', ''].join('\n'),
+    [
+      'version: 0.0',
+      'os: linux',
+      'files:',
+      '  - source: many',
+      `    destination: ${join(dir, '..', 'dest')}`,
+      'file_exists_behavior: OVERWRITE',
+      'hooks:',
+      '  BeforeInstall:',
+      '    - location: scripts/slow.sh',
+      '',
+    ].join('\n'),
   );
   return dir;
 }
@@ -45,7 +59,9 @@ describe.skipIf(!existsSync(LOCAL_CLI))('deployment group lock', () => {
     const [a, b] = await Promise.all([runLocal(args, {}), new Promise((r) => setTimeout(r, 300)).then(() => runLocal(args, {}))]);
     const results = [a, b].sort((x, y) => (x.code ?? 9) - (y.code ?? 9));
     expect(results.map((r) => r.code)).toEqual([0, 1]);
-    expect(results[1]?.stdout).toMatch(new RegExp(`ERROR: deployment group ${GROUP} is busy: codedeploy-local \\(pid \\d+\\) is deploying into it`));
+    expect(results[1]?.stdout).toMatch(
+      new RegExp(`ERROR: deployment group ${GROUP} is busy: codedeploy-local \\(pid \\d+\\) is deploying into it`),
+    );
     const cleanup = await readFile(join(h.rootDir, 'deployment-instructions', `${GROUP}-cleanup`), 'utf8');
     expect(cleanup.includes('\0')).toBe(false);
     const listed = cleanup.split('\n').filter((l) => l.includes('/dest/f'));
@@ -62,9 +78,11 @@ describe.skipIf(!existsSync(LOCAL_CLI))('deployment group lock', () => {
     try {
       const r = await runLocal(['-l', src, '-t', 'directory', '-g', GROUP, '-c', h.configFile], {});
       expect(r.code).toBe(1);
-      expect(r.stdout).toContain(`ERROR: deployment group ${GROUP} is busy: process (pid ${process.pid}) is deploying into it. Wait for it to finish, or deploy into another group with -g.`);
+      expect(r.stdout).toContain(
+        `ERROR: deployment group ${GROUP} is busy: process (pid ${process.pid}) is deploying into it. Wait for it to finish, or deploy into another group with -g.`,
+      );
       expect(existsSync(join(h.rootDir, 'deployment-instructions', `${GROUP}-cleanup`))).toBe(false);
-    expect((await readdir(join(h.rootDir, GROUP))).length).toBe(0);
+      expect((await readdir(join(h.rootDir, GROUP))).length).toBe(0);
     } finally {
       await lock.release();
     }

@@ -42,7 +42,11 @@ const KEPT: Record<string, string> = { AWS_REGION: 'eu-west-1', KEEP_ME: 'kept',
 async function envDumpBundle(root: string): Promise<string> {
   const dir = join(root, 'bundle');
   await cp(join(FIXTURES, 'sample-app'), dir, { recursive: true });
-  await writeFile(join(dir, 'scripts', 'hook.sh'), '#!/bin/sh\nenv > "$PROOF_FILE.$LIFECYCLE_EVENT.env"\necho "$LIFECYCLE_EVENT" >> "$PROOF_FILE"\n', { mode: 0o755 });
+  await writeFile(
+    join(dir, 'scripts', 'hook.sh'),
+    '#!/bin/sh\nenv > "$PROOF_FILE.$LIFECYCLE_EVENT.env"\necho "$LIFECYCLE_EVENT" >> "$PROOF_FILE"\n',
+    { mode: 0o755 },
+  );
   return dir;
 }
 
@@ -79,7 +83,10 @@ describe.skipIf(!existsSync(LOCAL_CLI))('hook environments hold no credentials',
     const root = await tempDir('cda-hook-env-');
     const bundle = await envDumpBundle(root);
     const config = join(root, 'codedeployagent.yml');
-    await writeFile(config, [`:root_dir: ${join(root, 'deployment-root')}`, `:log_dir: ${join(root, 'log')}`, `:working_directory: ${root}`, ''].join('\n'));
+    await writeFile(
+      config,
+      [`:root_dir: ${join(root, 'deployment-root')}`, `:log_dir: ${join(root, 'log')}`, `:working_directory: ${root}`, ''].join('\n'),
+    );
     const proofFile = join(root, 'proof');
     const child = spawn(process.execPath, [LOCAL_CLI, '-l', bundle, '-t', 'directory', '-c', config, '-e', 'BeforeInstall,AfterInstall'], {
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', PROOF_FILE: proofFile, ...SECRETS, ...KEPT },

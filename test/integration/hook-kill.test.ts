@@ -52,7 +52,13 @@ async function runHook(body: string, more: Partial<HookScript> = {}, extra: Part
   await writeFile(join(archiveDir, 'scripts', 'hook.sh'), `#!/bin/sh\n${body}\n`, { mode: 0o755 });
   const scriptsLog = join(dir, 'logs', 'scripts.log');
   const log = createScriptLogWriter({ scriptsLogPath: scriptsLog, deploymentId: 'd-KILLTEST1' });
-  const script: HookScript = { location: 'scripts/hook.sh', sudo: false, timeoutSeconds: 1, where: { file: 'appspec.yml', path: 'hooks', line: 1, column: 1 }, ...more };
+  const script: HookScript = {
+    location: 'scripts/hook.sh',
+    sudo: false,
+    timeoutSeconds: 1,
+    where: { file: 'appspec.yml', path: 'hooks', line: 1, column: 1 },
+    ...more,
+  };
   const started = Date.now();
   let result: HookResult;
   try {
@@ -147,7 +153,11 @@ describe('killing what a hook started', () => {
     const pid = await run.pid('stubborn');
     expect(await running(pid)).toBe(false);
     const log = await readFile(run.scriptsLog, 'utf8');
-    expect(log).toMatch(new RegExp(`\\[agent\\]Sent SIGKILL to the process group of scripts/hook.sh and the processes it started \\(still running 500 ms after SIGTERM: .*${pid} \\(sh\\)`));
+    expect(log).toMatch(
+      new RegExp(
+        `\\[agent\\]Sent SIGKILL to the process group of scripts/hook.sh and the processes it started \\(still running 500 ms after SIGTERM: .*${pid} \\(sh\\)`,
+      ),
+    );
   });
 
   it.skipIf(!isRoot)('kills the double-forked child of a runas hook (another uid)', async () => {
@@ -176,7 +186,11 @@ describe('killing what a hook started', () => {
 
   it('does not reach a process that both left the tree and cleared its environment (the documented limit)', async () => {
     const run = await runHook(
-      [`setsid env -i sh -c 'sleep 300 >/dev/null 2>&1 & echo $! > "$1"' sh "$OUT_DIR/escaped.pid"`, WAIT_FOR_PIDS(['escaped']), 'sleep 300'].join('\n'),
+      [
+        `setsid env -i sh -c 'sleep 300 >/dev/null 2>&1 & echo $! > "$1"' sh "$OUT_DIR/escaped.pid"`,
+        WAIT_FOR_PIDS(['escaped']),
+        'sleep 300',
+      ].join('\n'),
     );
     expect(run.result.errorCode).toBe(3);
     expect(await running(await run.pid('escaped'))).toBe(true);

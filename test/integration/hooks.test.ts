@@ -120,7 +120,10 @@ describe('runLifecycleEvent with real scripts', () => {
     expect(lines.slice(2).sort()).toEqual(['[stderr]to stderr', '[stdout]hello from BeforeInstall']);
     const dlines = await f.deploymentsLogLines();
     for (const l of dlines) expect(l).toMatch(/^\[\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3}\] \[d-TEST12345\]/);
-    expect(dlines.map((l) => l.replace(/^\[[^\]]+\] \[d-TEST12345\]/, '')).slice(0, 2)).toEqual(['LifecycleEvent - BeforeInstall', 'Script - scripts/exit-0.sh']);
+    expect(dlines.map((l) => l.replace(/^\[[^\]]+\] \[d-TEST12345\]/, '')).slice(0, 2)).toEqual([
+      'LifecycleEvent - BeforeInstall',
+      'Script - scripts/exit-0.sh',
+    ]);
     expect(dlines).toHaveLength(4);
   });
 
@@ -168,7 +171,9 @@ describe('runLifecycleEvent with real scripts', () => {
     await symlink(join(f.dir, 'outside.sh'), join(f.archiveDir, 'scripts', 'link.sh'));
     const dotdot = await f.run([script('../outside.sh')]);
     expect(dotdot.errorCode).toBe(1);
-    expect(dotdot.message).toBe(`Script does not exist at specified location: ${join(f.dir, 'outside.sh')} (the location resolves outside the revision directory)`);
+    expect(dotdot.message).toBe(
+      `Script does not exist at specified location: ${join(f.dir, 'outside.sh')} (the location resolves outside the revision directory)`,
+    );
     const link = await f.run([script('scripts/link.sh')]);
     expect(link.errorCode).toBe(1);
     expect(link.message).toContain('resolves outside the revision directory');
@@ -184,9 +189,17 @@ describe('runLifecycleEvent with real scripts', () => {
     expect(result.errorCode).toBe(0);
     expect((await stat(path)).mode & 0o777).toBe(0o755);
     const lines = messages(await f.scriptsLogLines());
-    expect(lines).toContain('[agent]Script at specified location: scripts/not-executable.sh is not executable.  Trying to make it executable.');
+    expect(lines).toContain(
+      '[agent]Script at specified location: scripts/not-executable.sh is not executable.  Trying to make it executable.',
+    );
     expect(lines).toContain('[stdout]ran although it was not executable');
-    expect(logLines().some((l) => l.level === 40 && l.msg === 'Script at specified location: scripts/not-executable.sh is not executable.  Trying to make it executable.')).toBe(true);
+    expect(
+      logLines().some(
+        (l) =>
+          l.level === 40 &&
+          l.msg === 'Script at specified location: scripts/not-executable.sh is not executable.  Trying to make it executable.',
+      ),
+    ).toBe(true);
   });
 
   it('passes the deployment variables and revision env, never the credentials, and runs in req.cwd', async () => {
@@ -266,7 +279,9 @@ describe('runLifecycleEvent with real scripts', () => {
     await writeFile(join(f.archiveDir, 'scripts', 'bad-interp.sh'), '#!/nonexistent/interpreter\necho hi\n', { mode: 0o755 });
     const result = await f.run([script('scripts/bad-interp.sh')]);
     expect(result.errorCode).toBe(4);
-    expect(result.message).toMatch(/^Script at specified location: scripts\/bad-interp\.sh failed with error ENOENT with message spawn .*bad-interp\.sh ENOENT$/);
+    expect(result.message).toMatch(
+      /^Script at specified location: scripts\/bad-interp\.sh failed with error ENOENT with message spawn .*bad-interp\.sh ENOENT$/,
+    );
   });
 
   it('kills a TERM-ignoring script and its grandchild on timeout (code 3, group gone)', async () => {
@@ -301,7 +316,9 @@ describe('runLifecycleEvent with real scripts', () => {
       expect(await running(bg)).toBe(true);
       const notes = messages(await f.scriptsLogLines()).filter((l) => l.startsWith('[agent]'));
       expect(notes).toHaveLength(1);
-      expect(notes[0]).toContain('Script at specified location: scripts/background-child.sh exited, but a child process kept its stdout and stderr open for more than 500 ms');
+      expect(notes[0]).toContain(
+        'Script at specified location: scripts/background-child.sh exited, but a child process kept its stdout and stderr open for more than 500 ms',
+      );
       expect(notes[0]).toContain(`${bg} (sleep 600)`);
       expect(logLines().some((l) => l.level === 40 && String(l.msg).includes('kept its stdout and stderr open'))).toBe(true);
     } finally {
@@ -351,7 +368,10 @@ describe('runLifecycleEvent with real scripts', () => {
           .map((l) => l.slice('[stdout]'.length));
         expect(out).toContain(`uid=${uid}`);
         expect(out).toContain(`gid=${gid}`);
-        const groups = out.find((l) => l.startsWith('groups='))?.slice('groups='.length).split(' ');
+        const groups = out
+          .find((l) => l.startsWith('groups='))
+          ?.slice('groups='.length)
+          .split(' ');
         expect(groups).toEqual(expect.arrayContaining([gid, groupGid]));
         expect(out).toContain(`home=/home/${user}`);
         expect(out).toContain(`user=${user}`);
@@ -371,20 +391,40 @@ describe('runLifecycleEvent with real scripts', () => {
     const build = await tempDir('cda-build-');
     const tsc = join(REPO, 'node_modules', 'typescript', 'bin', 'tsc');
     // Compile just this module's import closure from the current sources (never a stale dist/).
-    await run(process.execPath, [
-      tsc,
-      ...['agent/hooks/lifecycle-event-runner.ts', 'agent/log/scripts-log.ts', 'agent/log/deployments-log.ts'].map((p) => join(REPO, p)),
-      '--outDir', build, '--rootDir', REPO, '--module', 'nodenext', '--moduleResolution', 'nodenext',
-      '--target', 'es2022', '--skipLibCheck', '--types', 'node', '--strict',
-    ], { cwd: REPO }).catch((err: { stdout?: string }) => {
+    await run(
+      process.execPath,
+      [
+        tsc,
+        ...['agent/hooks/lifecycle-event-runner.ts', 'agent/log/scripts-log.ts', 'agent/log/deployments-log.ts'].map((p) => join(REPO, p)),
+        '--outDir',
+        build,
+        '--rootDir',
+        REPO,
+        '--module',
+        'nodenext',
+        '--moduleResolution',
+        'nodenext',
+        '--target',
+        'es2022',
+        '--skipLibCheck',
+        '--types',
+        'node',
+        '--strict',
+      ],
+      { cwd: REPO },
+    ).catch((err: { stdout?: string }) => {
       throw new Error(`tsc failed: ${err.stdout ?? String(err)}`);
     });
     await writeFile(join(build, 'package.json'), '{"type":"module"}\n');
     const f = await fixture(['big-output.sh']);
     await copyFile(join(FIXTURES, 'big-output.sh'), join(f.archiveDir, 'big-output.sh'));
-    const child = spawn(process.execPath, [join(FIXTURES, 'big-output-runner.mjs'), build, f.archiveDir, f.scriptsLog, f.deploymentsLogPath], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = spawn(
+      process.execPath,
+      [join(FIXTURES, 'big-output-runner.mjs'), build, f.archiveDir, f.scriptsLog, f.deploymentsLogPath],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     let stdout = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     const code = await new Promise<number | null>((res) => child.on('close', res));
@@ -398,7 +438,11 @@ describe('runLifecycleEvent with real scripts', () => {
     expect((await stat(`${f.deploymentsLogPath}.0`)).size).toBeLessThanOrEqual(64 * 1024 * 1024);
     expect((await stat(f.deploymentsLogPath)).size).toBeLessThanOrEqual(64 * 1024 * 1024);
     const head = await readHead(f.scriptsLog, 400);
-    expect(messages(head.split('\n').slice(0, 3))).toEqual(['LifecycleEvent - AfterInstall', 'Script - big-output.sh', `[stdout]${'x'.repeat(99)}`]);
+    expect(messages(head.split('\n').slice(0, 3))).toEqual([
+      'LifecycleEvent - AfterInstall',
+      'Script - big-output.sh',
+      `[stdout]${'x'.repeat(99)}`,
+    ]);
   }, 180_000);
 });
 

@@ -68,7 +68,12 @@ describe.each(['tar', 'tgz', 'zip'] as const)('hostile %s archives', (type) => {
 
   it('rejects a "dir/../../" entry', async () => {
     const box = await sandbox();
-    await expectEscape(box, type, [BENIGN, { name: 'scripts/../../../outside/evil.txt', type: 'file', data: 'evil' }], 'scripts/../../../outside/evil.txt');
+    await expectEscape(
+      box,
+      type,
+      [BENIGN, { name: 'scripts/../../../outside/evil.txt', type: 'file', data: 'evil' }],
+      'scripts/../../../outside/evil.txt',
+    );
   });
 
   it('rejects an absolute entry', async () => {
@@ -94,11 +99,7 @@ describe.each(['tar', 'tgz', 'zip'] as const)('hostile %s archives', (type) => {
     await expectEscape(
       box,
       type,
-      [
-        BENIGN,
-        { name: 'a/up', type: 'symlink', target: '../../../outside' },
-        { name: 'a/up/sub/evil.txt', type: 'file', data: 'evil' },
-      ],
+      [BENIGN, { name: 'a/up', type: 'symlink', target: '../../../outside' }, { name: 'a/up/sub/evil.txt', type: 'file', data: 'evil' }],
       'a/up/sub/evil.txt',
     );
   });
@@ -108,7 +109,10 @@ describe.each(['tar', 'tgz', 'zip'] as const)('hostile %s archives', (type) => {
     await expectEscape(
       box,
       type,
-      [{ name: 'link', type: 'symlink', target: box.outside }, { name: 'link/newdir/', type: 'dir' }],
+      [
+        { name: 'link', type: 'symlink', target: box.outside },
+        { name: 'link/newdir/', type: 'dir' },
+      ],
       'link/newdir/',
     );
   });
@@ -175,11 +179,7 @@ describe.each(['tar', 'tgz'] as const)('hostile %s hard links', (type) => {
     const err = await expectEscape(
       box,
       type,
-      [
-        BENIGN,
-        { name: 'stolen', type: 'hardlink', target: box.secret },
-        { name: 'stolen', type: 'file', data: 'overwritten' },
-      ],
+      [BENIGN, { name: 'stolen', type: 'hardlink', target: box.secret }, { name: 'stolen', type: 'file', data: 'overwritten' }],
       'stolen',
     );
     expect(err.message).toContain(`is a hard link to "${box.secret}"`);

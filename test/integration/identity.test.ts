@@ -47,7 +47,15 @@ describe('host identity (integration)', () => {
       mode: 'v2-only',
       region: 'eu-west-1',
       instanceId: 'i-0feedface',
-      role: { name: 'agent-role', credentials: { AccessKeyId: 'ASIAINSTANCE', SecretAccessKey: 'instance-secret', Token: 'instance-token', Expiration: '2099-01-01T00:00:00Z' } },
+      role: {
+        name: 'agent-role',
+        credentials: {
+          AccessKeyId: 'ASIAINSTANCE',
+          SecretAccessKey: 'instance-secret',
+          Token: 'instance-token',
+          Expiration: '2099-01-01T00:00:00Z',
+        },
+      },
     });
     const onPremisesConfigFile = join(await tempDir(), 'codedeploy.onpremises.yml');
     const identity = await resolveIdentity({
@@ -81,14 +89,22 @@ describe('host identity (integration)', () => {
     });
     expect(identity.hostIdentifier).toBe('arn:aws:ec2:us-east-1:123456789012:instance/i-deadbeef');
     expect(identity.summary).toContain('(IMDSv1)');
-    expect(lines().filter((l) => l.level === 40).map((l) => l.msg)).toEqual([V2_FALLBACK_WARNING]);
+    expect(
+      lines()
+        .filter((l) => l.level === 40)
+        .map((l) => l.msg),
+    ).toEqual([V2_FALLBACK_WARNING]);
   });
 
   it('with :disable_imds_v1: and a v1-only IMDS there is no identity, and the error says why', async () => {
     fake = await startFakeImds({ mode: 'v1-only' });
     await expect(
       resolveIdentity({
-        config: configWithOverrides({ imdsEndpoint: fake.url, disableImdsV1: true, onPremisesConfigFile: join(await tempDir(), 'none.yml') }),
+        config: configWithOverrides({
+          imdsEndpoint: fake.url,
+          disableImdsV1: true,
+          onPremisesConfigFile: join(await tempDir(), 'none.yml'),
+        }),
         env: {},
         logger: silentLogger(),
       }),
@@ -100,14 +116,27 @@ describe('host identity (integration)', () => {
     fake = await startFakeImds({ region: 'us-east-1' });
     const dir = await tempDir();
     const creds = join(dir, 'credentials');
-    await writeFile(creds, '[default]\naws_access_key_id = ASIAFIRST\naws_secret_access_key = first-secret\naws_session_token = first-token\n');
+    await writeFile(
+      creds,
+      '[default]\naws_access_key_id = ASIAFIRST\naws_secret_access_key = first-secret\naws_session_token = first-token\n',
+    );
     const onPremisesConfigFile = join(dir, 'codedeploy.onpremises.yml');
     await writeFile(
       onPremisesConfigFile,
-      ['---', ':region: us-west-2', ':iam_session_arn: arn:aws:sts::123456789012:assumed-role/onprem/host-7', ':aws_credentials_file: credentials', ''].join('\n'),
+      [
+        '---',
+        ':region: us-west-2',
+        ':iam_session_arn: arn:aws:sts::123456789012:assumed-role/onprem/host-7',
+        ':aws_credentials_file: credentials',
+        '',
+      ].join('\n'),
     );
     const envBefore = { ...process.env };
-    const identity = await resolveIdentity({ config: configWithOverrides({ imdsEndpoint: fake.url, onPremisesConfigFile }), env: process.env, logger: silentLogger() });
+    const identity = await resolveIdentity({
+      config: configWithOverrides({ imdsEndpoint: fake.url, onPremisesConfigFile }),
+      env: process.env,
+      logger: silentLogger(),
+    });
     expect(identity.kind).toBe('on-premises');
     expect(identity.region).toBe('us-west-2');
     expect(identity.hostIdentifier).toBe('arn:aws:sts::123456789012:assumed-role/onprem/host-7');
@@ -116,7 +145,10 @@ describe('host identity (integration)', () => {
     expect(first.authorization).toContain('Credential=ASIAFIRST/');
 
     // A rotation tool writes a new file and renames it into place.
-    await writeFile(`${creds}.new`, '[default]\naws_access_key_id = ASIASECOND\naws_secret_access_key = second-secret\naws_session_token = second-token\n');
+    await writeFile(
+      `${creds}.new`,
+      '[default]\naws_access_key_id = ASIASECOND\naws_secret_access_key = second-secret\naws_session_token = second-token\n',
+    );
     await rename(`${creds}.new`, creds);
     const second = await signedAuthorization(identity.credentials, identity.region);
     expect(second.authorization).toContain('Credential=ASIASECOND/');

@@ -67,7 +67,12 @@ async function snapshot(root: string): Promise<string[]> {
       else if (s.isDirectory()) {
         lines.push(`d ${mode} ${r}`);
         await walk(path, r);
-      } else lines.push(`f ${mode} ${r} ${createHash('sha256').update(await readFile(path)).digest('hex')}`);
+      } else
+        lines.push(
+          `f ${mode} ${r} ${createHash('sha256')
+            .update(await readFile(path))
+            .digest('hex')}`,
+        );
     }
   };
   await walk(root, '');
@@ -108,7 +113,15 @@ describe('scripts/install.sh', () => {
 
   it('ships what a host install needs in the release tarball', async () => {
     const pkg = join(extracted, 'package');
-    for (const f of ['package.json', 'npm-shrinkwrap.json', 'conf/codedeployagent.yml', 'dist/agent/cli/codedeploy-agent.js', 'systemd/codedeploy-agent.service', 'scripts/install.sh', 'scripts/logrotate/codedeploy-agent']) {
+    for (const f of [
+      'package.json',
+      'npm-shrinkwrap.json',
+      'conf/codedeployagent.yml',
+      'dist/agent/cli/codedeploy-agent.js',
+      'systemd/codedeploy-agent.service',
+      'scripts/install.sh',
+      'scripts/logrotate/codedeploy-agent',
+    ]) {
       expect(existsSync(join(pkg, f)), f).toBe(true);
     }
     expect(await mode(join(pkg, 'scripts', 'install.sh'))).toBe(0o755);
@@ -163,7 +176,9 @@ describe('scripts/install.sh', () => {
     expect(await mode(join(prefix, 'bin', 'codedeploy-agent'))).toBe(0o755);
     expect(await mode(join(prefix, 'bin', 'codedeploy-local'))).toBe(0o755);
     expect(existsSync(join(prefix, 'dist', 'agent', 'cli', 'codedeploy-agent.js'))).toBe(true);
-    expect(await readFile(join(prefix, '.release'), 'utf8')).toMatch(new RegExp(`^version: ${VERSION.replaceAll('.', '\\.')}\nfingerprint: [0-9a-f]{64}\nnode_abi: \\d+-linux-`));
+    expect(await readFile(join(prefix, '.release'), 'utf8')).toMatch(
+      new RegExp(`^version: ${VERSION.replaceAll('.', '\\.')}\nfingerprint: [0-9a-f]{64}\nnode_abi: \\d+-linux-`),
+    );
     const modules = await readdir(join(prefix, 'node_modules'));
     for (const dep of ['pino', 'yaml', 'tar', 'better-sqlite3', '@aws-sdk']) expect(modules, dep).toContain(dep);
     for (const dev of ['vitest', 'typescript', 'eslint', 's3rver', '@vitest', 'typescript-eslint']) expect(modules, dev).not.toContain(dev);
@@ -197,7 +212,11 @@ describe('scripts/install.sh', () => {
     expect(unit).toContain(`exec ${PREFIX}/bin/codedeploy-agent start --config_file ${CONFIG_DIR}/codedeployagent.yml'`);
     expect(unit).toMatch(new RegExp(`^WorkingDirectory=${PREFIX}$`, 'm'));
     if (systemdAnalyze) {
-      const verify = await sh(systemdAnalyze, ['verify', at('/etc/systemd/system/codedeploy-agent.service')], hostEnv({ SYSTEMD_LOG_COLOR: '0' }));
+      const verify = await sh(
+        systemdAnalyze,
+        ['verify', at('/etc/systemd/system/codedeploy-agent.service')],
+        hostEnv({ SYSTEMD_LOG_COLOR: '0' }),
+      );
       expect(verify).toEqual({ code: 0, stdout: '', stderr: '' });
     }
     const logrotate = await readFile(at('/etc/logrotate.d/codedeploy-agent'), 'utf8');
@@ -227,7 +246,15 @@ describe('scripts/install.sh', () => {
     expect(local.code, local.stderr).toBe(0);
     expect(local.stdout).toContain('codedeploy-local');
 
-    const sqlite = await sh(process.execPath, ['-e', 'const D = require(process.argv[1]); process.stdout.write(String(new D(":memory:").prepare("select 41 + 1 as x").get().x))', at(`${PREFIX}/node_modules/better-sqlite3`)], env);
+    const sqlite = await sh(
+      process.execPath,
+      [
+        '-e',
+        'const D = require(process.argv[1]); process.stdout.write(String(new D(":memory:").prepare("select 41 + 1 as x").get().x))',
+        at(`${PREFIX}/node_modules/better-sqlite3`),
+      ],
+      env,
+    );
     expect(sqlite).toMatchObject({ code: 0, stdout: '42' });
   });
 
@@ -288,7 +315,11 @@ cat /run/calls
   it('enables and starts the service when systemd runs the host, restarts it after an upgrade, disables it on --uninstall', async (ctx) => {
     if (!(await canSimulate())) ctx.skip('needs root and mount namespaces (unshare -m) to fake a systemd host');
     const args = [INSTALL, '--from', tarball, '--prefix', PREFIX, '--config-dir', '/srv/cda-conf/conf', '--log-dir', LOG_DIR];
-    const r = await sh(unshare ?? 'unshare', ['-m', '--propagation', 'private', 'sh', '-c', sim, 'sim', 'run', at(PREFIX), ...args], hostEnv({}));
+    const r = await sh(
+      unshare ?? 'unshare',
+      ['-m', '--propagation', 'private', 'sh', '-c', sim, 'sim', 'run', at(PREFIX), ...args],
+      hostEnv({}),
+    );
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.trim().split('\n')).toEqual([
       // The program is the one in DESTDIR already (same release): only the unit is new.
@@ -346,7 +377,12 @@ cat /run/calls
     expect(existsSync(at(`${PREFIX}/deployment-root/group-1/d-ABCDEFGHI/logs/scripts.log`))).toBe(true);
     expect(existsSync(at(`${CONFIG_DIR}/codedeployagent.yml`))).toBe(true);
     expect(existsSync(at(`${LOG_DIR}/codedeploy-agent.log`))).toBe(true);
-    for (const gone of ['/etc/systemd/system/codedeploy-agent.service', '/etc/logrotate.d/codedeploy-agent', '/usr/local/bin/codedeploy-agent', '/usr/local/bin/codedeploy-local']) {
+    for (const gone of [
+      '/etc/systemd/system/codedeploy-agent.service',
+      '/etc/logrotate.d/codedeploy-agent',
+      '/usr/local/bin/codedeploy-agent',
+      '/usr/local/bin/codedeploy-local',
+    ]) {
       expect(existsSync(at(gone)) || (await lstat(at(gone)).catch(() => undefined)) !== undefined, gone).toBe(false);
     }
   });
@@ -360,9 +396,12 @@ cat /run/calls
   });
 
   const shellcheck = ['/usr/bin/shellcheck', '/bin/shellcheck', '/usr/local/bin/shellcheck'].find((p) => existsSync(p));
-  it.skipIf(!shellcheck)(`is shellcheck-clean${shellcheck ? '' : ' (skipped: shellcheck is not installed; apt-get install shellcheck)'}`, async () => {
-    const r = await sh(shellcheck ?? 'shellcheck', [INSTALL, join(REPO, 'scripts', 'build-release.sh')], hostEnv({}));
-    expect(r.stdout + r.stderr).toBe('');
-    expect(r.code).toBe(0);
-  });
+  it.skipIf(!shellcheck)(
+    `is shellcheck-clean${shellcheck ? '' : ' (skipped: shellcheck is not installed; apt-get install shellcheck)'}`,
+    async () => {
+      const r = await sh(shellcheck ?? 'shellcheck', [INSTALL, join(REPO, 'scripts', 'build-release.sh')], hostEnv({}));
+      expect(r.stdout + r.stderr).toBe('');
+      expect(r.code).toBe(0);
+    },
+  );
 });

@@ -88,12 +88,28 @@ async function installError(req: InstallRequest): Promise<AgentError> {
   return err as AgentError;
 }
 
-const APP_FILES = ['app', 'app/.env', 'app/bin', 'app/bin/run.sh', 'app/current', 'app/index.html', 'app/lib', 'app/lib/deep', 'app/lib/deep/nested', 'app/lib/deep/nested/data.txt'];
+const APP_FILES = [
+  'app',
+  'app/.env',
+  'app/bin',
+  'app/bin/run.sh',
+  'app/current',
+  'app/index.html',
+  'app/lib',
+  'app/lib/deep',
+  'app/lib/deep/nested',
+  'app/lib/deep/nested/data.txt',
+];
 
 describe('install: files', () => {
   it('copies a revision: nested directories, dotfiles, modes, timestamps, a symlink kept as a symlink', async () => {
     const h = await host();
-    const spec = appSpec({ files: [['app', 'dest/app'], ['config.json', 'dest/etc']] });
+    const spec = appSpec({
+      files: [
+        ['app', 'dest/app'],
+        ['config.json', 'dest/etc'],
+      ],
+    });
 
     const summary = await install(h.request(spec));
 
@@ -108,11 +124,21 @@ describe('install: files', () => {
     expect((await run(join(h.dest, 'app', 'bin', 'run.sh'))).stdout).toBe('hi\n');
     expect(summary).toEqual({ filesCopied: 6, directoriesCreated: 6, filesRetained: 0, permissionsApplied: 0, cleanedUp: 0 });
 
-    const json = JSON.parse(await readFile(installJsonPath(h.instructions, GROUP), 'utf8')) as { instructions: Array<Record<string, unknown>> };
+    const json = JSON.parse(await readFile(installJsonPath(h.instructions, GROUP), 'utf8')) as {
+      instructions: Array<Record<string, unknown>>;
+    };
     expect(json.instructions).toHaveLength(12);
     expect(json.instructions[0]).toEqual({ type: 'mkdir', directory: join(h.dest, 'app') });
-    expect(json.instructions).toContainEqual({ type: 'copy', source: join(h.archive, 'app', '.env'), destination: join(h.dest, 'app', '.env') });
-    expect(json.instructions.at(-1)).toEqual({ type: 'copy', source: join(h.archive, 'config.json'), destination: join(h.dest, 'etc', 'config.json') });
+    expect(json.instructions).toContainEqual({
+      type: 'copy',
+      source: join(h.archive, 'app', '.env'),
+      destination: join(h.dest, 'app', '.env'),
+    });
+    expect(json.instructions.at(-1)).toEqual({
+      type: 'copy',
+      source: join(h.archive, 'config.json'),
+      destination: join(h.dest, 'etc', 'config.json'),
+    });
 
     const listed = await cleanupPaths(h);
     for (const p of [...APP_FILES, 'etc', 'etc/config.json']) expect(listed).toContain(join(h.dest, p));
@@ -148,7 +174,9 @@ describe('install: files', () => {
 
     const err = await installError(h.request(spec()));
     expect(err.code).toBe(ErrorCodes.INSTALL_FAILED);
-    expect(err.message).toMatch(/^The deployment failed because a specified file already exists at this location: .*\/dest\/app\/(index\.html|current)$/);
+    expect(err.message).toMatch(
+      /^The deployment failed because a specified file already exists at this location: .*\/dest\/app\/(index\.html|current)$/,
+    );
     expect(await tree(join(h.dest, 'app'))).toEqual(['current', 'index.html']);
     expect(existsSync(cleanupFilePath(h.instructions, GROUP))).toBe(false);
 
@@ -204,9 +232,20 @@ describe('install: files', () => {
     await symlink(join(h.root, 'outside'), join(h.archive, 'escape'));
 
     for (const source of ['../outside', 'app/../../outside/secret.txt', 'escape/secret.txt']) {
-      const err = await installError(h.request(appSpec({ files: [['app', 'dest/app'], [source, 'dest/x']] })));
+      const err = await installError(
+        h.request(
+          appSpec({
+            files: [
+              ['app', 'dest/app'],
+              [source, 'dest/x'],
+            ],
+          }),
+        ),
+      );
       expect(err.code).toBe(ErrorCodes.PATH_ESCAPE);
-      expect(err.message).toContain(`files entry files[1] in appspec.yml (line 6) specifies a source (${source}) that resolves outside the revision`);
+      expect(err.message).toContain(
+        `files entry files[1] in appspec.yml (line 6) specifies a source (${source}) that resolves outside the revision`,
+      );
       expect(await tree(h.dest)).toEqual([]);
       expect(existsSync(h.instructions) ? await readdir(h.instructions) : []).toEqual([]);
     }
@@ -224,7 +263,13 @@ describe('install: failures half-way', () => {
     await writeFile(join(h.archive, 'blocker.txt'), 'x\n');
     await mkdir(join(h.dest, 'blocked', 'blocker.txt'), { recursive: true });
     await writeFile(join(h.dest, 'blocked', 'blocker.txt', 'inside'), 'pre-existing\n');
-    const spec = appSpec({ files: [['app', 'dest/app'], ['blocker.txt', 'dest/blocked']], fileExistsBehavior: 'OVERWRITE' });
+    const spec = appSpec({
+      files: [
+        ['app', 'dest/app'],
+        ['blocker.txt', 'dest/blocked'],
+      ],
+      fileExistsBehavior: 'OVERWRITE',
+    });
     const err = await installError(h.request(spec, { concurrency }));
     return { h, err, spec };
   }
@@ -251,7 +296,12 @@ describe('install: failures half-way', () => {
   it('a file where a directory is needed fails with a clear error and lists what was made', async () => {
     const h = await host();
     await writeFile(join(h.dest, 'plain-file'), 'x');
-    const spec = appSpec({ files: [['app', 'dest/app'], ['config.json', 'dest/plain-file/sub']] });
+    const spec = appSpec({
+      files: [
+        ['app', 'dest/app'],
+        ['config.json', 'dest/plain-file/sub'],
+      ],
+    });
     const err = await installError(h.request(spec));
     expect(err.message).toContain(`could not create the directory ${join(h.dest, 'plain-file', 'sub')}`);
     expect(err.message).toContain('ENOTDIR');
@@ -326,10 +376,15 @@ describe('install: permissions', () => {
 
   it('an unknown owner fails naming the user and the permission entry', async () => {
     const h = await host();
-    const spec = appSpec({ files: [['config.json', 'dest']], permissions: [permission({ object: 'dest/config.json', owner: 'no-such-user-cda' })] });
+    const spec = appSpec({
+      files: [['config.json', 'dest']],
+      permissions: [permission({ object: 'dest/config.json', owner: 'no-such-user-cda' })],
+    });
     const err = await installError(h.request(spec));
     expect(err.code).toBe(ErrorCodes.INSTALL_FAILED);
-    expect(err.message).toMatch(/^The deployment failed because the permissions entry permissions\[\d+\] in appspec.yml \(line 20\) names the owner no-such-user-cda, which does not exist on this host/);
+    expect(err.message).toMatch(
+      /^The deployment failed because the permissions entry permissions\[\d+\] in appspec.yml \(line 20\) names the owner no-such-user-cda, which does not exist on this host/,
+    );
   });
 
   it.skipIf(!hasSetfacl)('setfacl --set applies the entries plus base, mask and default entries (getfacl shows them)', async () => {
@@ -353,7 +408,10 @@ describe('install: permissions', () => {
 
   it('setfacl failure reports the failed argv and exit code', async () => {
     const h = await host();
-    const spec = appSpec({ files: [['config.json', 'dest']], permissions: [permission({ object: 'dest/config.json', acls: ['user:no-such-user-cda:rwx'] })] });
+    const spec = appSpec({
+      files: [['config.json', 'dest']],
+      permissions: [permission({ object: 'dest/config.json', acls: ['user:no-such-user-cda:rwx'] })],
+    });
     const err = await installError(h.request(spec, { tools: fakeTools({ setfacl: 2 }) }));
     const file = join(h.dest, 'config.json');
     expect(err.message).toBe(
@@ -367,7 +425,9 @@ describe('install: permissions', () => {
     const tools = fakeTools({});
     const spec = appSpec({
       files: [['config.json', 'dest-link']],
-      permissions: [permission({ object: 'dest-link/config.json', context: { user: 'name', type: 'httpd_sys_content_t', range: { low: 0, high: 0 } } })],
+      permissions: [
+        permission({ object: 'dest-link/config.json', context: { user: 'name', type: 'httpd_sys_content_t', range: { low: 0, high: 0 } } }),
+      ],
     });
     await install(h.request(spec, { tools }));
     const real = join(h.dest, 'config.json');
@@ -385,7 +445,10 @@ describe('install: permissions', () => {
 
   it('a semanage failure reports the failed command', async () => {
     const h = await host();
-    const spec = appSpec({ files: [['config.json', 'dest']], permissions: [permission({ object: 'dest/config.json', context: { type: 'bad_t' } })] });
+    const spec = appSpec({
+      files: [['config.json', 'dest']],
+      permissions: [permission({ object: 'dest/config.json', context: { type: 'bad_t' } })],
+    });
     const err = await installError(h.request(spec, { tools: fakeTools({ semanage: 1 }) }));
     expect(err.message).toBe(
       `The deployment failed because the application specification file contains an error in the settings for the context parameter. Update the permissions section of the AppSpec file, and then try again. Failed command: semanage fcontext -a -t bad_t ${join(h.dest, 'config.json')}. Exit code: 1`,

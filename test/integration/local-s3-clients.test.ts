@@ -52,20 +52,38 @@ describe('the agent S3 fetcher against the local endpoint', () => {
     const v2 = await sdk.send(new PutObjectCommand({ Bucket: 'deploy-revisions', Key: 'apps/app.tgz', Body: randomBytes(1000) }));
     sdk.destroy();
 
-    const fetcher = createS3Fetcher({ region: 'us-east-1', credentials: async () => credentials, endpointOverride: url, useFipsMode: false, logger: silentLogger(), maxAttempts: 1 });
+    const fetcher = createS3Fetcher({
+      region: 'us-east-1',
+      credentials: async () => credentials,
+      endpointOverride: url,
+      useFipsMode: false,
+      logger: silentLogger(),
+      maxAttempts: 1,
+    });
     const bundle = join(dir, 'bundle.tgz');
-    await fetcher({ type: 'S3', bucket: 'deploy-revisions', key: 'apps/app.tgz', bundleType: 'tgz', version: v1.VersionId, etag: v1.ETag }, bundle);
+    await fetcher(
+      { type: 'S3', bucket: 'deploy-revisions', key: 'apps/app.tgz', bundleType: 'tgz', version: v1.VersionId, etag: v1.ETag },
+      bundle,
+    );
     expect((await readFile(bundle)).equals(first)).toBe(true);
 
     const wrongTag = join(dir, 'wrong.tgz');
     await expect(
-      fetcher({ type: 'S3', bucket: 'deploy-revisions', key: 'apps/app.tgz', bundleType: 'tgz', version: v1.VersionId, etag: v2.ETag }, wrongTag),
+      fetcher(
+        { type: 'S3', bucket: 'deploy-revisions', key: 'apps/app.tgz', bundleType: 'tgz', version: v1.VersionId, etag: v2.ETag },
+        wrongTag,
+      ),
     ).rejects.toThrow(/Expected deployment artifact bundle etag/);
     expect(existsSync(wrongTag)).toBe(false);
     await expect(
-      fetcher({ type: 'S3', bucket: 'deploy-revisions', key: 'apps/app.tgz', bundleType: 'tgz', version: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' }, wrongTag),
+      fetcher(
+        { type: 'S3', bucket: 'deploy-revisions', key: 'apps/app.tgz', bundleType: 'tgz', version: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' },
+        wrongTag,
+      ),
     ).rejects.toThrow(/NoSuchVersion/);
-    await expect(fetcher({ type: 'S3', bucket: 'deploy-revisions', key: 'apps/none.tgz', bundleType: 'tgz' }, wrongTag)).rejects.toThrow(/NoSuchKey/);
+    await expect(fetcher({ type: 'S3', bucket: 'deploy-revisions', key: 'apps/none.tgz', bundleType: 'tgz' }, wrongTag)).rejects.toThrow(
+      /NoSuchKey/,
+    );
   });
 });
 
@@ -84,7 +102,8 @@ describe.skipIf(!existsSync(AWS))('the aws CLI v2 against the local endpoint', (
       AWS_SHARED_CREDENTIALS_FILE: join(home, 'no-credentials'),
       AWS_PAGER: '',
     };
-    const aws = async (...args: string[]): Promise<string> => (await run(AWS, ['--endpoint-url', url, ...args], { env, maxBuffer: 16 * 1024 * 1024 })).stdout;
+    const aws = async (...args: string[]): Promise<string> =>
+      (await run(AWS, ['--endpoint-url', url, ...args], { env, maxBuffer: 16 * 1024 * 1024 })).stdout;
 
     expect(await aws('s3', 'mb', 's3://cli-bucket')).toContain('make_bucket: cli-bucket');
     const small = join(dir, 'small.txt');
@@ -100,7 +119,11 @@ describe.skipIf(!existsSync(AWS))('the aws CLI v2 against the local endpoint', (
     expect(listing).toMatch(/\s23 small\.txt/);
     expect(listing).toMatch(new RegExp(`\\s${bigData.length} dir/big file\\.bin`));
 
-    const head = JSON.parse(await aws('s3api', 'head-object', '--bucket', 'cli-bucket', '--key', 'dir/big file.bin')) as { ETag: string; VersionId: string; ContentLength: number };
+    const head = JSON.parse(await aws('s3api', 'head-object', '--bucket', 'cli-bucket', '--key', 'dir/big file.bin')) as {
+      ETag: string;
+      VersionId: string;
+      ContentLength: number;
+    };
     expect(head.ETag).toMatch(/^"[0-9a-f]{32}-3"$/);
     expect(head.VersionId).toMatch(/^[A-Za-z0-9_-]{32}$/);
     expect(head.ContentLength).toBe(bigData.length);

@@ -25,7 +25,10 @@ interface Result {
 
 async function run(argv: string[], timeoutMs = 20_000): Promise<Result> {
   const started = Date.now();
-  const child = spawn(argv[0] as string, argv.slice(1), { env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(argv[0] as string, argv.slice(1), {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -42,7 +45,17 @@ async function hostWithLogDir(logDir: (root: string) => string): Promise<{ root:
   await chmod(root, 0o755);
   const dir = logDir(root);
   const config = join(root, 'codedeployagent.yml');
-  await writeFile(config, [`:root_dir: ${join(root, 'deployment-root')}`, `:log_dir: ${dir}`, `:pid_dir: ${join(root, 'state')}`, `:working_directory: ${root}`, ''].join('\n'), { mode: 0o644 });
+  await writeFile(
+    config,
+    [
+      `:root_dir: ${join(root, 'deployment-root')}`,
+      `:log_dir: ${dir}`,
+      `:pid_dir: ${join(root, 'state')}`,
+      `:working_directory: ${root}`,
+      '',
+    ].join('\n'),
+    { mode: 0o644 },
+  );
   return { root, config, logDir: dir };
 }
 
@@ -54,7 +67,9 @@ describe.skipIf(!existsSync(LOCAL_CLI))('an unwritable log_dir', () => {
     await underFile(h.root);
     const r = await run([process.execPath, LOCAL_CLI, '-l', join(FIXTURES, 'sample-app'), '-t', 'directory', '-c', h.config]);
     expect(r.code).toBe(1);
-    expect(r.stdout).toBe(`ERROR: cannot write the log directory ${h.logDir}: ENOTDIR (not a directory); fix its owner or mode, or set :log_dir: in ${h.config}\n`);
+    expect(r.stdout).toBe(
+      `ERROR: cannot write the log directory ${h.logDir}: ENOTDIR (not a directory); fix its owner or mode, or set :log_dir: in ${h.config}\n`,
+    );
     expect(r.stderr).toBe('');
     expect(existsSync(join(h.root, 'deployment-root'))).toBe(false);
   });
@@ -62,9 +77,25 @@ describe.skipIf(!existsSync(LOCAL_CLI))('an unwritable log_dir', () => {
   it.skipIf(!isRoot)('codedeploy-local as nobody under a root-owned directory: EACCES, exit 1, no stack trace', async () => {
     const h = await hostWithLogDir((root) => join(root, 'root-only', 'logs'));
     await mkdir(join(h.root, 'root-only'), { mode: 0o755 });
-    const r = await run(['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups', '--', process.execPath, LOCAL_CLI, '-l', join(FIXTURES, 'sample-app'), '-t', 'directory', '-c', h.config]);
+    const r = await run([
+      'setpriv',
+      '--reuid=nobody',
+      '--regid=nogroup',
+      '--clear-groups',
+      '--',
+      process.execPath,
+      LOCAL_CLI,
+      '-l',
+      join(FIXTURES, 'sample-app'),
+      '-t',
+      'directory',
+      '-c',
+      h.config,
+    ]);
     expect(r.code).toBe(1);
-    expect(r.stdout).toBe(`ERROR: cannot write the log directory ${h.logDir}: EACCES (permission denied); fix its owner or mode, or set :log_dir: in ${h.config}\n`);
+    expect(r.stdout).toBe(
+      `ERROR: cannot write the log directory ${h.logDir}: EACCES (permission denied); fix its owner or mode, or set :log_dir: in ${h.config}\n`,
+    );
     expect(r.stderr).toBe('');
   });
 
@@ -80,7 +111,9 @@ describe.skipIf(!existsSync(LOCAL_CLI))('an unwritable log_dir', () => {
     const r = await run(asNobody ? ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups', '--', ...agent] : agent, 15_000);
     expect(r.code).toBe(1);
     const reason = errno === 'EACCES' ? 'EACCES (permission denied)' : 'ENOTDIR (not a directory)';
-    expect(r.stderr).toBe(`codedeploy-agent: could not start: cannot write the log directory ${h.logDir}: ${reason}; fix its owner or mode, or set :log_dir: in ${h.config}\n`);
+    expect(r.stderr).toBe(
+      `codedeploy-agent: could not start: cannot write the log directory ${h.logDir}: ${reason}; fix its owner or mode, or set :log_dir: in ${h.config}\n`,
+    );
     expect(r.ms).toBeLessThan(10_000);
   });
 });

@@ -35,7 +35,19 @@ afterEach(async () => {
 async function imds(role = true, expiresInMs = 6 * 3600_000): Promise<FakeImds> {
   const fake = await startFakeImds({
     mode: 'v2-only',
-    ...(role ? { role: { name: 'deploy-role', credentials: { AccessKeyId: 'ASIAFAKE', SecretAccessKey: 'fake-secret-value', Token: 'fake-token-value', Expiration: new Date(Date.now() + expiresInMs).toISOString() } } } : {}),
+    ...(role
+      ? {
+          role: {
+            name: 'deploy-role',
+            credentials: {
+              AccessKeyId: 'ASIAFAKE',
+              SecretAccessKey: 'fake-secret-value',
+              Token: 'fake-token-value',
+              Expiration: new Date(Date.now() + expiresInMs).toISOString(),
+            },
+          },
+        }
+      : {}),
   });
   cleanups.push(() => fake.close());
   return fake;
@@ -82,7 +94,11 @@ async function host(s: HostSetup): Promise<{ dir: string; config: string; rootDi
   return { dir, config, rootDir };
 }
 
-function doctor(config: string, json = true, extraEnv: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function doctor(
+  config: string,
+  json = true,
+  extraEnv: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [AGENT_CLI, 'doctor', '--config_file', config, ...(json ? ['--json'] : [])], {
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8', ...extraEnv },
@@ -96,7 +112,10 @@ function doctor(config: string, json = true, extraEnv: Record<string, string> = 
   });
 }
 
-async function doctorJson(config: string, extraEnv: Record<string, string> = {}): Promise<{ code: number | null; out: DoctorOutput; check: (name: string) => Check }> {
+async function doctorJson(
+  config: string,
+  extraEnv: Record<string, string> = {},
+): Promise<{ code: number | null; out: DoctorOutput; check: (name: string) => Check }> {
   const { code, stdout, stderr } = await doctor(config, true, extraEnv);
   expect(stderr).toBe('');
   const out = JSON.parse(stdout) as DoctorOutput;
@@ -114,11 +133,25 @@ describe.skipIf(!existsSync(AGENT_CLI))('codedeploy-agent doctor', () => {
     const server = await endpoint();
     const h = await host({ imdsUrl: fake.url, endpointUrl: server.url });
     const { code, out, check } = await doctorJson(h.config);
-    expect(out.checks.map((c) => c.name)).toEqual(['config', 'root_dir', 'log_dir', 'pid_dir', 'disk', 'identity', 'endpoint', 'connectivity', 'credentials', 'clock', 'tools']);
+    expect(out.checks.map((c) => c.name)).toEqual([
+      'config',
+      'root_dir',
+      'log_dir',
+      'pid_dir',
+      'disk',
+      'identity',
+      'endpoint',
+      'connectivity',
+      'credentials',
+      'clock',
+      'tools',
+    ]);
     expect(out.checks.filter((c) => c.status !== 'ok')).toEqual([]);
     expect(code).toBe(0);
     expect(out.ok).toBe(true);
-    expect(check('identity').detail).toBe('EC2 instance i-deadbeef (IMDSv2), host identifier arn:aws:ec2:us-east-1:123456789012:instance/i-deadbeef, region us-east-1');
+    expect(check('identity').detail).toBe(
+      'EC2 instance i-deadbeef (IMDSv2), host identifier arn:aws:ec2:us-east-1:123456789012:instance/i-deadbeef, region us-east-1',
+    );
     expect(check('credentials').detail).toMatch(/^instance profile role deploy-role, valid until /);
     expect(check('connectivity').detail).toContain('answered HTTP 403');
     expect(check('tools').detail).toContain('unzip not needed');
@@ -140,7 +173,13 @@ describe.skipIf(!existsSync(AGENT_CLI))('codedeploy-agent doctor', () => {
     cleanups.push(() => cp.close());
     const h = await host({
       endpointUrl: cp.url,
-      onPremises: ['region: us-east-1', 'iam_user_arn: arn:aws:iam::000000000000:user/doctor', 'aws_access_key_id: AKIDDOCTOR', 'aws_secret_access_key: doctor-secret-value', ''].join('\n'),
+      onPremises: [
+        'region: us-east-1',
+        'iam_user_arn: arn:aws:iam::000000000000:user/doctor',
+        'aws_access_key_id: AKIDDOCTOR',
+        'aws_secret_access_key: doctor-secret-value',
+        '',
+      ].join('\n'),
       extraConfig: [`:deployment_spec_ca_file: ${cp.caCertificatePath}`],
     });
     const { code, out, check } = await doctorJson(h.config);
@@ -181,7 +220,10 @@ describe.skipIf(!existsSync(AGENT_CLI))('codedeploy-agent doctor', () => {
     const h = await host({ endpointUrl: server.url, onPremises: 'region: us-east-1\niam_user_arn: arn:aws:iam::123456789012:user/h\n' });
     const { code, check } = await doctorJson(h.config);
     expect(code).toBe(1);
-    expect(check('identity')).toMatchObject({ status: 'fail', detail: "'aws_access_key_id' key is required when 'iam_user_arn' is provided." });
+    expect(check('identity')).toMatchObject({
+      status: 'fail',
+      detail: "'aws_access_key_id' key is required when 'iam_user_arn' is provided.",
+    });
     expect(check('identity').hint).toContain('iam_session_arn');
   });
 
@@ -201,14 +243,23 @@ describe.skipIf(!existsSync(AGENT_CLI))('codedeploy-agent doctor', () => {
     const dir = await tempDir();
     const credentials = join(dir, 'session-credentials');
     const write = (expiration: Date) =>
-      writeFile(credentials, `[default]\naws_access_key_id = ASIASESSION\naws_secret_access_key = session-secret\naws_session_token = session-token\nexpiration = ${expiration.toISOString()}\n`);
+      writeFile(
+        credentials,
+        `[default]\naws_access_key_id = ASIASESSION\naws_secret_access_key = session-secret\naws_session_token = session-token\nexpiration = ${expiration.toISOString()}\n`,
+      );
     await write(new Date(Date.now() - 3600_000));
     const onPremises = `region: us-east-1\niam_session_arn: arn:aws:sts::123456789012:assumed-role/deploy/host-1\naws_credentials_file: ${credentials}\n`;
     const h = await host({ endpointUrl: server.url, onPremises });
     const expired = await doctorJson(h.config);
     expect(expired.code).toBe(1);
-    expect(expired.check('identity')).toMatchObject({ status: 'ok', detail: expect.stringContaining('IAM session arn:aws:sts::123456789012:assumed-role/deploy/host-1') });
-    expect(expired.check('credentials')).toMatchObject({ status: 'fail', detail: expect.stringContaining(`session credentials in ${credentials} expired at`) });
+    expect(expired.check('identity')).toMatchObject({
+      status: 'ok',
+      detail: expect.stringContaining('IAM session arn:aws:sts::123456789012:assumed-role/deploy/host-1'),
+    });
+    expect(expired.check('credentials')).toMatchObject({
+      status: 'fail',
+      detail: expect.stringContaining(`session credentials in ${credentials} expired at`),
+    });
     expect(expired.check('credentials').hint).toContain('aws-codedeploy-session-helper');
     await write(new Date(Date.now() + 3600_000));
     const fresh = await doctorJson(h.config);
@@ -235,7 +286,27 @@ describe.skipIf(!existsSync(AGENT_CLI))('codedeploy-agent doctor', () => {
 
   it('fails TLS to an endpoint with an unknown CA and points at ca_bundle; passes with the bundle', async () => {
     const dir = await tempDir();
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'key.pem', '-out', 'cert.pem', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { cwd: dir, stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        'key.pem',
+        '-out',
+        'cert.pem',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { cwd: dir, stdio: 'ignore' },
+    );
     const { readFile } = await import('node:fs/promises');
     const tls = { key: await readFile(join(dir, 'key.pem'), 'utf8'), cert: await readFile(join(dir, 'cert.pem'), 'utf8') };
     const server = await endpoint({ tls });
@@ -243,11 +314,17 @@ describe.skipIf(!existsSync(AGENT_CLI))('codedeploy-agent doctor', () => {
     const bad = await host({ imdsUrl: fake.url, endpointUrl: server.url });
     const failed = await doctorJson(bad.config);
     expect(failed.code).toBe(1);
-    expect(failed.check('connectivity')).toMatchObject({ status: 'fail', detail: expect.stringMatching(/^TLS to 127\.0\.0\.1:\d+ failed: /) });
+    expect(failed.check('connectivity')).toMatchObject({
+      status: 'fail',
+      detail: expect.stringMatching(/^TLS to 127\.0\.0\.1:\d+ failed: /),
+    });
     expect(failed.check('connectivity').hint).toContain(':ca_bundle:');
     const good = await host({ imdsUrl: fake.url, endpointUrl: server.url, extraConfig: [`:ca_bundle: ${join(dir, 'cert.pem')}`] });
     const passed = await doctorJson(good.config);
-    expect(passed.check('connectivity')).toMatchObject({ status: 'ok', detail: expect.stringContaining('over TLS (certificate verified against') });
+    expect(passed.check('connectivity')).toMatchObject({
+      status: 'ok',
+      detail: expect.stringContaining('over TLS (certificate verified against'),
+    });
   });
 
   it('asks for setfacl when the last appspec has runas hooks, and says why', async () => {
@@ -256,7 +333,10 @@ describe.skipIf(!existsSync(AGENT_CLI))('codedeploy-agent doctor', () => {
     const h = await host({ imdsUrl: fake.url, endpointUrl: server.url });
     const archive = join(h.rootDir, 'dg-runas', 'd-RUNAS0001', 'deployment-archive');
     await mkdir(join(archive, 'scripts'), { recursive: true });
-    await writeFile(join(archive, 'appspec.yml'), 'version: 0.0\nos: linux\nhooks:\n  ApplicationStart:\n    - location: scripts/start.sh\n      runas: nobody\n');
+    await writeFile(
+      join(archive, 'appspec.yml'),
+      'version: 0.0\nos: linux\nhooks:\n  ApplicationStart:\n    - location: scripts/start.sh\n      runas: nobody\n',
+    );
     const { check } = await doctorJson(h.config);
     if (existsSync('/usr/bin/setfacl') || existsSync('/bin/setfacl')) {
       expect(check('tools').detail).toMatch(/setfacl \S+ \(the appspec of d-RUNAS0001 uses runas hooks\)/);

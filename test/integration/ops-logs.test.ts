@@ -15,7 +15,10 @@ const EXEC = (d: string) => `CodeDeploy/us-east-1/Prod/arn:aws:sds:us-east-1:123
 async function printingBundle(root: string): Promise<string> {
   const dir = join(root, 'printing-bundle');
   await mkdir(join(dir, 'scripts'), { recursive: true });
-  await writeFile(join(dir, 'appspec.yml'), 'version: 0.0\nos: linux\nhooks:\n  BeforeInstall:\n    - location: scripts/print.sh\n      timeout: 30\n');
+  await writeFile(
+    join(dir, 'appspec.yml'),
+    'version: 0.0\nos: linux\nhooks:\n  BeforeInstall:\n    - location: scripts/print.sh\n      timeout: 30\n',
+  );
   await writeFile(
     join(dir, 'scripts', 'print.sh'),
     '#!/bin/sh\necho "first $(date +%s%N)"\nsleep 1.5\necho "second $(date +%s%N)" >&2\nsleep 0.3\necho "third $(date +%s%N)"\n',
@@ -29,7 +32,10 @@ interface Received {
   at: number;
 }
 
-function follow(h: DaemonHost, args: string[] = []): { child: ChildProcess; lines: Received[]; stderr: () => string; exited: Promise<number | null> } {
+function follow(
+  h: DaemonHost,
+  args: string[] = [],
+): { child: ChildProcess; lines: Received[]; stderr: () => string; exited: Promise<number | null> } {
   const child = spawn(process.execPath, [AGENT_CLI, 'logs', '--follow', '--config_file', h.configFile, ...args], {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -82,11 +88,11 @@ describe.skipIf(!existsSync(AGENT_CLI))('codedeploy-agent logs --follow', () => 
     await expect.poll(f.stderr, within('the follower to start')).toContain('waiting for a deployment to start');
 
     const first = h.deploy(EXEC('d-LOGS00001'), ['DownloadBundle', 'BeforeInstall']);
-    await expect.poll(lastLines, within('the first deployment\'s last line')).toBeGreaterThan(0);
+    await expect.poll(lastLines, within("the first deployment's last line")).toBeGreaterThan(0);
     expect((await first).map((c) => (c.body as { CommandStatus: string }).CommandStatus)).toEqual(['Succeeded', 'Succeeded']);
 
     const second = h.deploy(EXEC('d-LOGS00002'), ['DownloadBundle', 'BeforeInstall']);
-    await expect.poll(lastLines, within('the second deployment\'s last line')).toBe(2);
+    await expect.poll(lastLines, within("the second deployment's last line")).toBe(2);
     await second;
 
     const text = f.lines.map((l) => l.line);
@@ -94,7 +100,8 @@ describe.skipIf(!existsSync(AGENT_CLI))('codedeploy-agent logs --follow', () => 
     const header2 = text.indexOf('==> d-LOGS00002 (group dg-logs) <==');
     expect(header1).toBe(0);
     expect(header2).toBeGreaterThan(header1);
-    const outputOf = (from: number, to: number) => text.slice(from + 1, to).map((l) => l.replace(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} /, '').replace(/ \d+$/, ''));
+    const outputOf = (from: number, to: number) =>
+      text.slice(from + 1, to).map((l) => l.replace(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} /, '').replace(/ \d+$/, ''));
     const expected = ['LifecycleEvent - BeforeInstall', 'Script - scripts/print.sh', '[stdout]first', '[stderr]second', '[stdout]third'];
     expect(outputOf(header1, header2)).toEqual(expected);
     expect(outputOf(header2, text.length)).toEqual(expected);
@@ -118,13 +125,18 @@ describe.skipIf(!existsSync(AGENT_CLI))('codedeploy-agent logs --follow', () => 
     h.start();
     await h.deploy(EXEC('d-LOGSJSON1'), ['DownloadBundle', 'BeforeInstall']);
     const out = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
-      const child = spawn(process.execPath, [AGENT_CLI, 'logs', '--json', '--deployment', 'd-LOGSJSON1', '--config_file', h.configFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, [AGENT_CLI, 'logs', '--json', '--deployment', 'd-LOGSJSON1', '--config_file', h.configFile], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       let stdout = '';
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
       child.on('close', (code) => resolve({ code, stdout }));
     });
     expect(out.code).toBe(0);
-    const records = out.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const records = out.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(records.map((r) => [r.stream, r.event, r.script])).toEqual([
       ['event', 'BeforeInstall', null],
       ['script', 'BeforeInstall', 'scripts/print.sh'],

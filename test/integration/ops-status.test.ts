@@ -32,14 +32,31 @@ interface StatusJson {
   version: string | null;
   identity: { kind: string; hostIdentifier: string; region: string } | null;
   endpoint: string | null;
-  currentCommands: Array<{ deploymentId: string; deploymentGroupId: string; command: string; event: string | null; script: string | null; elapsedSeconds: number; scriptElapsedSeconds: number | null }>;
-  deployments: Array<{ deploymentGroupId: string; deploymentId: string; result: string; lastCommand: string | null; failedScript: string | null; errorCode: number | null }>;
+  currentCommands: Array<{
+    deploymentId: string;
+    deploymentGroupId: string;
+    command: string;
+    event: string | null;
+    script: string | null;
+    elapsedSeconds: number;
+    scriptElapsedSeconds: number | null;
+  }>;
+  deployments: Array<{
+    deploymentGroupId: string;
+    deploymentId: string;
+    result: string;
+    lastCommand: string | null;
+    failedScript: string | null;
+    errorCode: number | null;
+  }>;
   notes: string[];
 }
 
 function status(h: DaemonHost, json: boolean): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [AGENT_CLI, 'status', '--config_file', h.configFile, ...(json ? ['--json'] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [AGENT_CLI, 'status', '--config_file', h.configFile, ...(json ? ['--json'] : [])], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -75,14 +92,45 @@ describe.skipIf(!existsSync(AGENT_CLI))('codedeploy-agent status', () => {
     await h.deploy(EXEC('d-STAT00001'), ['DownloadBundle']);
 
     const pending = h.deploy(EXEC('d-STAT00001'), ['BeforeInstall']);
-    const during = await waitFor('the running script in status', async () => {
-      const { code, s } = await statusJson(h);
-      return code === 0 && s.currentCommands[0]?.script ? s : undefined;
-    }, WAIT);
-    expect(Object.keys(during)).toEqual(['running', 'state', 'pid', 'pidFile', 'statusFile', 'startedAt', 'uptimeSeconds', 'version', 'identity', 'endpoint', 'currentCommands', 'deployments', 'deploymentsReadable', 'notes']);
-    expect(during).toMatchObject({ running: true, state: 'running', pid: h.agent?.pid, identity: { kind: 'on-premises', hostIdentifier: HOST_ARN, region: 'us-east-1' }, endpoint: h.server.url });
+    const during = await waitFor(
+      'the running script in status',
+      async () => {
+        const { code, s } = await statusJson(h);
+        return code === 0 && s.currentCommands[0]?.script ? s : undefined;
+      },
+      WAIT,
+    );
+    expect(Object.keys(during)).toEqual([
+      'running',
+      'state',
+      'pid',
+      'pidFile',
+      'statusFile',
+      'startedAt',
+      'uptimeSeconds',
+      'version',
+      'identity',
+      'endpoint',
+      'currentCommands',
+      'deployments',
+      'deploymentsReadable',
+      'notes',
+    ]);
+    expect(during).toMatchObject({
+      running: true,
+      state: 'running',
+      pid: h.agent?.pid,
+      identity: { kind: 'on-premises', hostIdentifier: HOST_ARN, region: 'us-east-1' },
+      endpoint: h.server.url,
+    });
     expect(during.currentCommands).toEqual([
-      expect.objectContaining({ deploymentId: 'd-STAT00001', deploymentGroupId: 'dg-status', command: 'BeforeInstall', event: 'BeforeInstall', script: 'scripts/step.sh' }),
+      expect.objectContaining({
+        deploymentId: 'd-STAT00001',
+        deploymentGroupId: 'dg-status',
+        command: 'BeforeInstall',
+        event: 'BeforeInstall',
+        script: 'scripts/step.sh',
+      }),
     ]);
     expect(during.deployments[0]).toMatchObject({ deploymentId: 'd-STAT00001', result: 'InProgress', lastCommand: 'BeforeInstall' });
 
@@ -95,10 +143,14 @@ describe.skipIf(!existsSync(AGENT_CLI))('codedeploy-agent status', () => {
     expect(later.stdout).toMatch(/^ {2}command {3}d-STAT00001 \(group dg-status\) BeforeInstall: scripts\/step\.sh, running [12]s$/m);
 
     expect((await pending)[0]?.body).toMatchObject({ CommandStatus: 'Succeeded' });
-    const after = await waitFor('the command to end', async () => {
-      const { s } = await statusJson(h);
-      return s.currentCommands.length === 0 ? s : undefined;
-    }, WAIT);
+    const after = await waitFor(
+      'the command to end',
+      async () => {
+        const { s } = await statusJson(h);
+        return s.currentCommands.length === 0 ? s : undefined;
+      },
+      WAIT,
+    );
     expect(after.deployments[0]).toMatchObject({ deploymentId: 'd-STAT00001', result: 'Succeeded', lastCommand: 'BeforeInstall' });
     expect((await status(h, false)).stdout).toContain('command   none (polling for commands)');
 
@@ -125,12 +177,24 @@ describe.skipIf(!existsSync(AGENT_CLI))('codedeploy-agent status', () => {
     h.specs.set(EXEC('d-STATFAIL1'), localSpec('d-STATFAIL1', 'dg-status', src));
     h.start();
     await h.deploy(EXEC('d-STATFAIL1'), ['DownloadBundle', 'BeforeInstall']);
-    const { s } = await waitFor('the failure in status', async () => {
-      const r = await statusJson(h);
-      return r.s.deployments[0]?.result === 'Failed' ? r : undefined;
-    }, WAIT);
-    expect(s.deployments[0]).toMatchObject({ deploymentId: 'd-STATFAIL1', result: 'Failed', lastCommand: 'BeforeInstall', failedScript: 'scripts/step.sh', errorCode: 4 });
-    expect((await status(h, false)).stdout).toContain('      scripts/step.sh: Script at specified location: scripts/step.sh failed with exit code 3 (error code 4)');
+    const { s } = await waitFor(
+      'the failure in status',
+      async () => {
+        const r = await statusJson(h);
+        return r.s.deployments[0]?.result === 'Failed' ? r : undefined;
+      },
+      WAIT,
+    );
+    expect(s.deployments[0]).toMatchObject({
+      deploymentId: 'd-STATFAIL1',
+      result: 'Failed',
+      lastCommand: 'BeforeInstall',
+      failedScript: 'scripts/step.sh',
+      errorCode: 4,
+    });
+    expect((await status(h, false)).stdout).toContain(
+      '      scripts/step.sh: Script at specified location: scripts/step.sh failed with exit code 3 (error code 4)',
+    );
 
     const pid = h.agent?.pid;
     await h.stop('SIGKILL');
@@ -138,6 +202,8 @@ describe.skipIf(!existsSync(AGENT_CLI))('codedeploy-agent status', () => {
     expect(stale.code).toBe(3);
     expect(stale.s).toMatchObject({ running: false, state: 'stale-pid', pid });
     expect(stale.s.notes[0]).toContain(`process ${pid} does not exist`);
-    expect((await status(h, false)).stdout.split('\n')[0]).toBe(`codedeploy-agent: not running (stale pid file ${join(h.root, 'state', 'codedeploy-agent.pid')}, pid ${pid})`);
+    expect((await status(h, false)).stdout.split('\n')[0]).toBe(
+      `codedeploy-agent: not running (stale pid file ${join(h.root, 'state', 'codedeploy-agent.pid')}, pid ${pid})`,
+    );
   }, 60_000);
 });

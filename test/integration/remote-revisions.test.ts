@@ -108,7 +108,13 @@ describe('S3 revisions against s3rver', () => {
 
   beforeAll(async () => {
     const root = await suiteDir('cda-s3rver-', cleanups);
-    s3rver = new S3rver({ port: 0, address: '127.0.0.1', directory: root, silent: true, configureBuckets: [{ name: BUCKET, configs: [] }] });
+    s3rver = new S3rver({
+      port: 0,
+      address: '127.0.0.1',
+      directory: root,
+      silent: true,
+      configureBuckets: [{ name: BUCKET, configs: [] }],
+    });
     const { port } = await s3rver.run();
     endpoint = `http://127.0.0.1:${port}`;
     const client = new S3Client({ region: 'us-east-1', endpoint, forcePathStyle: true, credentials: S3_CREDS });
@@ -157,9 +163,13 @@ describe('S3 revisions against s3rver', () => {
 
   it('rejects a mismatched ETag and leaves no bundle or partial file', async () => {
     dir = await tempDir('cda-s3-');
-    const err = await fetcher()(rev('apps/small.tar', { etag: 'ffffffffffffffffffffffffffffffff' }), join(dir, 'bundle.tar')).catch((e: unknown) => e);
+    const err = await fetcher()(rev('apps/small.tar', { etag: 'ffffffffffffffffffffffffffffffff' }), join(dir, 'bundle.tar')).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(AgentError);
-    expect((err as Error).message).toBe(`Expected deployment artifact bundle etag ffffffffffffffffffffffffffffffff but was actually "${md5(small)}"`);
+    expect((err as Error).message).toBe(
+      `Expected deployment artifact bundle etag ffffffffffffffffffffffffffffffff but was actually "${md5(small)}"`,
+    );
     expect(await readdir(dir)).toEqual([]);
   });
 
@@ -167,16 +177,24 @@ describe('S3 revisions against s3rver', () => {
     dir = await tempDir('cda-s3-');
     const missingKey = await fetcher()(rev('apps/nope.tar'), join(dir, 'bundle.tar')).catch((e: unknown) => e);
     expect((missingKey as AgentError).code).toBe(ErrorCodes.BUNDLE_FETCH);
-    expect((missingKey as Error).message).toBe(`The S3 object s3://${BUCKET}/apps/nope.tar does not exist (NoSuchKey): check the revision's bucket and key`);
-    const missingBucket = await fetcher()({ ...rev('apps/small.tar'), bucket: 'no-such-bucket' }, join(dir, 'bundle.tar')).catch((e: unknown) => e);
-    expect((missingBucket as Error).message).toBe("The S3 bucket 'no-such-bucket' does not exist (NoSuchBucket) for object s3://no-such-bucket/apps/small.tar");
+    expect((missingKey as Error).message).toBe(
+      `The S3 object s3://${BUCKET}/apps/nope.tar does not exist (NoSuchKey): check the revision's bucket and key`,
+    );
+    const missingBucket = await fetcher()({ ...rev('apps/small.tar'), bucket: 'no-such-bucket' }, join(dir, 'bundle.tar')).catch(
+      (e: unknown) => e,
+    );
+    expect((missingBucket as Error).message).toBe(
+      "The S3 bucket 'no-such-bucket' does not exist (NoSuchBucket) for object s3://no-such-bucket/apps/small.tar",
+    );
     expect(await readdir(dir)).toEqual([]);
   });
 
   it('keeps the previous bundle file when a download fails', async () => {
     dir = await tempDir('cda-s3-');
     await fetcher()(rev('apps/small.tar'), join(dir, 'bundle.tar'));
-    await expect(fetcher()(rev('apps/small.tar', { etag: 'bad' }), join(dir, 'bundle.tar'))).rejects.toThrow(/Expected deployment artifact bundle etag bad/);
+    await expect(fetcher()(rev('apps/small.tar', { etag: 'bad' }), join(dir, 'bundle.tar'))).rejects.toThrow(
+      /Expected deployment artifact bundle etag bad/,
+    );
     expect(await readFile(join(dir, 'bundle.tar'))).toEqual(small);
     expect(await readdir(dir)).toEqual(['bundle.tar']);
   });
@@ -219,7 +237,13 @@ describe('GitHub revisions against the local GitHub server', () => {
     for (const cleanup of cleanups) await cleanup();
   });
 
-  const rev = (bundleType: 'tar' | 'zip'): GitHubRevision => ({ type: 'GitHub', account: 'octo', repository: 'app', commitId: sha, bundleType });
+  const rev = (bundleType: 'tar' | 'zip'): GitHubRevision => ({
+    type: 'GitHub',
+    account: 'octo',
+    repository: 'app',
+    commitId: sha,
+    bundleType,
+  });
 
   it('fetches the tarball at the commit: a gzip tar with <owner>-<repo>-<sha>/appspec.yml', async () => {
     const dir = await tempDir('cda-gh-');
@@ -235,7 +259,11 @@ describe('GitHub revisions against the local GitHub server', () => {
     try {
       const before = gh.requests.length;
       await createGitHubFetcher({ apiUrl: gh.apiUrl, proxyUri: proxy.url, logger: silentLogger() })(rev('zip'), join(dir, 'bundle.tar'));
-      const names = execFileSync('python3', ['-c', 'import sys, zipfile; print("\\n".join(zipfile.ZipFile(sys.argv[1]).namelist()))', join(dir, 'bundle.tar')], { encoding: 'utf8' }).split('\n');
+      const names = execFileSync(
+        'python3',
+        ['-c', 'import sys, zipfile; print("\\n".join(zipfile.ZipFile(sys.argv[1]).namelist()))', join(dir, 'bundle.tar')],
+        { encoding: 'utf8' },
+      ).split('\n');
       expect(names).toEqual(expect.arrayContaining([`${prefix}appspec.yml`, `${prefix}web/index.html`]));
       expect(proxy.seen[0]).toBe(`CONNECT ${new URL(gh.apiUrl).host}`);
       expect(gh.requests.slice(before).map((r) => r.kind)).toEqual(['api', 'codeload']);
@@ -261,7 +289,13 @@ describe('createRemoteBundleFetcher', () => {
   it('dispatches S3 and GitHub revisions, passing the spec token to GitHub only', async () => {
     const root = await tempDir('cda-remote-');
     const s3root = join(root, 's3');
-    const s3rver = new S3rver({ port: 0, address: '127.0.0.1', directory: s3root, silent: true, configureBuckets: [{ name: BUCKET, configs: [] }] });
+    const s3rver = new S3rver({
+      port: 0,
+      address: '127.0.0.1',
+      directory: s3root,
+      silent: true,
+      configureBuckets: [{ name: BUCKET, configs: [] }],
+    });
     const { port } = await s3rver.run();
     const endpoint = `http://127.0.0.1:${port}`;
     const sha = await createTestGitRepo(join(root, 'repo'), { 'appspec.yml': 'version: 0.0\nos: linux\n' });
@@ -282,7 +316,9 @@ describe('createRemoteBundleFetcher', () => {
 
       const ghrev: Revision = { type: 'GitHub', account: 'octo', repository: 'app', commitId: sha, bundleType: 'tar' };
       await fetchRemote(ghrev, { bundleFile: join(root, 'gh.bundle'), logger, spec: spec(ghrev, 'ghp_spec_TOKEN_42') });
-      expect(execFileSync('tar', ['-tzf', join(root, 'gh.bundle')], { encoding: 'utf8' })).toContain(`octo-app-${sha.slice(0, 7)}/appspec.yml`);
+      expect(execFileSync('tar', ['-tzf', join(root, 'gh.bundle')], { encoding: 'utf8' })).toContain(
+        `octo-app-${sha.slice(0, 7)}/appspec.yml`,
+      );
       expect(gh.requests[0]?.authorization).toBe('token ghp_spec_TOKEN_42');
       // The per-call (deployment) logger got both downloads' lines, and no token.
       const messages = lines().map((l) => String(l.msg));
@@ -299,10 +335,14 @@ describe('createRemoteBundleFetcher', () => {
     const fetchRemote = createRemoteBundleFetcher({ logger: silentLogger() });
     const s3rev: Revision = { type: 'S3', bucket: 'b', key: 'k', bundleType: 'zip' };
     const ghrev: Revision = { type: 'GitHub', account: 'o', repository: 'r', commitId: 'c', bundleType: 'zip' };
-    const s3err = await fetchRemote(s3rev, { bundleFile: '/nonexistent/x', logger: silentLogger(), spec: spec(s3rev) }).catch((e: unknown) => e);
+    const s3err = await fetchRemote(s3rev, { bundleFile: '/nonexistent/x', logger: silentLogger(), spec: spec(s3rev) }).catch(
+      (e: unknown) => e,
+    );
     expect((s3err as AgentError).code).toBe(ErrorCodes.NOT_SUPPORTED);
     expect((s3err as Error).message).toBe('Cannot download s3://b/k: S3 downloads are not configured (no region or credentials for S3)');
-    const gherr = await fetchRemote(ghrev, { bundleFile: '/nonexistent/x', logger: silentLogger(), spec: spec(ghrev) }).catch((e: unknown) => e);
+    const gherr = await fetchRemote(ghrev, { bundleFile: '/nonexistent/x', logger: silentLogger(), spec: spec(ghrev) }).catch(
+      (e: unknown) => e,
+    );
     expect((gherr as Error).message).toBe('Cannot download GitHub revision o/r@c: GitHub downloads are not configured');
   });
 });

@@ -14,8 +14,14 @@ import { localHost, type LocalHost } from '../helpers/local-deploy.js';
 
 const run = promisify(execFile);
 const isRoot = process.getuid?.() === 0;
-const nobodyUid = await run('id', ['-u', 'nobody']).then((r) => r.stdout.trim(), () => undefined);
-const hasAcl = await run('getfacl', ['--version']).then(() => true, () => false);
+const nobodyUid = await run('id', ['-u', 'nobody']).then(
+  (r) => r.stdout.trim(),
+  () => undefined,
+);
+const hasAcl = await run('getfacl', ['--version']).then(
+  () => true,
+  () => false,
+);
 const GROUP = 'runas-group';
 
 /** A root hook: per directory of its chain, "== <dir> <mode> <ctime>" then its ACL (numeric ids). */
@@ -70,7 +76,16 @@ async function deploy(hooks: string[]): Promise<Deployed> {
   const groupDir = join(host.rootDir, GROUP);
   const [id] = await readdir(groupDir);
   const deploymentDir = join(groupDir, id ?? 'none');
-  return { host, out, rootDir: host.rootDir, groupDir, deploymentDir, archiveDir: join(deploymentDir, 'deployment-archive'), code: result.code, stdout: result.stdout };
+  return {
+    host,
+    out,
+    rootDir: host.rootDir,
+    groupDir,
+    deploymentDir,
+    archiveDir: join(deploymentDir, 'deployment-archive'),
+    code: result.code,
+    stdout: result.stdout,
+  };
 }
 
 /** getfacl's entries for one path, numeric ids, no header. */
@@ -128,14 +143,21 @@ describe.skipIf(!isRoot || nobodyUid === undefined || !hasAcl)('runas hooks unde
     expect(await acl(d.archiveDir)).toEqual(['user::rwx', `${u}:r-x`, 'group::r-x', 'mask::r-x', 'other::---']);
     expect(await mode(d.archiveDir)).toBe(0o750);
     // The archive's content and the agent's other directories are left alone.
-    for (const dir of [join(d.archiveDir, 'scripts'), join(d.deploymentDir, 'logs'), join(d.rootDir, 'deployment-instructions'), join(d.rootDir, 'deployment-logs')]) {
+    for (const dir of [
+      join(d.archiveDir, 'scripts'),
+      join(d.deploymentDir, 'logs'),
+      join(d.rootDir, 'deployment-instructions'),
+      join(d.rootDir, 'deployment-logs'),
+    ]) {
       expect((await acl(dir)).filter((l) => /^(user:\d|mask::)/.test(l))).toEqual([]);
     }
     expect(await mode(join(d.archiveDir, 'scripts'))).toBe(0o755);
 
     // The AfterInstall hooks (same deployment, same user) changed nothing: same ACLs, same ctimes.
     const afterFirstGrant = await read(join(d.out, 'snapshot-AfterInstall'));
-    await run(join(d.archiveDir, 'scripts', 'snapshot.sh'), [], { env: { PATH: process.env.PATH, OUT_DIR: d.out, LIFECYCLE_EVENT: 'End' } });
+    await run(join(d.archiveDir, 'scripts', 'snapshot.sh'), [], {
+      env: { PATH: process.env.PATH, OUT_DIR: d.out, LIFECYCLE_EVENT: 'End' },
+    });
     expect(await read(join(d.out, 'snapshot-End'))).toBe(afterFirstGrant);
     expect(afterFirstGrant.split('\n').filter((l) => l.startsWith(`${u}:`))).toHaveLength(4);
 

@@ -11,7 +11,14 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { unpackArchive } from '../../agent/bundle/unpack.js';
-import { checkZipWithZipfile, fileDigests, hasZip64EndRecords, manyEntryContent, writeManyEntryZip, zipCli } from '../helpers/archive-builders.js';
+import {
+  checkZipWithZipfile,
+  fileDigests,
+  hasZip64EndRecords,
+  manyEntryContent,
+  writeManyEntryZip,
+  zipCli,
+} from '../helpers/archive-builders.js';
 import { FIXTURES, localHost } from '../helpers/local-deploy.js';
 import { silentLogger, tempDir } from '../helpers/temp.js';
 import { failOnProcessErrors } from '../helpers/no-process-errors.js';
@@ -75,7 +82,11 @@ describe('zip bundles end to end', () => {
     const src = join(host.root, 'bundle-src');
     cpSync(join(FIXTURES, 'sample-app'), src, { recursive: true });
     mkdirSync(join(src, 'lib'));
-    for (const [name, size] of [['app.jar', 6 * MiB + 3], ['vendor.jar', 2 * MiB + 1], ['assets.bin', MiB + 77]] as const) {
+    for (const [name, size] of [
+      ['app.jar', 6 * MiB + 3],
+      ['vendor.jar', 2 * MiB + 1],
+      ['assets.bin', MiB + 77],
+    ] as const) {
       writeFileSync(join(src, 'lib', name), randomBytes(size));
     }
     writeFileSync(join(src, 'lib', 'data.hex'), randomBytes(2 * MiB).toString('hex')); // deflates to ~2 MiB

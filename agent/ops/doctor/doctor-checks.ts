@@ -66,14 +66,18 @@ export async function runDoctorChecks(o: DoctorOptions): Promise<CheckResult[]> 
 export async function checkConfig(path: string): Promise<{ result: CheckResult; config: Readonly<AgentConfig> }> {
   try {
     const { config, warnings } = await loadAgentConfig(path);
-    if (warnings.length > 0) return { result: warn('config', `${path} is valid, with warnings: ${warnings.join('; ')}`, 'Remove or correct those keys'), config };
+    if (warnings.length > 0)
+      return { result: warn('config', `${path} is valid, with warnings: ${warnings.join('; ')}`, 'Remove or correct those keys'), config };
     return { result: ok('config', `${path} is valid`), config };
   } catch (err) {
     const errno = err instanceof AgentError ? err.details.errno : errnoCode(err);
     const defaults = configWithOverrides({});
     const rest = 'the other checks use the default values';
     if (errno === 'EACCES' || errno === 'EPERM') {
-      return { result: fail('config', `permission denied reading ${path}; run with sudo (${rest})`, 'Run "sudo codedeploy-agent doctor"'), config: defaults };
+      return {
+        result: fail('config', `permission denied reading ${path}; run with sudo (${rest})`, 'Run "sudo codedeploy-agent doctor"'),
+        config: defaults,
+      };
     }
     const hint =
       errno === 'ENOENT'
@@ -129,7 +133,15 @@ async function checkDisk(rootDir: string): Promise<CheckResult> {
 
 /** The executable `name` on PATH (plus the sbin directories root has), or undefined. */
 export async function findExecutable(name: string, pathVariable: string | undefined): Promise<string | undefined> {
-  const dirs = [...(pathVariable ?? '').split(delimiter), '/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'].filter((d) => d !== '');
+  const dirs = [
+    ...(pathVariable ?? '').split(delimiter),
+    '/usr/local/sbin',
+    '/usr/local/bin',
+    '/usr/sbin',
+    '/usr/bin',
+    '/sbin',
+    '/bin',
+  ].filter((d) => d !== '');
   for (const dir of new Set(dirs)) {
     const candidate = join(dir, name);
     try {
@@ -143,7 +155,9 @@ export async function findExecutable(name: string, pathVariable: string | undefi
 }
 
 /** What the last deployment's appspec needs from the host: setfacl for acls, semanage + restorecon for context. */
-async function lastAppSpecNeeds(config: Readonly<AgentConfig>): Promise<{ acls: boolean; runas?: boolean; context: boolean; deployment?: string; problem?: string }> {
+async function lastAppSpecNeeds(
+  config: Readonly<AgentConfig>,
+): Promise<{ acls: boolean; runas?: boolean; context: boolean; deployment?: string; problem?: string }> {
   try {
     const last = pickDeployment(await scanDeployments(config.rootDir, { trackingName: config.ongoingDeploymentTracking }));
     if (!last) return { acls: false, context: false };
@@ -180,13 +194,19 @@ async function checkTools(config: Readonly<AgentConfig>, env: NodeJS.ProcessEnv)
     else missing.push(tool);
   }
   if (wanted.length === 0 && !needs.problem) {
-    parts.push(needs.deployment ? `setfacl, semanage, restorecon not needed (the appspec of ${needs.deployment} uses no acls or context)` : 'setfacl, semanage, restorecon not needed yet (no deployed appspec on this host)');
+    parts.push(
+      needs.deployment
+        ? `setfacl, semanage, restorecon not needed (the appspec of ${needs.deployment} uses no acls or context)`
+        : 'setfacl, semanage, restorecon not needed yet (no deployed appspec on this host)',
+    );
   }
   if (missing.length > 0) {
     const hints: string[] = [];
     if (missing.includes('tar')) hints.push('install tar (apt-get install tar / dnf install tar)');
     if (missing.includes('setfacl')) {
-      hints.push(`install the acl package (apt-get install acl / dnf install acl) for appspec ${aclUse}${needs.runas ? ' (without it, runas users get o+x on the deployment root instead)' : ''}`);
+      hints.push(
+        `install the acl package (apt-get install acl / dnf install acl) for appspec ${aclUse}${needs.runas ? ' (without it, runas users get o+x on the deployment root instead)' : ''}`,
+      );
     }
     if (missing.includes('semanage') || missing.includes('restorecon')) {
       hints.push('install policycoreutils-python-utils (dnf) or policycoreutils-python-utils / semanage-utils (apt) for appspec context');
@@ -194,7 +214,11 @@ async function checkTools(config: Readonly<AgentConfig>, env: NodeJS.ProcessEnv)
     return fail('tools', `missing: ${missing.join(', ')}; ${parts.join('; ')}`, hints.join('; '));
   }
   if (needs.problem) {
-    return warn('tools', `${parts.join('; ')}; the last deployment's appspec could not be read (${needs.problem})`, 'Run "sudo codedeploy-agent doctor" to check which tools the last appspec needs');
+    return warn(
+      'tools',
+      `${parts.join('; ')}; the last deployment's appspec could not be read (${needs.problem})`,
+      'Run "sudo codedeploy-agent doctor" to check which tools the last appspec needs',
+    );
   }
   return ok('tools', parts.join('; '));
 }

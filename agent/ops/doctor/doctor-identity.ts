@@ -20,7 +20,13 @@ import { expiryCheck, fail, ok, parseExpiry, S3_PERMISSION_HINT, warn, type Chec
 
 export type DoctorConfig = Pick<
   AgentConfig,
-  'onPremisesConfigFile' | 'imdsEndpoint' | 'disableImdsV1' | 'codedeployTestProfile' | 'useFipsMode' | 'enableAuthPolicy' | 'deployControlEndpoint'
+  | 'onPremisesConfigFile'
+  | 'imdsEndpoint'
+  | 'disableImdsV1'
+  | 'codedeployTestProfile'
+  | 'useFipsMode'
+  | 'enableAuthPolicy'
+  | 'deployControlEndpoint'
 >;
 
 export interface IdentityFacts {
@@ -46,7 +52,11 @@ const ON_PREM_FORMAT_HINT =
 
 const envValue = (env: NodeJS.ProcessEnv, name: string): string | undefined => env[name]?.trim() || undefined;
 
-export async function checkIdentity(config: DoctorConfig, env: NodeJS.ProcessEnv, opts: { imdsTimeoutMs: number }): Promise<{ result: CheckResult; facts: IdentityFacts }> {
+export async function checkIdentity(
+  config: DoctorConfig,
+  env: NodeJS.ProcessEnv,
+  opts: { imdsTimeoutMs: number },
+): Promise<{ result: CheckResult; facts: IdentityFacts }> {
   let onPremises: OnPremisesConfig | undefined;
   try {
     onPremises = await loadOnPremisesConfig(config.onPremisesConfigFile);
@@ -54,7 +64,11 @@ export async function checkIdentity(config: DoctorConfig, env: NodeJS.ProcessEnv
     const errno = err instanceof AgentError ? err.details.errno : errnoCode(err);
     if (errno === 'EACCES' || errno === 'EPERM') {
       return {
-        result: warn('identity', `permission denied reading ${config.onPremisesConfigFile}; run with sudo`, 'Run "sudo codedeploy-agent doctor" to check the on-premises identity'),
+        result: warn(
+          'identity',
+          `permission denied reading ${config.onPremisesConfigFile}; run with sudo`,
+          'Run "sudo codedeploy-agent doctor" to check the on-premises identity',
+        ),
         facts: { kind: 'none' },
       };
     }
@@ -66,7 +80,13 @@ export async function checkIdentity(config: DoctorConfig, env: NodeJS.ProcessEnv
     const how = onPremises.mode === 'iam-user' ? 'IAM user' : 'IAM session';
     return {
       result: ok('identity', `on-premises (${config.onPremisesConfigFile}), ${how} ${arn}, region ${onPremises.region}`),
-      facts: { kind: 'on-premises', region: onPremises.region, domain: domainForRegion(onPremises.region), hostIdentifier: arn, onPremises },
+      facts: {
+        kind: 'on-premises',
+        region: onPremises.region,
+        domain: domainForRegion(onPremises.region),
+        hostIdentifier: arn,
+        onPremises,
+      },
     };
   }
 
@@ -84,7 +104,10 @@ export async function checkIdentity(config: DoctorConfig, env: NodeJS.ProcessEnv
   if (!(await imds.available())) {
     if (envRegion && envHost) {
       return {
-        result: ok('identity', `host ${envHost} from AWS_HOST_IDENTIFIER, region ${envRegion} from AWS_REGION (no on-premises file, no instance metadata)`),
+        result: ok(
+          'identity',
+          `host ${envHost} from AWS_HOST_IDENTIFIER, region ${envRegion} from AWS_REGION (no on-premises file, no instance metadata)`,
+        ),
         facts: { kind: 'environment', region: envRegion, domain: domainForRegion(envRegion), hostIdentifier: envHost },
       };
     }
@@ -102,13 +125,20 @@ export async function checkIdentity(config: DoctorConfig, env: NodeJS.ProcessEnv
     const detail = `EC2 instance ${ec2.instanceId} (${imds.mode() === 'v1' ? 'IMDSv1' : 'IMDSv2'}), host identifier ${hostIdentifier}, region ${region}`;
     if (imds.mode() === 'v1') {
       return {
-        result: warn('identity', `${detail}: the IMDSv2 token request failed, IMDSv1 was used`, 'From a container or behind a proxy hop, raise the metadata hop limit (aws ec2 modify-instance-metadata-options --http-put-response-hop-limit 2) so IMDSv2 works, then require it (--http-tokens required)'),
+        result: warn(
+          'identity',
+          `${detail}: the IMDSv2 token request failed, IMDSv1 was used`,
+          'From a container or behind a proxy hop, raise the metadata hop limit (aws ec2 modify-instance-metadata-options --http-put-response-hop-limit 2) so IMDSv2 works, then require it (--http-tokens required)',
+        ),
         facts,
       };
     }
     return { result: ok('identity', detail), facts };
   } catch (err) {
-    return { result: fail('identity', `the instance metadata service at ${imds.endpoint} answered, but: ${toError(err).message}`, REGISTER_HINT), facts: { kind: 'none' } };
+    return {
+      result: fail('identity', `the instance metadata service at ${imds.endpoint} answered, but: ${toError(err).message}`, REGISTER_HINT),
+      facts: { kind: 'none' },
+    };
   }
 }
 
@@ -118,13 +148,16 @@ export function checkEndpoint(config: DoctorConfig, facts: IdentityFacts): { res
     try {
       new URL(override);
     } catch {
-      return { result: fail('endpoint', `:deploy_control_endpoint: ${override} is not a URL`, 'Set it to https://host[:port] or remove it') };
+      return {
+        result: fail('endpoint', `:deploy_control_endpoint: ${override} is not a URL`, 'Set it to https://host[:port] or remove it'),
+      };
     }
     return { result: ok('endpoint', `${override} (from :deploy_control_endpoint:)`), endpoint: override };
   }
   // The identity check already failed for this: one failure per cause.
   if (!facts.region) return { result: warn('endpoint', 'not resolved: the region is unknown (see identity)', null) };
-  if (config.useFipsMode && !fipsAllowed(facts.region)) return { result: fail('endpoint', FIPS_NOT_ALLOWED_MESSAGE, 'Set :use_fips_mode: false, or run in a US region') };
+  if (config.useFipsMode && !fipsAllowed(facts.region))
+    return { result: fail('endpoint', FIPS_NOT_ALLOWED_MESSAGE, 'Set :use_fips_mode: false, or run in a US region') };
   try {
     if (facts.kind === 'on-premises') validateRegionForDomain(facts.region, facts.domain ?? domainForRegion(facts.region));
     const endpoint = resolveCommandsEndpoint({
@@ -135,7 +168,10 @@ export function checkEndpoint(config: DoctorConfig, facts: IdentityFacts): { res
     });
     return { result: ok('endpoint', `region ${facts.region}: ${endpoint}`), endpoint };
   } catch (err) {
-    const where = facts.kind === 'on-premises' ? `the region in ${facts.onPremises?.path ?? 'the on-premises file'}` : 'the region (AWS_REGION or the instance metadata)';
+    const where =
+      facts.kind === 'on-premises'
+        ? `the region in ${facts.onPremises?.path ?? 'the on-premises file'}`
+        : 'the region (AWS_REGION or the instance metadata)';
     return { result: fail('endpoint', toError(err).message, `Check ${where}`) };
   }
 }
@@ -143,14 +179,20 @@ export function checkEndpoint(config: DoctorConfig, facts: IdentityFacts): { res
 const EXPIRY_KEYS = ['expiration', 'aws_expiration', 'aws_session_expiration', 'aws_credential_expiration', 'x_security_token_expires'];
 const SESSION_MAX_AGE_MS = 12 * 3600_000;
 
-export async function checkCredentials(config: DoctorConfig, env: NodeJS.ProcessEnv, facts: IdentityFacts, now: Date): Promise<CheckResult> {
+export async function checkCredentials(
+  config: DoctorConfig,
+  env: NodeJS.ProcessEnv,
+  facts: IdentityFacts,
+  now: Date,
+): Promise<CheckResult> {
   const testProfile = config.codedeployTestProfile === 'beta' || config.codedeployTestProfile === 'gamma';
   if (testProfile && envValue(env, 'AWS_ACCESS_KEY_ID') && envValue(env, 'AWS_SECRET_ACCESS_KEY')) {
     return ok('credentials', `keys from the environment (codedeploy_test_profile ${config.codedeployTestProfile})`);
   }
   if (facts.kind === 'none') return warn('credentials', 'not checked: no host identity (see identity)', null);
   const onPrem = facts.onPremises;
-  if (onPrem?.mode === 'iam-user') return ok('credentials', `IAM user access keys from ${onPrem.path} (long-term keys: they do not expire)`);
+  if (onPrem?.mode === 'iam-user')
+    return ok('credentials', `IAM user access keys from ${onPrem.path} (long-term keys: they do not expire)`);
   if (onPrem?.mode === 'iam-session') return sessionFileCheck(onPrem.credentialsFile, now);
   if (facts.kind === 'environment' || !facts.imds) {
     return fail(
@@ -170,8 +212,17 @@ async function sessionFileCheck(file: string, now: Date): Promise<CheckResult> {
     [text, mtimeMs] = await Promise.all([readFile(file, 'utf8'), stat(file).then((s) => s.mtimeMs)]);
   } catch (err) {
     const code = errnoCode(err);
-    if (code === 'EACCES' || code === 'EPERM') return warn('credentials', `permission denied reading ${file}; run with sudo`, 'Run "sudo codedeploy-agent doctor" to check the session credentials');
-    return fail('credentials', `the session credentials file ${file} (aws_credentials_file) cannot be read: ${toError(err).message}`, renew);
+    if (code === 'EACCES' || code === 'EPERM')
+      return warn(
+        'credentials',
+        `permission denied reading ${file}; run with sudo`,
+        'Run "sudo codedeploy-agent doctor" to check the session credentials',
+      );
+    return fail(
+      'credentials',
+      `the session credentials file ${file} (aws_credentials_file) cannot be read: ${toError(err).message}`,
+      renew,
+    );
   }
   const profile = parseIni(text).get('default');
   if (!profile?.get('aws_access_key_id') || !profile.get('aws_secret_access_key')) {
@@ -185,8 +236,10 @@ async function sessionFileCheck(file: string, now: Date): Promise<CheckResult> {
   }
   const ageMs = now.getTime() - mtimeMs;
   const age = ageMs < 3600_000 ? `${Math.max(0, Math.round(ageMs / 60_000))} min` : `${Math.round(ageMs / 3600_000)} h`;
-  if (ageMs > SESSION_MAX_AGE_MS) return warn('credentials', `${file} was last refreshed ${age} ago; session credentials last at most 12 h`, renew);
-  if (!profile.get('aws_session_token')) return warn('credentials', `${file} has no aws_session_token: these are not session credentials`, renew);
+  if (ageMs > SESSION_MAX_AGE_MS)
+    return warn('credentials', `${file} was last refreshed ${age} ago; session credentials last at most 12 h`, renew);
+  if (!profile.get('aws_session_token'))
+    return warn('credentials', `${file} has no aws_session_token: these are not session credentials`, renew);
   return ok('credentials', `session credentials in ${file}, refreshed ${age} ago (no expiry recorded in the file)`);
 }
 
@@ -197,12 +250,16 @@ async function instanceProfileCheck(imds: ImdsClient, now: Date): Promise<CheckR
     S3_PERMISSION_HINT;
   let role: string | undefined;
   try {
-    role = (await imds.get(SECURITY_CREDENTIALS_PATH)).split('\n').map((l) => l.trim()).find((l) => l !== '');
+    role = (await imds.get(SECURITY_CREDENTIALS_PATH))
+      .split('\n')
+      .map((l) => l.trim())
+      .find((l) => l !== '');
   } catch (err) {
     if (imdsStatus(err) === 404) return fail('credentials', 'no IAM instance profile is attached to this instance', attach);
     return fail('credentials', `cannot read the instance profile from the metadata service: ${toError(err).message}`, attach);
   }
-  if (!role) return fail('credentials', 'no IAM instance profile is attached to this instance (the metadata service lists no role)', attach);
+  if (!role)
+    return fail('credentials', 'no IAM instance profile is attached to this instance (the metadata service lists no role)', attach);
   let record: Record<string, unknown>;
   try {
     const parsed: unknown = JSON.parse(await imds.get(SECURITY_CREDENTIALS_PATH + encodeURIComponent(role)));
@@ -211,11 +268,20 @@ async function instanceProfileCheck(imds: ImdsClient, now: Date): Promise<CheckR
     return fail('credentials', `the credentials of role ${role} from the metadata service are unusable: ${toError(err).message}`, attach);
   }
   if (record.Code !== undefined && record.Code !== 'Success') {
-    return fail('credentials', `the metadata service reports ${String(record.Code)} for the credentials of role ${role}`, `Check the role's trust policy (ec2.amazonaws.com must be allowed to assume it). ${attach}`);
+    return fail(
+      'credentials',
+      `the metadata service reports ${String(record.Code)} for the credentials of role ${role}`,
+      `Check the role's trust policy (ec2.amazonaws.com must be allowed to assume it). ${attach}`,
+    );
   }
   const expiry = typeof record.Expiration === 'string' ? parseExpiry(record.Expiration) : undefined;
   if (!expiry || typeof record.AccessKeyId !== 'string' || record.AccessKeyId === '') {
     return fail('credentials', `the credentials of role ${role} from the metadata service have no AccessKeyId or Expiration`, attach);
   }
-  return expiryCheck(`instance profile role ${role}`, expiry, now, 'The metadata service renews instance profile credentials itself; expired ones mean this host\'s clock is wrong or the role was detached. Check the clock, then the instance profile.');
+  return expiryCheck(
+    `instance profile role ${role}`,
+    expiry,
+    now,
+    "The metadata service renews instance profile credentials itself; expired ones mean this host's clock is wrong or the role was detached. Check the clock, then the instance profile.",
+  );
 }

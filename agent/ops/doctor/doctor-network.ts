@@ -30,21 +30,37 @@ export async function probeEndpoint(endpoint: string, o: ProbeOptions): Promise<
   try {
     url = new URL(endpoint);
   } catch {
-    return { connectivity: fail('connectivity', `${endpoint} is not a URL`, null), clock: warn('clock', 'not measured: no endpoint to ask', null) };
+    return {
+      connectivity: fail('connectivity', `${endpoint} is not a URL`, null),
+      clock: warn('clock', 'not measured: no endpoint to ask', null),
+    };
   }
-  const notMeasured = warn('clock', `not measured: ${url.host} did not answer`, 'Fix connectivity first; or compare "date -u" with a trusted clock');
+  const notMeasured = warn(
+    'clock',
+    `not measured: ${url.host} did not answer`,
+    'Fix connectivity first; or compare "date -u" with a trusted clock',
+  );
   let ca: string | undefined;
   try {
     ca = readCaBundle(o.caBundlePath);
   } catch (err) {
-    return { connectivity: fail('connectivity', toError(err).message, 'Point :ca_bundle: (or AWS_CA_BUNDLE) at a readable PEM file, or remove it'), clock: notMeasured };
+    return {
+      connectivity: fail('connectivity', toError(err).message, 'Point :ca_bundle: (or AWS_CA_BUNDLE) at a readable PEM file, or remove it'),
+      clock: notMeasured,
+    };
   }
   const transport = createHttpTransport({ ...(o.proxyUri ? { proxyUri: o.proxyUri } : {}), ...(ca ? { ca } : {}) });
   const started = Date.now();
   try {
-    const res = await transport.post({ url, headers: { 'content-type': 'application/x-amz-json-1.1' }, body: '{}', readTimeoutMs: o.timeoutMs });
+    const res = await transport.post({
+      url,
+      headers: { 'content-type': 'application/x-amz-json-1.1' },
+      body: '{}',
+      readTimeoutMs: o.timeoutMs,
+    });
     const ended = Date.now();
-    const how = url.protocol === 'https:' ? `over TLS (certificate verified${ca ? ` against ${o.caBundlePath}` : ''})` : 'over plain HTTP (no TLS)';
+    const how =
+      url.protocol === 'https:' ? `over TLS (certificate verified${ca ? ` against ${o.caBundlePath}` : ''})` : 'over plain HTTP (no TLS)';
     const via = o.proxyUri ? ', through the proxy' : '';
     const connectivity = ok('connectivity', `${url.host} answered HTTP ${res.statusCode} in ${ended - started} ms ${how}${via}`);
     const dateHeader = res.headers.date;
@@ -73,7 +89,11 @@ function connectivityFailure(url: URL, err: unknown, o: ProbeOptions): CheckResu
     );
   }
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
-    return fail('connectivity', `cannot resolve ${url.hostname}: ${error.message}`, 'Check DNS (/etc/resolv.conf); in a private subnet create a VPC interface endpoint for the commands service, or set :proxy_uri:');
+    return fail(
+      'connectivity',
+      `cannot resolve ${url.hostname}: ${error.message}`,
+      'Check DNS (/etc/resolv.conf); in a private subnet create a VPC interface endpoint for the commands service, or set :proxy_uri:',
+    );
   }
   const proxyNote = o.proxyUri ? ' (through the proxy in :proxy_uri:; check that it allows CONNECT to this host)' : '';
   return fail(

@@ -73,7 +73,11 @@ export function directoryCheck(f: DirectoryFacts): CheckResult {
   if (f.error) return warn(name, `${f.path}: ${f.error}`, 'Run "sudo codedeploy-agent doctor" to check it');
   if (!f.stat) {
     if (f.creatable) return ok(name, `${f.path} does not exist yet; the agent creates it`);
-    return warn(name, `${f.path} does not exist and this user cannot create it`, 'The agent runs as root and creates it at start; run doctor with sudo to check as root');
+    return warn(
+      name,
+      `${f.path} does not exist and this user cannot create it`,
+      'The agent runs as root and creates it at start; run doctor with sudo to check as root',
+    );
   }
   if (!f.stat.isDirectory) return fail(name, `${f.path} is not a directory`, `Remove it or point :${f.key}: in the config at a directory`);
   const mode = f.stat.mode & 0o777;
@@ -101,13 +105,15 @@ export function directoryCheck(f: DirectoryFacts): CheckResult {
   return status === 'fail' ? fail(name, detail, hint) : warn(name, detail, hint);
 }
 
-export const S3_PERMISSION_HINT = 'For S3 revisions the identity also needs s3:GetObject and s3:GetObjectVersion on the revision bucket (and kms:Decrypt for SSE-KMS objects).';
+export const S3_PERMISSION_HINT =
+  'For S3 revisions the identity also needs s3:GetObject and s3:GetObjectVersion on the revision bucket (and kms:Decrypt for SSE-KMS objects).';
 
 /** Credentials that end at `expiresAt`. */
 export function expiryCheck(what: string, expiresAt: Date, now: Date, renewHint: string): CheckResult {
   const left = expiresAt.getTime() - now.getTime();
   if (left <= 0) return fail('credentials', `${what} expired at ${expiresAt.toISOString()}`, renewHint);
-  if (left < 15 * 60_000) return warn('credentials', `${what} expire in ${Math.round(left / 60_000)} min (at ${expiresAt.toISOString()})`, renewHint);
+  if (left < 15 * 60_000)
+    return warn('credentials', `${what} expire in ${Math.round(left / 60_000)} min (at ${expiresAt.toISOString()})`, renewHint);
   return ok('credentials', `${what}, valid until ${expiresAt.toISOString()}`);
 }
 

@@ -48,7 +48,11 @@ export class NoDeploymentError extends Error {
   }
 }
 
-const refOf = (f: DeploymentFacts): DeploymentRef => ({ deploymentGroupId: f.deploymentGroupId, deploymentId: f.deploymentId, scriptsLog: f.scriptsLog });
+const refOf = (f: DeploymentFacts): DeploymentRef => ({
+  deploymentGroupId: f.deploymentGroupId,
+  deploymentId: f.deploymentId,
+  scriptsLog: f.scriptsLog,
+});
 
 function nothingFound(o: LogStreamOptions): string {
   const where = `under ${o.rootDir}${o.groupId !== undefined ? ` in deployment group ${o.groupId}` : ''}`;
@@ -57,7 +61,10 @@ function nothingFound(o: LogStreamOptions): string {
 
 /** Print once (follow false) or follow until the signal aborts. Throws NoDeploymentError or OpsReadError. */
 export async function streamDeploymentLogs(o: LogStreamOptions): Promise<void> {
-  const scanOptions = { ...(o.trackingName ? { trackingName: o.trackingName } : {}), ...(o.groupId !== undefined ? { groupId: o.groupId } : {}) };
+  const scanOptions = {
+    ...(o.trackingName ? { trackingName: o.trackingName } : {}),
+    ...(o.groupId !== undefined ? { groupId: o.groupId } : {}),
+  };
   const facts = await scanDeployments(o.rootDir, scanOptions);
   const initial = pickDeployment(facts, { ...(o.deploymentId !== undefined ? { deploymentId: o.deploymentId } : {}) });
   if (!o.follow) {
@@ -68,7 +75,10 @@ export async function streamDeploymentLogs(o: LogStreamOptions): Promise<void> {
       await tail.poll((lines) => o.onLines(lines, ref));
       const rest = tail.takePartial();
       if (rest !== undefined) await o.onLines([rest], ref);
-      if (!tail.isOpen) o.onNotice(`deployment ${initial.deploymentId} (group ${initial.deploymentGroupId}) has no scripts.log yet: no hook script has run`);
+      if (!tail.isOpen)
+        o.onNotice(
+          `deployment ${initial.deploymentId} (group ${initial.deploymentGroupId}) has no scripts.log yet: no hook script has run`,
+        );
     } finally {
       await tail.close();
     }
@@ -101,7 +111,12 @@ class Follower {
     const scanMs = o.scanMs ?? 250;
     for (const f of facts) this.seen.add(deploymentKey(f));
     if (initial) await this.add(initial);
-    else o.onNotice(o.deploymentId !== undefined ? `waiting for deployment ${o.deploymentId} to start (${nothingFound(o)} yet)` : `waiting for a deployment to start (${nothingFound(o)} yet)`);
+    else
+      o.onNotice(
+        o.deploymentId !== undefined
+          ? `waiting for deployment ${o.deploymentId} to start (${nothingFound(o)} yet)`
+          : `waiting for a deployment to start (${nothingFound(o)} yet)`,
+      );
     const onAbort = (): void => this.wake?.();
     o.signal?.addEventListener('abort', onAbort, { once: true });
     let lastScan = Date.now();

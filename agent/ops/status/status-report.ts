@@ -48,7 +48,11 @@ export interface StatusReport {
   notes: string[];
 }
 
-export type PidProbe = { kind: 'missing' } | { kind: 'unreadable'; message: string } | { kind: 'invalid'; text: string } | { kind: 'pid'; pid: number; alive: boolean; isAgent: boolean | undefined };
+export type PidProbe =
+  | { kind: 'missing' }
+  | { kind: 'unreadable'; message: string }
+  | { kind: 'invalid'; text: string }
+  | { kind: 'pid'; pid: number; alive: boolean; isAgent: boolean | undefined };
 
 export interface StatusFacts {
   pidFile: string;
@@ -81,7 +85,10 @@ async function readPid(path: string, programName: string): Promise<PidProbe> {
     text = (await readFile(path, 'utf8')).trim();
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') return { kind: 'missing' };
-    return { kind: 'unreadable', message: isPermissionError(err) ? `permission denied reading ${path}; run with sudo` : `cannot read ${path}: ${toError(err).message}` };
+    return {
+      kind: 'unreadable',
+      message: isPermissionError(err) ? `permission denied reading ${path}; run with sudo` : `cannot read ${path}: ${toError(err).message}`,
+    };
   }
   if (!/^\d+$/.test(text) || Number(text) <= 0) return { kind: 'invalid', text: text.slice(0, 40) };
   const pid = Number(text);
@@ -106,7 +113,9 @@ async function readTail(path: string, bytes = 16 * 1024): Promise<string | undef
   }
 }
 
-export async function gatherStatus(config: Pick<AgentConfig, 'pidDir' | 'programName' | 'rootDir' | 'ongoingDeploymentTracking'>): Promise<StatusFacts> {
+export async function gatherStatus(
+  config: Pick<AgentConfig, 'pidDir' | 'programName' | 'rootDir' | 'ongoingDeploymentTracking'>,
+): Promise<StatusFacts> {
   const pidFile = pidFilePath(config.pidDir, config.programName);
   const statusFile = statusFilePath(config.pidDir, config.programName);
   const [pid, status] = await Promise.all([readPid(pidFile, config.programName), readStatusFile(statusFile)]);
@@ -159,11 +168,17 @@ export function buildStatusReport(facts: StatusFacts, now: Date): StatusReport {
   let daemon: DaemonStatus | undefined;
   const s = facts.status;
   if (s.kind === 'ok') daemon = s.status;
-  else if (s.kind === 'unreadable') notes.push(s.errno === 'EACCES' || s.errno === 'EPERM' ? `permission denied reading ${facts.statusFile}; run with sudo` : `cannot read ${facts.statusFile}: ${s.error}`);
+  else if (s.kind === 'unreadable')
+    notes.push(
+      s.errno === 'EACCES' || s.errno === 'EPERM'
+        ? `permission denied reading ${facts.statusFile}; run with sudo`
+        : `cannot read ${facts.statusFile}: ${s.error}`,
+    );
   else if (s.kind === 'invalid') notes.push(s.error);
 
   const live = state === 'running' && daemon !== undefined && daemon.pid === pid && daemon.state !== 'stopped';
-  if (state === 'running' && daemon && !live) notes.push(`the status file ${facts.statusFile} is from another run of the agent (pid ${daemon.pid})`);
+  if (state === 'running' && daemon && !live)
+    notes.push(`the status file ${facts.statusFile} is from another run of the agent (pid ${daemon.pid})`);
   if (live && daemon?.state === 'stopping') state = 'stopping';
 
   const currentCommands: CurrentCommand[] =
@@ -182,7 +197,11 @@ export function buildStatusReport(facts: StatusFacts, now: Date): StatusReport {
 
   let deployments: DeploymentSummary[] = [];
   if (Array.isArray(facts.deployments)) {
-    deployments = summarizeDeployments({ facts: facts.deployments, recent: daemon?.recent ?? [], running: live && daemon ? daemon.commands : [] });
+    deployments = summarizeDeployments({
+      facts: facts.deployments,
+      recent: daemon?.recent ?? [],
+      running: live && daemon ? daemon.commands : [],
+    });
   } else {
     notes.push(`deployments under the root directory: ${facts.deployments.error}`);
     if (daemon) deployments = summarizeDeployments({ facts: [], recent: daemon.recent, running: live ? daemon.commands : [] });
@@ -221,7 +240,12 @@ export function formatDuration(totalSeconds: number): string {
 export function alignColumns(rows: string[][]): string[] {
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
-  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ').trimEnd());
+  return rows.map((row) =>
+    row
+      .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 export function formatStatus(r: StatusReport, programName: string): string {
@@ -242,7 +266,9 @@ export function formatStatus(r: StatusReport, programName: string): string {
   if (r.running && r.identity) {
     if (r.currentCommands.length === 0) rows.push(['  command', 'none (polling for commands)']);
     for (const c of r.currentCommands) {
-      const what = c.script ? `${c.event ?? c.command}: ${c.script}, running ${formatDuration(c.scriptElapsedSeconds ?? 0)}` : `${c.event ?? c.command}, running ${formatDuration(c.elapsedSeconds)}`;
+      const what = c.script
+        ? `${c.event ?? c.command}: ${c.script}, running ${formatDuration(c.scriptElapsedSeconds ?? 0)}`
+        : `${c.event ?? c.command}, running ${formatDuration(c.elapsedSeconds)}`;
       rows.push(['  command', `${c.deploymentId} (group ${c.deploymentGroupId}) ${what}`]);
     }
   }
@@ -254,7 +280,13 @@ export function formatStatus(r: StatusReport, programName: string): string {
     r.deployments.forEach((d, i) => {
       const last = d.lastCommand ?? d.lastEvent ?? '-';
       const result = d.result === 'Unknown' && d.lastSuccessfulInstall ? 'Unknown (installed)' : d.result;
-      table.push([`  ${d.deploymentGroupId}`, d.deploymentId, result, last, d.updatedAt ? formatScriptsLogTime(new Date(d.updatedAt)) : '-']);
+      table.push([
+        `  ${d.deploymentGroupId}`,
+        d.deploymentId,
+        result,
+        last,
+        d.updatedAt ? formatScriptsLogTime(new Date(d.updatedAt)) : '-',
+      ]);
       if (d.result === 'Failed') {
         const script = d.failedScript ? `${d.failedScript}: ` : '';
         details.set(i + 1, `      ${script}${d.message ?? 'failed'}${d.errorCode !== null ? ` (error code ${d.errorCode})` : ''}`);

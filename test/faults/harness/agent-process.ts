@@ -65,7 +65,17 @@ export async function createAgentProcess(o: AgentProcessOptions): Promise<AgentP
   await mkdir(workDir, { recursive: true });
   const iamUserArn = `arn:aws:iam::000000000000:user/${o.name}`;
   const onPrem = join(root, 'codedeploy.onpremises.yml');
-  await writeFile(onPrem, [`region: us-east-1`, `iam_user_arn: ${iamUserArn}`, 'aws_access_key_id: AKIDFAULTSUITE', 'aws_secret_access_key: fault-suite-secret', ''].join('\n'), { mode: 0o600 });
+  await writeFile(
+    onPrem,
+    [
+      `region: us-east-1`,
+      `iam_user_arn: ${iamUserArn}`,
+      'aws_access_key_id: AKIDFAULTSUITE',
+      'aws_secret_access_key: fault-suite-secret',
+      '',
+    ].join('\n'),
+    { mode: 0o600 },
+  );
   const configFile = join(root, 'codedeployagent.yml');
   await writeFile(
     configFile,
@@ -155,7 +165,9 @@ export async function createAgentProcess(o: AgentProcessOptions): Promise<AgentP
     async status() {
       let out: { code: number; stdout: string; stderr: string };
       try {
-        const { stdout, stderr } = await execFileAsync(process.execPath, [AGENT_CLI, 'status', '--json', '--config_file', configFile], { timeout: 30_000 });
+        const { stdout, stderr } = await execFileAsync(process.execPath, [AGENT_CLI, 'status', '--json', '--config_file', configFile], {
+          timeout: 30_000,
+        });
         out = { code: 0, stdout, stderr };
       } catch (err) {
         const e = err as { code?: number; stdout?: string; stderr?: string };

@@ -31,7 +31,14 @@ export const HOOK_EVENTS = [
 ] as const;
 
 /** The hooks a first deployment runs (the first three use the previous revision, and there is none). */
-export const FIRST_DEPLOYMENT_HOOKS = ['BeforeInstall', 'AfterInstall', 'ApplicationStart', 'ValidateService', 'BeforeAllowTraffic', 'AfterAllowTraffic'];
+export const FIRST_DEPLOYMENT_HOOKS = [
+  'BeforeInstall',
+  'AfterInstall',
+  'ApplicationStart',
+  'ValidateService',
+  'BeforeAllowTraffic',
+  'AfterAllowTraffic',
+];
 
 const HOOK_SCRIPT = `#!/bin/sh
 here=$(cd "$(dirname "$0")" && pwd)
@@ -46,7 +53,14 @@ echo "$LIFECYCLE_EVENT done"
 `;
 
 function appspec(destination: string, withHooks: boolean): string {
-  const lines = ['version: 0.0', 'os: linux', 'files:', '  - source: app', `    destination: ${destination}`, 'file_exists_behavior: OVERWRITE'];
+  const lines = [
+    'version: 0.0',
+    'os: linux',
+    'files:',
+    '  - source: app',
+    `    destination: ${destination}`,
+    'file_exists_behavior: OVERWRITE',
+  ];
   if (withHooks) {
     lines.push('hooks:');
     for (const event of HOOK_EVENTS) lines.push(`  ${event}:`, '    - location: scripts/hook.sh', '      timeout: 180');
@@ -139,7 +153,10 @@ with zipfile.ZipFile(out, 'w') as z:
 /** zip (Python zipfile): 8 MiB incompressible entries, half stored and half deflated. */
 export async function buildMixedZip(dir: string, destination: string, perMethod = 2): Promise<BuiltBundle> {
   const src = await appTree(dir, destination);
-  const files = [...(await randomFiles(join(src, 'app'), 'big-stored', perMethod, 8 * MIB)), ...(await randomFiles(join(src, 'app'), 'big-deflated', perMethod, 8 * MIB))];
+  const files = [
+    ...(await randomFiles(join(src, 'app'), 'big-stored', perMethod, 8 * MIB)),
+    ...(await randomFiles(join(src, 'app'), 'big-deflated', perMethod, 8 * MIB)),
+  ];
   const file = join(dir, 'mixed.zip');
   await run('python3', ['-c', MIXED_ZIP, file, src]);
   return { file, type: 'zip', files, entryCount: files.length };

@@ -31,7 +31,9 @@ export function checkCompletions(records: ExchangeRecord[]): CompletionCheck {
       set.add(r.commandStatus ?? '?');
       results.set(r.hostCommandIdentifier, set);
     } else if (r.status !== undefined) {
-      problems.push(`a ${r.commandStatus ?? '?'} completion of ${label(r.hostCommandIdentifier)} (error_code ${r.diagnostics?.error_code ?? '?'}: ${r.diagnostics?.message ?? ''}) was refused with HTTP ${r.status}`);
+      problems.push(
+        `a ${r.commandStatus ?? '?'} completion of ${label(r.hostCommandIdentifier)} (error_code ${r.diagnostics?.error_code ?? '?'}: ${r.diagnostics?.message ?? ''}) was refused with HTTP ${r.status}`,
+      );
     }
   }
   for (const [id, name] of handedOut) {
@@ -39,6 +41,7 @@ export function checkCompletions(records: ExchangeRecord[]): CompletionCheck {
     if (!got) problems.push(`${name} (${id.slice(-12)}) was handed out but never completed`);
     else if (got.size > 1) problems.push(`${label(id)} was completed with different results: ${[...got].join(' and ')}`);
   }
-  for (const id of results.keys()) if (!handedOut.has(id)) problems.push(`a completion was accepted for ${id.slice(-12)}, which the proxy never saw handed out`);
+  for (const id of results.keys())
+    if (!handedOut.has(id)) problems.push(`a completion was accepted for ${id.slice(-12)}, which the proxy never saw handed out`);
   return { handedOut, results, problems };
 }

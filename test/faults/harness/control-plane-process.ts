@@ -62,14 +62,22 @@ export function controlPlaneProcess(o: ControlPlaneProcessOptions): ControlPlane
       if (alive()) throw new Error('the control plane is already running');
       const args = [
         CONTROL_PLANE_CLI,
-        '--data-dir', o.dataDir,
-        '--port', String(port),
-        '--long-poll', String(o.longPollSeconds ?? 2),
-        '--command-timeout', String(o.commandTimeoutSeconds ?? 4200),
-        '--log-level', 'warn',
+        '--data-dir',
+        o.dataDir,
+        '--port',
+        String(port),
+        '--long-poll',
+        String(o.longPollSeconds ?? 2),
+        '--command-timeout',
+        String(o.commandTimeoutSeconds ?? 4200),
+        '--log-level',
+        'warn',
       ];
       const started = Date.now();
-      const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: o.dataDir } });
+      const proc = spawn(process.execPath, args, {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: o.dataDir },
+      });
       child = proc;
       output += `--- control plane started (${args.slice(1).join(' ')})\n`;
       proc.stdout?.on('data', append);
@@ -82,7 +90,8 @@ export function controlPlaneProcess(o: ControlPlaneProcessOptions): ControlPlane
       await waitFor(
         `the control plane to listen (port ${port || 'any'})`,
         async () => {
-          if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`the control plane exited (${proc.exitCode ?? proc.signalCode}) at start:\n${output.slice(-3000)}`);
+          if (proc.exitCode !== null || proc.signalCode !== null)
+            throw new Error(`the control plane exited (${proc.exitCode ?? proc.signalCode}) at start:\n${output.slice(-3000)}`);
           const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(listening);
           if (!m) return false;
           port = Number(m[1]);

@@ -99,7 +99,10 @@ export function deployApi(url: () => string): DeployApi {
       };
       // `ended` never throws, so the only failure is the timeout; it says what the deployment last was.
       return waitFor(`deployment ${deploymentId} to end`, ended, { timeoutMs, intervalMs: 250 }).catch(async (err: unknown) => {
-        throw new Error(`deployment ${deploymentId} did not end within ${Math.round(timeoutMs / 1000)} s (last: ${last})${describe ? `\n${await describe()}` : ''}`, { cause: err });
+        throw new Error(
+          `deployment ${deploymentId} did not end within ${Math.round(timeoutMs / 1000)} s (last: ${last})${describe ? `\n${await describe()}` : ''}`,
+          { cause: err },
+        );
       });
     },
     async lifecycleEvents(deploymentId, instanceName) {

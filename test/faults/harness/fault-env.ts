@@ -53,7 +53,14 @@ export function summarize(records: ExchangeRecord[], last = 40): string {
   return records
     .slice(-last)
     .map((r) => {
-      const what = [r.commandName, r.hostCommandIdentifier?.slice(-10), r.commandStatus, r.diagnostics?.error_code !== undefined ? `code ${r.diagnostics.error_code}` : undefined].filter(Boolean).join(' ');
+      const what = [
+        r.commandName,
+        r.hostCommandIdentifier?.slice(-10),
+        r.commandStatus,
+        r.diagnostics?.error_code !== undefined ? `code ${r.diagnostics.error_code}` : undefined,
+      ]
+        .filter(Boolean)
+        .join(' ');
       return `  #${r.seq} +${(r.at / 1000).toFixed(1)}s ${r.op}${r.handedOut ? ' (command)' : ''} ${what} -> ${r.status ?? 'no answer'}${r.relayed ? '' : ' (not relayed)'}${r.error ? ` [${r.error}]` : ''}`;
     })
     .join('\n');
@@ -66,14 +73,18 @@ export async function startFaultEnv(s: Scenario, o: FaultEnvOptions = {}): Promi
   await cp.start();
   const proxy = await startFaultProxy(cp.port);
   s.defer(() => proxy.close());
-  if (process.env.CDA_FAULTS_TRACE === '1') s.defer(() => process.stderr.write(`[${s.name}] proxy log:\n${summarize(proxy.records(), 200)}\n`));
+  if (process.env.CDA_FAULTS_TRACE === '1')
+    s.defer(() => process.stderr.write(`[${s.name}] proxy log:\n${summarize(proxy.records(), 200)}\n`));
   const api = deployApi(() => cp.url);
   const withOutput = async <T>(what: string, call: () => Promise<T>): Promise<T> => {
     try {
       return await call();
     } catch (err) {
       const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-      throw new Error(`${what} failed: ${(err as Error).name}: ${(err as Error).message} (HTTP ${status ?? '?'})\ncontrol plane output:\n${cp.output().slice(-3000)}`, { cause: err });
+      throw new Error(
+        `${what} failed: ${(err as Error).name}: ${(err as Error).message} (HTTP ${status ?? '?'})\ncontrol plane output:\n${cp.output().slice(-3000)}`,
+        { cause: err },
+      );
     }
   };
   const { deploymentGroupId } = await withOutput('creating the application and group', () => api.setUp());
@@ -125,7 +136,10 @@ export async function startFaultEnv(s: Scenario, o: FaultEnvOptions = {}): Promi
         return await api.waitForEnd(deploymentId, timeoutMs);
       } catch (err) {
         const problems = checkCompletions(proxy.records()).problems;
-        throw new Error(`${problems.length > 0 ? `${problems.join('; ')}: ` : ''}${(err as Error).message}\n${await env.explain(deploymentId)}`, { cause: err });
+        throw new Error(
+          `${problems.length > 0 ? `${problems.join('; ')}: ` : ''}${(err as Error).message}\n${await env.explain(deploymentId)}`,
+          { cause: err },
+        );
       }
     },
     async reached(struck, label, timeoutMs = 45_000) {

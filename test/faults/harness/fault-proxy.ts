@@ -129,7 +129,11 @@ export async function startFaultProxy(upstreamPort: number): Promise<FaultProxy>
     if (target) {
       const input = parseJson(body.toString('utf8'));
       r.hostCommandIdentifier = str(input?.HostCommandIdentifier);
-      r.commandName = r.hostCommandIdentifier ? commandNames.get(r.hostCommandIdentifier) : r.op === 'GetDeploymentSpecification' ? lastHandedOut : undefined;
+      r.commandName = r.hostCommandIdentifier
+        ? commandNames.get(r.hostCommandIdentifier)
+        : r.op === 'GetDeploymentSpecification'
+          ? lastHandedOut
+          : undefined;
       r.commandStatus = str(input?.CommandStatus);
       const payload = str((input?.Diagnostics as Record<string, unknown> | undefined)?.Payload);
       if (payload !== undefined) r.diagnostics = parseJson(payload) as ExchangeRecord['diagnostics'];

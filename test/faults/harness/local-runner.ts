@@ -19,7 +19,12 @@ export async function localHost(root: string): Promise<LocalHost> {
   const workDir = join(root, 'agent-home');
   await mkdir(workDir, { recursive: true });
   const configFile = join(root, 'codedeployagent.yml');
-  await writeFile(configFile, [`:root_dir: ${rootDir}`, `:log_dir: ${join(root, 'log')}`, `:working_directory: ${workDir}`, ':hook_output_drain_seconds: 1', ''].join('\n'));
+  await writeFile(
+    configFile,
+    [`:root_dir: ${rootDir}`, `:log_dir: ${join(root, 'log')}`, `:working_directory: ${workDir}`, ':hook_output_drain_seconds: 1', ''].join(
+      '\n',
+    ),
+  );
   return { root, rootDir, configFile };
 }
 

@@ -52,7 +52,8 @@ export function scenario(name: string, o: ScenarioOptions, body: (s: Scenario) =
         dir,
         step: (text) => {
           current = text;
-          if (process.env.CDA_FAULTS_TRACE === '1') process.stderr.write(`[${name}] +${((performance.now() - started) / 1000).toFixed(1)}s ${text}\n`);
+          if (process.env.CDA_FAULTS_TRACE === '1')
+            process.stderr.write(`[${name}] +${((performance.now() - started) / 1000).toFixed(1)}s ${text}\n`);
         },
         defer: (fn) => void cleanups.push(fn),
         note: (text) => void notes.push(text),

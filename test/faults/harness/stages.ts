@@ -44,19 +44,34 @@ export function stageLabel(stage: Stage): string {
  */
 const HOOK_WAIT_LIMIT_MS = 10 * 60_000;
 
-const opFor = { poll: 'PollHostCommand', spec: 'GetDeploymentSpecification', ack: 'PutHostCommandAcknowledgement', complete: 'PutHostCommandComplete' } as const;
+const opFor = {
+  poll: 'PollHostCommand',
+  spec: 'GetDeploymentSpecification',
+  ack: 'PutHostCommandAcknowledgement',
+  complete: 'PutHostCommandComplete',
+} as const;
 
 /**
  * Runs `action` exactly at `stage` (the proxy holds the exchange while it runs); resolves once the
  * action has run. Hook stages are watched through `markers`; the wait ends when `stop()` says so.
  */
-export async function atStage(stage: Stage, o: { proxy: FaultProxy; markers: string; stop: () => boolean }, action: () => Promise<void>): Promise<ExchangeRecord | undefined> {
+export async function atStage(
+  stage: Stage,
+  o: { proxy: FaultProxy; markers: string; stop: () => boolean },
+  action: () => Promise<void>,
+): Promise<ExchangeRecord | undefined> {
   if (stage.kind === 'hook') {
     const marker = join(o.markers, `${stage.event}.start`);
     await waitFor(
       `${stage.event}'s hook to start`,
       async () => {
-        if (await access(marker).then(() => true, () => false)) return true;
+        if (
+          await access(marker).then(
+            () => true,
+            () => false,
+          )
+        )
+          return true;
         if (o.stop()) throw new Error(`${stage.event}'s hook never started`);
         return false;
       },
@@ -66,7 +81,12 @@ export async function atStage(stage: Stage, o: { proxy: FaultProxy; markers: str
     return undefined;
   }
   if (stage.kind === 'download') {
-    return o.proxy.once({ phase: 'body', afterBytes: stage.afterBytes, match: (r) => r.op.startsWith('S3 GET') && !r.path.startsWith('/_'), action: () => action() });
+    return o.proxy.once({
+      phase: 'body',
+      afterBytes: stage.afterBytes,
+      match: (r) => r.op.startsWith('S3 GET') && !r.path.startsWith('/_'),
+      action: () => action(),
+    });
   }
   const op = opFor[stage.kind];
   const phase: Phase = stage.kind === 'poll' || stage.kind === 'complete' ? stage.phase : 'request';

@@ -15,7 +15,9 @@ export async function mountTmpfs(s: Scenario, dir: string, size: string): Promis
   try {
     await execFileAsync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0755`, 'tmpfs', dir]);
   } catch (err) {
-    s.skip(`cannot mount a tmpfs here (${((err as { stderr?: string }).stderr ?? (err as Error).message).trim().split('\n')[0]}); run as root to test a full disk`);
+    s.skip(
+      `cannot mount a tmpfs here (${((err as { stderr?: string }).stderr ?? (err as Error).message).trim().split('\n')[0]}); run as root to test a full disk`,
+    );
   }
   s.defer(async () => {
     await execFileAsync('umount', [dir]).catch(() => execFileAsync('umount', ['-l', dir]));

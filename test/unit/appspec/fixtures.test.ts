@@ -230,7 +230,11 @@ describe('valid fixtures', () => {
       mode: { text: '6763', value: 0o6763 },
     });
     expect(full?.acls?.map(formatAce)).toEqual(['user:henry:rwx', 'default:group:manager:rw-']);
-    expect(full?.context).toEqual({ user: 'user_u', type: 'unconfined_t', range: { low: 3, high: 5, categories: [0, 1, 2, 3, 4, 5, 6, 7, 13] } });
+    expect(full?.context).toEqual({
+      user: 'user_u',
+      type: 'unconfined_t',
+      range: { low: 3, high: 5, categories: [0, 1, 2, 3, 4, 5, 6, 7, 13] },
+    });
     expect(formatRange(full?.context?.range ?? { low: 0, high: 0 })).toBe('s3-s5:c0.c7,c13');
     expect(root).toMatchObject({ object: '/', pattern: '**', except: [], types: ['file', 'directory'] });
     expect(more?.acls).toBeUndefined();

@@ -38,7 +38,48 @@ function checkResult(result: AppSpecParseResult): void {
   result.warnings.forEach(checkIssue);
 }
 
-const ALPHABET = ['version', 'os', 'hooks', 'files', 'permissions', 'location', 'acls', 'context', 'range', ':', ' ', '\n', '  ', '- ', '[', ']', '{', '}', ',', '&a ', '*a', '<<: ', '"', "'", '#', '!!str ', '|', '>', '?', '~', '0644', 'yes', '%YAML 1.1\n', '---\n', '...\n', '\t', '\u0000', '😀', 's0:c1', 'd:u:bob:7'];
+const ALPHABET = [
+  'version',
+  'os',
+  'hooks',
+  'files',
+  'permissions',
+  'location',
+  'acls',
+  'context',
+  'range',
+  ':',
+  ' ',
+  '\n',
+  '  ',
+  '- ',
+  '[',
+  ']',
+  '{',
+  '}',
+  ',',
+  '&a ',
+  '*a',
+  '<<: ',
+  '"',
+  "'",
+  '#',
+  '!!str ',
+  '|',
+  '>',
+  '?',
+  '~',
+  '0644',
+  'yes',
+  '%YAML 1.1\n',
+  '---\n',
+  '...\n',
+  '\t',
+  '\u0000',
+  '😀',
+  's0:c1',
+  'd:u:bob:7',
+];
 
 function garbage(next: () => number): string {
   let text = '';
@@ -67,7 +108,28 @@ function randomValue(next: () => number, depth: number): unknown {
     return scalars[Math.floor(next() * scalars.length)];
   }
   if (pick < 0.75) return Array.from({ length: Math.floor(next() * 4) }, () => randomValue(next, depth + 1));
-  const keys = ['version', 'os', 'hooks', 'files', 'permissions', 'location', 'timeout', 'runas', 'sudo', 'source', 'destination', 'object', 'mode', 'acls', 'context', 'type', 'name', 'range', 'role', 'BeforeInstall'];
+  const keys = [
+    'version',
+    'os',
+    'hooks',
+    'files',
+    'permissions',
+    'location',
+    'timeout',
+    'runas',
+    'sudo',
+    'source',
+    'destination',
+    'object',
+    'mode',
+    'acls',
+    'context',
+    'type',
+    'name',
+    'range',
+    'role',
+    'BeforeInstall',
+  ];
   const obj: Record<string, unknown> = {};
   for (let i = Math.floor(next() * 5); i > 0; i--) obj[keys[Math.floor(next() * keys.length)] as string] = randomValue(next, depth + 1);
   return obj;
@@ -90,7 +152,11 @@ describe('parseAppSpec never throws', () => {
     const next = random(3);
     let valid = 0;
     for (let i = 0; i < 1500; i++) {
-      const doc = { version: next() < 0.8 ? 0 : randomValue(next, 2), os: next() < 0.8 ? 'linux' : randomValue(next, 2), ...(randomValue(next, 0) as object) };
+      const doc = {
+        version: next() < 0.8 ? 0 : randomValue(next, 2),
+        os: next() < 0.8 ? 'linux' : randomValue(next, 2),
+        ...(randomValue(next, 0) as object),
+      };
       const result = parseAppSpec(stringify(doc), 'fuzz.yml');
       checkResult(result);
       if (result.ok) valid++;

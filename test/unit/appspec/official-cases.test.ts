@@ -149,7 +149,9 @@ describe('SELinux range grammar (10.2 #42-#60, #67)', () => {
     ['s0:c1.c2.c3', 'invalid category c2.c3'],
   ])('%j is rejected with "%s"', (range, message) => {
     expect(parseSeRange(range)).toEqual({ ok: false, message });
-    expect(errorsOf(withPermission(`    context:\n      type: t\n      range: '${range}'\n`))).toEqual([['permissions[0].context.range', 7, 14, message]]);
+    expect(errorsOf(withPermission(`    context:\n      type: t\n      range: '${range}'\n`))).toEqual([
+      ['permissions[0].context.range', 7, 14, message],
+    ]);
   });
 
   it.each([

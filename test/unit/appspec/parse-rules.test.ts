@@ -116,7 +116,9 @@ describe('hooks', () => {
   it('a collection as sudo counts as true, with a warning', () => {
     const result = parse(`${HEAD}hooks:\n  E:\n    - location: a.sh\n      sudo: [x]\n`);
     expect(result.ok && result.spec.hooks.get('E')?.[0]?.sudo).toBe(true);
-    expect(result.warnings.map((w) => w.message)).toEqual(["sudo value 'a list' is not true or false; any value other than false, no, off or null counts as true"]);
+    expect(result.warnings.map((w) => w.message)).toEqual([
+      "sudo value 'a list' is not true or false; any value other than false, no, off or null counts as true",
+    ]);
   });
 
   it('unknown keys in a script are warned about (typos)', () => {
@@ -128,11 +130,31 @@ describe('hooks', () => {
   });
 
   it.each([
-    ['hooks: [a]', 'hooks', 'the hooks section of the application specification file must be a mapping of lifecycle event names to lists of scripts, but it is a list'],
-    ['hooks:\n  E: run.sh', 'hooks.E', 'the E hook in the hooks section of the application specification file must be a list of scripts, but it is a string'],
-    ['hooks:\n  E:\n    - [a]', 'hooks.E[0]', 'a script in the hooks section of the application specification file must be a mapping with a location key, but it is a list'],
-    ['hooks:\n  E:\n    - location: {a: 1}', 'hooks.E[0].location', 'the location of a script in the hooks section of the application specification file must be a string, but it is a mapping'],
-    ['hooks:\n  E:\n    - location: a\n      runas: [x]', 'hooks.E[0].runas', 'the runas value of a script in the hooks section of the application specification file must be a string, but it is a list'],
+    [
+      'hooks: [a]',
+      'hooks',
+      'the hooks section of the application specification file must be a mapping of lifecycle event names to lists of scripts, but it is a list',
+    ],
+    [
+      'hooks:\n  E: run.sh',
+      'hooks.E',
+      'the E hook in the hooks section of the application specification file must be a list of scripts, but it is a string',
+    ],
+    [
+      'hooks:\n  E:\n    - [a]',
+      'hooks.E[0]',
+      'a script in the hooks section of the application specification file must be a mapping with a location key, but it is a list',
+    ],
+    [
+      'hooks:\n  E:\n    - location: {a: 1}',
+      'hooks.E[0].location',
+      'the location of a script in the hooks section of the application specification file must be a string, but it is a mapping',
+    ],
+    [
+      'hooks:\n  E:\n    - location: a\n      runas: [x]',
+      'hooks.E[0].runas',
+      'the runas value of a script in the hooks section of the application specification file must be a string, but it is a list',
+    ],
   ])('structure: %j', (yaml, path, fragment) => {
     const result = parse(`${HEAD}${yaml}\n`);
     expect(result.ok).toBe(false);
@@ -151,16 +173,86 @@ describe('files and permissions', () => {
 
   it.each([
     ['files: app', 'files', 'the files section', 'a list of mappings with source and destination keys', 'a string', 'files'],
-    ['files:\n  - source: [a]\n    destination: /x', 'files[0].source', 'the source of an entry in the files section', 'a string', 'a list', 'files'],
-    ['permissions: {object: /x}', 'permissions', 'the permissions section', 'a list of mappings with an object key', 'a mapping', 'permissions'],
-    ['permissions:\n  - /x', 'permissions[0]', 'an entry in the permissions section', 'a mapping with an object key', 'a string', 'permissions'],
-    ['permissions:\n  - object: /x\n    type: file', 'permissions[0].type', 'the type value of a permission', 'a list of object types (file, directory)', 'a string', 'permissions'],
-    ['permissions:\n  - object: /x\n    except: "*.tmp"', 'permissions[0].except', 'the except value of a permission', 'a list of strings', 'a string', 'permissions'],
-    ['permissions:\n  - object: /x\n    acls: "u:bob:7"', 'permissions[0].acls', 'the acls value of a permission', 'a list of strings', 'a string', 'permissions'],
-    ['permissions:\n  - object: /x\n    acls: [~]', 'permissions[0].acls[0]', 'an item of the acls list of a permission', 'a string', 'null', 'permissions'],
-    ['permissions:\n  - object: /x\n    mode: [644]', 'permissions[0].mode', 'the mode of a permission', 'a string', 'a list', 'permissions'],
-    ['permissions:\n  - object: /x\n    context: t', 'permissions[0].context', 'the context of a permission', 'a mapping with a type key (and optional name and range)', 'a string', 'permissions'],
-    ['permissions:\n  - object: /x\n    context: {type: [t]}', 'permissions[0].context.type', 'the type of a context', 'a string', 'a list', 'permissions'],
+    [
+      'files:\n  - source: [a]\n    destination: /x',
+      'files[0].source',
+      'the source of an entry in the files section',
+      'a string',
+      'a list',
+      'files',
+    ],
+    [
+      'permissions: {object: /x}',
+      'permissions',
+      'the permissions section',
+      'a list of mappings with an object key',
+      'a mapping',
+      'permissions',
+    ],
+    [
+      'permissions:\n  - /x',
+      'permissions[0]',
+      'an entry in the permissions section',
+      'a mapping with an object key',
+      'a string',
+      'permissions',
+    ],
+    [
+      'permissions:\n  - object: /x\n    type: file',
+      'permissions[0].type',
+      'the type value of a permission',
+      'a list of object types (file, directory)',
+      'a string',
+      'permissions',
+    ],
+    [
+      'permissions:\n  - object: /x\n    except: "*.tmp"',
+      'permissions[0].except',
+      'the except value of a permission',
+      'a list of strings',
+      'a string',
+      'permissions',
+    ],
+    [
+      'permissions:\n  - object: /x\n    acls: "u:bob:7"',
+      'permissions[0].acls',
+      'the acls value of a permission',
+      'a list of strings',
+      'a string',
+      'permissions',
+    ],
+    [
+      'permissions:\n  - object: /x\n    acls: [~]',
+      'permissions[0].acls[0]',
+      'an item of the acls list of a permission',
+      'a string',
+      'null',
+      'permissions',
+    ],
+    [
+      'permissions:\n  - object: /x\n    mode: [644]',
+      'permissions[0].mode',
+      'the mode of a permission',
+      'a string',
+      'a list',
+      'permissions',
+    ],
+    [
+      'permissions:\n  - object: /x\n    context: t',
+      'permissions[0].context',
+      'the context of a permission',
+      'a mapping with a type key (and optional name and range)',
+      'a string',
+      'permissions',
+    ],
+    [
+      'permissions:\n  - object: /x\n    context: {type: [t]}',
+      'permissions[0].context.type',
+      'the type of a context',
+      'a string',
+      'a list',
+      'permissions',
+    ],
   ])('structure: %j', (yaml, path, subject, expected, actual, section) => {
     const result = parse(`${HEAD}${yaml}\n`);
     expect(result.ok).toBe(false);
@@ -190,7 +282,10 @@ describe('files and permissions', () => {
     ['{name: 1, x: ~, y: true, z: 1.5, w: [a, 2]}', '{"name"=>1, "x"=>nil, "y"=>true, "z"=>1.5, "w"=>["a", 2]}'],
     ['{name: "a\\"b#{c}"}', '{"name"=>"a\\"b\\#{c}"}'],
     ['{type: ~}', '{"type"=>nil}'],
-    ['{a: 1.0e+20, b: 0.00001, c: .inf, d: -.inf, e: .nan, f: 0x1F, g: 2.0}', '{"a"=>1.0e+20, "b"=>1.0e-05, "c"=>Infinity, "d"=>-Infinity, "e"=>NaN, "f"=>31, "g"=>2.0}'],
+    [
+      '{a: 1.0e+20, b: 0.00001, c: .inf, d: -.inf, e: .nan, f: 0x1F, g: 2.0}',
+      '{"a"=>1.0e+20, "b"=>1.0e-05, "c"=>Infinity, "d"=>-Infinity, "e"=>NaN, "f"=>31, "g"=>2.0}',
+    ],
     ['{a: y, n: 2001-12-14, "x\\ty": "\\e\\u0001"}', '{"a"=>"y", "n"=>2001-12-14, "x\\ty"=>"\\e\\u0001"}'],
   ])('context %s without type prints the Ruby inspect %s', (context, inspected) => {
     expect(messages(`${HEAD}permissions:\n  - object: /x\n    context: ${context}\n`)).toEqual([M.contextType(inspected)]);

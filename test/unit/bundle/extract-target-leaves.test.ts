@@ -71,7 +71,9 @@ describe('ExtractTarget: entries of the same name', () => {
     const { t } = await target();
     file(t, 'f', 'x');
     t.symlink('l', 'l', '/tmp', {});
-    expect(failure(() => t.directory('f/', 'f', {})).message).toContain('a directory entry conflicts with an earlier entry of the same name');
+    expect(failure(() => t.directory('f/', 'f', {})).message).toContain(
+      'a directory entry conflicts with an earlier entry of the same name',
+    );
     expect(failure(() => t.directory('l/', 'l', {})).code).toBe(ErrorCodes.BUNDLE_UNPACK);
     t.directory('d/', 'd', {});
     t.directory('d/', 'd', {});

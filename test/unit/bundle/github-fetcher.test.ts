@@ -27,7 +27,14 @@ function revision(overrides: Partial<GitHubRevision> = {}): GitHubRevision {
 
 function fetcher(logger = silentLogger()) {
   // random() = 0.5 makes the full-jitter delays predictable: 0.5 x min(cap, base x 2^(n-1)).
-  return createGitHubFetcher({ apiUrl: server.apiUrl, logger, sleep: recordSleep, random: () => 0.5, retryBaseDelayMs: 1000, retryMaxDelayMs: 30_000 });
+  return createGitHubFetcher({
+    apiUrl: server.apiUrl,
+    logger,
+    sleep: recordSleep,
+    random: () => 0.5,
+    retryBaseDelayMs: 1000,
+    retryMaxDelayMs: 30_000,
+  });
 }
 
 function tarListing(file: string): string[] {
@@ -37,7 +44,10 @@ function tarListing(file: string): string[] {
 beforeEach(async () => {
   sleeps = [];
   work = await tempDir('cda-gh-');
-  sha = await createTestGitRepo(join(work, 'repo'), { 'appspec.yml': 'version: 0.0\nos: linux\n', 'scripts/start.sh': '#!/bin/sh\necho start\n' });
+  sha = await createTestGitRepo(join(work, 'repo'), {
+    'appspec.yml': 'version: 0.0\nos: linux\n',
+    'scripts/start.sh': '#!/bin/sh\necho start\n',
+  });
   server = await startGitHubServer({ repos: { 'octo/app': join(work, 'repo') } });
 });
 
@@ -50,7 +60,15 @@ describe('gitHubArchiveUrl', () => {
     ['tar', 'https://api.github.com/repos/account/repository/tarball/commitid'],
     ['zip', 'https://api.github.com/repos/account/repository/zipball/commitid'],
   ] as const)('builds the official URL for %s', (bundleType, url) => {
-    expect(gitHubArchiveUrl('https://api.github.com/', { type: 'GitHub', account: 'account', repository: 'repository', commitId: 'commitid', bundleType })).toBe(url);
+    expect(
+      gitHubArchiveUrl('https://api.github.com/', {
+        type: 'GitHub',
+        account: 'account',
+        repository: 'repository',
+        commitId: 'commitid',
+        bundleType,
+      }),
+    ).toBe(url);
   });
 });
 
@@ -110,7 +128,9 @@ describe('createGitHubFetcher', () => {
 
   it('fails at once on 404 (an unknown commit does not appear by waiting), keeping the message format', async () => {
     const err = await fetcher()(revision({ commitId: 'deadbeef' }), join(work, 'bundle.tar')).catch((e: unknown) => e);
-    expect((err as Error).message).toBe(`Could not download bundle at '${server.apiUrl}/repos/octo/app/tarball/deadbeef' after 0 retries. Server returned codes: 404 'Not Found'`);
+    expect((err as Error).message).toBe(
+      `Could not download bundle at '${server.apiUrl}/repos/octo/app/tarball/deadbeef' after 0 retries. Server returned codes: 404 'Not Found'`,
+    );
     expect(sleeps).toEqual([]);
     expect(server.requests).toHaveLength(1);
     expect(await readdir(work)).toEqual(['repo']);
@@ -121,7 +141,9 @@ describe('createGitHubFetcher', () => {
     server.fail({ status: 401, message: 'Bad credentials' });
     const err = await fetcher(logger)(revision(), join(work, 'bundle.tar'), { token: TOKEN }).catch((e: unknown) => e);
     expect((err as Error).message).toContain(`401 'Unauthorized: Bad credentials'`);
-    expect(JSON.stringify({ message: (err as Error).message, details: (err as AgentError).details, cause: String((err as Error).cause) })).not.toContain(TOKEN);
+    expect(
+      JSON.stringify({ message: (err as Error).message, details: (err as AgentError).details, cause: String((err as Error).cause) }),
+    ).not.toContain(TOKEN);
     expect(JSON.stringify(lines())).not.toContain(TOKEN);
   });
 

@@ -5,7 +5,13 @@ import { join } from 'node:path';
 import type { HttpRequest } from '@smithy/protocol-http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { describeS3Error } from '../../../agent/bundle/s3-errors.js';
-import { createS3Client, createS3Fetcher, resolveS3Endpoint, type S3FetcherOptions, type S3Revision } from '../../../agent/bundle/s3-fetcher.js';
+import {
+  createS3Client,
+  createS3Fetcher,
+  resolveS3Endpoint,
+  type S3FetcherOptions,
+  type S3Revision,
+} from '../../../agent/bundle/s3-fetcher.js';
 import { AgentError, ErrorCodes } from '../../../agent/errors.js';
 import { captureLogger, silentLogger, tempDir } from '../../helpers/temp.js';
 
@@ -15,19 +21,45 @@ const rev = (o: Partial<S3Revision> = {}): S3Revision => ({ type: 'S3', bucket: 
 
 describe('resolveS3Endpoint (docs/reference.md section 6.1)', () => {
   it.each([
-    ['override wins, path-style', { region: 'us-east-1', endpointOverride: 'https://s3.example.test:9000', useFipsMode: true }, { endpoint: 'https://s3.example.test:9000', forcePathStyle: true }],
-    ['override without a scheme gets https', { region: 'us-east-1', endpointOverride: 'minio.local:9000', useFipsMode: false }, { endpoint: 'https://minio.local:9000', forcePathStyle: true }],
-    ['override with forcePathStyle false', { region: 'us-east-1', endpointOverride: 'https://s3.example.test', useFipsMode: false, forcePathStyle: false }, { endpoint: 'https://s3.example.test', forcePathStyle: false }],
-    ['FIPS', { region: 'us-gov-west-1', useFipsMode: true }, { endpoint: 'https://s3-fips.us-gov-west-1.amazonaws.com', forcePathStyle: false }],
-    ['FIPS beats eusc', { region: 'eusc-de-east-1', useFipsMode: true }, { endpoint: 'https://s3-fips.eusc-de-east-1.amazonaws.com', forcePathStyle: false }],
-    ['eusc-de-east-1', { region: 'eusc-de-east-1', useFipsMode: false }, { endpoint: 'https://s3.eusc-de-east-1.amazonaws.eu', forcePathStyle: false }],
+    [
+      'override wins, path-style',
+      { region: 'us-east-1', endpointOverride: 'https://s3.example.test:9000', useFipsMode: true },
+      { endpoint: 'https://s3.example.test:9000', forcePathStyle: true },
+    ],
+    [
+      'override without a scheme gets https',
+      { region: 'us-east-1', endpointOverride: 'minio.local:9000', useFipsMode: false },
+      { endpoint: 'https://minio.local:9000', forcePathStyle: true },
+    ],
+    [
+      'override with forcePathStyle false',
+      { region: 'us-east-1', endpointOverride: 'https://s3.example.test', useFipsMode: false, forcePathStyle: false },
+      { endpoint: 'https://s3.example.test', forcePathStyle: false },
+    ],
+    [
+      'FIPS',
+      { region: 'us-gov-west-1', useFipsMode: true },
+      { endpoint: 'https://s3-fips.us-gov-west-1.amazonaws.com', forcePathStyle: false },
+    ],
+    [
+      'FIPS beats eusc',
+      { region: 'eusc-de-east-1', useFipsMode: true },
+      { endpoint: 'https://s3-fips.eusc-de-east-1.amazonaws.com', forcePathStyle: false },
+    ],
+    [
+      'eusc-de-east-1',
+      { region: 'eusc-de-east-1', useFipsMode: false },
+      { endpoint: 'https://s3.eusc-de-east-1.amazonaws.eu', forcePathStyle: false },
+    ],
     ['SDK default', { region: 'us-west-2', useFipsMode: false }, { forcePathStyle: false }],
   ])('%s', (_name, opts, expected) => {
     expect(resolveS3Endpoint(opts)).toEqual(expected);
   });
 
   it('rejects an override that is not a URL', () => {
-    expect(() => resolveS3Endpoint({ region: 'us-east-1', useFipsMode: false, endpointOverride: 'https://exa mple' })).toThrow(/s3_endpoint_override "https:\/\/exa mple" is not a valid URL/);
+    expect(() => resolveS3Endpoint({ region: 'us-east-1', useFipsMode: false, endpointOverride: 'https://exa mple' })).toThrow(
+      /s3_endpoint_override "https:\/\/exa mple" is not a valid URL/,
+    );
   });
 });
 
@@ -61,19 +93,28 @@ describe('createS3Client endpoints on the wire', () => {
 
 describe('describeS3Error', () => {
   const ctx = { region: 'us-east-1', fips: false };
-  const s3Error = (name: string, status: number) => Object.assign(new Error(`${name} message`), { name, $metadata: { httpStatusCode: status } });
+  const s3Error = (name: string, status: number) =>
+    Object.assign(new Error(`${name} message`), { name, $metadata: { httpStatusCode: status } });
 
   it('explains AccessDenied with the permissions and ARN', () => {
     expect(describeS3Error(s3Error('AccessDenied', 403), rev(), ctx).message).toBe(
       'Access denied reading s3://mybucket/apps/app.tar: the instance profile or on-premises IAM identity needs s3:GetObject (and s3:GetObjectVersion for versioned revisions) on arn:aws:s3:::mybucket/apps/app.tar',
     );
-    expect(describeS3Error(s3Error('AccessDenied', 403), rev({ version: 'v1' }), ctx).message).toContain('needs s3:GetObject and s3:GetObjectVersion on arn:aws:s3:::mybucket/apps/app.tar');
+    expect(describeS3Error(s3Error('AccessDenied', 403), rev({ version: 'v1' }), ctx).message).toContain(
+      'needs s3:GetObject and s3:GetObjectVersion on arn:aws:s3:::mybucket/apps/app.tar',
+    );
   });
 
   it('names a missing key, bucket or version', () => {
-    expect(describeS3Error(s3Error('NoSuchKey', 404), rev(), ctx).message).toBe("The S3 object s3://mybucket/apps/app.tar does not exist (NoSuchKey): check the revision's bucket and key");
-    expect(describeS3Error(s3Error('NoSuchBucket', 404), rev(), ctx).message).toBe("The S3 bucket 'mybucket' does not exist (NoSuchBucket) for object s3://mybucket/apps/app.tar");
-    expect(describeS3Error(s3Error('NoSuchVersion', 404), rev({ version: 'v9' }), ctx).message).toBe("Version 'v9' of the S3 object s3://mybucket/apps/app.tar does not exist (NoSuchVersion)");
+    expect(describeS3Error(s3Error('NoSuchKey', 404), rev(), ctx).message).toBe(
+      "The S3 object s3://mybucket/apps/app.tar does not exist (NoSuchKey): check the revision's bucket and key",
+    );
+    expect(describeS3Error(s3Error('NoSuchBucket', 404), rev(), ctx).message).toBe(
+      "The S3 bucket 'mybucket' does not exist (NoSuchBucket) for object s3://mybucket/apps/app.tar",
+    );
+    expect(describeS3Error(s3Error('NoSuchVersion', 404), rev({ version: 'v9' }), ctx).message).toBe(
+      "Version 'v9' of the S3 object s3://mybucket/apps/app.tar does not exist (NoSuchVersion)",
+    );
   });
 
   it('adds the endpoint-override hint to connection failures (FIPS variant per reference)', () => {
@@ -81,14 +122,18 @@ describe('describeS3Error', () => {
     expect(describeS3Error(refused, rev(), ctx).message).toBe(
       'Unable to connect to S3 in us-east-1 to download s3://mybucket/apps/app.tar: connect ECONNREFUSED 10.0.0.1:443. Try using s3 endpoint override.',
     );
-    expect(describeS3Error(refused, rev(), { region: 'eu-west-3', fips: true, endpoint: 'https://s3-fips.eu-west-3.amazonaws.com' }).message).toBe(
+    expect(
+      describeS3Error(refused, rev(), { region: 'eu-west-3', fips: true, endpoint: 'https://s3-fips.eu-west-3.amazonaws.com' }).message,
+    ).toBe(
       'Unable to connect to https://s3-fips.eu-west-3.amazonaws.com to download s3://mybucket/apps/app.tar: connect ECONNREFUSED 10.0.0.1:443. Check that Fips exists in eu-west-3. Or, try using s3 endpoint override.',
     );
   });
 
   it('says rejected credentials belong to which identity', () => {
     const message = describeS3Error(s3Error('InvalidAccessKeyId', 403), rev(), { ...ctx, identity: 'the on-premises IAM user' }).message;
-    expect(message).toBe('S3 rejected the credentials of the on-premises IAM user while reading s3://mybucket/apps/app.tar (InvalidAccessKeyId): InvalidAccessKeyId message');
+    expect(message).toBe(
+      'S3 rejected the credentials of the on-premises IAM user while reading s3://mybucket/apps/app.tar (InvalidAccessKeyId): InvalidAccessKeyId message',
+    );
   });
 });
 
@@ -123,14 +168,16 @@ async function fakeS3(replies: FakeReply[]) {
   return {
     endpoint: `http://127.0.0.1:${port}`,
     paths,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
-const errorXml = (code: string, message: string) => `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${message}</Message><RequestId>R1</RequestId></Error>`;
+const errorXml = (code: string, message: string) =>
+  `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${message}</Message><RequestId>R1</RequestId></Error>`;
 
 describe('createS3Fetcher against a scripted server', () => {
   let dir: string;
@@ -154,7 +201,15 @@ describe('createS3Fetcher against a scripted server', () => {
     const s3 = await start([{ body: content, truncateAt: 1000 }, { body: content }]);
     const sleeps: number[] = [];
     const { logger, lines } = captureLogger();
-    const fetch = createS3Fetcher({ region: 'us-east-1', credentials, useFipsMode: false, endpointOverride: s3.endpoint, logger, sleep: (ms) => (sleeps.push(ms), Promise.resolve()), random: () => 0.5 });
+    const fetch = createS3Fetcher({
+      region: 'us-east-1',
+      credentials,
+      useFipsMode: false,
+      endpointOverride: s3.endpoint,
+      logger,
+      sleep: (ms) => (sleeps.push(ms), Promise.resolve()),
+      random: () => 0.5,
+    });
     const bundle = join(dir, 'bundle.tar');
     await fetch(rev({ etag: 'abc123' }), bundle);
     expect(await readFile(bundle, 'utf8')).toBe(content);
@@ -170,7 +225,15 @@ describe('createS3Fetcher against a scripted server', () => {
 
   it('gives up after maxAttempts broken bodies, leaving no file', async () => {
     const s3 = await start([{ body: 'y'.repeat(4000), truncateAt: 100 }]);
-    const fetch = createS3Fetcher({ region: 'us-east-1', credentials, useFipsMode: false, endpointOverride: s3.endpoint, logger: silentLogger(), maxAttempts: 2, sleep: () => Promise.resolve() });
+    const fetch = createS3Fetcher({
+      region: 'us-east-1',
+      credentials,
+      useFipsMode: false,
+      endpointOverride: s3.endpoint,
+      logger: silentLogger(),
+      maxAttempts: 2,
+      sleep: () => Promise.resolve(),
+    });
     const err = await fetch(rev(), join(dir, 'bundle.tar')).catch((e: unknown) => e);
     expect((err as Error).message).toMatch(/^Downloading s3:\/\/mybucket\/apps\/app\.tar failed after 2 attempt\(s\): /);
     expect(s3.paths).toHaveLength(2);
@@ -179,7 +242,13 @@ describe('createS3Fetcher against a scripted server', () => {
 
   it('lets the SDK retry a 503 and then succeeds', async () => {
     const s3 = await start([{ status: 503, body: errorXml('SlowDown', 'Please reduce your request rate.') }, { body: 'payload' }]);
-    const fetch = createS3Fetcher({ region: 'us-east-1', credentials, useFipsMode: false, endpointOverride: s3.endpoint, logger: silentLogger() });
+    const fetch = createS3Fetcher({
+      region: 'us-east-1',
+      credentials,
+      useFipsMode: false,
+      endpointOverride: s3.endpoint,
+      logger: silentLogger(),
+    });
     await fetch(rev(), join(dir, 'bundle.tar'));
     expect(await readFile(join(dir, 'bundle.tar'), 'utf8')).toBe('payload');
     expect(s3.paths).toHaveLength(2);
@@ -187,11 +256,19 @@ describe('createS3Fetcher against a scripted server', () => {
 
   it('maps a real AccessDenied answer to the permissions message without retrying', async () => {
     const s3 = await start([{ status: 403, body: errorXml('AccessDenied', 'Access Denied') }]);
-    const fetch = createS3Fetcher({ region: 'us-east-1', credentials, useFipsMode: false, endpointOverride: s3.endpoint, logger: silentLogger() });
+    const fetch = createS3Fetcher({
+      region: 'us-east-1',
+      credentials,
+      useFipsMode: false,
+      endpointOverride: s3.endpoint,
+      logger: silentLogger(),
+    });
     const err = await fetch(rev(), join(dir, 'bundle.tar')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AgentError);
     expect((err as AgentError).code).toBe(ErrorCodes.BUNDLE_FETCH);
-    expect((err as Error).message).toMatch(/^Access denied reading s3:\/\/mybucket\/apps\/app\.tar: .* on arn:aws:s3:::mybucket\/apps\/app\.tar$/);
+    expect((err as Error).message).toMatch(
+      /^Access denied reading s3:\/\/mybucket\/apps\/app\.tar: .* on arn:aws:s3:::mybucket\/apps\/app\.tar$/,
+    );
     expect(s3.paths).toHaveLength(1);
     expect(await readdir(dir)).toEqual([]);
   });
@@ -207,14 +284,22 @@ describe('createS3Fetcher against a scripted server', () => {
       logger: silentLogger(),
     });
     const err = await fetch(rev(), join(dir, 'bundle.tar')).catch((e: unknown) => e);
-    expect((err as Error).message).toBe('Could not get AWS credentials from the EC2 instance profile to download s3://mybucket/apps/app.tar: Could not load credentials from any providers');
+    expect((err as Error).message).toBe(
+      'Could not get AWS credentials from the EC2 instance profile to download s3://mybucket/apps/app.tar: Could not load credentials from any providers',
+    );
     expect(s3.paths).toEqual([]);
   });
 
   it('stops on abort mid-body and deletes the partial file', async () => {
     const s3 = await start([{ body: 'z'.repeat(100_000), truncateAt: 50_000, hang: true }]);
     const controller = new AbortController();
-    const fetch = createS3Fetcher({ region: 'us-east-1', credentials, useFipsMode: false, endpointOverride: s3.endpoint, logger: silentLogger() });
+    const fetch = createS3Fetcher({
+      region: 'us-east-1',
+      credentials,
+      useFipsMode: false,
+      endpointOverride: s3.endpoint,
+      logger: silentLogger(),
+    });
     const pending = fetch(rev(), join(dir, 'bundle.tar'), { signal: controller.signal }).catch((e: unknown) => e);
     // Abort once the first bytes are in the temp file.
     let sawPart = false;
@@ -235,8 +320,19 @@ describe('createS3Fetcher against a scripted server', () => {
     const s3 = await start([{ body: 'x' }]);
     await s3.close();
     closers = [];
-    const fetch = createS3Fetcher({ region: 'us-east-1', credentials, useFipsMode: false, endpointOverride: s3.endpoint, logger: silentLogger(), maxAttempts: 1 });
+    const fetch = createS3Fetcher({
+      region: 'us-east-1',
+      credentials,
+      useFipsMode: false,
+      endpointOverride: s3.endpoint,
+      logger: silentLogger(),
+      maxAttempts: 1,
+    });
     const err = await fetch(rev(), join(dir, 'bundle.tar')).catch((e: unknown) => e);
-    expect((err as Error).message).toMatch(new RegExp(`^Unable to connect to ${s3.endpoint} to download s3://mybucket/apps/app.tar: .*ECONNREFUSED.*\\. Try using s3 endpoint override\\.$`));
+    expect((err as Error).message).toMatch(
+      new RegExp(
+        `^Unable to connect to ${s3.endpoint} to download s3://mybucket/apps/app.tar: .*ECONNREFUSED.*\\. Try using s3 endpoint override\\.$`,
+      ),
+    );
   });
 });

@@ -30,7 +30,9 @@ describe('S3 download through an outage', () => {
     const server = http.createServer((req, res) => {
       req.resume();
       if (unavailable-- > 0) {
-        res.writeHead(503, { 'content-type': 'application/xml' }).end('<Error><Code>ServiceUnavailable</Code><Message>down</Message></Error>');
+        res
+          .writeHead(503, { 'content-type': 'application/xml' })
+          .end('<Error><Code>ServiceUnavailable</Code><Message>down</Message></Error>');
         return;
       }
       res.writeHead(200, { 'content-length': String(body.length), etag: `"${createHash('md5').update(body).digest('hex')}"` }).end(body);
@@ -63,7 +65,14 @@ describe('S3 download through an outage', () => {
 
   it('fails at once without an outage window (codedeploy-local), and on a definitive error', async () => {
     const port = await freePort();
-    const fetch = createS3Fetcher({ region: 'us-east-1', credentials, useFipsMode: false, endpointOverride: `http://127.0.0.1:${port}`, logger: silentLogger(), maxAttempts: 1 });
+    const fetch = createS3Fetcher({
+      region: 'us-east-1',
+      credentials,
+      useFipsMode: false,
+      endpointOverride: `http://127.0.0.1:${port}`,
+      logger: silentLogger(),
+      maxAttempts: 1,
+    });
     const started = Date.now();
     await expect(fetch(rev, join(await tempDir(), 'x.tar'))).rejects.toThrow(/Unable to connect/);
     expect(Date.now() - started).toBeLessThan(10_000);

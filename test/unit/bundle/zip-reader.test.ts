@@ -30,7 +30,14 @@ function recordingFs(options: { readDelayMs?: number } = {}): { fs: ReaderFs; ev
   const fs: ReaderFs = {
     open: nodeFs.open,
     fstat: nodeFs.fstat,
-    read: ((fd: number, buffer: Buffer, offset: number, length: number, position: number, cb: (err: NodeJS.ErrnoException | null, n: number) => void) => {
+    read: ((
+      fd: number,
+      buffer: Buffer,
+      offset: number,
+      length: number,
+      position: number,
+      cb: (err: NodeJS.ErrnoException | null, n: number) => void,
+    ) => {
       events.push('read');
       setTimeout(() => {
         nodeFs.read(fd, buffer, offset, length, position, (err, n) => {
@@ -133,7 +140,9 @@ describe('CachedFileReader', () => {
     const reader = await CachedFileReader.open(zip, { fs });
 
     const zipfile = await new Promise<yauzl.ZipFile>((resolve, reject) => {
-      yauzl.fromRandomAccessReader(reader, reader.size, { lazyEntries: true, autoClose: true }, (err, z) => (err ? reject(err) : resolve(z)));
+      yauzl.fromRandomAccessReader(reader, reader.size, { lazyEntries: true, autoClose: true }, (err, z) =>
+        err ? reject(err) : resolve(z),
+      );
     });
     const closed = new Promise((resolve) => zipfile.once('close', resolve));
     const seen: string[] = [];

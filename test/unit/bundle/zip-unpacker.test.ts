@@ -7,7 +7,18 @@
  * fd mid-way; a later stale close() hit an unrelated fd or crashed the process with EBADF.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readlinkSync, readSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  readSync,
+  writeFileSync,
+} from 'node:fs';
 import { open, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -15,7 +26,15 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import yauzl from 'yauzl';
 import { unpackArchive } from '../../../agent/bundle/unpack.js';
 import { AgentError, ErrorCodes } from '../../../agent/errors.js';
-import { fileDigests, hasZip64EndRecords, makeManyEntryZip, manyEntryContent, zipCli, zipTree, type FileDigest } from '../../helpers/archive-builders.js';
+import {
+  fileDigests,
+  hasZip64EndRecords,
+  makeManyEntryZip,
+  manyEntryContent,
+  zipCli,
+  zipTree,
+  type FileDigest,
+} from '../../helpers/archive-builders.js';
 import { silentLogger, suiteTempDir, tempDir } from '../../helpers/temp.js';
 import { failOnProcessErrors } from '../../helpers/no-process-errors.js';
 
@@ -82,7 +101,12 @@ async function listZip(path: string): Promise<Map<string, ListedEntry>> {
   const entries = new Map<string, ListedEntry>();
   await new Promise<void>((resolve, reject) => {
     zip.on('entry', (e: yauzl.Entry) => {
-      entries.set(e.fileName, { name: e.fileName, method: e.compressionMethod, compressedSize: e.compressedSize, uncompressedSize: e.uncompressedSize });
+      entries.set(e.fileName, {
+        name: e.fileName,
+        method: e.compressionMethod,
+        compressedSize: e.compressedSize,
+        uncompressedSize: e.uncompressedSize,
+      });
       zip.readEntry();
     });
     zip.on('end', () => resolve());
@@ -313,7 +337,7 @@ describe('the same zip unpacked again in one process (redeploy)', () => {
       }
       await delay(100);
 
-      expect((await handle.readFile('utf8'))).toBe(before.data);
+      expect(await handle.readFile('utf8')).toBe(before.data);
       expect(fstatSync(rawFd).ino).toBe(rawIno);
       for (const { fd, data } of opened) {
         const buf = Buffer.alloc(data.length);

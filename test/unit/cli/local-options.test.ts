@@ -19,8 +19,37 @@ describe('codedeploy-local options', () => {
   });
 
   it('reads the short and long flags', () => {
-    const o = opts(['-l', 'b.tgz', '-t', 'tgz', '-b', 'overwrite', '-g', 'grp', '-d', 'name', '-a', 'app', '-e', 'A, B', '-c', 'c.yml', '-A', 'x.yaml']);
-    expect(o).toMatchObject({ bundleLocation: 'b.tgz', type: 'tgz', fileExistsBehavior: 'OVERWRITE', deploymentGroupId: 'grp', deploymentGroupName: 'name', applicationName: 'app', events: ['A', 'B'], configFile: 'c.yml', appSpecFilename: 'x.yaml' });
+    const o = opts([
+      '-l',
+      'b.tgz',
+      '-t',
+      'tgz',
+      '-b',
+      'overwrite',
+      '-g',
+      'grp',
+      '-d',
+      'name',
+      '-a',
+      'app',
+      '-e',
+      'A, B',
+      '-c',
+      'c.yml',
+      '-A',
+      'x.yaml',
+    ]);
+    expect(o).toMatchObject({
+      bundleLocation: 'b.tgz',
+      type: 'tgz',
+      fileExistsBehavior: 'OVERWRITE',
+      deploymentGroupId: 'grp',
+      deploymentGroupName: 'name',
+      applicationName: 'app',
+      events: ['A', 'B'],
+      configFile: 'c.yml',
+      appSpecFilename: 'x.yaml',
+    });
   });
 
   it('throws a usage error for unknown flags', () => {
@@ -33,7 +62,11 @@ describe('codedeploy-local options', () => {
     [['-t', 'rar', '-l', '/b', '-e', 'ApplicationStart,Install'], {}, 'type rar is not a valid type. Must be one of tgz,tar,zip,directory'],
     [['-l', '/nope', '-t', 'zip'], {}, 'location /nope is specified as a file or directory which does not exist'],
     [['-l', 'dir'], { '/cwd/dir': 'directory', '/cwd/dir/appspec.yml': 'file' }, null],
-    [['-l', '/b.zip', '-t', 'zip', '-e', 'ApplicationStart,Install'], { '/b.zip': 'file' }, 'The only events that can be specified before Install are BeforeBlockTraffic,AfterBlockTraffic,ApplicationStop,DownloadBundle,BeforeInstall. Please fix the order of your specified events: ApplicationStart,Install'],
+    [
+      ['-l', '/b.zip', '-t', 'zip', '-e', 'ApplicationStart,Install'],
+      { '/b.zip': 'file' },
+      'The only events that can be specified before Install are BeforeBlockTraffic,AfterBlockTraffic,ApplicationStop,DownloadBundle,BeforeInstall. Please fix the order of your specified events: ApplicationStart,Install',
+    ],
     [['-l', '/b.zip', '-t', 'zip', '-e', 'BeforeInstall,Install'], { '/b.zip': 'file' }, null],
   ];
   it.each(cases)('validates %j', async (argv, known, message) => {

@@ -74,7 +74,9 @@ describe('codedeploy-agent validate', () => {
     await writeFile(join(dir, '..', 'outside.sh'), '#!/bin/sh\n', { mode: 0o755 });
     const { code, stdout } = await run(dir);
     expect(code).toBe(1);
-    expect(stdout).toContain(`error: Script at specified location: ../outside.sh resolves outside the bundle directory (${join(dir, '..', 'outside.sh')})`);
+    expect(stdout).toContain(
+      `error: Script at specified location: ../outside.sh resolves outside the bundle directory (${join(dir, '..', 'outside.sh')})`,
+    );
     expect(stdout).toContain('hooks.ApplicationStart[0])');
   });
 
@@ -157,7 +159,10 @@ files:
   });
 
   it('--json prints exactly {valid, errors, warnings}', async () => {
-    const dir = await bundle(APPSPEC.replace('timeout: 60', 'timeout: nope'), { ...GOOD_FILES, 'scripts/start.sh': ['#!/bin/sh\n', 0o644] });
+    const dir = await bundle(APPSPEC.replace('timeout: 60', 'timeout: nope'), {
+      ...GOOD_FILES,
+      'scripts/start.sh': ['#!/bin/sh\n', 0o644],
+    });
     const { code, stdout } = await run('--json', dir);
     expect(code).toBe(1);
     expect(stdout.endsWith('\n')).toBe(true);

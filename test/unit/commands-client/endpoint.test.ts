@@ -12,17 +12,33 @@ describe('resolveCommandsEndpoint (docs/reference.md section 2.6, codedeploy_con
   const base = { region: 'us-west-2', useFipsMode: false, enableAuthPolicy: false };
 
   it.each([
-    ['override is used verbatim', { ...base, useFipsMode: true, enableAuthPolicy: true, deployControlEndpoint: 'http://127.0.0.1:8443/x' }, 'http://127.0.0.1:8443/x'],
+    [
+      'override is used verbatim',
+      { ...base, useFipsMode: true, enableAuthPolicy: true, deployControlEndpoint: 'http://127.0.0.1:8443/x' },
+      'http://127.0.0.1:8443/x',
+    ],
     ['plain', base, 'https://codedeploy-commands.us-west-2.amazonaws.com'],
     ['-fips', { ...base, useFipsMode: true }, 'https://codedeploy-commands-fips.us-west-2.amazonaws.com'],
     ['-secure', { ...base, enableAuthPolicy: true }, 'https://codedeploy-commands-secure.us-west-2.amazonaws.com'],
-    ['-secure-fips', { ...base, enableAuthPolicy: true, useFipsMode: true }, 'https://codedeploy-commands-secure-fips.us-west-2.amazonaws.com'],
+    [
+      '-secure-fips',
+      { ...base, enableAuthPolicy: true, useFipsMode: true },
+      'https://codedeploy-commands-secure-fips.us-west-2.amazonaws.com',
+    ],
     ['no IMDS: us-east-1', { ...base, region: 'us-east-1' }, 'https://codedeploy-commands.us-east-1.amazonaws.com'],
     ['no IMDS: cn-north-1', { ...base, region: 'cn-north-1' }, 'https://codedeploy-commands.cn-north-1.amazonaws.com.cn'],
     ['no IMDS: cn-northwest-1', { ...base, region: 'cn-northwest-1' }, 'https://codedeploy-commands.cn-northwest-1.amazonaws.com.cn'],
     ['no IMDS: eusc-de-east-1', { ...base, region: 'eusc-de-east-1' }, 'https://codedeploy-commands.eusc-de-east-1.amazonaws.eu'],
-    ['IMDS domain wins', { ...base, region: 'us-iso-east-1', domain: 'c2s.ic.gov' }, 'https://codedeploy-commands.us-iso-east-1.c2s.ic.gov'],
-    ['IMDS domain with -secure', { ...base, region: 'cn-north-1', domain: 'amazonaws.com.cn', enableAuthPolicy: true }, 'https://codedeploy-commands-secure.cn-north-1.amazonaws.com.cn'],
+    [
+      'IMDS domain wins',
+      { ...base, region: 'us-iso-east-1', domain: 'c2s.ic.gov' },
+      'https://codedeploy-commands.us-iso-east-1.c2s.ic.gov',
+    ],
+    [
+      'IMDS domain with -secure',
+      { ...base, region: 'cn-north-1', domain: 'amazonaws.com.cn', enableAuthPolicy: true },
+      'https://codedeploy-commands-secure.cn-north-1.amazonaws.com.cn',
+    ],
     ['blank override is ignored', { ...base, deployControlEndpoint: '  ' }, 'https://codedeploy-commands.us-west-2.amazonaws.com'],
   ])('%s', (_name, opts, expected) => {
     expect(resolveCommandsEndpoint(opts)).toBe(expected);

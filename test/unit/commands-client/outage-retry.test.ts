@@ -19,9 +19,18 @@ function scripted(failures: Error[]): { call: () => Promise<string>; calls: () =
 
 describe('retryThroughOutage', () => {
   it('tries again through network errors and 5xx with equal-jitter waits until an answer', async () => {
-    const { call, calls } = scripted([apiError('network', true), apiError('server', true), apiError('server', false), new Error('malformed')]);
+    const { call, calls } = scripted([
+      apiError('network', true),
+      apiError('server', true),
+      apiError('server', false),
+      new Error('malformed'),
+    ]);
     const delays: number[] = [];
-    const result = await retryThroughOutage(call, { maxDelayMs: 3000, sleep: (ms) => (delays.push(ms), Promise.resolve()), random: () => 0 });
+    const result = await retryThroughOutage(call, {
+      maxDelayMs: 3000,
+      sleep: (ms) => (delays.push(ms), Promise.resolve()),
+      random: () => 0,
+    });
     expect(result).toBe('done');
     expect(calls()).toBe(5);
     expect(delays).toEqual([500, 1000, 1500, 1500]);
@@ -39,7 +48,13 @@ describe('retryThroughOutage', () => {
     const failures = Array.from({ length: 10 }, () => apiError('server', true));
     let clock = 0;
     const sleep = (ms: number): Promise<void> => ((clock += ms), Promise.resolve());
-    const run = retryThroughOutage(scripted(failures).call, { maxDelayMs: 60_000, deadlineMs: 3000, sleep, now: () => clock, random: () => 0 });
+    const run = retryThroughOutage(scripted(failures).call, {
+      maxDelayMs: 60_000,
+      deadlineMs: 3000,
+      sleep,
+      now: () => clock,
+      random: () => 0,
+    });
     // Waits of 500 and 1000 fit in 3 s; the third (2000) would end at 3500.
     await expect(run).rejects.toBe(failures[2]);
     expect(clock).toBe(1500);
@@ -52,6 +67,8 @@ describe('retryThroughOutage', () => {
       controller.abort(new Error('stopping'));
       return Promise.reject(signal?.reason as Error);
     };
-    await expect(retryThroughOutage(scripted([failure]).call, { maxDelayMs: 1000, sleep, signal: controller.signal })).rejects.toBe(failure);
+    await expect(retryThroughOutage(scripted([failure]).call, { maxDelayMs: 1000, sleep, signal: controller.signal })).rejects.toBe(
+      failure,
+    );
   });
 });

@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseServiceError } from '../../../agent/commands-client/json-protocol.js';
-import {
-  MalformedResponse,
-  parsePollOutput,
-  parseSpecOutput,
-  parseStatusOutput,
-} from '../../../agent/commands-client/wire-types.js';
+import { MalformedResponse, parsePollOutput, parseSpecOutput, parseStatusOutput } from '../../../agent/commands-client/wire-types.js';
 
 const good = {
   HostCommandIdentifier: 'WyJjb20uYW1hem9uIl0=',
@@ -38,8 +33,14 @@ describe('parsePollOutput', () => {
     [{ HostCommand: 'x' }, 'HostCommand | HostCommand must be an object, got a string of 1 characters'],
     [{ HostCommand: { ...good, CommandName: undefined } }, 'HostCommand.CommandName | HostCommand.CommandName is missing or empty'],
     [{ HostCommand: { ...good, CommandName: '' } }, 'HostCommand.CommandName | HostCommand.CommandName is missing or empty'],
-    [{ HostCommand: { ...good, HostCommandIdentifier: 5 } }, 'HostCommand.HostCommandIdentifier | HostCommand.HostCommandIdentifier must be a string, got number 5'],
-    [{ HostCommand: { ...good, DeploymentExecutionId: 'd-123' } }, 'HostCommand.DeploymentExecutionId | HostCommand.DeploymentExecutionId must match ^[^/]+/[^/]+/[^/]+/.+$'],
+    [
+      { HostCommand: { ...good, HostCommandIdentifier: 5 } },
+      'HostCommand.HostCommandIdentifier | HostCommand.HostCommandIdentifier must be a string, got number 5',
+    ],
+    [
+      { HostCommand: { ...good, DeploymentExecutionId: 'd-123' } },
+      'HostCommand.DeploymentExecutionId | HostCommand.DeploymentExecutionId must match ^[^/]+/[^/]+/[^/]+/.+$',
+    ],
     [
       { HostCommand: { ...good, DeploymentExecutionId: `a/b/c/${'x'.repeat(124)}` } },
       'HostCommand.DeploymentExecutionId | HostCommand.DeploymentExecutionId must be at most 129 characters, got 130',

@@ -95,7 +95,10 @@ describe('file lock', () => {
     try {
       let err: unknown;
       for (let i = 0; i < 100 && !(err instanceof LockBusyError); i++) {
-        err = await acquireDirectoryLock(dir).then((l) => l.release(), (e: unknown) => e);
+        err = await acquireDirectoryLock(dir).then(
+          (l) => l.release(),
+          (e: unknown) => e,
+        );
         if (!(err instanceof LockBusyError)) await new Promise((r) => setTimeout(r, 20));
       }
       expect(err).toBeInstanceOf(LockBusyError);

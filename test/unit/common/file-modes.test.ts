@@ -53,7 +53,11 @@ describe.each([0o000, 0o077, 0o022])('under umask %o', (mask) => {
       await log.close();
       await deploymentsLog.close();
     });
-    expect((await readdir(join(dir, 'deployment-logs'))).sort()).toEqual(['codedeploy-agent-deployments.log', 'codedeploy-agent-deployments.log.0', 'codedeploy-agent-deployments.log.1']);
+    expect((await readdir(join(dir, 'deployment-logs'))).sort()).toEqual([
+      'codedeploy-agent-deployments.log',
+      'codedeploy-agent-deployments.log.0',
+      'codedeploy-agent-deployments.log.1',
+    ]);
     for (const f of await readdir(join(dir, 'deployment-logs'))) expect(await mode(join(dir, 'deployment-logs', f))).toBe('0640');
     expect(await mode(scriptsLogPath)).toBe('0640');
     for (const d of ['deployment-logs', 'dg', 'dg/d-1', 'dg/d-1/logs']) expect(await mode(join(dir, d))).toBe('0750');

@@ -137,7 +137,11 @@ describe('locateInside (real paths)', () => {
   it('a path that escapes lexically is outside before anything is read, with its lexical path', async () => {
     const { base, root } = await tree();
     expect(await locateInside(root, join(root, '..', 'outside'))).toEqual({ kind: 'outside', path: join(base, 'outside') });
-    expect(await locateInside(root, `${root}/../root/file`)).toEqual({ kind: 'inside', path: join(root, 'file'), real: join(root, 'file') });
+    expect(await locateInside(root, `${root}/../root/file`)).toEqual({
+      kind: 'inside',
+      path: join(root, 'file'),
+      real: join(root, 'file'),
+    });
   });
 
   it.each(['dangling', 'missing', 'file/below', 'loop', 'dangling/x'])('%s is missing', async (rel) => {
@@ -161,8 +165,14 @@ describe('locateInside (real paths)', () => {
   it('compares real paths when the root itself is reached through a symlink', async () => {
     const { base, root } = await tree();
     await symlink(root, join(base, 'root-link'));
-    expect(await locateInside(join(base, 'root-link'), join(base, 'root-link', 'in-link'))).toMatchObject({ kind: 'inside', real: join(root, 'file') });
-    expect(await locateInside(join(base, 'root-link'), join(base, 'root-link', 'out-link'))).toEqual({ kind: 'outside', path: join(base, 'outside') });
+    expect(await locateInside(join(base, 'root-link'), join(base, 'root-link', 'in-link'))).toMatchObject({
+      kind: 'inside',
+      real: join(root, 'file'),
+    });
+    expect(await locateInside(join(base, 'root-link'), join(base, 'root-link', 'out-link'))).toEqual({
+      kind: 'outside',
+      path: join(base, 'outside'),
+    });
   });
 
   describe('followLast: false (the last component is used as it is)', () => {
@@ -174,13 +184,23 @@ describe('locateInside (real paths)', () => {
       ['..hidden/x', '..hidden/x'],
     ])('%s is inside, at %s', async (rel, real) => {
       const { root } = await tree();
-      expect(await locateInside(root, join(root, rel), { followLast: false })).toEqual({ kind: 'inside', path: join(root, rel), real: join(root, real) });
+      expect(await locateInside(root, join(root, rel), { followLast: false })).toEqual({
+        kind: 'inside',
+        path: join(root, rel),
+        real: join(root, real),
+      });
     });
 
     it('a directory on the way that leads outside is still outside; a missing one is missing', async () => {
       const { base, root } = await tree();
-      expect(await locateInside(root, join(root, 'out-dir', 'outside'), { followLast: false })).toEqual({ kind: 'outside', path: join(base, 'outside') });
-      expect(await locateInside(root, join(root, 'nope', 'x'), { followLast: false })).toEqual({ kind: 'missing', path: join(root, 'nope', 'x') });
+      expect(await locateInside(root, join(root, 'out-dir', 'outside'), { followLast: false })).toEqual({
+        kind: 'outside',
+        path: join(base, 'outside'),
+      });
+      expect(await locateInside(root, join(root, 'nope', 'x'), { followLast: false })).toEqual({
+        kind: 'missing',
+        path: join(root, 'nope', 'x'),
+      });
     });
 
     it('the root itself is the root', async () => {

@@ -8,7 +8,15 @@ import { tempDir } from '../../helpers/temp.js';
 describe('agent config', () => {
   it('reads the official :key: style and plain keys, over the defaults, and freezes the result', () => {
     const { config, warnings } = parseAgentConfig(
-      [':log_dir: /tmp/x/log/', ':root_dir: /tmp/x/root', 'max_revisions: 3', ':verbose: true', ':proxy_uri:', ':wait_between_runs: 1', ''].join('\n'),
+      [
+        ':log_dir: /tmp/x/log/',
+        ':root_dir: /tmp/x/root',
+        'max_revisions: 3',
+        ':verbose: true',
+        ':proxy_uri:',
+        ':wait_between_runs: 1',
+        '',
+      ].join('\n'),
       '/etc/conf.yml',
     );
     expect(config.logDir).toBe('/tmp/x/log');

@@ -42,12 +42,22 @@ export class FakeRegistry implements Registry {
   }
 
   addApplication(name: string): ApplicationInfo {
-    const app: ApplicationInfo = { applicationId: `app-${name}`, applicationName: name, createTime: 1, linkedToGitHub: false, computePlatform: 'Server' };
+    const app: ApplicationInfo = {
+      applicationId: `app-${name}`,
+      applicationName: name,
+      createTime: 1,
+      linkedToGitHub: false,
+      computePlatform: 'Server',
+    };
     this.applications.set(name, app);
     return app;
   }
 
-  addGroup(app: string, name: string, opts: { config?: string; filters?: TagFilter[]; targetRevision?: RevisionLocation; autoRollback?: AutoRollbackConfiguration } = {}): DeploymentGroupInfo {
+  addGroup(
+    app: string,
+    name: string,
+    opts: { config?: string; filters?: TagFilter[]; targetRevision?: RevisionLocation; autoRollback?: AutoRollbackConfiguration } = {},
+  ): DeploymentGroupInfo {
     const group: DeploymentGroupInfo = {
       applicationName: app,
       deploymentGroupId: `dg-${app}-${name}`,
@@ -66,7 +76,13 @@ export class FakeRegistry implements Registry {
   }
 
   addConfig(name: string, mhh: MinimumHealthyHosts): void {
-    this.configs.set(name, { deploymentConfigId: `cfg-${name}`, deploymentConfigName: name, minimumHealthyHosts: mhh, createTime: 1, computePlatform: 'Server' });
+    this.configs.set(name, {
+      deploymentConfigId: `cfg-${name}`,
+      deploymentConfigName: name,
+      minimumHealthyHosts: mhh,
+      createTime: 1,
+      computePlatform: 'Server',
+    });
   }
 
   addInstance(name: string, tags: Tag[] = [{ Key: 'env', Value: 'prod' }]): InstanceInfo {
@@ -95,7 +111,9 @@ export class FakeRegistry implements Registry {
   }
   resolveTargets(group: DeploymentGroupInfo): InstanceInfo[] {
     const matches = (i: InstanceInfo, f: TagFilter) =>
-      i.tags.some((t) => (f.Type === 'KEY_ONLY' ? t.Key === f.Key : f.Type === 'VALUE_ONLY' ? t.Value === f.Value : t.Key === f.Key && t.Value === f.Value));
+      i.tags.some((t) =>
+        f.Type === 'KEY_ONLY' ? t.Key === f.Key : f.Type === 'VALUE_ONLY' ? t.Value === f.Value : t.Key === f.Key && t.Value === f.Value,
+      );
     return [...this.instances.values()]
       .filter((i) => i.deregisterTime === undefined && group.onPremisesInstanceTagFilters.some((f) => matches(i, f)))
       .sort((a, b) => (a.instanceName < b.instanceName ? -1 : a.instanceName > b.instanceName ? 1 : 0));
@@ -132,7 +150,10 @@ export const fakeSigner = (): SpecSigner & { signed: string[] } => {
   };
 };
 
-export const s3Revision = (key = 'app-v1.zip'): RevisionLocation => ({ revisionType: 'S3', s3Location: { bucket: 'releases', key, bundleType: 'zip' } });
+export const s3Revision = (key = 'app-v1.zip'): RevisionLocation => ({
+  revisionType: 'S3',
+  s3Location: { bucket: 'releases', key, bundleType: 'zip' },
+});
 
 const quiet = silentLogger();
 const never = new AbortController().signal;
@@ -203,13 +224,29 @@ export function createHarness(opts: HarnessOptions = {}): Harness {
     clock: () => clock.now,
     commandTimeoutSeconds: opts.commandTimeoutSeconds ?? 4200,
   });
-  const commandsOperations = createCommandsOperations(core, { unknownHosts: createUnknownHostLog({ logger, clock: () => clock.now }), longPollSeconds: opts.longPollSeconds ?? 0 });
+  const commandsOperations = createCommandsOperations(core, {
+    unknownHosts: createUnknownHostLog({ logger, clock: () => clock.now }),
+    longPollSeconds: opts.longPollSeconds ?? 0,
+  });
   const events: EngineEvent[] = [];
   core.engine.on((e) => events.push(e));
   const ops = commandsOperations;
-  const call = async (op: string, input: Record<string, unknown>, ctx = requestContext()) => (await ops[op]?.(input, ctx)) as Record<string, unknown>;
+  const call = async (op: string, input: Record<string, unknown>, ctx = requestContext()) =>
+    (await ops[op]?.(input, ctx)) as Record<string, unknown>;
   const payloadOf = (ok: boolean, payload?: Record<string, unknown> | string) =>
-    typeof payload === 'string' ? payload : JSON.stringify(payload ?? (ok ? { error_code: 0, script_name: '', message: 'Succeeded: ', log: '' } : { error_code: 4, script_name: 'scripts/fail.sh', message: 'Script at specified location: scripts/fail.sh run as user root failed with exit code 1', log: 'boom\n' }));
+    typeof payload === 'string'
+      ? payload
+      : JSON.stringify(
+          payload ??
+            (ok
+              ? { error_code: 0, script_name: '', message: 'Succeeded: ', log: '' }
+              : {
+                  error_code: 4,
+                  script_name: 'scripts/fail.sh',
+                  message: 'Script at specified location: scripts/fail.sh run as user root failed with exit code 1',
+                  log: 'boom\n',
+                }),
+        );
 
   const h: Harness = {
     engine: core.engine,
@@ -227,11 +264,18 @@ export function createHarness(opts: HarnessOptions = {}): Harness {
       return out.HostCommand as PolledHostCommand | undefined;
     },
     async ack(cmd) {
-      const out = await call('PutHostCommandAcknowledgement', { HostCommandIdentifier: cmd.HostCommandIdentifier, Diagnostics: { Format: 'JSON', Payload: '{"IsCommandNoop":false}' } });
+      const out = await call('PutHostCommandAcknowledgement', {
+        HostCommandIdentifier: cmd.HostCommandIdentifier,
+        Diagnostics: { Format: 'JSON', Payload: '{"IsCommandNoop":false}' },
+      });
       return out.CommandStatus as string;
     },
     async complete(cmd, ok, payload) {
-      await call('PutHostCommandComplete', { HostCommandIdentifier: cmd.HostCommandIdentifier, CommandStatus: ok ? 'Succeeded' : 'Failed', Diagnostics: { Format: 'JSON', Payload: payloadOf(ok, payload) } });
+      await call('PutHostCommandComplete', {
+        HostCommandIdentifier: cmd.HostCommandIdentifier,
+        CommandStatus: ok ? 'Succeeded' : 'Failed',
+        Diagnostics: { Format: 'JSON', Payload: payloadOf(ok, payload) },
+      });
     },
     async update(cmd) {
       const out = await call('PostHostCommandUpdate', { HostCommandIdentifier: cmd.HostCommandIdentifier });
@@ -239,7 +283,7 @@ export function createHarness(opts: HarnessOptions = {}): Harness {
     },
     async drive(outcome = () => 'ok') {
       const ran: { host: string; command: string }[] = [];
-      for (let progress = true; progress; ) {
+      for (let progress = true; progress;) {
         progress = false;
         for (const host of hosts) {
           const cmd = await h.poll(host);
@@ -266,7 +310,9 @@ export function createHarness(opts: HarnessOptions = {}): Harness {
       return max;
     },
     startOrder(deploymentId) {
-      return events.filter((e) => e.type === 'target-status' && e.deploymentId === deploymentId && e.status === 'InProgress').map((e) => (e as { instanceName: string }).instanceName);
+      return events
+        .filter((e) => e.type === 'target-status' && e.deploymentId === deploymentId && e.status === 'InProgress')
+        .map((e) => (e as { instanceName: string }).instanceName);
     },
   };
   return h;

@@ -30,7 +30,12 @@ export const SESSION_ARN = (name: string) => `arn:aws:sts::123456789012:assumed-
 export function registryHarness(opts: { logger?: Logger; db?: Db } = {}): RegistryHarness {
   const db = opts.db ?? openDatabase(':memory:');
   const clock = { now: 1_700_000_000_000 };
-  const { registry, context } = createRegistry({ db, identity: { region: 'eu-west-1', accountId: '111122223333' }, logger: opts.logger ?? silentLogger(), clock: () => clock.now });
+  const { registry, context } = createRegistry({
+    db,
+    identity: { region: 'eu-west-1', accountId: '111122223333' },
+    logger: opts.logger ?? silentLogger(),
+    clock: () => clock.now,
+  });
   const operations = createRegistryOperations(context);
   const ctx = { signal: new AbortController().signal, log: silentLogger() };
   const call = (op: string, input: Record<string, unknown> = {}): Out => {
@@ -61,7 +66,10 @@ export function registryHarness(opts: { logger?: Logger; db?: Db } = {}): Regist
 }
 
 /** An application `web` with group `prod` selecting env=prod, and registered instances. */
-export function seeded(h: RegistryHarness, instances: Record<string, { Key: string; Value?: string }[]> = {}): { deploymentGroupId: string } {
+export function seeded(
+  h: RegistryHarness,
+  instances: Record<string, { Key: string; Value?: string }[]> = {},
+): { deploymentGroupId: string } {
   h.call('CreateApplication', { applicationName: 'web' });
   const out = h.call('CreateDeploymentGroup', {
     applicationName: 'web',

@@ -54,7 +54,14 @@ function recordingStatus(): DaemonPorts['status'] & { events: Array<ObservedComm
 }
 
 function ports(config: Readonly<AgentConfig>, env: NodeJS.ProcessEnv = {}): DaemonPorts {
-  return { env, logger: silentLogger(), identity, endpoint: commandsEndpoint(config, identity), version: '9.9.9', status: recordingStatus() };
+  return {
+    env,
+    logger: silentLogger(),
+    identity,
+    endpoint: commandsEndpoint(config, identity),
+    version: '9.9.9',
+    status: recordingStatus(),
+  };
 }
 
 describe('wireDaemon', () => {
@@ -103,7 +110,13 @@ describe('wireDaemon', () => {
     const p = ports(config);
     const status = p.status as ReturnType<typeof recordingStatus>;
     const parts = wireDaemon(config, p);
-    const script: HookScriptEvent = { deploymentId: 'd-1', deploymentGroupId: 'g', event: 'ApplicationStart', script: 's.sh', phase: 'start' };
+    const script: HookScriptEvent = {
+      deploymentId: 'd-1',
+      deploymentGroupId: 'g',
+      event: 'ApplicationStart',
+      script: 's.sh',
+      phase: 'start',
+    };
     parts.executorOptions.onHookScript?.(script);
     parts.pollerOptions.observer?.commandStarted({ deploymentId: 'd-1', deploymentGroupId: 'g', commandName: 'ApplicationStart' });
     expect(status.events).toEqual([script, { deploymentId: 'd-1', deploymentGroupId: 'g', commandName: 'ApplicationStart' }]);
@@ -141,7 +154,9 @@ describe('commandsEndpoint', () => {
 
   it('refuses FIPS mode outside the USA', async () => {
     const { config } = await tempConfig([':use_fips_mode: true']);
-    expect(() => commandsEndpoint(config, { region: 'eu-west-1', domain: 'amazonaws.com' })).toThrow('use_fips_mode can be set to true only in regions located in the USA');
+    expect(() => commandsEndpoint(config, { region: 'eu-west-1', domain: 'amazonaws.com' })).toThrow(
+      'use_fips_mode can be set to true only in regions located in the USA',
+    );
     expect(commandsEndpoint(config, identity)).toMatch(/fips/);
   });
 });

@@ -79,11 +79,17 @@ describe('CommandExecutor: one appspec parse per command', () => {
     const proof = join(root, 'proof');
     await mkdir(bundle);
     await writeFile(join(bundle, 'appspec.yml'), appspec('AfterInstall', 'first.sh'));
-    for (const name of ['first', 'second']) await writeFile(join(bundle, `${name}.sh`), `#!/bin/sh\necho ${name} >> '${proof}'\n`, { mode: 0o755 });
+    for (const name of ['first', 'second'])
+      await writeFile(join(bundle, `${name}.sh`), `#!/bin/sh\necho ${name} >> '${proof}'\n`, { mode: 0o755 });
     const workDir = join(root, 'work');
     await mkdir(workDir);
     const config = configWithOverrides({ rootDir: join(root, 'deployment-root'), workingDirectory: workDir, hookOutputDrainSeconds: 1 });
-    const executor = new CommandExecutor({ config, logger: silentLogger(), hookMapping: new Map([['AfterInstall', ['AfterInstall']]]), baseEnv: { PATH: process.env.PATH } });
+    const executor = new CommandExecutor({
+      config,
+      logger: silentLogger(),
+      hookMapping: new Map([['AfterInstall', ['AfterInstall']]]),
+      baseEnv: { PATH: process.env.PATH },
+    });
     const s = spec('d-ONCE00001', bundle);
     expect((await executor.execute('DownloadBundle', s)).status).toBe('Succeeded');
     return { executor, spec: s, archiveAppSpec: join(executor.layout.archiveDir(executor.deploymentDir(s)), 'appspec.yml'), proof };

@@ -3,7 +3,12 @@ import { checkEventNames, checkEventOrder, checkLifecycleEvents } from '../../..
 import type { AppSpec, HookScript } from '../../../appspec/model.js';
 
 describe('AllPossibleLifecycleEvents check (docs/reference.md section 4.7)', () => {
-  const script: HookScript = { location: 's.sh', sudo: false, timeoutSeconds: 10, where: { file: 'appspec.yml', path: 'hooks', line: 1, column: 1 } };
+  const script: HookScript = {
+    location: 's.sh',
+    sudo: false,
+    timeoutSeconds: 10,
+    where: { file: 'appspec.yml', path: 'hooks', line: 1, column: 1 },
+  };
   const appspec = (events: string[]): AppSpec => ({
     file: 'appspec.yml',
     version: '0.0',
@@ -12,10 +17,29 @@ describe('AllPossibleLifecycleEvents check (docs/reference.md section 4.7)', () 
     files: [],
     permissions: [],
   });
-  const defaults = ['BeforeBlockTraffic', 'AfterBlockTraffic', 'ApplicationStop', 'DownloadBundle', 'BeforeInstall', 'Install', 'AfterInstall', 'ApplicationStart', 'ValidateService', 'BeforeAllowTraffic', 'AfterAllowTraffic'];
+  const defaults = [
+    'BeforeBlockTraffic',
+    'AfterBlockTraffic',
+    'ApplicationStop',
+    'DownloadBundle',
+    'BeforeInstall',
+    'Install',
+    'AfterInstall',
+    'ApplicationStart',
+    'ValidateService',
+    'BeforeAllowTraffic',
+    'AfterAllowTraffic',
+  ];
 
   it('accepts default and listed custom events', () => {
-    expect(() => checkLifecycleEvents('appspec.yml', appspec(['ApplicationStart', 'CustomEvent']), ['ApplicationStart', 'CustomEvent'], [...defaults, 'CustomEvent'])).not.toThrow();
+    expect(() =>
+      checkLifecycleEvents(
+        'appspec.yml',
+        appspec(['ApplicationStart', 'CustomEvent']),
+        ['ApplicationStart', 'CustomEvent'],
+        [...defaults, 'CustomEvent'],
+      ),
+    ).not.toThrow();
   });
 
   it('names unknown events in Ruby array form', () => {
@@ -33,9 +57,18 @@ describe('AllPossibleLifecycleEvents check (docs/reference.md section 4.7)', () 
 
 describe('the order of codedeploy-local --events (docs/reference.md section 9.2)', () => {
   it.each([
-    [['ApplicationStart', 'DownloadBundle'], 'The only events that can be specified before DownloadBundle are BeforeBlockTraffic,AfterBlockTraffic,ApplicationStop. Please fix the order of your specified events: ApplicationStart,DownloadBundle'],
-    [['Install', 'DownloadBundle'], 'The only events that can be specified before DownloadBundle are BeforeBlockTraffic,AfterBlockTraffic,ApplicationStop. Please fix the order of your specified events: Install,DownloadBundle'],
-    [['ApplicationStart', 'Install'], 'The only events that can be specified before Install are BeforeBlockTraffic,AfterBlockTraffic,ApplicationStop,DownloadBundle,BeforeInstall. Please fix the order of your specified events: ApplicationStart,Install'],
+    [
+      ['ApplicationStart', 'DownloadBundle'],
+      'The only events that can be specified before DownloadBundle are BeforeBlockTraffic,AfterBlockTraffic,ApplicationStop. Please fix the order of your specified events: ApplicationStart,DownloadBundle',
+    ],
+    [
+      ['Install', 'DownloadBundle'],
+      'The only events that can be specified before DownloadBundle are BeforeBlockTraffic,AfterBlockTraffic,ApplicationStop. Please fix the order of your specified events: Install,DownloadBundle',
+    ],
+    [
+      ['ApplicationStart', 'Install'],
+      'The only events that can be specified before Install are BeforeBlockTraffic,AfterBlockTraffic,ApplicationStop,DownloadBundle,BeforeInstall. Please fix the order of your specified events: ApplicationStart,Install',
+    ],
     [['BeforeInstall', 'Install'], null],
     [['ApplicationStop', 'DownloadBundle', 'BeforeInstall', 'Install', 'ApplicationStart'], null],
     [['CustomEvent', 'Install'], null],

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { allPossibleEventsFor, chooseRevisionDir, DEFAULT_HOOK_EVENTS, eventsToRun, hookEventsFor, isPascalCase, revisionChoice } from '../../../agent/deployment/lifecycle.js';
+import {
+  allPossibleEventsFor,
+  chooseRevisionDir,
+  DEFAULT_HOOK_EVENTS,
+  eventsToRun,
+  hookEventsFor,
+  isPascalCase,
+  revisionChoice,
+} from '../../../agent/deployment/lifecycle.js';
 import { diagnosticsPayload } from '../../../agent/commands-client/diagnostics-payload.js';
 
 describe('which revision a hook uses (docs/reference.md section 4.4)', () => {
@@ -58,12 +66,54 @@ describe('diagnostics payload', () => {
 
 describe('the events a run takes (codedeploy-local --events)', () => {
   it.each([
-    [undefined, ['BeforeBlockTraffic', 'AfterBlockTraffic', 'ApplicationStop', 'DownloadBundle', 'BeforeInstall', 'Install', 'AfterInstall', 'ApplicationStart', 'ValidateService', 'BeforeAllowTraffic', 'AfterAllowTraffic']],
-    [[], ['BeforeBlockTraffic', 'AfterBlockTraffic', 'ApplicationStop', 'DownloadBundle', 'BeforeInstall', 'Install', 'AfterInstall', 'ApplicationStart', 'ValidateService', 'BeforeAllowTraffic', 'AfterAllowTraffic']],
-    [['DownloadBundle', 'ApplicationStart'], ['DownloadBundle', 'Install', 'ApplicationStart']],
-    [['Stop', 'Start', 'HealthCheck'], ['DownloadBundle', 'Install', 'Stop', 'Start', 'HealthCheck']],
-    [['ApplicationStart', 'CustomEvent'], ['DownloadBundle', 'Install', 'ApplicationStart', 'CustomEvent']],
-    [['BeforeInstall', 'ApplicationStart'], ['DownloadBundle', 'BeforeInstall', 'Install', 'ApplicationStart']],
+    [
+      undefined,
+      [
+        'BeforeBlockTraffic',
+        'AfterBlockTraffic',
+        'ApplicationStop',
+        'DownloadBundle',
+        'BeforeInstall',
+        'Install',
+        'AfterInstall',
+        'ApplicationStart',
+        'ValidateService',
+        'BeforeAllowTraffic',
+        'AfterAllowTraffic',
+      ],
+    ],
+    [
+      [],
+      [
+        'BeforeBlockTraffic',
+        'AfterBlockTraffic',
+        'ApplicationStop',
+        'DownloadBundle',
+        'BeforeInstall',
+        'Install',
+        'AfterInstall',
+        'ApplicationStart',
+        'ValidateService',
+        'BeforeAllowTraffic',
+        'AfterAllowTraffic',
+      ],
+    ],
+    [
+      ['DownloadBundle', 'ApplicationStart'],
+      ['DownloadBundle', 'Install', 'ApplicationStart'],
+    ],
+    [
+      ['Stop', 'Start', 'HealthCheck'],
+      ['DownloadBundle', 'Install', 'Stop', 'Start', 'HealthCheck'],
+    ],
+    [
+      ['ApplicationStart', 'CustomEvent'],
+      ['DownloadBundle', 'Install', 'ApplicationStart', 'CustomEvent'],
+    ],
+    [
+      ['BeforeInstall', 'ApplicationStart'],
+      ['DownloadBundle', 'BeforeInstall', 'Install', 'ApplicationStart'],
+    ],
     [['ApplicationStop'], ['ApplicationStop', 'DownloadBundle', 'Install']],
     [['Install'], ['DownloadBundle', 'Install']],
   ])('runs %j as %j', (requested, expected) => {

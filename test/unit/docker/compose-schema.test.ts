@@ -22,8 +22,38 @@ const SCHEMA = JSON.parse(readFileSync(join(REPO, 'test', 'fixtures', 'compose-s
 type Schema = { [keyword: string]: unknown };
 type Obj = { [key: string]: unknown };
 
-const ANNOTATIONS = new Set(['$schema', '$id', '$comment', 'title', 'description', 'default', 'deprecated', 'definitions', 'format', 'examples']);
-const ASSERTIONS = new Set(['$ref', 'type', 'properties', 'patternProperties', 'additionalProperties', 'required', 'items', 'oneOf', 'anyOf', 'allOf', 'enum', 'const', 'uniqueItems', 'minimum', 'maximum', 'minLength', 'minItems', 'pattern']);
+const ANNOTATIONS = new Set([
+  '$schema',
+  '$id',
+  '$comment',
+  'title',
+  'description',
+  'default',
+  'deprecated',
+  'definitions',
+  'format',
+  'examples',
+]);
+const ASSERTIONS = new Set([
+  '$ref',
+  'type',
+  'properties',
+  'patternProperties',
+  'additionalProperties',
+  'required',
+  'items',
+  'oneOf',
+  'anyOf',
+  'allOf',
+  'enum',
+  'const',
+  'uniqueItems',
+  'minimum',
+  'maximum',
+  'minLength',
+  'minItems',
+  'pattern',
+]);
 
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const typeOf = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
@@ -46,7 +76,8 @@ function hasType(value: unknown, type: string): boolean {
 /** Errors of `value` against `schema` (draft-07 subset), each "path: problem". */
 function validate(schema: Schema, value: unknown, path = '', root: Schema = schema): string[] {
   for (const keyword of Object.keys(schema)) {
-    if (!ANNOTATIONS.has(keyword) && !ASSERTIONS.has(keyword)) throw new Error(`schema keyword "${keyword}" at ${at(path)} is not implemented by this validator`);
+    if (!ANNOTATIONS.has(keyword) && !ASSERTIONS.has(keyword))
+      throw new Error(`schema keyword "${keyword}" at ${at(path)} is not implemented by this validator`);
   }
   // draft-07: a $ref replaces its siblings.
   if (typeof schema.$ref === 'string') return validate(resolveRef(root, schema.$ref), value, path, root);
@@ -55,19 +86,24 @@ function validate(schema: Schema, value: unknown, path = '', root: Schema = sche
     const types = Array.isArray(schema.type) ? (schema.type as string[]) : [schema.type as string];
     if (!types.some((t) => hasType(value, t))) return [`${at(path)}: is ${typeOf(value)}, expected ${types.join(' or ')}`];
   }
-  if (Array.isArray(schema.enum) && !schema.enum.some((e) => same(e, value))) errors.push(`${at(path)}: ${JSON.stringify(value)} is not one of ${JSON.stringify(schema.enum)}`);
+  if (Array.isArray(schema.enum) && !schema.enum.some((e) => same(e, value)))
+    errors.push(`${at(path)}: ${JSON.stringify(value)} is not one of ${JSON.stringify(schema.enum)}`);
   if ('const' in schema && !same(schema.const, value)) errors.push(`${at(path)}: must be ${JSON.stringify(schema.const)}`);
   if (typeof value === 'number') {
     if (typeof schema.minimum === 'number' && value < schema.minimum) errors.push(`${at(path)}: ${value} is below ${schema.minimum}`);
     if (typeof schema.maximum === 'number' && value > schema.maximum) errors.push(`${at(path)}: ${value} is above ${schema.maximum}`);
   }
   if (typeof value === 'string') {
-    if (typeof schema.pattern === 'string' && !new RegExp(schema.pattern, 'u').test(value)) errors.push(`${at(path)}: "${value}" does not match ${schema.pattern}`);
-    if (typeof schema.minLength === 'number' && [...value].length < schema.minLength) errors.push(`${at(path)}: shorter than ${schema.minLength}`);
+    if (typeof schema.pattern === 'string' && !new RegExp(schema.pattern, 'u').test(value))
+      errors.push(`${at(path)}: "${value}" does not match ${schema.pattern}`);
+    if (typeof schema.minLength === 'number' && [...value].length < schema.minLength)
+      errors.push(`${at(path)}: shorter than ${schema.minLength}`);
   }
   if (Array.isArray(value)) {
-    if (typeof schema.minItems === 'number' && value.length < schema.minItems) errors.push(`${at(path)}: fewer than ${schema.minItems} items`);
-    if (schema.uniqueItems === true && new Set(value.map((v) => JSON.stringify(v))).size !== value.length) errors.push(`${at(path)}: items are not unique`);
+    if (typeof schema.minItems === 'number' && value.length < schema.minItems)
+      errors.push(`${at(path)}: fewer than ${schema.minItems} items`);
+    if (schema.uniqueItems === true && new Set(value.map((v) => JSON.stringify(v))).size !== value.length)
+      errors.push(`${at(path)}: items are not unique`);
     if (schema.items !== undefined) {
       if (!isObj(schema.items)) throw new Error(`tuple "items" at ${at(path)} is not implemented`);
       value.forEach((item, i) => errors.push(...validate(schema.items as Schema, item, `${path}[${i}]`, root)));
@@ -75,7 +111,9 @@ function validate(schema: Schema, value: unknown, path = '', root: Schema = sche
   }
   if (isObj(value)) {
     const props = isObj(schema.properties) ? schema.properties : {};
-    const patterns = Object.entries(isObj(schema.patternProperties) ? schema.patternProperties : {}).map(([p, s]) => [new RegExp(p, 'u'), s as Schema] as const);
+    const patterns = Object.entries(isObj(schema.patternProperties) ? schema.patternProperties : {}).map(
+      ([p, s]) => [new RegExp(p, 'u'), s as Schema] as const,
+    );
     for (const name of Array.isArray(schema.required) ? (schema.required as string[]) : []) {
       if (!(name in value)) errors.push(`${at(path)}: "${name}" is required`);
     }
@@ -96,13 +134,19 @@ function validate(schema: Schema, value: unknown, path = '', root: Schema = sche
       else errors.push(...validate(schema.additionalProperties as Schema, v, child, root));
     }
   }
-  for (const [keyword, combine] of [['oneOf', (n: number) => n === 1], ['anyOf', (n: number) => n >= 1], ['allOf', (n: number, total: number) => n === total]] as const) {
+  for (const [keyword, combine] of [
+    ['oneOf', (n: number) => n === 1],
+    ['anyOf', (n: number) => n >= 1],
+    ['allOf', (n: number, total: number) => n === total],
+  ] as const) {
     const branches = schema[keyword];
     if (!Array.isArray(branches)) continue;
     const results = (branches as Schema[]).map((b) => validate(b, value, path, root));
     const passing = results.filter((r) => r.length === 0).length;
     if (!combine(passing, branches.length)) {
-      errors.push(`${at(path)}: ${keyword} failed (${passing} of ${branches.length} alternatives match): ${results.map((r) => r[0] ?? 'ok').join(' | ')}`);
+      errors.push(
+        `${at(path)}: ${keyword} failed (${passing} of ${branches.length} alternatives match): ${results.map((r) => r[0] ?? 'ok').join(' | ')}`,
+      );
     }
   }
   return errors;
@@ -125,8 +169,12 @@ describe('the compose-spec validator', () => {
     expect(errs({ servicez: {} })).toContain('"servicez" is not allowed here');
     expect(errs({ services: { web: { imagee: 'x' } } })).toContain('services.web: "imagee" is not allowed here');
     expect(errs({ services: { web: { image: 'x', ports: 8080 } } })).toMatch(/services\.web\.ports: is number, expected array/);
-    expect(errs({ services: { web: { image: 'x', depends_on: { db: { condition: 'service_ready' } } } } })).toContain('"service_ready" is not one of');
-    expect(errs({ services: { web: { image: 'x', healthcheck: { test: 42 } } } })).toMatch(/services\.web\.healthcheck\.test: oneOf failed/);
+    expect(errs({ services: { web: { image: 'x', depends_on: { db: { condition: 'service_ready' } } } } })).toContain(
+      '"service_ready" is not one of',
+    );
+    expect(errs({ services: { web: { image: 'x', healthcheck: { test: 42 } } } })).toMatch(
+      /services\.web\.healthcheck\.test: oneOf failed/,
+    );
     expect(errs({ services: { 'bad name!': { image: 'x' } } })).toContain('"bad name!" is not allowed here');
   });
 
@@ -254,8 +302,12 @@ function reviewDockerfile(text: string, opts: { localBases: RegExp; contextFiles
         const from = /--from=(\S+)/.exec(ins.args)?.[1];
         if (from !== undefined && !stages.includes(from)) problems.push(`${where}: --from=${from} is not an earlier stage`);
         if (from === undefined && opts.contextFiles) {
-          const sources = ins.args.split(/\s+/).filter((a) => !a.startsWith('--')).slice(0, -1);
-          for (const src of sources) if (!opts.contextFiles.includes(src)) problems.push(`${where}: ${src} is not in docker/build-images.sh's context list`);
+          const sources = ins.args
+            .split(/\s+/)
+            .filter((a) => !a.startsWith('--'))
+            .slice(0, -1);
+          for (const src of sources)
+            if (!opts.contextFiles.includes(src)) problems.push(`${where}: ${src} is not in docker/build-images.sh's context list`);
         }
         break;
       }
@@ -299,9 +351,29 @@ describe('the Dockerfiles', () => {
   });
 
   it('the review catches what it is for', () => {
-    const bad = ['FROM node:20', 'ADD https://example.com/x.tgz /x', 'COPY --from=nowhere /a /b', 'RUN cd /x && apt-get install -y git', 'CMD node x.js', 'WORKDIR app', 'USER root', 'FROM cda-node:bookworm AS ok', 'COPY secret.txt /'].join('\n');
+    const bad = [
+      'FROM node:20',
+      'ADD https://example.com/x.tgz /x',
+      'COPY --from=nowhere /a /b',
+      'RUN cd /x && apt-get install -y git',
+      'CMD node x.js',
+      'WORKDIR app',
+      'USER root',
+      'FROM cda-node:bookworm AS ok',
+      'COPY secret.txt /',
+    ].join('\n');
     const problems = reviewDockerfile(bad, { localBases: /^cda-/, contextFiles: ['agent'] }).join('\n');
-    for (const expected of ['not a local base image', 'use COPY', '--from=nowhere', 'instead of cd', 'no network', 'JSON (exec) form', 'must be absolute', 'USER root', 'secret.txt is not in']) {
+    for (const expected of [
+      'not a local base image',
+      'use COPY',
+      '--from=nowhere',
+      'instead of cd',
+      'no network',
+      'JSON (exec) form',
+      'must be absolute',
+      'USER root',
+      'secret.txt is not in',
+    ]) {
       expect(problems).toContain(expected);
     }
   });

@@ -52,7 +52,11 @@ async function fakeHome(): Promise<{ home: string; out: string }> {
 }
 
 function run(args: string[], env: Record<string, string>, timeoutMs = 10_000) {
-  return spawnSync('sh', [ENTRYPOINT, ...args], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, encoding: 'utf8', timeout: timeoutMs });
+  return spawnSync('sh', [ENTRYPOINT, ...args], {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
+    encoding: 'utf8',
+    timeout: timeoutMs,
+  });
 }
 
 async function freePort(): Promise<number> {
@@ -84,7 +88,13 @@ describe('entrypoint.sh agent', () => {
 
   it('writes a configuration the agent accepts, and starts it without the keys in its environment', async () => {
     const { out, conf, ca, env } = await agentSetup();
-    const r = run(['agent', '--extra'], { ...env, CODEDEPLOY_INSTANCE_NAME: 'host-7', CODEDEPLOY_ACCESS_KEY_ID: 'AKIDSEVEN', CODEDEPLOY_SECRET_ACCESS_KEY: 's3cret-7', CODEDEPLOY_ENDPOINT: 'http://cp:9000/' });
+    const r = run(['agent', '--extra'], {
+      ...env,
+      CODEDEPLOY_INSTANCE_NAME: 'host-7',
+      CODEDEPLOY_ACCESS_KEY_ID: 'AKIDSEVEN',
+      CODEDEPLOY_SECRET_ACCESS_KEY: 's3cret-7',
+      CODEDEPLOY_ENDPOINT: 'http://cp:9000/',
+    });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toContain('instance host-7 (arn:aws:iam::000000000000:user/host-7)');
     expect(r.stderr).not.toContain('s3cret-7');
@@ -137,7 +147,10 @@ describe('entrypoint.sh agent', () => {
     const cases: [Record<string, string>, string][] = [
       [{}, 'set CODEDEPLOY_INSTANCE_NAME'],
       [{ CODEDEPLOY_INSTANCE_NAME: 'host 1' }, 'CODEDEPLOY_INSTANCE_NAME "host 1" may only contain'],
-      [{ CODEDEPLOY_INSTANCE_NAME: 'h', CODEDEPLOY_SECRET_ACCESS_KEY: "a'b" }, 'CODEDEPLOY_SECRET_ACCESS_KEY contains a quote or backslash'],
+      [
+        { CODEDEPLOY_INSTANCE_NAME: 'h', CODEDEPLOY_SECRET_ACCESS_KEY: "a'b" },
+        'CODEDEPLOY_SECRET_ACCESS_KEY contains a quote or backslash',
+      ],
       [{ CODEDEPLOY_INSTANCE_NAME: 'h', CODEDEPLOY_IAM_USER_ARN: 'arn:x\n:evil: 1' }, 'CODEDEPLOY_IAM_USER_ARN contains a line break'],
       [{ CODEDEPLOY_INSTANCE_NAME: 'h', CODEDEPLOY_ENDPOINT: 'http://x\\y' }, 'CODEDEPLOY_ENDPOINT contains a quote or backslash'],
     ];
@@ -159,7 +172,10 @@ describe('entrypoint.sh agent', () => {
     expect(Date.now() - t0).toBeLessThan(5000);
 
     const late = `${ca}.late`;
-    const child = spawn('sh', [ENTRYPOINT, 'agent'], { env: { PATH: process.env.PATH ?? '', ...env, CODEDEPLOY_INSTANCE_NAME: 'h', CODEDEPLOY_CA_FILE: late, CODEDEPLOY_WAIT_SECONDS: '10' }, stdio: 'ignore' });
+    const child = spawn('sh', [ENTRYPOINT, 'agent'], {
+      env: { PATH: process.env.PATH ?? '', ...env, CODEDEPLOY_INSTANCE_NAME: 'h', CODEDEPLOY_CA_FILE: late, CODEDEPLOY_WAIT_SECONDS: '10' },
+      stdio: 'ignore',
+    });
     const exited = new Promise<number | null>((r) => child.once('exit', r));
     await sleep(300);
     expect(existsSync(out)).toBe(false);
@@ -180,8 +196,17 @@ describe('entrypoint.sh control-plane and healthcheck', () => {
     const data = join(home, '..', 'data');
     const publish = join(home, '..', 'public');
     const port = await freePort();
-    const env = { CDA_HOME: home, FAKE_OUT: out, CODEDEPLOY_DATA_DIR: data, CODEDEPLOY_CA_PUBLISH_DIR: publish, CODEDEPLOY_PORT: String(port) };
-    const child = spawn('sh', [ENTRYPOINT, 'control-plane', ...extraArgs], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const env = {
+      CDA_HOME: home,
+      FAKE_OUT: out,
+      CODEDEPLOY_DATA_DIR: data,
+      CODEDEPLOY_CA_PUBLISH_DIR: publish,
+      CODEDEPLOY_PORT: String(port),
+    };
+    const child = spawn('sh', [ENTRYPOINT, 'control-plane', ...extraArgs], {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     children.push(child);
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));

@@ -21,7 +21,12 @@ describe('planCommand', () => {
   });
 
   it('prefixes sudo -n -- when not root and sudo is true', () => {
-    expect(planCommand({ ...common, sudo: true, agentUid: 1000 })).toEqual({ ok: true, file: 'sudo', args: ['-n', '--', common.scriptPath], env: {} });
+    expect(planCommand({ ...common, sudo: true, agentUid: 1000 })).toEqual({
+      ok: true,
+      file: 'sudo',
+      args: ['-n', '--', common.scriptPath],
+      env: {},
+    });
   });
 
   it('runs directly when not root and runas is the agent user', () => {
@@ -32,14 +37,16 @@ describe('planCommand', () => {
   it('refuses another runas user when not root', () => {
     expect(planCommand({ ...common, sudo: false, agentUid: 1000, runas: 'deploy', user: deploy })).toEqual({
       ok: false,
-      message: 'Script at specified location: run.sh run as user deploy failed with error EPERM with message running a script as user deploy requires the agent to run as root',
+      message:
+        'Script at specified location: run.sh run as user deploy failed with error EPERM with message running a script as user deploy requires the agent to run as root',
     });
   });
 
   it('refuses an unknown user', () => {
     expect(planCommand({ ...common, sudo: false, agentUid: 0, runas: 'ghost' })).toEqual({
       ok: false,
-      message: 'Script at specified location: run.sh run as user ghost failed with error UnknownUser with message no user named ghost exists on this host',
+      message:
+        'Script at specified location: run.sh run as user ghost failed with error UnknownUser with message no user named ghost exists on this host',
     });
   });
 });

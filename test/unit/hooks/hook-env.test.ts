@@ -11,7 +11,11 @@ const base = {
 
 describe('buildHookEnvironment', () => {
   it('sets the five deployment variables and the revision env (docs/reference.md section 10.4 case 6)', () => {
-    const env = buildHookEnvironment({ ...base, baseEnv: {}, revisionEnv: { TEST_ENVIRONMENT_VARIABLE: 'ONE', ANOTHER_ENV_VARIABLE: 'TWO' } });
+    const env = buildHookEnvironment({
+      ...base,
+      baseEnv: {},
+      revisionEnv: { TEST_ENVIRONMENT_VARIABLE: 'ONE', ANOTHER_ENV_VARIABLE: 'TWO' },
+    });
     expect(env).toEqual({
       LIFECYCLE_EVENT: 'AfterInstall',
       DEPLOYMENT_ID: 'd-ABCDEFGHI',

@@ -56,7 +56,9 @@ describe('findHookProcesses', () => {
       const query = { pid: BASE + 1, marker: { name: marker.name, value }, known: new Map<number, number>() };
       expect([...(await findHookProcesses({ ...query, startTime }, t)).keys()]).toEqual([pid]);
       expect([...(await findHookProcesses({ ...query, startTime: (startTime as number) + 1 }, t)).keys()]).toEqual([]);
-      expect([...(await findHookProcesses({ ...query, marker: { name: marker.name, value: `${value}x` }, startTime }, t)).keys()]).toEqual([]);
+      expect([...(await findHookProcesses({ ...query, marker: { name: marker.name, value: `${value}x` }, startTime }, t)).keys()]).toEqual(
+        [],
+      );
     } finally {
       child.kill('SIGKILL');
     }

@@ -27,7 +27,9 @@ async function baseAcl(path: string, extra: string[] = []): Promise<string> {
 }
 
 /** Records every call; getfacl answers from the real mode (plus `named`), setfacl answers `setfacl(dir)`. */
-function fakeTools(o: { named?: Record<string, string[]>; setfacl?: (dir: string) => ToolResult } = {}): ToolRunner & { calls: string[][] } {
+function fakeTools(
+  o: { named?: Record<string, string[]>; setfacl?: (dir: string) => ToolResult } = {},
+): ToolRunner & { calls: string[][] } {
   const calls: string[][] = [];
   return {
     calls,
@@ -35,7 +37,9 @@ function fakeTools(o: { named?: Record<string, string[]>; setfacl?: (dir: string
       calls.push([file, ...args]);
       const paths = args.slice(args.indexOf('--') + 1);
       if (file === 'getfacl') {
-        const sections = await Promise.all(paths.map(async (p) => `# file: ${p}\n# owner: 0\n# group: 0\n${await baseAcl(p, o.named?.[p] ?? [])}`));
+        const sections = await Promise.all(
+          paths.map(async (p) => `# file: ${p}\n# owner: 0\n# group: 0\n${await baseAcl(p, o.named?.[p] ?? [])}`),
+        );
         return ok(sections.join('\n'));
       }
       return o.setfacl ? o.setfacl(paths[0] ?? '') : ok();
@@ -52,7 +56,14 @@ async function tree(): Promise<{ root: string; group: string; deployment: string
   const archive = join(deployment, 'deployment-archive');
   const scripts = join(archive, 'scripts');
   await mkdir(scripts, { recursive: true });
-  for (const [dir, mode] of [[root, 0o700], [group, 0o750], [deployment, 0o750], [archive, 0o750], [scripts, 0o755]] as const) await chmod(dir, mode);
+  for (const [dir, mode] of [
+    [root, 0o700],
+    [group, 0o750],
+    [deployment, 0o750],
+    [archive, 0o750],
+    [scripts, 0o755],
+  ] as const)
+    await chmod(dir, mode);
   return { root, group, deployment, archive, scripts };
 }
 
@@ -69,26 +80,38 @@ describe('accessChain', () => {
   });
 
   it('takes a directory whose name starts with ".." as one of root_dir\'s, and stops at root_dir when the archive is directly in it', () => {
-    expect(accessChain('/r', '/r/..dg/d/deployment-archive')?.map((s) => s.dir)).toEqual(['/r', '/r/..dg', '/r/..dg/d', '/r/..dg/d/deployment-archive']);
+    expect(accessChain('/r', '/r/..dg/d/deployment-archive')?.map((s) => s.dir)).toEqual([
+      '/r',
+      '/r/..dg',
+      '/r/..dg/d',
+      '/r/..dg/d/deployment-archive',
+    ]);
     expect(accessChain('/r', '/r/deployment-archive')).toEqual([
       { dir: '/r', need: 1 },
       { dir: '/r/deployment-archive', need: 5 },
     ]);
   });
 
-  it.each([
-    ['/r'],
-    ['/elsewhere/dg/d/deployment-archive'],
-    ['/r/../x/d/deployment-archive'],
-    ['/rx/dg/d/deployment-archive'],
-  ])('grants nothing for an archive outside root_dir (%s)', (archive) => {
-    expect(accessChain('/r', archive)).toBeUndefined();
-  });
+  it.each([['/r'], ['/elsewhere/dg/d/deployment-archive'], ['/r/../x/d/deployment-archive'], ['/rx/dg/d/deployment-archive']])(
+    'grants nothing for an archive outside root_dir (%s)',
+    (archive) => {
+      expect(accessChain('/r', archive)).toBeUndefined();
+    },
+  );
 });
 
 describe('parseAcl', () => {
   it("reads the uid's named entry, the owning group, mask and other; ignores other users and default entries", () => {
-    const text = ['user::rwx', 'user:1000:rwx', 'user:65534:r-x\t#effective:--x', 'group::r-x', 'mask::--x', 'other::---', 'default:user:65534:rwx', ''].join('\n');
+    const text = [
+      'user::rwx',
+      'user:1000:rwx',
+      'user:65534:r-x\t#effective:--x',
+      'group::r-x',
+      'mask::--x',
+      'other::---',
+      'default:user:65534:rwx',
+      '',
+    ].join('\n');
     expect(parseAcl(text, 65534)).toEqual({ named: 5, group: 5, mask: 1, other: 0 });
     expect(parseAcl('user::rwx\ngroup::---\nother::--x\n', 65534)).toEqual({ group: 0, other: 1 });
     expect(parseAcl('garbage', 65534)).toBeUndefined();
@@ -132,8 +155,13 @@ describe('grantRunasAccess', () => {
   it('grants nothing to root and touches nothing outside root_dir', async () => {
     const t = await tree();
     const tools = fakeTools();
-    expect(await grantRunasAccess({ rootDir: t.root, archiveDir: t.archive, user: { ...NOBODY, name: 'root', uid: 0, gid: 0 }, tools })).toEqual({ acl: [], widened: [] });
-    expect(await grantRunasAccess({ rootDir: t.group, archiveDir: join(t.root, 'x', 'deployment-archive'), user: NOBODY, tools })).toEqual({ acl: [], widened: [] });
+    expect(
+      await grantRunasAccess({ rootDir: t.root, archiveDir: t.archive, user: { ...NOBODY, name: 'root', uid: 0, gid: 0 }, tools }),
+    ).toEqual({ acl: [], widened: [] });
+    expect(await grantRunasAccess({ rootDir: t.group, archiveDir: join(t.root, 'x', 'deployment-archive'), user: NOBODY, tools })).toEqual({
+      acl: [],
+      widened: [],
+    });
     expect(tools.calls).toEqual([]);
   });
 
@@ -141,15 +169,26 @@ describe('grantRunasAccess', () => {
     const t = await tree();
     const missing = fakeTools({ setfacl: () => ({ exitCode: 127, signal: null, stdout: '', stderr: 'setfacl: command not found' }) });
     const outcome = await grantRunasAccess({ rootDir: t.root, archiveDir: t.archive, user: NOBODY, tools: missing });
-    expect(await Promise.all([t.root, t.group, t.deployment, t.archive, t.scripts].map(modeOf))).toEqual(['0701', '0751', '0751', '0755', '0755']);
+    expect(await Promise.all([t.root, t.group, t.deployment, t.archive, t.scripts].map(modeOf))).toEqual([
+      '0701',
+      '0751',
+      '0751',
+      '0755',
+      '0755',
+    ]);
     expect(outcome.acl).toEqual([]);
     expect(outcome.widened).toEqual([`o+x ${t.root}`, `o+x ${t.group}`, `o+x ${t.deployment}`, `o+rx ${t.archive}`]);
-    expect(outcome.warning).toContain('Could not give user nobody access with an ACL (setfacl exited with 127: setfacl: command not found)');
+    expect(outcome.warning).toContain(
+      'Could not give user nobody access with an ACL (setfacl exited with 127: setfacl: command not found)',
+    );
     expect(outcome.warning).toContain('install the acl package (apt-get install acl, or dnf install acl)');
     expect(outcome.warning).not.toContain('\n');
     // After the fallback, getfacl reads "other::--x": nothing is missing, so no setfacl and no warning.
     const again = fakeTools({ setfacl: () => ({ exitCode: 127, signal: null, stdout: '', stderr: 'setfacl: command not found' }) });
-    expect(await grantRunasAccess({ rootDir: t.root, archiveDir: t.archive, user: NOBODY, tools: again })).toEqual({ acl: [], widened: [] });
+    expect(await grantRunasAccess({ rootDir: t.root, archiveDir: t.archive, user: NOBODY, tools: again })).toEqual({
+      acl: [],
+      widened: [],
+    });
     expect(again.calls.filter((c) => c[0] === 'setfacl')).toEqual([]);
     expect(await Promise.all([t.root, t.group, t.deployment, t.archive].map(modeOf))).toEqual(['0701', '0751', '0751', '0755']);
   });
@@ -157,7 +196,8 @@ describe('grantRunasAccess', () => {
   it('when setfacl fails part-way (a filesystem without ACLs below root_dir), the rest falls back to mode bits', async () => {
     const t = await tree();
     const tools = fakeTools({
-      setfacl: (dir) => (dir === t.root ? ok() : { exitCode: 1, signal: null, stdout: '', stderr: `setfacl: ${dir}: Operation not supported\n` }),
+      setfacl: (dir) =>
+        dir === t.root ? ok() : { exitCode: 1, signal: null, stdout: '', stderr: `setfacl: ${dir}: Operation not supported\n` },
     });
     const outcome = await grantRunasAccess({ rootDir: t.root, archiveDir: t.archive, user: NOBODY, tools });
     expect(outcome.acl).toEqual([t.root]);
@@ -171,7 +211,9 @@ describe('grantRunasAccess', () => {
   it("without getfacl either: widens the group class when the directory's group is the user's primary group", async () => {
     const t = await tree();
     const gid = (await stat(t.group)).gid;
-    const tools: ToolRunner = { run: () => Promise.resolve({ exitCode: 127, signal: null, stdout: '', stderr: 'getfacl: command not found' }) };
+    const tools: ToolRunner = {
+      run: () => Promise.resolve({ exitCode: 127, signal: null, stdout: '', stderr: 'getfacl: command not found' }),
+    };
     const outcome = await grantRunasAccess({ rootDir: t.root, archiveDir: t.archive, user: { ...NOBODY, gid }, tools });
     // 0750 dirs of the user's group already let it search; root_dir (group ---) gets g+x.
     expect(outcome.widened).toEqual([`g+x ${t.root}`]);
@@ -181,7 +223,10 @@ describe('grantRunasAccess', () => {
 });
 
 const isRoot = process.getuid?.() === 0;
-const hasNobody = await promisify(execFile)('getent', ['passwd', 'nobody']).then(() => true, () => false);
+const hasNobody = await promisify(execFile)('getent', ['passwd', 'nobody']).then(
+  () => true,
+  () => false,
+);
 
 describe.skipIf(!isRoot || !hasNobody)('runLifecycleEvent with root_dir and a failing setfacl (needs root)', () => {
   it('runs the runas script as nobody after widening the chain, and writes one [agent] warning for two scripts', async () => {
@@ -195,7 +240,13 @@ describe.skipIf(!isRoot || !hasNobody)('runLifecycleEvent with root_dir and a fa
     const tools = fakeTools({ setfacl: () => ({ exitCode: 1, signal: null, stdout: '', stderr: 'setfacl: Operation not supported' }) });
     const scriptsLog = join(t.deployment, 'logs', 'scripts.log');
     const log = createScriptLogWriter({ scriptsLogPath: scriptsLog, deploymentId: 'd-1' });
-    const hook = { location: 'scripts/who.sh', runas: 'nobody', sudo: false, timeoutSeconds: 30, where: { file: 'appspec.yml', path: 'hooks', line: 1, column: 1 } };
+    const hook = {
+      location: 'scripts/who.sh',
+      runas: 'nobody',
+      sudo: false,
+      timeoutSeconds: 30,
+      where: { file: 'appspec.yml', path: 'hooks', line: 1, column: 1 },
+    };
     let result;
     try {
       result = await runLifecycleEvent({
@@ -218,7 +269,9 @@ describe.skipIf(!isRoot || !hasNobody)('runLifecycleEvent with root_dir and a fa
     expect(await readFile(join(out, 'whoami'), 'utf8')).toBe('nobody\nnobody\n');
     const notes = (await readFile(scriptsLog, 'utf8')).split('\n').filter((l) => l.includes('[agent]'));
     expect(notes).toHaveLength(1);
-    expect(notes[0]).toMatch(/\[agent\]Could not give user nobody access with an ACL \(setfacl exited with 1: setfacl: Operation not supported\).*o\+x .*o\+rx .*install the acl package/);
+    expect(notes[0]).toMatch(
+      /\[agent\]Could not give user nobody access with an ACL \(setfacl exited with 1: setfacl: Operation not supported\).*o\+x .*o\+rx .*install the acl package/,
+    );
     expect(await Promise.all([t.root, t.group, t.deployment, t.archive].map(modeOf))).toEqual(['0701', '0751', '0751', '0755']);
   });
 });

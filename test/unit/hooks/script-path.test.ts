@@ -42,17 +42,24 @@ describe('findScript', () => {
     }
   });
 
-  it.each(['..hidden/run.sh', '/..hidden/run.sh', 'scripts/..hidden.sh', 'with space/run me.sh'])('a name that starts with ".." or has spaces is inside: %s', async (location) => {
-    const { archive } = await revision();
-    const path = join(archive, location);
-    await mkdir(join(path, '..'), { recursive: true });
-    await writeFile(path, '#!/bin/sh\n', { mode: 0o755 });
-    expect(await findScript(archive, location)).toEqual({ ok: true, path, executable: true });
-  });
+  it.each(['..hidden/run.sh', '/..hidden/run.sh', 'scripts/..hidden.sh', 'with space/run me.sh'])(
+    'a name that starts with ".." or has spaces is inside: %s',
+    async (location) => {
+      const { archive } = await revision();
+      const path = join(archive, location);
+      await mkdir(join(path, '..'), { recursive: true });
+      await writeFile(path, '#!/bin/sh\n', { mode: 0o755 });
+      expect(await findScript(archive, location)).toEqual({ ok: true, path, executable: true });
+    },
+  );
 
   it.each(['/', '.', '', 'scripts/..'])('the revision directory itself (%j) is a missing script, not an escape', async (location) => {
     const { archive } = await revision();
-    expect(await findScript(archive, location)).toEqual({ ok: false, errorCode: 1, message: `Script does not exist at specified location: ${archive}` });
+    expect(await findScript(archive, location)).toEqual({
+      ok: false,
+      errorCode: 1,
+      message: `Script does not exist at specified location: ${archive}`,
+    });
   });
 
   it('a dangling or looping symlink is a missing script', async () => {
@@ -60,7 +67,11 @@ describe('findScript', () => {
     await symlink('nowhere', join(archive, 'scripts', 'dangling.sh'));
     await symlink('loop.sh', join(archive, 'scripts', 'loop.sh'));
     for (const location of ['scripts/dangling.sh', 'scripts/loop.sh']) {
-      expect(await findScript(archive, location)).toEqual({ ok: false, errorCode: 1, message: `Script does not exist at specified location: ${join(archive, location)}` });
+      expect(await findScript(archive, location)).toEqual({
+        ok: false,
+        errorCode: 1,
+        message: `Script does not exist at specified location: ${join(archive, location)}`,
+      });
     }
   });
 

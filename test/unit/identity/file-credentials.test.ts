@@ -6,7 +6,17 @@ import { fileCredentialsProvider, parseIni } from '../../../agent/identity/file-
 import { tempDir } from '../../helpers/temp.js';
 
 function ini(keyId: string, secret: string, token?: string): string {
-  return ['[other]', 'aws_access_key_id = OTHER', 'aws_secret_access_key = OTHER', '', '[default]', `aws_access_key_id = ${keyId}`, `aws_secret_access_key=${secret}`, ...(token ? [`aws_session_token = ${token}`] : []), ''].join('\n');
+  return [
+    '[other]',
+    'aws_access_key_id = OTHER',
+    'aws_secret_access_key = OTHER',
+    '',
+    '[default]',
+    `aws_access_key_id = ${keyId}`,
+    `aws_secret_access_key=${secret}`,
+    ...(token ? [`aws_session_token = ${token}`] : []),
+    '',
+  ].join('\n');
 }
 
 async function credentialsFile(text: string): Promise<string> {
@@ -99,6 +109,10 @@ describe('file credentials', () => {
     const sections = parseIni(
       '# top comment\r\n[default]\r\n; another\r\naws_access_key_id = AKIA # inline\r\nAWS_Secret_Access_Key=abc=def\r\ns3 =\r\n  max_concurrent_requests = 5\r\n',
     );
-    expect(Object.fromEntries(sections.get('default') ?? [])).toEqual({ aws_access_key_id: 'AKIA', aws_secret_access_key: 'abc=def', s3: '' });
+    expect(Object.fromEntries(sections.get('default') ?? [])).toEqual({
+      aws_access_key_id: 'AKIA',
+      aws_secret_access_key: 'abc=def',
+      s3: '',
+    });
   });
 });

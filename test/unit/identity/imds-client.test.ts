@@ -33,7 +33,11 @@ async function setup(fakeOptions: FakeImdsOptions = {}, clientOptions: Partial<I
     },
     ...clientOptions,
   });
-  const warnings = () => log.lines().filter((l) => l.level === 40).map((l) => l.msg);
+  const warnings = () =>
+    log
+      .lines()
+      .filter((l) => l.level === 40)
+      .map((l) => l.msg);
   return { fake, client, delays, warnings };
 }
 

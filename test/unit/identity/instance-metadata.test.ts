@@ -37,7 +37,14 @@ describe('EC2 host identity', () => {
   });
 
   it('uses the partition and domain IMDS reports, with values trimmed', async () => {
-    const imds = await client({ padValues: true, partition: 'aws-cn', region: 'cn-north-1', domain: 'amazonaws.com.cn', instanceId: 'i-0abc', accountId: '210987654321' });
+    const imds = await client({
+      padValues: true,
+      partition: 'aws-cn',
+      region: 'cn-north-1',
+      domain: 'amazonaws.com.cn',
+      instanceId: 'i-0abc',
+      accountId: '210987654321',
+    });
     const identity = await ec2HostIdentity(imds);
     expect(identity.hostIdentifier).toBe('arn:aws-cn:ec2:cn-north-1:210987654321:instance/i-0abc');
     expect(identity.domain).toBe('amazonaws.com.cn');
@@ -97,7 +104,9 @@ describe('instance-profile credentials from IMDS', () => {
   it('says so when no instance profile is attached', async () => {
     const provider = imdsCredentialsProvider(await client());
     const err = await provider().catch((e: unknown) => e);
-    expect((err as Error).message).toBe('No IAM instance profile is attached to this instance: the metadata service has no security credentials');
+    expect((err as Error).message).toBe(
+      'No IAM instance profile is attached to this instance: the metadata service has no security credentials',
+    );
     expect((err as { code?: string }).code).toBe('CDA_ERR_CREDENTIALS');
   });
 });

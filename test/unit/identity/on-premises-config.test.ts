@@ -23,7 +23,14 @@ describe('on-premises config', () => {
 
   it('reads IAM user mode in the official file layout', async () => {
     const path = await write(
-      ['---', `region: us-west-2`, `iam_user_arn: ${USER_ARN}`, 'aws_access_key_id: AKIAEXAMPLE', 'aws_secret_access_key: s3cr3t/Key+', ''].join('\n'),
+      [
+        '---',
+        `region: us-west-2`,
+        `iam_user_arn: ${USER_ARN}`,
+        'aws_access_key_id: AKIAEXAMPLE',
+        'aws_secret_access_key: s3cr3t/Key+',
+        '',
+      ].join('\n'),
     );
     expect(await loadOnPremisesConfig(path)).toEqual({
       mode: 'iam-user',
@@ -36,7 +43,9 @@ describe('on-premises config', () => {
   });
 
   it('reads IAM session mode with :key: symbol-style keys, resolving a relative credentials file', async () => {
-    const path = await write([`:region: eu-west-1`, `:iam_session_arn: ${SESSION_ARN}`, ':aws_credentials_file: creds/credentials', ''].join('\n'));
+    const path = await write(
+      [`:region: eu-west-1`, `:iam_session_arn: ${SESSION_ARN}`, ':aws_credentials_file: creds/credentials', ''].join('\n'),
+    );
     expect(await loadOnPremisesConfig(path)).toEqual({
       mode: 'iam-session',
       path,
@@ -47,7 +56,10 @@ describe('on-premises config', () => {
   });
 
   it('keeps an absolute credentials file path as written', () => {
-    const config = parseOnPremisesConfig(`region: us-east-1\niam_session_arn: ${SESSION_ARN}\naws_credentials_file: /etc/codedeploy-agent/conf/credentials\n`, '/x/on.yml');
+    const config = parseOnPremisesConfig(
+      `region: us-east-1\niam_session_arn: ${SESSION_ARN}\naws_credentials_file: /etc/codedeploy-agent/conf/credentials\n`,
+      '/x/on.yml',
+    );
     expect(config).toMatchObject({ mode: 'iam-session', credentialsFile: '/etc/codedeploy-agent/conf/credentials' });
   });
 
@@ -93,7 +105,9 @@ describe('on-premises config', () => {
     const err = await loadOnPremisesConfig(path).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AgentError);
     expect((err as AgentError).code).toBe('CDA_ERR_ONPREMISES_CONFIG_INVALID');
-    expect((err as AgentError).message).toBe(`The deployment failed because the format of the following on-premises configuration file is invalid: ${path}`);
+    expect((err as AgentError).message).toBe(
+      `The deployment failed because the format of the following on-premises configuration file is invalid: ${path}`,
+    );
   });
 
   it('never puts the secret into error details', () => {

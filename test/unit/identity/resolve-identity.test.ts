@@ -10,7 +10,12 @@ import { captureLogger, silentLogger, tempDir } from '../../helpers/temp.js';
 
 const USER_ARN = 'arn:aws:iam::123456789012:user/onprem';
 const SESSION_ARN = 'arn:aws:sts::123456789012:assumed-role/onprem-role/host-1';
-const ROLE_CREDENTIALS = { AccessKeyId: 'ASIAROLE', SecretAccessKey: 'role-secret-value', Token: 'role-token', Expiration: '2099-01-01T00:00:00Z' };
+const ROLE_CREDENTIALS = {
+  AccessKeyId: 'ASIAROLE',
+  SecretAccessKey: 'role-secret-value',
+  Token: 'role-token',
+  Expiration: '2099-01-01T00:00:00Z',
+};
 
 let fake: FakeImds | undefined;
 afterEach(async () => {
@@ -37,14 +42,32 @@ async function absentFile(): Promise<string> {
 describe('resolveIdentity', () => {
   it('prefers the on-premises file over a reachable IMDS, and never touches process.env', async () => {
     const { imds, fake } = await withImds({ region: 'us-east-1' });
-    const path = await onPremFile([`region: us-west-2`, `iam_user_arn: ${USER_ARN}`, 'aws_access_key_id: AKIAONPREM', 'aws_secret_access_key: TOPSECRETKEY']);
+    const path = await onPremFile([
+      `region: us-west-2`,
+      `iam_user_arn: ${USER_ARN}`,
+      'aws_access_key_id: AKIAONPREM',
+      'aws_secret_access_key: TOPSECRETKEY',
+    ]);
     const before = { ...process.env };
     const env: NodeJS.ProcessEnv = { PATH: '/usr/bin' };
-    const identity = await resolveIdentity({ config: configWithOverrides({ onPremisesConfigFile: path }), env, logger: silentLogger(), imds });
+    const identity = await resolveIdentity({
+      config: configWithOverrides({ onPremisesConfigFile: path }),
+      env,
+      logger: silentLogger(),
+      imds,
+    });
 
-    expect(identity).toMatchObject({ kind: 'on-premises', hostIdentifier: USER_ARN, region: 'us-west-2', domain: 'amazonaws.com', credentialSource: 'on-premises-iam-user' });
+    expect(identity).toMatchObject({
+      kind: 'on-premises',
+      hostIdentifier: USER_ARN,
+      region: 'us-west-2',
+      domain: 'amazonaws.com',
+      credentialSource: 'on-premises-iam-user',
+    });
     expect(await identity.credentials()).toEqual({ accessKeyId: 'AKIAONPREM', secretAccessKey: 'TOPSECRETKEY' });
-    expect(identity.summary).toBe(`identity: on-premises (codedeploy.onpremises.yml at ${join(path, '..')}, IAM user ${USER_ARN}, keys from the file), region us-west-2, domain amazonaws.com`);
+    expect(identity.summary).toBe(
+      `identity: on-premises (codedeploy.onpremises.yml at ${join(path, '..')}, IAM user ${USER_ARN}, keys from the file), region us-west-2, domain amazonaws.com`,
+    );
     expect(identity.summary).not.toContain('TOPSECRETKEY');
     expect(identity.summary).not.toContain('AKIAONPREM');
     // The official takes the endpoint region from IMDS here (11.2 #21); we do not ask IMDS at all.
@@ -59,10 +82,23 @@ describe('resolveIdentity', () => {
   it('uses a refreshing credentials file in IAM session mode', async () => {
     const dir = await tempDir();
     const creds = join(dir, 'credentials');
-    await writeFile(creds, '[default]\naws_access_key_id = ASIASESSION\naws_secret_access_key = session-secret\naws_session_token = session-token\n');
+    await writeFile(
+      creds,
+      '[default]\naws_access_key_id = ASIASESSION\naws_secret_access_key = session-secret\naws_session_token = session-token\n',
+    );
     const path = await onPremFile([`:region: cn-north-1`, `:iam_session_arn: ${SESSION_ARN}`, `:aws_credentials_file: ${creds}`]);
-    const identity = await resolveIdentity({ config: configWithOverrides({ onPremisesConfigFile: path }), env: {}, logger: silentLogger() });
-    expect(identity).toMatchObject({ kind: 'on-premises', hostIdentifier: SESSION_ARN, region: 'cn-north-1', domain: 'amazonaws.com.cn', credentialSource: 'credentials-file' });
+    const identity = await resolveIdentity({
+      config: configWithOverrides({ onPremisesConfigFile: path }),
+      env: {},
+      logger: silentLogger(),
+    });
+    expect(identity).toMatchObject({
+      kind: 'on-premises',
+      hostIdentifier: SESSION_ARN,
+      region: 'cn-north-1',
+      domain: 'amazonaws.com.cn',
+      credentialSource: 'credentials-file',
+    });
     expect(await identity.credentials()).toMatchObject({ accessKeyId: 'ASIASESSION', sessionToken: 'session-token' });
     expect(identity.summary).toContain(`IAM session ${SESSION_ARN}, credentials file ${creds}`);
     expect(identity.summary).not.toContain('session-secret');
@@ -72,9 +108,9 @@ describe('resolveIdentity', () => {
   it('fails at start-up when the session credentials file is missing', async () => {
     const creds = join(await tempDir(), 'missing-credentials');
     const path = await onPremFile([`region: us-east-1`, `iam_session_arn: ${SESSION_ARN}`, `aws_credentials_file: ${creds}`]);
-    await expect(resolveIdentity({ config: configWithOverrides({ onPremisesConfigFile: path }), env: {}, logger: silentLogger() })).rejects.toThrow(
-      `Failed to load credentials from path ${creds}`,
-    );
+    await expect(
+      resolveIdentity({ config: configWithOverrides({ onPremisesConfigFile: path }), env: {}, logger: silentLogger() }),
+    ).rejects.toThrow(`Failed to load credentials from path ${creds}`);
   });
 
   it('lets the on-premises file win over AWS_REGION and AWS_HOST_IDENTIFIER, with a warning', async () => {
@@ -87,7 +123,9 @@ describe('resolveIdentity', () => {
     });
     expect(identity.region).toBe('us-west-2');
     expect(identity.hostIdentifier).toBe(USER_ARN);
-    const warnings = lines().filter((l) => l.level === 40).map((l) => String(l.msg));
+    const warnings = lines()
+      .filter((l) => l.level === 40)
+      .map((l) => String(l.msg));
     expect(warnings).toEqual([
       'AWS_REGION=eu-central-1 in the environment is ignored: the on-premises file sets region us-west-2',
       `AWS_HOST_IDENTIFIER in the environment is ignored: the on-premises file sets ${USER_ARN}`,
@@ -96,7 +134,12 @@ describe('resolveIdentity', () => {
 
   it('is the EC2 instance, from IMDS, with instance-profile credentials', async () => {
     const { imds } = await withImds({ region: 'ap-southeast-2', instanceId: 'i-0123456789abcdef0' });
-    const identity = await resolveIdentity({ config: configWithOverrides({ onPremisesConfigFile: await absentFile() }), env: {}, logger: silentLogger(), imds });
+    const identity = await resolveIdentity({
+      config: configWithOverrides({ onPremisesConfigFile: await absentFile() }),
+      env: {},
+      logger: silentLogger(),
+      imds,
+    });
     expect(identity).toMatchObject({
       kind: 'ec2',
       hostIdentifier: 'arn:aws:ec2:ap-southeast-2:123456789012:instance/i-0123456789abcdef0',
@@ -105,12 +148,21 @@ describe('resolveIdentity', () => {
       credentialSource: 'instance-profile',
     });
     expect(identity.summary).toBe('identity: EC2 instance i-0123456789abcdef0 (IMDSv2), region ap-southeast-2, domain amazonaws.com');
-    expect(await identity.credentials()).toMatchObject({ accessKeyId: 'ASIAROLE', secretAccessKey: 'role-secret-value', sessionToken: 'role-token' });
+    expect(await identity.credentials()).toMatchObject({
+      accessKeyId: 'ASIAROLE',
+      secretAccessKey: 'role-secret-value',
+      sessionToken: 'role-token',
+    });
   });
 
   it('says IMDSv1 in the summary after a fallback', async () => {
     const { imds } = await withImds({ mode: 'v1-only' });
-    const identity = await resolveIdentity({ config: configWithOverrides({ onPremisesConfigFile: await absentFile() }), env: {}, logger: silentLogger(), imds });
+    const identity = await resolveIdentity({
+      config: configWithOverrides({ onPremisesConfigFile: await absentFile() }),
+      env: {},
+      logger: silentLogger(),
+      imds,
+    });
     expect(identity.summary).toBe('identity: EC2 instance i-deadbeef (IMDSv1), region us-east-1, domain amazonaws.com');
   });
 
@@ -122,7 +174,12 @@ describe('resolveIdentity', () => {
       logger: silentLogger(),
       imds,
     });
-    expect(identity).toMatchObject({ kind: 'ec2', hostIdentifier: 'arn:aws:ec2:us-east-1:1:instance/i-override', region: 'cn-northwest-1', domain: 'amazonaws.com.cn' });
+    expect(identity).toMatchObject({
+      kind: 'ec2',
+      hostIdentifier: 'arn:aws:ec2:us-east-1:1:instance/i-override',
+      region: 'cn-northwest-1',
+      domain: 'amazonaws.com.cn',
+    });
     expect(identity.summary).toBe(
       'identity: EC2 instance i-deadbeef (IMDSv2), host identifier arn:aws:ec2:us-east-1:1:instance/i-override (from AWS_HOST_IDENTIFIER), region cn-northwest-1 (from AWS_REGION), domain amazonaws.com.cn',
     );
@@ -132,9 +189,11 @@ describe('resolveIdentity', () => {
     const endpoint = await closedEndpoint();
     const path = await absentFile();
     const started = Date.now();
-    const err = await resolveIdentity({ config: configWithOverrides({ onPremisesConfigFile: path, imdsEndpoint: endpoint }), env: { AWS_REGION: 'us-east-1' }, logger: silentLogger() }).catch(
-      (e: unknown) => e,
-    );
+    const err = await resolveIdentity({
+      config: configWithOverrides({ onPremisesConfigFile: path, imdsEndpoint: endpoint }),
+      env: { AWS_REGION: 'us-east-1' },
+      logger: silentLogger(),
+    }).catch((e: unknown) => e);
     expect(Date.now() - started).toBeLessThan(3000);
     expect(err).toBeInstanceOf(AgentError);
     expect((err as AgentError).code).toBe('CDA_ERR_IDENTITY');
@@ -149,8 +208,15 @@ describe('resolveIdentity', () => {
       env: { AWS_REGION: 'eusc-de-east-1', AWS_HOST_IDENTIFIER: 'arn:aws:iam::1:user/env-host' },
       logger: silentLogger(),
     });
-    expect(identity).toMatchObject({ kind: 'ec2', hostIdentifier: 'arn:aws:iam::1:user/env-host', region: 'eusc-de-east-1', domain: 'amazonaws.eu' });
-    expect(identity.summary).toBe('identity: host arn:aws:iam::1:user/env-host (from AWS_HOST_IDENTIFIER; no instance metadata), region eusc-de-east-1 (from AWS_REGION), domain amazonaws.eu');
+    expect(identity).toMatchObject({
+      kind: 'ec2',
+      hostIdentifier: 'arn:aws:iam::1:user/env-host',
+      region: 'eusc-de-east-1',
+      domain: 'amazonaws.eu',
+    });
+    expect(identity.summary).toBe(
+      'identity: host arn:aws:iam::1:user/env-host (from AWS_HOST_IDENTIFIER; no instance metadata), region eusc-de-east-1 (from AWS_REGION), domain amazonaws.eu',
+    );
   });
 
   it('ignores AWS_ACCESS_KEY_ID in the agent environment in the prod profile (instance profile used, warned)', async () => {
@@ -164,7 +230,9 @@ describe('resolveIdentity', () => {
     });
     expect(identity.credentialSource).toBe('instance-profile');
     expect((await identity.credentials()).accessKeyId).toBe('ASIAROLE');
-    expect(lines().some((l) => l.level === 40 && String(l.msg).startsWith("AWS_ACCESS_KEY_ID in the agent's environment is ignored"))).toBe(true);
+    expect(lines().some((l) => l.level === 40 && String(l.msg).startsWith("AWS_ACCESS_KEY_ID in the agent's environment is ignored"))).toBe(
+      true,
+    );
   });
 
   it('uses keys from the environment only in the beta/gamma test profiles', async () => {

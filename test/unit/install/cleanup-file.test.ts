@@ -84,7 +84,10 @@ describe('executeCleanup and runCleanupFile', () => {
     const tempLink = join(root, '.cda-0123456789ab-8.tmp');
     await writeFile(tempFile, 'partial');
     await symlink(join(root, 'nowhere'), tempLink);
-    const entries = [tempFile, tempLink, join(root, '.cda-0123456789ab-9.tmp'), join(root, 'gone')].map((path) => ({ kind: 'path' as const, path }));
+    const entries = [tempFile, tempLink, join(root, '.cda-0123456789ab-9.tmp'), join(root, 'gone')].map((path) => ({
+      kind: 'path' as const,
+      path,
+    }));
     expect(await executeCleanup(entries, { tools: recordingTools(), logger: silentLogger() })).toBe(2);
     expect(await readdir(root)).toEqual([]);
   });
@@ -108,7 +111,10 @@ describe('CleanupRecorder', () => {
     await writeFile(file, 'stale\n');
     const recorder = await CleanupRecorder.create(file);
     expect(await readFile(file, 'utf8')).toBe('');
-    const first = recorder.record([{ kind: 'path', path: '/a' }, { kind: 'path', path: '/b' }]);
+    const first = recorder.record([
+      { kind: 'path', path: '/a' },
+      { kind: 'path', path: '/b' },
+    ]);
     const second = recorder.record([{ kind: 'semanage', path: '/c' }]);
     await Promise.all([first, second]);
     expect(await readFile(file, 'utf8')).toBe('/a\n/b\nsemanage\0/c\n');

@@ -30,7 +30,14 @@ describe('gatherFacts', () => {
   it('does not probe below a missing or non-directory parent', async () => {
     const root = await tempDir();
     await writeFile(join(root, 'file'), 'x');
-    const probes = [root, join(root, 'new'), join(root, 'new', 'a'), join(root, 'new', 'a', 'b'), join(root, 'file'), join(root, 'file', 'c')];
+    const probes = [
+      root,
+      join(root, 'new'),
+      join(root, 'new', 'a'),
+      join(root, 'new', 'a', 'b'),
+      join(root, 'file'),
+      join(root, 'file', 'c'),
+    ];
     const calls: string[] = [];
     const counting = (path: string) => {
       calls.push(path);
@@ -50,7 +57,13 @@ describe('listSources', () => {
     await writeFile(join(archive, 'app', '.hidden'), 'x');
     await writeFile(join(archive, 'app', 'sub', 'f'), 'x');
     await symlink('sub', join(archive, 'app', 'link'));
-    const spec = appSpec({ files: [['app', '/x'], ['app/link', '/y'], ['missing', '/z']] });
+    const spec = appSpec({
+      files: [
+        ['app', '/x'],
+        ['app/link', '/y'],
+        ['missing', '/z'],
+      ],
+    });
     const [app, link, missing] = await listSources(spec, archive, resolveMappings(spec, archive, root));
     expect(app?.kind).toBe('directory');
     const entries = app?.kind === 'directory' ? app.entries : [];
@@ -83,7 +96,14 @@ describe('listSources', () => {
     await writeFile(join(archive, '..hidden', 'f'), 'x');
     await symlink(root, join(archive, 'link-out'));
     await symlink('nowhere', join(archive, 'dangling'));
-    const spec = appSpec({ files: [['..hidden', '/x'], ['link-out', '/y'], ['dangling', '/z'], ['/', '/w']] });
+    const spec = appSpec({
+      files: [
+        ['..hidden', '/x'],
+        ['link-out', '/y'],
+        ['dangling', '/z'],
+        ['/', '/w'],
+      ],
+    });
     const [hidden, linkOut, dangling, all] = await listSources(spec, archive, resolveMappings(spec, archive, root));
     expect(hidden).toEqual({ kind: 'directory', entries: [{ name: 'f', node: { kind: 'file' } }] });
     expect(linkOut).toEqual({ kind: 'symlink' });

@@ -78,7 +78,13 @@ function planError(c: Case): AgentError {
 }
 
 const twoFiles = (behavior?: 'DISALLOW' | 'OVERWRITE' | 'RETAIN'): AppSpec =>
-  appSpec({ files: [['src1', 'dst1'], ['src2', 'dst2']], ...(behavior ? { fileExistsBehavior: behavior } : {}) });
+  appSpec({
+    files: [
+      ['src1', 'dst1'],
+      ['src2', 'dst2'],
+    ],
+    ...(behavior ? { fileExistsBehavior: behavior } : {}),
+  });
 
 describe('planInstall: regular file sources (docs/reference.md section 10.3 case 4)', () => {
   const sources = [FILE, FILE];
@@ -205,7 +211,10 @@ describe('planInstall: directory sources (docs/reference.md section 10.3 case 5)
       specBehavior,
     });
     expect(planError(c('DISALLOW')).message).toContain('already exists at this location: /base/dst1/bar');
-    expect(ops(c('OVERWRITE'))).toEqual(['copy /archive/src1/foo -> /base/dst1/foo', 'copy /archive/src1/bar -> /base/dst1/bar (overwrite)']);
+    expect(ops(c('OVERWRITE'))).toEqual([
+      'copy /archive/src1/foo -> /base/dst1/foo',
+      'copy /archive/src1/bar -> /base/dst1/bar (overwrite)',
+    ]);
     expect(ops(c('RETAIN'))).toEqual(['copy /archive/src1/foo -> /base/dst1/foo']);
   });
 
@@ -253,14 +262,32 @@ describe('planInstall: directory sources (docs/reference.md section 10.3 case 5)
 
 describe('planInstall: CommandBuilder checks (docs/reference.md sections 5.3, 10.6)', () => {
   it('two sources for one destination', () => {
-    const err = planError({ spec: appSpec({ files: [['src1', 'dst'], ['sub/src1', 'dst']] }), sources: [FILE, FILE], existing: ['/base/dst/'] });
+    const err = planError({
+      spec: appSpec({
+        files: [
+          ['src1', 'dst'],
+          ['sub/src1', 'dst'],
+        ],
+      }),
+      sources: [FILE, FILE],
+      existing: ['/base/dst/'],
+    });
     expect(err.message).toBe(
       'The deployment failed because the application specification file specifies two source files named /archive/sub/src1 and /archive/src1 for the same destination (/base/dst/src1). Remove one of the source file paths from the AppSpec file, and then try again.',
     );
   });
 
   it('a copy onto a directory this deployment creates', () => {
-    const err = planError({ spec: appSpec({ files: [['d', 'dst'], ['x', 'dst']] }), sources: [dir(['x', dir()]), FILE], existing: ['/base/dst/'] });
+    const err = planError({
+      spec: appSpec({
+        files: [
+          ['d', 'dst'],
+          ['x', 'dst'],
+        ],
+      }),
+      sources: [dir(['x', dir()]), FILE],
+      existing: ['/base/dst/'],
+    });
     expect(err.message).toBe(
       'The deployment failed because the application specification file calls for installing the file /archive/x, but a file with that name already exists at the location (/base/dst/x). Update your AppSpec file or directory structure, and then try again.',
     );
@@ -269,22 +296,55 @@ describe('planInstall: CommandBuilder checks (docs/reference.md sections 5.3, 10
   it('a mkdir onto a file this deployment copies (directory entry and missing ancestor)', () => {
     const expected =
       'The deployment failed because the application specification file includes an mkdir command more than once for the same destination path (/base/dst/x) from (/archive/x). Update the files section of the AppSpec file, and then try again.';
-    expect(planError({ spec: appSpec({ files: [['x', 'dst'], ['d', 'dst']] }), sources: [FILE, dir(['x', dir()])], existing: ['/base/dst/'] }).message).toBe(expected);
-    expect(planError({ spec: appSpec({ files: [['x', 'dst'], ['y', 'dst/x/sub']] }), sources: [FILE, FILE], existing: ['/base/dst/'] }).message).toBe(expected);
+    expect(
+      planError({
+        spec: appSpec({
+          files: [
+            ['x', 'dst'],
+            ['d', 'dst'],
+          ],
+        }),
+        sources: [FILE, dir(['x', dir()])],
+        existing: ['/base/dst/'],
+      }).message,
+    ).toBe(expected);
+    expect(
+      planError({
+        spec: appSpec({
+          files: [
+            ['x', 'dst'],
+            ['y', 'dst/x/sub'],
+          ],
+        }),
+        sources: [FILE, FILE],
+        existing: ['/base/dst/'],
+      }).message,
+    ).toBe(expected);
   });
 
   it('duplicate mkdirs collapse to one (trailing slash too)', () => {
-    expect(ops({ spec: appSpec({ files: [['a', 'dst/'], ['b', 'dst']] }), sources: [FILE, FILE] })).toEqual([
-      'mkdir /base/dst',
-      'copy /archive/a -> /base/dst/a',
-      'copy /archive/b -> /base/dst/b',
-    ]);
+    expect(
+      ops({
+        spec: appSpec({
+          files: [
+            ['a', 'dst/'],
+            ['b', 'dst'],
+          ],
+        }),
+        sources: [FILE, FILE],
+      }),
+    ).toEqual(['mkdir /base/dst', 'copy /archive/a -> /base/dst/a', 'copy /archive/b -> /base/dst/b']);
   });
 });
 
 describe('planInstall: confinement and unusual sources', () => {
   it.each(['../outside', 'app/../../outside', '../archive-sibling/x'])('source %s escapes the revision: PATH_ESCAPE', (source) => {
-    const spec = appSpec({ files: [['app', '/srv'], [source, '/srv']] });
+    const spec = appSpec({
+      files: [
+        ['app', '/srv'],
+        [source, '/srv'],
+      ],
+    });
     let error: unknown;
     try {
       resolveMappings(spec, A, B);
@@ -298,13 +358,31 @@ describe('planInstall: confinement and unusual sources', () => {
   });
 
   it('sources with ".." that stay inside and "/" resolve inside the archive', () => {
-    const spec = appSpec({ files: [['app/../lib', '/srv'], ['/', '/srv'], ['', '/srv']] });
+    const spec = appSpec({
+      files: [
+        ['app/../lib', '/srv'],
+        ['/', '/srv'],
+        ['', '/srv'],
+      ],
+    });
     expect(resolveMappings(spec, A, B).map((m) => m.source)).toEqual(['/archive/lib', '/archive', '/archive']);
   });
 
   it('names that start with ".." are inside; a leading "/" and trailing slashes are archive-relative', () => {
-    const spec = appSpec({ files: [['..hidden', '/srv'], ['/..hidden/x', '/srv'], ['app/..x/', '/srv'], ['...', '/srv']] });
-    expect(resolveMappings(spec, A, B).map((m) => m.source)).toEqual(['/archive/..hidden', '/archive/..hidden/x', '/archive/app/..x', '/archive/...']);
+    const spec = appSpec({
+      files: [
+        ['..hidden', '/srv'],
+        ['/..hidden/x', '/srv'],
+        ['app/..x/', '/srv'],
+        ['...', '/srv'],
+      ],
+    });
+    expect(resolveMappings(spec, A, B).map((m) => m.source)).toEqual([
+      '/archive/..hidden',
+      '/archive/..hidden/x',
+      '/archive/app/..x',
+      '/archive/...',
+    ]);
   });
 
   it('a missing source fails while planning', () => {
@@ -324,7 +402,13 @@ describe('planInstall: confinement and unusual sources', () => {
   });
 
   it('probePaths lists every path the planner looks up', () => {
-    const spec = appSpec({ files: [['d', 'out/x'], ['f', '/srv/y']], permissions: [permission({ object: 'out' })] });
+    const spec = appSpec({
+      files: [
+        ['d', 'out/x'],
+        ['f', '/srv/y'],
+      ],
+      permissions: [permission({ object: 'out' })],
+    });
     const sources = [dir(['a', FILE], ['s', dir(['b', FILE])]), FILE];
     const probes = probePaths(spec, resolveMappings(spec, A, B), sources, B);
     expect([...probes].sort()).toEqual(
@@ -336,7 +420,11 @@ describe('planInstall: confinement and unusual sources', () => {
 describe('planInstall: permissions ordering (docs/reference.md section 10.3 case 6)', () => {
   it('copies and mkdirs first, then permissions in appspec order', () => {
     const spec = appSpec({
-      files: [['src1', '/dst1'], ['src2', '/dst2'], ['src3', '/dst3']],
+      files: [
+        ['src1', '/dst1'],
+        ['src2', '/dst2'],
+        ['src3', '/dst3'],
+      ],
       permissions: [
         permission({ object: '/dst1/src1', types: ['file'], mode: '644' }),
         permission({ object: '/', types: ['directory'], pattern: 'dst*', mode: '755' }),

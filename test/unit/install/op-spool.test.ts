@@ -8,7 +8,13 @@ import { tempDir } from '../../helpers/temp.js';
 function copy(i: number): CopyOp {
   // Multi-byte characters and line breaks, and lengths that put records across the 32 KiB chunks.
   const name = `d${i % 7}/файл ${i}${i % 5 === 0 ? '\nwith a break' : ''}${'x'.repeat(i % 300)}`;
-  return { type: 'copy', source: `/archive/${name}`, destination: `/srv/app/${name}`, kind: i % 3 === 0 ? 'symlink' : 'file', overwrite: i % 2 === 0 };
+  return {
+    type: 'copy',
+    source: `/archive/${name}`,
+    destination: `/srv/app/${name}`,
+    kind: i % 3 === 0 ? 'symlink' : 'file',
+    overwrite: i % 2 === 0,
+  };
 }
 
 describe('OpSpool', () => {

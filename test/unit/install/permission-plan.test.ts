@@ -51,16 +51,32 @@ describe('permission matching (docs/reference.md section 10.6)', () => {
   const p = (input: PermissionInput) => permission({ mode: '644', ...input });
 
   it.each([
-    ['pattern file* matches a file for type [file]', p({ object: 'directory/target', pattern: 'file*', types: ['file'] }), ['/base/directory/target/file_target']],
+    [
+      'pattern file* matches a file for type [file]',
+      p({ object: 'directory/target', pattern: 'file*', types: ['file'] }),
+      ['/base/directory/target/file_target'],
+    ],
     ['pattern file* ignores files for type [directory]', p({ object: 'directory/target', pattern: 'file*', types: ['directory'] }), []],
     ['pattern filefile* does not match', p({ object: 'directory/target', pattern: 'filefile*', types: ['file'] }), []],
     ['except *target excludes it', p({ object: 'directory/target', pattern: 'file*', except: ['*target'], types: ['file'] }), []],
-    ['directory/ with tar* matches a created directory for [directory]', p({ object: 'directory/', pattern: 'tar*', types: ['directory'] }), ['/base/directory/target']],
+    [
+      'directory/ with tar* matches a created directory for [directory]',
+      p({ object: 'directory/', pattern: 'tar*', types: ['directory'] }),
+      ['/base/directory/target'],
+    ],
     ['directory/ with tar* ignores directories for [file]', p({ object: 'directory/', pattern: 'tar*', types: ['file'] }), []],
     ['tarr* does not match', p({ object: 'directory/', pattern: 'tarr*', types: ['directory'] }), []],
     ['except *et excludes it', p({ object: 'directory/', pattern: 'tar*', except: ['*et'], types: ['directory'] }), []],
-    ['a non-** pattern matches direct children only', p({ object: 'directory', pattern: '*', types: ['file', 'directory'] }), ['/base/directory/target']],
-    ['** matches at any depth, files first, never the object itself', p({ object: 'directory' }), ['/base/directory/target/file_target', '/base/directory/target']],
+    [
+      'a non-** pattern matches direct children only',
+      p({ object: 'directory', pattern: '*', types: ['file', 'directory'] }),
+      ['/base/directory/target'],
+    ],
+    [
+      '** matches at any depth, files first, never the object itself',
+      p({ object: 'directory' }),
+      ['/base/directory/target/file_target', '/base/directory/target'],
+    ],
     ['an exact file object', p({ object: 'directory/target/file_target', types: ['file'] }), ['/base/directory/target/file_target']],
     ['an exact file object without type file does nothing', p({ object: 'directory/target/file_target', types: ['directory'] }), []],
     ['an object that is neither copied nor a directory does nothing', p({ object: '/elsewhere' }), []],
@@ -99,7 +115,9 @@ describe('permission matching (docs/reference.md section 10.6)', () => {
 
 describe('permission checks and operations', () => {
   it('a path matched twice fails with the official message', () => {
-    const err = failure(() => planWith([permission({ object: 'directory', mode: '644' }), permission({ object: 'directory/target', mode: '600' })]));
+    const err = failure(() =>
+      planWith([permission({ object: 'directory', mode: '644' }), permission({ object: 'directory/target', mode: '600' })]),
+    );
     expect(err.code).toBe(ErrorCodes.INSTALL_FAILED);
     expect(err.message).toBe(
       'The deployment failed because the permissions setting for (/base/directory/target/file_target) is specified more than once in the application specification file. Update the files section of the AppSpec file, and then try again.',
@@ -120,7 +138,9 @@ describe('permission checks and operations', () => {
     // A directory object matching a file with a default ACE fails the same way.
     expect(failure(() => planWith([permission({ object: 'directory', acls: ['default:user:bob:rwx'] })])).message).toBe(defaultAce);
     // ...but is fine when only directories are matched.
-    expect(matched([permission({ object: 'directory', types: ['directory'], acls: ['default:user:bob:rwx'] })])).toEqual(['/base/directory/target']);
+    expect(matched([permission({ object: 'directory', types: ['directory'], acls: ['default:user:bob:rwx'] })])).toEqual([
+      '/base/directory/target',
+    ]);
   });
 
   it('a full permission emits chmod, setfacl, semanage, chown in that order (official shapes)', () => {
@@ -149,8 +169,12 @@ describe('permission checks and operations', () => {
 
   it('owner-only and group-only chown carry null for the other; an empty permission emits nothing', () => {
     const object = 'directory/target/file_target';
-    expect(permissionJson([permission({ object, owner: 'bob' })])).toEqual([{ type: 'chown', owner: 'bob', group: null, file: `/base/${object}` }]);
-    expect(permissionJson([permission({ object, group: 'dev' })])).toEqual([{ type: 'chown', owner: null, group: 'dev', file: `/base/${object}` }]);
+    expect(permissionJson([permission({ object, owner: 'bob' })])).toEqual([
+      { type: 'chown', owner: 'bob', group: null, file: `/base/${object}` },
+    ]);
+    expect(permissionJson([permission({ object, group: 'dev' })])).toEqual([
+      { type: 'chown', owner: null, group: 'dev', file: `/base/${object}` },
+    ]);
     const result = planWith([permission({ object })]);
     expect(result.ops.filter((op) => op.type !== 'copy' && op.type !== 'mkdir')).toEqual([]);
     expect(result.permissionTargets).toBe(0);

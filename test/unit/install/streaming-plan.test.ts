@@ -114,7 +114,11 @@ function generateCase(seed: number): PlanInput {
     );
   }
   const behavior = pick(rnd, BEHAVIORS);
-  const spec: AppSpec = appSpec({ files, permissions, ...(behavior && behavior !== 'SOMETHING_ELSE' && rnd() < 0.5 ? { fileExistsBehavior: behavior } : {}) });
+  const spec: AppSpec = appSpec({
+    files,
+    permissions,
+    ...(behavior && behavior !== 'SOMETHING_ELSE' && rnd() < 0.5 ? { fileExistsBehavior: behavior } : {}),
+  });
   const specBehavior = pick(rnd, BEHAVIORS);
   const mappings = resolveMappings(spec, '/archive', '/base');
   const byPath = new Map(all.map(([p, n]) => [p === '' ? '/archive' : `/archive/${p}`, n]));
@@ -131,7 +135,14 @@ function generateCase(seed: number): PlanInput {
     if (p === '/base' || p === '/dst' || r < 0.15) facts.set(p, { isDirectory: true });
     else if (r < 0.3) facts.set(p, { isDirectory: false });
   }
-  return { appspec: spec, archiveDir: '/archive', baseDir: '/base', sources, facts, ...(specBehavior ? { specFileExistsBehavior: specBehavior } : {}) };
+  return {
+    appspec: spec,
+    archiveDir: '/archive',
+    baseDir: '/base',
+    sources,
+    facts,
+    ...(specBehavior ? { specFileExistsBehavior: specBehavior } : {}),
+  };
 }
 
 describe('streaming planner = the in-memory planner it replaced', () => {
@@ -147,7 +158,12 @@ describe('streaming planner = the in-memory planner it replaced', () => {
       }
       if ('error' in expected) {
         errors++;
-        if (/two source files|mkdir command more than once|already exists at the location|more than once in the application/.test(expected.error)) collisions++;
+        if (
+          /two source files|mkdir command more than once|already exists at the location|more than once in the application/.test(
+            expected.error,
+          )
+        )
+          collisions++;
       }
     }
     // The generator exercises both sides: successful plans and, among the failures, the collision checks.
@@ -162,7 +178,14 @@ async function streamingPlan(spec: AppSpec, archiveDir: string, baseDir: string,
   const mappings = resolveMappings(spec, archiveDir, baseDir);
   const roots = await checkSources(spec, archiveDir, mappings);
   const facts = new DestinationFacts();
-  const files = new FilePlanner({ appspec: spec, mappings, roots, sources: createSourceTree(), facts, behavior: effectiveFileExistsBehavior(spec, specBehavior) });
+  const files = new FilePlanner({
+    appspec: spec,
+    mappings,
+    roots,
+    sources: createSourceTree(),
+    facts,
+    behavior: effectiveFileExistsBehavior(spec, specBehavior),
+  });
   const ops: InstallOp[] = [];
   for (const op of files.ops()) if (op) ops.push(op);
   const copies = ops.filter((op): op is CopyOp => op.type === 'copy');
@@ -180,7 +203,14 @@ async function materialisedPlan(spec: AppSpec, archiveDir: string, baseDir: stri
   const mappings = resolveMappings(spec, archiveDir, baseDir);
   const sources = await listSources(spec, archiveDir, mappings);
   const facts = await gatherFacts(probePaths(spec, mappings, sources, baseDir));
-  return referencePlan({ appspec: spec, archiveDir, baseDir, sources, facts, ...(specBehavior ? { specFileExistsBehavior: specBehavior } : {}) });
+  return referencePlan({
+    appspec: spec,
+    archiveDir,
+    baseDir,
+    sources,
+    facts,
+    ...(specBehavior ? { specFileExistsBehavior: specBehavior } : {}),
+  });
 }
 
 async function outcomeOf(plan: Promise<InstallPlan>): Promise<Outcome> {
@@ -200,7 +230,15 @@ describe('the file-system ports (revision and destination on disk)', () => {
     await mkdir(join(archive, 'linked-dir'), { recursive: true });
     await mkdir(join(base, 'existing', 'sub'), { recursive: true });
     await mkdir(join(base, 'out2', 'link'), { recursive: true });
-    for (const f of ['app/a.txt', 'app/sub/b.txt', 'app/sub/deep/c.txt', 'extra/e.txt', 'extra/deep/c.txt', 'single.txt', 'linked-dir/e.txt']) {
+    for (const f of [
+      'app/a.txt',
+      'app/sub/b.txt',
+      'app/sub/deep/c.txt',
+      'extra/e.txt',
+      'extra/deep/c.txt',
+      'single.txt',
+      'linked-dir/e.txt',
+    ]) {
       await writeFile(join(archive, f), f);
     }
     await symlink('../linked-dir', join(archive, 'app', 'link'));
@@ -208,32 +246,131 @@ describe('the file-system ports (revision and destination on disk)', () => {
     await writeFile(join(base, 'existing', 'sub', 'b.txt'), 'old');
 
     const cases: Array<[string, AppSpec, string | undefined]> = [
-      ['disjoint trees merge', appSpec({ files: [['app', 'out'], ['extra', 'out/sub']] }), undefined],
-      ['a file entry onto a file of an earlier tree', appSpec({ files: [['app', 'out'], ['single.txt', 'out']] }), undefined],
-      ['a tree onto a file of an earlier tree (same name)', appSpec({ files: [['app', 'out'], ['extra', 'out/sub/deep']] }), undefined],
-      ['a tree below a symlink an earlier tree copies', appSpec({ files: [['app', 'out'], ['extra', 'out/link']] }), undefined],
+      [
+        'disjoint trees merge',
+        appSpec({
+          files: [
+            ['app', 'out'],
+            ['extra', 'out/sub'],
+          ],
+        }),
+        undefined,
+      ],
+      [
+        'a file entry onto a file of an earlier tree',
+        appSpec({
+          files: [
+            ['app', 'out'],
+            ['single.txt', 'out'],
+          ],
+        }),
+        undefined,
+      ],
+      [
+        'a tree onto a file of an earlier tree (same name)',
+        appSpec({
+          files: [
+            ['app', 'out'],
+            ['extra', 'out/sub/deep'],
+          ],
+        }),
+        undefined,
+      ],
+      [
+        'a tree below a symlink an earlier tree copies',
+        appSpec({
+          files: [
+            ['app', 'out'],
+            ['extra', 'out/link'],
+          ],
+        }),
+        undefined,
+      ],
       // The earlier tree's "link" is a symlink: nothing below it is copied by that tree, even though
       // an lstat through the link would find linked-dir/e.txt.
-      ['an existing directory where an earlier tree has a symlink (RETAIN)', appSpec({ files: [['app', 'out2'], ['extra', 'out2/link']] }), 'RETAIN'],
-      ['an existing directory where an earlier tree has a symlink (OVERWRITE)', appSpec({ files: [['app', 'out2'], ['extra', 'out2/link']] }), 'OVERWRITE'],
-      ['a mkdir onto a copied file', appSpec({ files: [['app', 'out'], ['single.txt', 'out/a.txt/x']] }), undefined],
-      ['RETAIN over existing files, twice', appSpec({ files: [['app', 'existing'], ['app', 'existing']] }), 'RETAIN'],
-      ['OVERWRITE over existing files, twice', appSpec({ files: [['app', 'existing'], ['app', 'existing']] }), 'OVERWRITE'],
+      [
+        'an existing directory where an earlier tree has a symlink (RETAIN)',
+        appSpec({
+          files: [
+            ['app', 'out2'],
+            ['extra', 'out2/link'],
+          ],
+        }),
+        'RETAIN',
+      ],
+      [
+        'an existing directory where an earlier tree has a symlink (OVERWRITE)',
+        appSpec({
+          files: [
+            ['app', 'out2'],
+            ['extra', 'out2/link'],
+          ],
+        }),
+        'OVERWRITE',
+      ],
+      [
+        'a mkdir onto a copied file',
+        appSpec({
+          files: [
+            ['app', 'out'],
+            ['single.txt', 'out/a.txt/x'],
+          ],
+        }),
+        undefined,
+      ],
+      [
+        'RETAIN over existing files, twice',
+        appSpec({
+          files: [
+            ['app', 'existing'],
+            ['app', 'existing'],
+          ],
+        }),
+        'RETAIN',
+      ],
+      [
+        'OVERWRITE over existing files, twice',
+        appSpec({
+          files: [
+            ['app', 'existing'],
+            ['app', 'existing'],
+          ],
+        }),
+        'OVERWRITE',
+      ],
       ['DISALLOW over an existing file', appSpec({ files: [['app', 'existing']] }), undefined],
       [
         'permissions below a created and an existing directory, one path matched twice',
         appSpec({
-          files: [['app', 'existing'], ['extra', 'out']],
-          permissions: [permission({ object: 'existing', mode: '640', types: ['file'] }), permission({ object: 'out', pattern: '*', mode: '750' })],
+          files: [
+            ['app', 'existing'],
+            ['extra', 'out'],
+          ],
+          permissions: [
+            permission({ object: 'existing', mode: '640', types: ['file'] }),
+            permission({ object: 'out', pattern: '*', mode: '750' }),
+          ],
         }),
         'OVERWRITE',
       ],
       [
         'a file permission on a path a directory permission already matched',
-        appSpec({ files: [['app', 'out']], permissions: [permission({ object: 'out', mode: '640' }), permission({ object: 'out/a.txt', mode: '600' })] }),
+        appSpec({
+          files: [['app', 'out']],
+          permissions: [permission({ object: 'out', mode: '640' }), permission({ object: 'out/a.txt', mode: '600' })],
+        }),
         undefined,
       ],
-      ['a missing source', appSpec({ files: [['app', 'out'], ['nope', 'out2']] }), undefined],
+      [
+        'a missing source',
+        appSpec({
+          files: [
+            ['app', 'out'],
+            ['nope', 'out2'],
+          ],
+        }),
+        undefined,
+      ],
     ];
     for (const [name, spec, behavior] of cases) {
       const expected = await outcomeOf(materialisedPlan(spec, archive, base, behavior));
@@ -256,7 +393,14 @@ describe('the file-system ports (revision and destination on disk)', () => {
       probed.push(path);
       return path === root || root.startsWith(`${path}/`) || path === '/' ? { isDirectory: true } : undefined;
     });
-    const files = new FilePlanner({ appspec: spec, mappings, roots: await checkSources(spec, archive, mappings), sources: createSourceTree(), facts, behavior: 'DISALLOW' });
+    const files = new FilePlanner({
+      appspec: spec,
+      mappings,
+      roots: await checkSources(spec, archive, mappings),
+      sources: createSourceTree(),
+      facts,
+      behavior: 'DISALLOW',
+    });
     let copies = 0;
     for (const op of files.ops()) if (op?.type === 'copy') copies++;
     expect(copies).toBe(1000);

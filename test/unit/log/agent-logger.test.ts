@@ -16,7 +16,14 @@ describe('agent logger', () => {
       },
     });
     const logger = createLogger({ name: 'codedeploy-agent', destination });
-    logger.info({ credentials: { accessKeyId: 'AKIDLEAK', secretAccessKey: 'SECRETLEAK', sessionToken: 'TOKENLEAK' }, gitHubAccessToken: 'ghp_LEAK', headers: { authorization: 'AWS4-HMAC-SHA256 Signature=LEAK' } }, 'calling');
+    logger.info(
+      {
+        credentials: { accessKeyId: 'AKIDLEAK', secretAccessKey: 'SECRETLEAK', sessionToken: 'TOKENLEAK' },
+        gitHubAccessToken: 'ghp_LEAK',
+        headers: { authorization: 'AWS4-HMAC-SHA256 Signature=LEAK' },
+      },
+      'calling',
+    );
     expect(out).toContain('"msg":"calling"');
     for (const secret of ['AKIDLEAK', 'SECRETLEAK', 'TOKENLEAK', 'ghp_LEAK', 'Signature=LEAK']) expect(out).not.toContain(secret);
     expect(out).toContain('[REDACTED]');

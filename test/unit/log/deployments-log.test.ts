@@ -26,8 +26,16 @@ describe('createDeploymentsLog', () => {
       await log.flush();
     }
     await log.close();
-    expect((await readdir(dir)).sort()).toEqual(['codedeploy-agent-deployments.log', 'codedeploy-agent-deployments.log.0', 'codedeploy-agent-deployments.log.1']);
-    const first = async (p: string) => (await readFile(p, 'utf8')).split('\n').filter(Boolean).map((l) => l[0]);
+    expect((await readdir(dir)).sort()).toEqual([
+      'codedeploy-agent-deployments.log',
+      'codedeploy-agent-deployments.log.0',
+      'codedeploy-agent-deployments.log.1',
+    ]);
+    const first = async (p: string) =>
+      (await readFile(p, 'utf8'))
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l[0]);
     expect(await first(path)).toEqual(['8', '9']);
     expect(await first(`${path}.0`)).toEqual(['6', '7']);
     expect(await first(`${path}.1`)).toEqual(['4', '5']);

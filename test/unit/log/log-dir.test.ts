@@ -6,7 +6,10 @@ import { assertLogDirWritable } from '../../../agent/log/log-dir.js';
 import { tempDir } from '../../helpers/temp.js';
 
 async function failure(p: Promise<void>): Promise<AgentError> {
-  const err: unknown = await p.then(() => undefined, (e: unknown) => e);
+  const err: unknown = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(AgentError);
   return err as AgentError;
 }
@@ -29,7 +32,9 @@ describe('assertLogDirWritable', () => {
     const root = await tempDir();
     await writeFile(join(root, 'file'), 'not a directory');
     const dir = join(root, 'file', 'logs');
-    const err = await failure(assertLogDirWritable(dir, { fileName: 'x.log', configSource: '/etc/codedeploy-agent/conf/codedeployagent.yml' }));
+    const err = await failure(
+      assertLogDirWritable(dir, { fileName: 'x.log', configSource: '/etc/codedeploy-agent/conf/codedeployagent.yml' }),
+    );
     expect(err.code).toBe(ErrorCodes.CONFIG_INVALID);
     expect(err.message).toBe(
       `cannot write the log directory ${dir}: ENOTDIR (not a directory); fix its owner or mode, or set :log_dir: in /etc/codedeploy-agent/conf/codedeployagent.yml`,
@@ -41,7 +46,9 @@ describe('assertLogDirWritable', () => {
     const dir = await tempDir();
     await mkdir(join(dir, 'codedeploy-local.log'));
     const err = await failure(assertLogDirWritable(dir, { fileName: 'codedeploy-local.log' }));
-    expect(err.message).toBe(`cannot write the log file ${join(dir, 'codedeploy-local.log')}: EISDIR (illegal operation on a directory); fix its owner or mode, or set :log_dir:`);
+    expect(err.message).toBe(
+      `cannot write the log file ${join(dir, 'codedeploy-local.log')}: EISDIR (illegal operation on a directory); fix its owner or mode, or set :log_dir:`,
+    );
   });
 
   it('accepts an existing writable directory and leaves its mode alone', async () => {

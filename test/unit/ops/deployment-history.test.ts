@@ -40,7 +40,11 @@ describe('scanDeployments', () => {
     const facts = await scanDeployments(root);
     expect(facts.map((f) => `${f.deploymentGroupId}/${f.deploymentId}`).sort()).toEqual(['dg-a/d-A1', 'dg-a/d-A2', 'dg-b/d-B1']);
     expect(byId(facts, 'd-A1')).toMatchObject({ lastSuccessful: true, mostRecent: false, ongoing: false, scriptsLogMtimeMs: T0 + 1000 });
-    expect(byId(facts, 'd-A2')).toMatchObject({ lastSuccessful: false, mostRecent: true, scriptsLog: join(root, 'dg-a', 'd-A2', 'logs', 'scripts.log') });
+    expect(byId(facts, 'd-A2')).toMatchObject({
+      lastSuccessful: false,
+      mostRecent: true,
+      scriptsLog: join(root, 'dg-a', 'd-A2', 'logs', 'scripts.log'),
+    });
     expect(byId(facts, 'd-B1')).toMatchObject({ ongoing: true, scriptsLogMtimeMs: undefined });
     expect(await scanDeployments(root, { groupId: 'dg-b' })).toHaveLength(1);
   });
@@ -106,9 +110,26 @@ describe('summarizeDeployments', () => {
       recent: [
         record({ deploymentId: 'd-OK', commandName: 'DownloadBundle', endedAt: new Date(T0 + 1000).toISOString() }),
         record({ deploymentId: 'd-OK', commandName: 'AfterAllowTraffic', endedAt: new Date(T0 + 3000).toISOString() }),
-        record({ deploymentId: 'd-BAD', commandName: 'ApplicationStart', status: 'Failed', errorCode: 4, scriptName: 'scripts/start.sh', message: 'Script at specified location: scripts/start.sh failed with exit code 3' }),
+        record({
+          deploymentId: 'd-BAD',
+          commandName: 'ApplicationStart',
+          status: 'Failed',
+          errorCode: 4,
+          scriptName: 'scripts/start.sh',
+          message: 'Script at specified location: scripts/start.sh failed with exit code 3',
+        }),
       ],
-      running: [{ deploymentId: 'd-RUN', deploymentGroupId: 'dg-b', commandName: 'BeforeInstall', startedAt: new Date(T0 + 20_000).toISOString(), event: 'BeforeInstall', script: 's.sh', scriptStartedAt: null }],
+      running: [
+        {
+          deploymentId: 'd-RUN',
+          deploymentGroupId: 'dg-b',
+          commandName: 'BeforeInstall',
+          startedAt: new Date(T0 + 20_000).toISOString(),
+          event: 'BeforeInstall',
+          script: 's.sh',
+          scriptStartedAt: null,
+        },
+      ],
     });
     // Groups ordered by their latest deployment; within a group newest first; at most 3 per group.
     expect(out.map((s) => [s.deploymentGroupId, s.deploymentId, s.result, s.lastCommand, s.source])).toEqual([
@@ -117,7 +138,11 @@ describe('summarizeDeployments', () => {
       ['dg-a', 'd-OK', 'Succeeded', 'AfterAllowTraffic', 'agent'],
       ['dg-a', 'd-OLD', 'Unknown', null, 'files'],
     ]);
-    expect(out[1]).toMatchObject({ failedScript: 'scripts/start.sh', errorCode: 4, message: 'Script at specified location: scripts/start.sh failed with exit code 3' });
+    expect(out[1]).toMatchObject({
+      failedScript: 'scripts/start.sh',
+      errorCode: 4,
+      message: 'Script at specified location: scripts/start.sh failed with exit code 3',
+    });
     expect(out[3]?.lastSuccessfulInstall).toBe(true);
   });
 
@@ -125,6 +150,8 @@ describe('summarizeDeployments', () => {
     const facts = [1, 2, 3, 4, 5].map((i) => fact({ deploymentId: `d-${i}`, dirMtimeMs: T0 + i * 1000 }));
     expect(summarizeDeployments({ facts, recent: [], running: [], perGroup: 2 }).map((s) => s.deploymentId)).toEqual(['d-5', 'd-4']);
     const fromHistory = summarizeDeployments({ facts: [], recent: [record({})], running: [] });
-    expect(fromHistory).toEqual([expect.objectContaining({ deploymentId: 'd-A2', result: 'Succeeded', updatedAt: new Date(T0 + 9000).toISOString() })]);
+    expect(fromHistory).toEqual([
+      expect.objectContaining({ deploymentId: 'd-A2', result: 'Succeeded', updatedAt: new Date(T0 + 9000).toISOString() }),
+    ]);
   });
 });

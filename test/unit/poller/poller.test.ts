@@ -1,7 +1,14 @@
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
-import { Poller, type CommandStatus, type HostCommand, type PollerClient, NOOP_COMPLETION_MESSAGE, RESTART_FAILURE_MESSAGE } from '../../../agent/poller/poller.js';
+import {
+  Poller,
+  type CommandStatus,
+  type HostCommand,
+  type PollerClient,
+  NOOP_COMPLETION_MESSAGE,
+  RESTART_FAILURE_MESSAGE,
+} from '../../../agent/poller/poller.js';
 import { OngoingCommandTracker } from '../../../agent/poller/ongoing-command-tracker.js';
 import { PendingResultStore } from '../../../agent/poller/pending-results.js';
 import { ResultDelivery } from '../../../agent/poller/result-delivery.js';
@@ -67,7 +74,11 @@ class FakeClient implements PollerClient {
   }
 }
 
-function command(name: string, id = `hc-${name}`, execId = 'CodeDeploy/us-east-1/Prod/arn:aws:sds:us-east-1:1:deployment/d-1'): HostCommand {
+function command(
+  name: string,
+  id = `hc-${name}`,
+  execId = 'CodeDeploy/us-east-1/Prod/arn:aws:sds:us-east-1:1:deployment/d-1',
+): HostCommand {
   return { HostCommandIdentifier: id, HostIdentifier: HOST, DeploymentExecutionId: execId, CommandName: name };
 }
 
@@ -87,14 +98,28 @@ function specFor(envelope: Envelope | undefined): DeploymentSpec {
 }
 
 function outage(op: 'PutHostCommandComplete' | 'GetDeploymentSpecification' | 'PutHostCommandAcknowledgement'): CommandsApiError {
-  return new CommandsApiError({ operation: op, kind: 'network', retriable: true, attempts: 3, networkCode: 'ECONNREFUSED' }, 'connect ECONNREFUSED 127.0.0.1:1');
+  return new CommandsApiError(
+    { operation: op, kind: 'network', retriable: true, attempts: 3, networkCode: 'ECONNREFUSED' },
+    'connect ECONNREFUSED 127.0.0.1:1',
+  );
 }
 
 function refusal(op: 'PutHostCommandComplete'): CommandsApiError {
-  return new CommandsApiError({ operation: op, kind: 'client', retriable: false, attempts: 1, statusCode: 400, serviceCode: 'ClientException' }, 'ClientException: already completed');
+  return new CommandsApiError(
+    { operation: op, kind: 'client', retriable: false, attempts: 1, statusCode: 400, serviceCode: 'ClientException' },
+    'ClientException: already completed',
+  );
 }
 
-async function setup(opts: { execute?: (name: string, spec: DeploymentSpec, signal?: AbortSignal) => Promise<CommandOutcome>; noop?: boolean; shutdownWaitSeconds?: number; updateAfterSeconds?: number; dir?: string } = {}) {
+async function setup(
+  opts: {
+    execute?: (name: string, spec: DeploymentSpec, signal?: AbortSignal) => Promise<CommandOutcome>;
+    noop?: boolean;
+    shutdownWaitSeconds?: number;
+    updateAfterSeconds?: number;
+    dir?: string;
+  } = {},
+) {
   const client = new FakeClient();
   const dir = opts.dir ?? (await tempDir());
   const tracker = new OngoingCommandTracker(join(dir, 'ongoing-deployment'));
@@ -108,10 +133,13 @@ async function setup(opts: { execute?: (name: string, spec: DeploymentSpec, sign
         clearTimeout(t);
         reject(new Error('aborted'));
       };
-      const t = setTimeout(() => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      }, Math.min(ms, 20));
+      const t = setTimeout(
+        () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+        Math.min(ms, 20),
+      );
       signal?.addEventListener('abort', onAbort, { once: true });
     });
   const delivery = new ResultDelivery({ client, store, logger: silentLogger(), sleep, maxDelayMs: 60_000, random: () => 1 });
@@ -160,20 +188,31 @@ describe('poller', () => {
     expect(client.calls.filter((c) => c.op !== 'Poll').map((c) => c.op)).toEqual(['Spec', 'Ack', 'Complete']);
     expect(client.ops('Spec')[0]?.args).toEqual(['CodeDeploy/us-east-1/Prod/arn:aws:sds:us-east-1:1:deployment/d-1', HOST]);
     expect(client.ops('Ack')[0]?.args).toEqual(['hc-ApplicationStart', false]);
-    expect(client.ops('Complete')[0]?.args).toEqual(['hc-ApplicationStart', 'Succeeded', { error_code: 0, script_name: '', message: 'Succeeded: ', log: '' }]);
+    expect(client.ops('Complete')[0]?.args).toEqual([
+      'hc-ApplicationStart',
+      'Succeeded',
+      { error_code: 0, script_name: '', message: 'Succeeded: ', log: '' },
+    ]);
     expect(executed).toEqual(['g1:ApplicationStart']);
     expect(await tracker.orphans()).toEqual([]);
   });
 
   it('reports a failure once, with the executor diagnostics', async () => {
-    const { client, poller } = await setup({ execute: async () => failed(4, 'Script at specified location: s.sh failed with exit code 3', 's.sh', '[stdout]boom\n') });
+    const { client, poller } = await setup({
+      execute: async () => failed(4, 'Script at specified location: s.sh failed with exit code 3', 's.sh', '[stdout]boom\n'),
+    });
     client.polls.push(command('AfterInstall'));
     void poller.start();
     await until(() => client.ops('Complete').length === 1);
     await new Promise((r) => setTimeout(r, 50));
     await poller.stop();
     expect(client.ops('Complete')).toHaveLength(1);
-    expect(client.ops('Complete')[0]?.args[2]).toEqual({ error_code: 4, script_name: 's.sh', message: 'Script at specified location: s.sh failed with exit code 3', log: '[stdout]boom\n' });
+    expect(client.ops('Complete')[0]?.args[2]).toEqual({
+      error_code: 4,
+      script_name: 's.sh',
+      message: 'Script at specified location: s.sh failed with exit code 3',
+      log: '[stdout]boom\n',
+    });
   });
 
   it('skips a command the ack says is already Succeeded, and completes a no-op acked as Failed', async () => {
@@ -193,7 +232,10 @@ describe('poller', () => {
     await until(() => b.client.ops('Complete').length === 1);
     await b.poller.stop();
     expect(b.client.ops('Ack')[0]?.args).toEqual(['hc-ApplicationStop', true]);
-    expect(b.client.ops('Complete')[0]?.args.slice(1)).toEqual(['Succeeded', { error_code: 0, script_name: '', message: NOOP_COMPLETION_MESSAGE, log: '' }]);
+    expect(b.client.ops('Complete')[0]?.args.slice(1)).toEqual([
+      'Succeeded',
+      { error_code: 0, script_name: '', message: NOOP_COMPLETION_MESSAGE, log: '' },
+    ]);
     expect(b.executed).toEqual([]);
   });
 
@@ -205,7 +247,9 @@ describe('poller', () => {
     await poller.stop();
     expect(executed).toEqual([]);
     expect(client.ops('Spec')).toHaveLength(0);
-    expect((client.ops('Complete')[0]?.args[2] as Diagnostics).message).toBe(`Host Identifier mismatch: ${HOST} != arn:aws:ec2:us-east-1:123456789012:instance/i-0`);
+    expect((client.ops('Complete')[0]?.args[2] as Diagnostics).message).toBe(
+      `Host Identifier mismatch: ${HOST} != arn:aws:ec2:us-east-1:123456789012:instance/i-0`,
+    );
   });
 
   it('fails a command whose deployment system is not CodeDeploy', async () => {
@@ -215,7 +259,10 @@ describe('poller', () => {
     void poller.start();
     await until(() => client.ops('Complete').length === 1);
     await poller.stop();
-    expect(client.ops('Complete')[0]?.args.slice(1)).toEqual(['Failed', { error_code: 5, script_name: '', message: 'Deployment System mismatch: CodeDeploy != WackyDeployer', log: '' }]);
+    expect(client.ops('Complete')[0]?.args.slice(1)).toEqual([
+      'Failed',
+      { error_code: 5, script_name: '', message: 'Deployment System mismatch: CodeDeploy != WackyDeployer', log: '' },
+    ]);
   });
 
   it('backs off 10 s, 13 s, 17 s on repeated poll errors and resets after a success', async () => {
@@ -261,7 +308,8 @@ describe('poller', () => {
     expect(await poller.recoverFromCrash()).toBe(0);
     const completes = client.ops('Complete');
     expect(completes.map((c) => c.args[0]).sort()).toEqual(['hc-one', 'hc-two']);
-    for (const c of completes) expect(c.args.slice(1)).toEqual(['Failed', { error_code: 7, script_name: '', message: RESTART_FAILURE_MESSAGE, log: '' }]);
+    for (const c of completes)
+      expect(c.args.slice(1)).toEqual(['Failed', { error_code: 7, script_name: '', message: RESTART_FAILURE_MESSAGE, log: '' }]);
     expect(existsSync(join(tracker.dir, 'd-1'))).toBe(false);
   });
 
@@ -311,7 +359,12 @@ describe('poller', () => {
     expect(slow.client.ops('Complete')[0]?.args[1]).toBe('Failed');
     expect((slow.client.ops('Complete')[0]?.args[2] as Diagnostics).message).toContain('stopped while this command was running');
 
-    const quick = await setup({ execute: async () => { await new Promise((r) => setTimeout(r, 100)); return succeeded(); } });
+    const quick = await setup({
+      execute: async () => {
+        await new Promise((r) => setTimeout(r, 100));
+        return succeeded();
+      },
+    });
     quick.client.polls.push(command('ApplicationStart'));
     void quick.poller.start();
     await until(() => quick.executed.length === 1);
@@ -366,7 +419,9 @@ describe('poller', () => {
     const second = await setup({ dir });
     expect(await second.poller.recoverFromCrash()).toBe(1);
     await second.delivery.idle();
-    expect(second.client.ops('Complete').map((c) => c.args)).toEqual([['hc-polled', 'Failed', { error_code: 7, script_name: '', message: RESTART_FAILURE_MESSAGE, log: '' }]]);
+    expect(second.client.ops('Complete').map((c) => c.args)).toEqual([
+      ['hc-polled', 'Failed', { error_code: 7, script_name: '', message: RESTART_FAILURE_MESSAGE, log: '' }],
+    ]);
     expect(await second.tracker.orphans()).toEqual([]);
   });
 
@@ -374,7 +429,12 @@ describe('poller', () => {
     const dir = await tempDir();
     const first = await setup({ dir });
     await first.tracker.begin('d-1', 'hc-done');
-    await first.store.put({ hostCommandIdentifier: 'hc-done', deploymentId: 'd-1', outcome: succeeded(), recordedAt: new Date().toISOString() });
+    await first.store.put({
+      hostCommandIdentifier: 'hc-done',
+      deploymentId: 'd-1',
+      outcome: succeeded(),
+      recordedAt: new Date().toISOString(),
+    });
     const second = await setup({ dir });
     expect(await second.poller.recoverFromCrash()).toBe(0);
     await second.delivery.idle();
@@ -422,7 +482,12 @@ describe('poller', () => {
   });
 
   it('runs a command handed out twice only once (the control plane never saw the first acknowledgement)', async () => {
-    const { client, poller, executed, delivery } = await setup({ execute: async () => { await new Promise((r) => setTimeout(r, 100)); return succeeded(); } });
+    const { client, poller, executed, delivery } = await setup({
+      execute: async () => {
+        await new Promise((r) => setTimeout(r, 100));
+        return succeeded();
+      },
+    });
     client.polls.push(command('ApplicationStart'), command('ApplicationStart'));
     void poller.start();
     await until(() => client.ops('Complete').length === 1);

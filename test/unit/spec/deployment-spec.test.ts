@@ -31,7 +31,12 @@ describe('deployment specification', () => {
   });
 
   it('upper-cases the FileExistsBehavior override and keeps AppSpecFilename and AllPossibleLifecycleEvents', () => {
-    const spec = parse({ ...base, AppSpecFilename: 'foo.yaml', AllPossibleLifecycleEvents: ['A', 'B'], AgentActionOverrides: { AgentOverrides: { FileExistsBehavior: 'retain' } } });
+    const spec = parse({
+      ...base,
+      AppSpecFilename: 'foo.yaml',
+      AllPossibleLifecycleEvents: ['A', 'B'],
+      AgentActionOverrides: { AgentOverrides: { FileExistsBehavior: 'retain' } },
+    });
     expect(spec.fileExistsBehavior).toBe('RETAIN');
     expect(spec.appSpecFilename).toBe('foo.yaml');
     expect(spec.allPossibleLifecycleEvents).toEqual(['A', 'B']);
@@ -46,33 +51,54 @@ describe('deployment specification', () => {
 
   it('rejects a nil spec and TEXT/JSON when unsigned specs are not allowed', () => {
     expect(() => parseDeploymentSpec(null, { allowUnsigned: true })).toThrow('Provided deployment spec was nil');
-    expect(() => parseDeploymentSpec(text(base), { allowUnsigned: false })).toThrow('Unsupported DeploymentSpecification format: TEXT/JSON');
+    expect(() => parseDeploymentSpec(text(base), { allowUnsigned: false })).toThrow(
+      'Unsupported DeploymentSpecification format: TEXT/JSON',
+    );
   });
 
-  it.each(['DeploymentId', 'DeploymentGroupId', 'DeploymentGroupName', 'ApplicationName'])('requires %s (missing, null or empty)', (field) => {
-    const message = `Deployment Spec has no ${field}`;
-    expect(() => parse(without(field))).toThrow(message);
-    expect(() => parse({ ...base, [field]: null })).toThrow(message);
-    expect(() => parse({ ...base, [field]: '' })).toThrow(message);
-  });
+  it.each(['DeploymentId', 'DeploymentGroupId', 'DeploymentGroupName', 'ApplicationName'])(
+    'requires %s (missing, null or empty)',
+    (field) => {
+      const message = `Deployment Spec has no ${field}`;
+      expect(() => parse(without(field))).toThrow(message);
+      expect(() => parse({ ...base, [field]: null })).toThrow(message);
+      expect(() => parse({ ...base, [field]: '' })).toThrow(message);
+    },
+  );
 
   it.each([
     [undefined, 'Must specify a revison'],
     [null, 'Must specify a revison'],
     ['', 'Must specify a revision source'],
     [{ RevisionType: 'FTP' }, 'Exactly one of S3Revision, GitHubRevision, or LocalRevision must be specified'],
-    [{ RevisionType: 'S3', S3Revision: { Bucket: 'b', Key: 'k' } }, 'S3Revision in Deployment Spec must specify Bucket, Key and BundleType'],
+    [
+      { RevisionType: 'S3', S3Revision: { Bucket: 'b', Key: 'k' } },
+      'S3Revision in Deployment Spec must specify Bucket, Key and BundleType',
+    ],
     [{ RevisionType: 'S3', S3Revision: { Bucket: 'b', Key: 'k', BundleType: 'bar' } }, 'BundleType in S3Revision must be tar, tgz or zip'],
-    [{ RevisionType: 'Local File', LocalRevision: { Location: '/x' } }, 'LocalRevision in Deployment Spec must specify Location and BundleType'],
-    [{ RevisionType: 'Local File', LocalRevision: { Location: '/x', BundleType: 'bar' } }, 'BundleType in LocalRevision must be tar, tgz, zip, or directory'],
-    [{ RevisionType: 'GitHub', GitHubRevision: { Account: 'a', Repository: 'r' } }, 'GitHubRevision in Deployment Spec must specify Account, Repository and CommitId'],
+    [
+      { RevisionType: 'Local File', LocalRevision: { Location: '/x' } },
+      'LocalRevision in Deployment Spec must specify Location and BundleType',
+    ],
+    [
+      { RevisionType: 'Local File', LocalRevision: { Location: '/x', BundleType: 'bar' } },
+      'BundleType in LocalRevision must be tar, tgz, zip, or directory',
+    ],
+    [
+      { RevisionType: 'GitHub', GitHubRevision: { Account: 'a', Repository: 'r' } },
+      'GitHubRevision in Deployment Spec must specify Account, Repository and CommitId',
+    ],
   ])('revision %j -> %s', (revision, message) => {
     const spec = revision === undefined ? without('Revision') : { ...base, Revision: revision };
     expect(() => parse(spec)).toThrow(message);
   });
 
   it('defaults a GitHub bundle type to tar and keeps the access token', () => {
-    const spec = specFromJson({ ...base, GitHubAccessToken: 'tok', Revision: { RevisionType: 'GitHub', GitHubRevision: { Account: 'a', Repository: 'r', CommitId: 'c0ffee' } } });
+    const spec = specFromJson({
+      ...base,
+      GitHubAccessToken: 'tok',
+      Revision: { RevisionType: 'GitHub', GitHubRevision: { Account: 'a', Repository: 'r', CommitId: 'c0ffee' } },
+    });
     expect(spec.revision).toEqual({ type: 'GitHub', account: 'a', repository: 'r', commitId: 'c0ffee', bundleType: 'tar' });
     expect(spec.gitHubAccessToken).toBe('tok');
   });

@@ -98,10 +98,14 @@ describe('PKCS7 deployment specification verifier', () => {
   });
 
   it('rejects a detached signature (no encapsulated content)', async () => {
-    const detached = execFileSync('openssl', ['cms', '-sign', '-binary', '-md', 'sha256', '-signer', pki.signerCertPath, '-inkey', pki.signerKeyPath, '-outform', 'PEM'], {
-      input: body,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    }).toString('utf8');
+    const detached = execFileSync(
+      'openssl',
+      ['cms', '-sign', '-binary', '-md', 'sha256', '-signer', pki.signerCertPath, '-inkey', pki.signerKeyPath, '-outform', 'PEM'],
+      {
+        input: body,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
+    ).toString('utf8');
     const err = await specError(verifyPkcs7Payload(detached));
     expect(err.message).toContain('no encapsulated content');
   });
@@ -130,12 +134,29 @@ describe('PKCS7 deployment specification verifier', () => {
       writeFileSync(certs, execFileSync('cat', [otherPki.intermediateCertPath, otherPki.caCertPath]));
       const payload = execFileSync(
         'openssl',
-        ['cms', '-sign', '-binary', '-nodetach', '-md', 'sha256', '-signer', otherPki.signerCertPath, '-inkey', otherPki.signerKeyPath, '-certfile', certs, '-outform', 'PEM'],
+        [
+          'cms',
+          '-sign',
+          '-binary',
+          '-nodetach',
+          '-md',
+          'sha256',
+          '-signer',
+          otherPki.signerCertPath,
+          '-inkey',
+          otherPki.signerKeyPath,
+          '-certfile',
+          certs,
+          '-outform',
+          'PEM',
+        ],
         { input: body, stdio: ['pipe', 'pipe', 'pipe'] },
       ).toString('utf8');
       await expect(verifyPkcs7Payload(payload)).resolves.toBe(body);
       const err = await specError(verifyPkcs7Payload(payload, { trustedCaPem: pki.caCertPem }));
-      expect(err.message).toContain('which is not issued by a trusted CA (:deployment_spec_ca_file: /O=CodeDeploy Test/CN=CodeDeploy Test Root CA)');
+      expect(err.message).toContain(
+        'which is not issued by a trusted CA (:deployment_spec_ca_file: /O=CodeDeploy Test/CN=CodeDeploy Test Root CA)',
+      );
     });
 
     it('rejects an expired signer certificate', async () => {
@@ -148,7 +169,7 @@ describe('PKCS7 deployment specification verifier', () => {
       );
     });
 
-    it('checks the CA certificates\' dates too (injected clock inside the signer validity, before the CAs existed)', async () => {
+    it("checks the CA certificates' dates too (injected clock inside the signer validity, before the CAs existed)", async () => {
       const verify = createPkcs7Verifier({ trustedCaPem: expiredPki.caCertPem, now: () => new Date('2020-06-01T00:00:00Z') });
       const err = await specError(verify(expiredPki.sign(body)));
       expect(err.message).toBe(
@@ -158,7 +179,10 @@ describe('PKCS7 deployment specification verifier', () => {
 
     it('fails at creation when the CA text holds no certificate', () => {
       expect(() => createPkcs7Verifier({ trustedCaPem: 'not a pem', trustedCaSource: '/x/ca.pem' })).toThrow(
-        expect.objectContaining({ code: ErrorCodes.CONFIG_INVALID, message: 'deployment_spec_ca_file: no PEM certificate found in /x/ca.pem' }),
+        expect.objectContaining({
+          code: ErrorCodes.CONFIG_INVALID,
+          message: 'deployment_spec_ca_file: no PEM certificate found in /x/ca.pem',
+        }),
       );
     });
   });
@@ -168,7 +192,11 @@ describe('parseDeploymentSpecAsync', () => {
   it('verifies a PKCS7/JSON envelope and parses its content', async () => {
     const verifyPkcs7 = createPkcs7Verifier({ trustedCaPem: pki.caCertPem });
     const parsed = await parseDeploymentSpecAsync(pki.envelope(spec), { allowUnsigned: false, verifyPkcs7 });
-    expect(parsed).toMatchObject({ deploymentId: 'd-ABCDEFGHI', deploymentGroupId: 'dg-1', revision: { type: 'S3', bucket: 'b', key: 'k.zip', bundleType: 'zip' } });
+    expect(parsed).toMatchObject({
+      deploymentId: 'd-ABCDEFGHI',
+      deploymentGroupId: 'dg-1',
+      revision: { type: 'S3', bucket: 'b', key: 'k.zip', bundleType: 'zip' },
+    });
   });
 
   it('applies the field rules to the verified content', async () => {

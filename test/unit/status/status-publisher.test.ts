@@ -5,7 +5,13 @@ import { createStatusPublisher } from '../../../agent/status/status-publisher.js
 import { parseStatus, readStatusFile, type DaemonStatus } from '../../../agent/status/status-file.js';
 import { captureLogger, silentLogger, tempDir } from '../../helpers/temp.js';
 
-const INFO = { version: '0.1.0', identityKind: 'on-premises', hostIdentifier: 'arn:aws:iam::1:user/h', region: 'us-east-1', endpoint: 'https://ep' };
+const INFO = {
+  version: '0.1.0',
+  identityKind: 'on-premises',
+  hostIdentifier: 'arn:aws:iam::1:user/h',
+  region: 'us-east-1',
+  endpoint: 'https://ep',
+};
 
 async function read(file: string): Promise<DaemonStatus> {
   const r = await readStatusFile(file);
@@ -21,26 +27,52 @@ describe('status publisher', () => {
     const p = await createStatusPublisher({ file, logger: silentLogger(), ...INFO, pid: 1234, minIntervalMs: 10 });
     await p.flush();
     const first = await read(file);
-    expect(first).toMatchObject({ state: 'running', pid: 1234, version: '0.1.0', hostIdentifier: INFO.hostIdentifier, region: 'us-east-1', endpoint: 'https://ep', commands: [], recent: [] });
+    expect(first).toMatchObject({
+      state: 'running',
+      pid: 1234,
+      version: '0.1.0',
+      hostIdentifier: INFO.hostIdentifier,
+      region: 'us-east-1',
+      endpoint: 'https://ep',
+      commands: [],
+      recent: [],
+    });
     expect((await stat(file)).mode & 0o777).toBe(0o644);
 
     p.commandStarted(cmd);
     p.hookScript({ ...cmd, event: 'BeforeInstall', script: 'scripts/a.sh', phase: 'start' });
     await p.flush();
     const running = await read(file);
-    expect(running.commands).toEqual([expect.objectContaining({ deploymentId: 'd-1', commandName: 'BeforeInstall', event: 'BeforeInstall', script: 'scripts/a.sh' })]);
+    expect(running.commands).toEqual([
+      expect.objectContaining({ deploymentId: 'd-1', commandName: 'BeforeInstall', event: 'BeforeInstall', script: 'scripts/a.sh' }),
+    ]);
     expect(running.commands[0]?.scriptStartedAt).toMatch(/^\d{4}-/);
 
     p.hookScript({ ...cmd, event: 'BeforeInstall', script: 'scripts/a.sh', phase: 'end' });
-    p.commandEnded(cmd, { status: 'Failed', diagnostics: { error_code: 4, script_name: 'scripts/a.sh', message: 'failed with exit code 3', log: 'SECRET-TAIL' } });
+    p.commandEnded(cmd, {
+      status: 'Failed',
+      diagnostics: { error_code: 4, script_name: 'scripts/a.sh', message: 'failed with exit code 3', log: 'SECRET-TAIL' },
+    });
     await p.flush();
     const done = await read(file);
     expect(done.commands).toEqual([]);
-    expect(done.recent).toEqual([expect.objectContaining({ deploymentId: 'd-1', status: 'Failed', errorCode: 4, scriptName: 'scripts/a.sh', message: 'failed with exit code 3' })]);
+    expect(done.recent).toEqual([
+      expect.objectContaining({
+        deploymentId: 'd-1',
+        status: 'Failed',
+        errorCode: 4,
+        scriptName: 'scripts/a.sh',
+        message: 'failed with exit code 3',
+      }),
+    ]);
     expect(await readFile(file, 'utf8')).not.toContain('SECRET-TAIL');
 
     await p.stop();
-    expect(await read(file)).toMatchObject({ state: 'stopped', stoppedAt: expect.any(String), recent: [expect.objectContaining({ deploymentId: 'd-1' })] });
+    expect(await read(file)).toMatchObject({
+      state: 'stopped',
+      stoppedAt: expect.any(String),
+      recent: [expect.objectContaining({ deploymentId: 'd-1' })],
+    });
   });
 
   it('coalesces bursts of changes into few writes', async () => {
@@ -56,7 +88,8 @@ describe('status publisher', () => {
     const before = calls; // startedAt + the first write
     expect(before).toBe(2);
     p.commandStarted(cmd);
-    for (let i = 0; i < 500; i++) p.hookScript({ ...cmd, event: 'BeforeInstall', script: `s${i}.sh`, phase: i % 2 === 0 ? 'start' : 'end' });
+    for (let i = 0; i < 500; i++)
+      p.hookScript({ ...cmd, event: 'BeforeInstall', script: `s${i}.sh`, phase: i % 2 === 0 ? 'start' : 'end' });
     await new Promise((r) => setTimeout(r, 500));
     await p.flush();
     const writes = calls - before - 1 - 250;
@@ -69,7 +102,10 @@ describe('status publisher', () => {
     const file = join(await tempDir(), 'status.json');
     const crashed = await createStatusPublisher({ file, logger: silentLogger(), ...INFO, pid: 111, minIntervalMs: 0 });
     crashed.commandStarted({ deploymentId: 'd-0', deploymentGroupId: 'dg-1', commandName: 'Install' });
-    crashed.commandEnded({ deploymentId: 'd-0', deploymentGroupId: 'dg-1', commandName: 'Install' }, { status: 'Succeeded', diagnostics: { error_code: 0, script_name: '', message: 'Succeeded: ', log: '' } });
+    crashed.commandEnded(
+      { deploymentId: 'd-0', deploymentGroupId: 'dg-1', commandName: 'Install' },
+      { status: 'Succeeded', diagnostics: { error_code: 0, script_name: '', message: 'Succeeded: ', log: '' } },
+    );
     crashed.commandStarted(cmd);
     crashed.hookScript({ ...cmd, event: 'BeforeInstall', script: 'scripts/a.sh', phase: 'start' });
     await crashed.flush(); // no stop(): like kill -9
@@ -99,6 +135,18 @@ describe('status publisher', () => {
   it('rejects files that are not a status file', () => {
     expect(parseStatus('{}')).toBeUndefined();
     expect(parseStatus('not json')).toBeUndefined();
-    expect(parseStatus(JSON.stringify({ schemaVersion: 1, state: 'running', pid: 1, startedAt: 'a', updatedAt: 'b', commands: [{ bad: true }], recent: 'x' }))).toMatchObject({ commands: [], recent: [] });
+    expect(
+      parseStatus(
+        JSON.stringify({
+          schemaVersion: 1,
+          state: 'running',
+          pid: 1,
+          startedAt: 'a',
+          updatedAt: 'b',
+          commands: [{ bad: true }],
+          recent: 'x',
+        }),
+      ),
+    ).toMatchObject({ commands: [], recent: [] });
   });
 });

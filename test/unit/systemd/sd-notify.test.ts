@@ -34,7 +34,12 @@ describe('sd_notify through systemd-notify', () => {
     await until(() => sock.received().length >= 4);
 
     const messages = sock.received().map((d) => d.message);
-    expect(messages).toEqual(['READY=1\nSTATUS=Polling for commands', 'STATUS=Deployment d-1: Install second line', 'WATCHDOG=1', 'STATUS=Shutting down\nSTOPPING=1']);
+    expect(messages).toEqual([
+      'READY=1\nSTATUS=Polling for commands',
+      'STATUS=Deployment d-1: Install second line',
+      'WATCHDOG=1',
+      'STATUS=Shutting down\nSTOPPING=1',
+    ]);
     // systemd-notify claims its parent's PID (ours) when allowed to; unprivileged, its own.
     if (process.getuid?.() === 0) expect(sock.received().map((d) => d.pid)).toEqual([process.pid, process.pid, process.pid, process.pid]);
   });
@@ -49,7 +54,10 @@ describe('sd_notify through systemd-notify', () => {
 
   it('pings the watchdog at half of WATCHDOG_USEC until stopped', async () => {
     const sock = await notifySocket();
-    const notifier = createNotifier({ env: { ...baseEnv, NOTIFY_SOCKET: sock.path, WATCHDOG_USEC: '400000', WATCHDOG_PID: String(process.pid) }, logger: silentLogger() });
+    const notifier = createNotifier({
+      env: { ...baseEnv, NOTIFY_SOCKET: sock.path, WATCHDOG_USEC: '400000', WATCHDOG_PID: String(process.pid) },
+      logger: silentLogger(),
+    });
     expect(notifier.watchdogIntervalMs).toBe(200);
     const count = () => sock.received().filter((d) => d.message === 'WATCHDOG=1').length;
     const stop = notifier.startWatchdog();
@@ -80,7 +88,11 @@ describe('sd_notify through systemd-notify', () => {
 
   it('leaves the watchdog to another process named by WATCHDOG_PID', async () => {
     const sock = await notifySocket();
-    const notifier = createNotifier({ env: { ...baseEnv, NOTIFY_SOCKET: sock.path, WATCHDOG_USEC: '100000', WATCHDOG_PID: '1' }, logger: silentLogger(), pid: 4242 });
+    const notifier = createNotifier({
+      env: { ...baseEnv, NOTIFY_SOCKET: sock.path, WATCHDOG_USEC: '100000', WATCHDOG_PID: '1' },
+      logger: silentLogger(),
+      pid: 4242,
+    });
     expect(notifier.watchdogIntervalMs).toBeUndefined();
     const stop = notifier.startWatchdog();
     await notifier.watchdog();
@@ -118,7 +130,11 @@ describe('sd_notify through systemd-notify', () => {
 
   it('warns once when the binary is missing and never throws', async () => {
     const { logger, lines } = captureLogger();
-    const notifier = createNotifier({ env: { ...baseEnv, NOTIFY_SOCKET: '/run/none.sock' }, logger, notifyBinary: '/nonexistent/systemd-notify' });
+    const notifier = createNotifier({
+      env: { ...baseEnv, NOTIFY_SOCKET: '/run/none.sock' },
+      logger,
+      notifyBinary: '/nonexistent/systemd-notify',
+    });
     await expect(notifier.ready()).resolves.toBeUndefined();
     await notifier.status('x');
     await notifier.watchdog();

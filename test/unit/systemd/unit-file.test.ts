@@ -91,7 +91,9 @@ describe('systemd/codedeploy-agent.service', () => {
     const execStart = unit.get('Service')?.get('ExecStart') ?? [];
     expect(execStart).toHaveLength(1);
     expect(execStart[0]).toMatch(/^\/bin\/bash -a -c '/);
-    expect(execStart[0]).toContain('; exec /opt/codedeploy-agent/bin/codedeploy-agent start --config_file /etc/codedeploy-agent/conf/codedeployagent.yml\'');
+    expect(execStart[0]).toContain(
+      "; exec /opt/codedeploy-agent/bin/codedeploy-agent start --config_file /etc/codedeploy-agent/conf/codedeployagent.yml'",
+    );
     // systemd expands $VAR and %x in ExecStart: the command must not contain either by accident.
     expect(execStart[0]).not.toMatch(/[$%]/);
 
@@ -147,7 +149,8 @@ describe('scripts/logrotate/codedeploy-agent', () => {
       .filter((l) => /^\S.*\{\s*$/.test(l))
       .map((l) => l.replace(/\s*\{\s*$/, ''));
     expect(patterns).toEqual(['/opt/codedeploy-agent/deployment-root/*/*/logs/scripts.log']);
-    for (const directive of ['copytruncate', 'missingok', 'notifempty', 'compress']) expect(text).toMatch(new RegExp(`^\\s+${directive}$`, 'm'));
+    for (const directive of ['copytruncate', 'missingok', 'notifempty', 'compress'])
+      expect(text).toMatch(new RegExp(`^\\s+${directive}$`, 'm'));
   });
 
   const skip = logrotate ? '' : ' (skipped: logrotate is not installed; apt-get install logrotate)';
@@ -159,7 +162,10 @@ describe('scripts/logrotate/codedeploy-agent', () => {
     await mkdir(join(root, 'deployment-logs'), { recursive: true });
     await chmod(root, 0o700);
     await writeFile(join(logs, 'scripts.log'), '2024-05-01 12:00:01 LifecycleEvent - BeforeInstall\n');
-    await writeFile(join(root, 'deployment-logs', 'codedeploy-agent-deployments.log'), '[2024-05-01 12:00:01.123] [d-ABCDEFGHI]LifecycleEvent - BeforeInstall\n');
+    await writeFile(
+      join(root, 'deployment-logs', 'codedeploy-agent-deployments.log'),
+      '[2024-05-01 12:00:01.123] [d-ABCDEFGHI]LifecycleEvent - BeforeInstall\n',
+    );
 
     const policy = (await readFile(LOGROTATE, 'utf8')).replaceAll('/opt/codedeploy-agent/deployment-root', root);
     const conf = join(dir, 'codedeploy-agent');

@@ -39,21 +39,37 @@ describe('names', () => {
     seeded(h);
     h.fails('CreateApplication', { applicationName: name }, 'InvalidApplicationNameException');
     h.fails('GetApplication', { applicationName: name }, 'InvalidApplicationNameException');
-    h.fails('CreateDeploymentGroup', { applicationName: name, deploymentGroupName: 'g', serviceRoleArn: 'arn:aws:iam::1:role/r' }, 'InvalidApplicationNameException');
+    h.fails(
+      'CreateDeploymentGroup',
+      { applicationName: name, deploymentGroupName: 'g', serviceRoleArn: 'arn:aws:iam::1:role/r' },
+      'InvalidApplicationNameException',
+    );
     h.fails('UpdateApplication', { applicationName: 'web', newApplicationName: name }, 'InvalidApplicationNameException');
   });
 
   it.each(bad)('a deployment group named %j is InvalidDeploymentGroupNameException', (name) => {
     const h = registryHarness();
     seeded(h);
-    h.fails('CreateDeploymentGroup', { applicationName: 'web', deploymentGroupName: name, serviceRoleArn: 'arn:aws:iam::1:role/r' }, 'InvalidDeploymentGroupNameException');
+    h.fails(
+      'CreateDeploymentGroup',
+      { applicationName: 'web', deploymentGroupName: name, serviceRoleArn: 'arn:aws:iam::1:role/r' },
+      'InvalidDeploymentGroupNameException',
+    );
     h.fails('GetDeploymentGroup', { applicationName: 'web', deploymentGroupName: name }, 'InvalidDeploymentGroupNameException');
-    h.fails('UpdateDeploymentGroup', { applicationName: 'web', currentDeploymentGroupName: 'prod', newDeploymentGroupName: name }, 'InvalidDeploymentGroupNameException');
+    h.fails(
+      'UpdateDeploymentGroup',
+      { applicationName: 'web', currentDeploymentGroupName: 'prod', newDeploymentGroupName: name },
+      'InvalidDeploymentGroupNameException',
+    );
   });
 
   it.each(bad)('a deployment config named %j is InvalidDeploymentConfigNameException', (name) => {
     const h = registryHarness();
-    h.fails('CreateDeploymentConfig', { deploymentConfigName: name, minimumHealthyHosts: { type: 'HOST_COUNT', value: 1 } }, 'InvalidDeploymentConfigNameException');
+    h.fails(
+      'CreateDeploymentConfig',
+      { deploymentConfigName: name, minimumHealthyHosts: { type: 'HOST_COUNT', value: 1 } },
+      'InvalidDeploymentConfigNameException',
+    );
     h.fails('GetDeploymentConfig', { deploymentConfigName: name }, 'InvalidDeploymentConfigNameException');
   });
 
@@ -62,7 +78,11 @@ describe('names', () => {
     const name = 'My.App_1+2=3,4@5-6';
     h.call('CreateApplication', { applicationName: name });
     h.call('CreateApplication', { applicationName: 'a'.repeat(100) });
-    h.call('CreateDeploymentGroup', { applicationName: name, deploymentGroupName: 'Blue.Green_+=,@-', serviceRoleArn: 'arn:aws:iam::1:role/r' });
+    h.call('CreateDeploymentGroup', {
+      applicationName: name,
+      deploymentGroupName: 'Blue.Green_+=,@-',
+      serviceRoleArn: 'arn:aws:iam::1:role/r',
+    });
     h.call('CreateDeploymentConfig', { deploymentConfigName: 'Custom.Two_+=,@-', minimumHealthyHosts: { type: 'HOST_COUNT', value: 1 } });
     expect((h.call('GetApplication', { applicationName: name }).application as { applicationName: string }).applicationName).toBe(name);
   });
@@ -70,16 +90,27 @@ describe('names', () => {
   it('CreateDeployment refuses a NUL in the application, group or config name before looking it up', () => {
     const h = createHarness({ hosts: 1 });
     const revision = { revisionType: 'S3' as const, s3Location: { bucket: 'releases', key: 'app.zip', bundleType: 'zip' as const } };
-    expect(codeOf(() => h.engine.createDeployment({ applicationName: 'web\u0000', deploymentGroupName: 'prod', revision }))).toBe('InvalidApplicationNameException');
-    expect(codeOf(() => h.engine.createDeployment({ applicationName: 'web', deploymentGroupName: 'prod\u0000x', revision }))).toBe('InvalidDeploymentGroupNameException');
-    expect(codeOf(() => h.engine.createDeployment({ applicationName: 'web', deploymentGroupName: 'prod', deploymentConfigName: 'a b', revision }))).toBe('InvalidDeploymentConfigNameException');
+    expect(codeOf(() => h.engine.createDeployment({ applicationName: 'web\u0000', deploymentGroupName: 'prod', revision }))).toBe(
+      'InvalidApplicationNameException',
+    );
+    expect(codeOf(() => h.engine.createDeployment({ applicationName: 'web', deploymentGroupName: 'prod\u0000x', revision }))).toBe(
+      'InvalidDeploymentGroupNameException',
+    );
+    expect(
+      codeOf(() =>
+        h.engine.createDeployment({ applicationName: 'web', deploymentGroupName: 'prod', deploymentConfigName: 'a b', revision }),
+      ),
+    ).toBe('InvalidDeploymentConfigNameException');
     expect(h.engine.createDeployment({ applicationName: 'web', deploymentGroupName: 'prod', revision }).status).toBe('InProgress');
   });
 });
 
 describe('revisions', () => {
   it.each([SHA, 'main', 'release/1.2', 'v1.2.3', SHA.slice(0, 12)])('GitHub: commitId %s (a SHA-1 or a ref) is accepted', (commitId) => {
-    expect(checkGitHubLocation({ repository: 'acme/app', commitId }, 'revision.gitHubLocation')).toEqual({ repository: 'acme/app', commitId });
+    expect(checkGitHubLocation({ repository: 'acme/app', commitId }, 'revision.gitHubLocation')).toEqual({
+      repository: 'acme/app',
+      commitId,
+    });
   });
 
   it.each([
@@ -106,7 +137,10 @@ describe('revisions', () => {
   });
 
   it('GitHub: owner/name at a full sha passes, in either case', () => {
-    expect(checkGitHubLocation({ repository: 'acme-corp/web.app_2', commitId: SHA }, 'r')).toEqual({ repository: 'acme-corp/web.app_2', commitId: SHA });
+    expect(checkGitHubLocation({ repository: 'acme-corp/web.app_2', commitId: SHA }, 'r')).toEqual({
+      repository: 'acme-corp/web.app_2',
+      commitId: SHA,
+    });
     expect(checkGitHubLocation({ repository: 'a/b', commitId: SHA.toUpperCase() }, 'r').commitId).toBe(SHA.toUpperCase());
   });
 
@@ -133,21 +167,35 @@ describe('revisions', () => {
   });
 
   it('S3: real bucket names, UTF-8 keys up to 1024 bytes, version ids and quoted ETags pass', () => {
-    expect(checkS3Location({ bucket: 'my.legacy_Bucket-1', key: `dir/${'é'.repeat(510)}`, version: 'Zx.3_-abc', eTag: '"9b2cf535f27731c974343645a3985328"' }, 'r')).toMatchObject({ bucket: 'my.legacy_Bucket-1' });
+    expect(
+      checkS3Location(
+        { bucket: 'my.legacy_Bucket-1', key: `dir/${'é'.repeat(510)}`, version: 'Zx.3_-abc', eTag: '"9b2cf535f27731c974343645a3985328"' },
+        'r',
+      ),
+    ).toMatchObject({ bucket: 'my.legacy_Bucket-1' });
   });
 
   it('RegisterApplicationRevision and CreateDeployment both refuse an option-like commitId and a bad S3 key', () => {
     const h = registryHarness();
     seeded(h);
     const gh = (commitId: string) => ({ revisionType: 'GitHub', gitHubLocation: { repository: 'acme/app', commitId } });
-    expect(h.fails('RegisterApplicationRevision', { applicationName: 'web', revision: gh('--output=/tmp/x') }, 'InvalidRevisionException')).toContain('40-character SHA-1 of the commit (git rev-parse <ref>) or a branch or tag name');
+    expect(
+      h.fails('RegisterApplicationRevision', { applicationName: 'web', revision: gh('--output=/tmp/x') }, 'InvalidRevisionException'),
+    ).toContain('40-character SHA-1 of the commit (git rev-parse <ref>) or a branch or tag name');
     h.call('RegisterApplicationRevision', { applicationName: 'web', revision: gh(SHA) });
-    h.fails('RegisterApplicationRevision', { applicationName: 'web', revision: { revisionType: 'S3', s3Location: { bucket: 'releases', key: 'a\u0000b', bundleType: 'zip' } } }, 'InvalidRevisionException');
+    h.fails(
+      'RegisterApplicationRevision',
+      { applicationName: 'web', revision: { revisionType: 'S3', s3Location: { bucket: 'releases', key: 'a\u0000b', bundleType: 'zip' } } },
+      'InvalidRevisionException',
+    );
 
     const e = createHarness({ hosts: 1 });
-    const create = (revision: Record<string, unknown>) => () => e.engine.createDeployment({ applicationName: 'web', deploymentGroupName: 'prod', revision });
+    const create = (revision: Record<string, unknown>) => () =>
+      e.engine.createDeployment({ applicationName: 'web', deploymentGroupName: 'prod', revision });
     expect(codeOf(create(gh('--output=/tmp/x')))).toBe('InvalidRevisionException');
-    expect(codeOf(create({ revisionType: 'S3', s3Location: { bucket: 'releases', key: 'a\u0000b', bundleType: 'zip' } }))).toBe('InvalidRevisionException');
+    expect(codeOf(create({ revisionType: 'S3', s3Location: { bucket: 'releases', key: 'a\u0000b', bundleType: 'zip' } }))).toBe(
+      'InvalidRevisionException',
+    );
     expect(codeOf(create(gh(SHA)))).toBeUndefined();
   });
 });
@@ -170,16 +218,25 @@ describe('GitHub archive refs', () => {
   });
   afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-  it.each(['HEAD^{tree}', 'HEAD~1', 'HEAD:README.md', '@{-1}', 'main^', 'a..b', '.hidden', 'x.lock', '--output=x', 'treetag', 'no-such-branch'])(
-    'tarball/%s is a 404 like GitHub, not a 500',
-    async (ref) => {
-      for (const kind of ['tarball', 'zipball', 'commits']) {
-        const res = await fetch(`${base}/repos/octo/app/${kind}/${encodeURIComponent(ref)}`, { redirect: 'manual' });
-        expect(res.status, `${kind}/${ref}`).toBe(404);
-        expect(await res.json()).toEqual({ message: 'Not Found', documentation_url: 'https://docs.github.com/rest' });
-      }
-    },
-  );
+  it.each([
+    'HEAD^{tree}',
+    'HEAD~1',
+    'HEAD:README.md',
+    '@{-1}',
+    'main^',
+    'a..b',
+    '.hidden',
+    'x.lock',
+    '--output=x',
+    'treetag',
+    'no-such-branch',
+  ])('tarball/%s is a 404 like GitHub, not a 500', async (ref) => {
+    for (const kind of ['tarball', 'zipball', 'commits']) {
+      const res = await fetch(`${base}/repos/octo/app/${kind}/${encodeURIComponent(ref)}`, { redirect: 'manual' });
+      expect(res.status, `${kind}/${ref}`).toBe(404);
+      expect(await res.json()).toEqual({ message: 'Not Found', documentation_url: 'https://docs.github.com/rest' });
+    }
+  });
 
   it.each(['HEAD', 'main', () => 'sha', () => 'short sha'])('tarball/%s redirects to the commit', async (ref) => {
     const name = typeof ref === 'function' ? (ref() === 'sha' ? sha : sha.slice(0, 10)) : ref;
@@ -190,6 +247,8 @@ describe('GitHub archive refs', () => {
 
   it('isRefName follows git check-ref-format', () => {
     expect(['main', 'feature/x', 'v1.2.3', 'release-1_rc+3', 'HEAD', SHA].every(isRefName)).toBe(true);
-    expect(['', 'a b', 'a\u0000', 'a//b', '/a', 'a/', 'a.', '@', 'x/.y', 'a\\b', 'a?', 'a*', 'a[', 'x'.repeat(1025)].some(isRefName)).toBe(false);
+    expect(['', 'a b', 'a\u0000', 'a//b', '/a', 'a/', 'a.', '@', 'x/.y', 'a\\b', 'a?', 'a*', 'a[', 'x'.repeat(1025)].some(isRefName)).toBe(
+      false,
+    );
   });
 });

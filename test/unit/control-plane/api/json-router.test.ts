@@ -51,13 +51,23 @@ describe('JSON 1.1 router', () => {
   afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
   const post = async (target: string | undefined, body: string, headers: Record<string, string> = {}) => {
-    const res = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/x-amz-json-1.1', ...(target ? { 'x-amz-target': target } : {}), ...headers } });
-    return { status: res.status, type: res.headers.get('x-amzn-errortype'), requestId: res.headers.get('x-amzn-requestid'), json: (await res.json().catch(() => undefined)) as Record<string, unknown> | undefined };
+    const res = await fetch(url, {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/x-amz-json-1.1', ...(target ? { 'x-amz-target': target } : {}), ...headers },
+    });
+    return {
+      status: res.status,
+      type: res.headers.get('x-amzn-errortype'),
+      requestId: res.headers.get('x-amzn-requestid'),
+      json: (await res.json().catch(() => undefined)) as Record<string, unknown> | undefined,
+    };
   };
 
   it('dispatches by target and answers 200 JSON with a request id', async () => {
     const r = await post('Demo_20200101.Echo', '{"a":1}', {
-      authorization: 'AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261128/us-east-1/codedeploy/aws4_request, SignedHeaders=host, Signature=abc',
+      authorization:
+        'AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261128/us-east-1/codedeploy/aws4_request, SignedHeaders=host, Signature=abc',
       'x-amz-codedeploy-agent-version': 'v1',
     });
     expect(r).toMatchObject({ status: 200, type: null, json: { got: { a: 1 } } });
@@ -67,7 +77,11 @@ describe('JSON 1.1 router', () => {
   });
 
   it('answers ApiErrors in the AWS shape and hides unexpected failures', async () => {
-    expect(await post('Demo_20200101.Refuse', '{}')).toMatchObject({ status: 400, type: 'ThingDoesNotExistException', json: { __type: 'ThingDoesNotExistException', message: 'No thing named x.' } });
+    expect(await post('Demo_20200101.Refuse', '{}')).toMatchObject({
+      status: 400,
+      type: 'ThingDoesNotExistException',
+      json: { __type: 'ThingDoesNotExistException', message: 'No thing named x.' },
+    });
     const crash = await post('Demo_20200101.Crash', '{}');
     expect(crash).toMatchObject({ status: 500, type: 'InternalFailure' });
     expect(String(crash.json?.message)).not.toContain('secret internal detail');
@@ -77,11 +91,16 @@ describe('JSON 1.1 router', () => {
   it('names unknown targets and operations, and refuses bad bodies', async () => {
     const op = await post('Demo_20200101.Nope', '{}');
     expect(op).toMatchObject({ status: 400, type: 'UnknownOperationException' });
-    expect(op.json?.message).toBe('The local control plane does not implement Demo operation Nope. Supported operations: Crash, Echo, Refuse.');
+    expect(op.json?.message).toBe(
+      'The local control plane does not implement Demo operation Nope. Supported operations: Crash, Echo, Refuse.',
+    );
     expect((await post('Other_1.Echo', '{}')).json?.message).toContain('answers Demo_20200101.*');
     expect(await post('Demo_20200101.Echo', '{not json')).toMatchObject({ status: 400, type: 'SerializationException' });
     expect(await post('Demo_20200101.Echo', '[1,2]')).toMatchObject({ status: 400, type: 'SerializationException' });
-    expect(await post('Demo_20200101.Echo', JSON.stringify({ big: 'x'.repeat(500) }))).toMatchObject({ status: 413, type: 'SerializationException' });
+    expect(await post('Demo_20200101.Echo', JSON.stringify({ big: 'x'.repeat(500) }))).toMatchObject({
+      status: 413,
+      type: 'SerializationException',
+    });
     expect((await fetch(url, { method: 'POST', body: '{}' })).status).toBe(404);
   });
 

@@ -9,7 +9,8 @@ import { openDatabase } from '../../../../control-plane/store/database.js';
 import { captureLogger, silentLogger } from '../../../helpers/temp.js';
 import { FakeRegistry, createHarness, fakeSigner, hostArn, requestContext, s3Revision, type Harness } from '../fake-registry.js';
 
-const deploy = (h: Harness, revision = s3Revision()) => h.engine.createDeployment({ applicationName: 'web', deploymentGroupName: 'prod', revision }).deploymentId;
+const deploy = (h: Harness, revision = s3Revision()) =>
+  h.engine.createDeployment({ applicationName: 'web', deploymentGroupName: 'prod', revision }).deploymentId;
 
 async function call(h: Harness, op: string, input: Record<string, unknown>, ctx = requestContext()): Promise<Record<string, unknown>> {
   const handler = h.commandsOperations[op];
@@ -50,7 +51,10 @@ describe('PollHostCommand', () => {
 
   it('requires HostIdentifier', async () => {
     const h = createHarness({ hosts: 1 });
-    expect(await rejection(call(h, 'PollHostCommand', {}))).toMatchObject({ code: 'ClientException', message: 'HostIdentifier is required.' });
+    expect(await rejection(call(h, 'PollHostCommand', {}))).toMatchObject({
+      code: 'ClientException',
+      message: 'HostIdentifier is required.',
+    });
   });
 
   it('waits up to longPollSeconds, answering {} when nothing comes', async () => {
@@ -102,7 +106,12 @@ describe('PollHostCommand', () => {
     const waiting = call(h, 'PollHostCommand', { HostIdentifier: hostArn('host-02') });
     await new Promise((r) => setTimeout(r, 100));
     h.registry.addInstance('host-02');
-    h.engine.createDeployment({ applicationName: 'web', deploymentGroupName: 'prod', revision: s3Revision(), deploymentConfigName: 'CodeDeployDefault.AllAtOnce' });
+    h.engine.createDeployment({
+      applicationName: 'web',
+      deploymentGroupName: 'prod',
+      revision: s3Revision(),
+      deploymentConfigName: 'CodeDeployDefault.AllAtOnce',
+    });
     const answer = (await waiting) as { HostCommand?: { CommandName?: string } };
     expect(answer.HostCommand?.CommandName).toBe('BeforeBlockTraffic');
     expect(Date.now() - started).toBeLessThan(2500);
@@ -142,8 +151,13 @@ describe('acknowledgements, completions and updates', () => {
   it('reports command status through ack, update and complete, and records last seen with the agent version', async () => {
     const h = createHarness({ hosts: 1 });
     deploy(h);
-    const cmd = (await call(h, 'PollHostCommand', { HostIdentifier: hostArn('host-01') }, requestContext({ packageVersion: 'TS_0.1.0' }))).HostCommand as PolledHostCommand;
-    expect(h.engine.hostSeen(hostArn('host-01'))).toEqual({ hostIdentifier: hostArn('host-01'), lastSeen: h.clock.now / 1000, packageVersion: 'TS_0.1.0' });
+    const cmd = (await call(h, 'PollHostCommand', { HostIdentifier: hostArn('host-01') }, requestContext({ packageVersion: 'TS_0.1.0' })))
+      .HostCommand as PolledHostCommand;
+    expect(h.engine.hostSeen(hostArn('host-01'))).toEqual({
+      hostIdentifier: hostArn('host-01'),
+      lastSeen: h.clock.now / 1000,
+      packageVersion: 'TS_0.1.0',
+    });
     h.clock.now += 5000;
     expect(await h.update(cmd)).toBe('InProgress');
     expect(h.engine.hostSeen(hostArn('host-01'))?.lastSeen).toBe(h.clock.now / 1000);
@@ -165,7 +179,11 @@ describe('acknowledgements, completions and updates', () => {
     await h.complete(cmd, false, { error_code: 5, script_name: '', message: 'failed', log: '' });
     const err = await rejection(h.complete(cmd, true));
     expect(err).toMatchObject({ code: 'ClientException', message: expect.stringContaining('already completed with a different result') });
-    expect(h.engine.listTargets(id)[0]?.lifecycleEvents[0]?.diagnostics).toMatchObject({ errorCode: 'ScriptFailed', scriptName: 'a.sh', logTail: 'x' });
+    expect(h.engine.listTargets(id)[0]?.lifecycleEvents[0]?.diagnostics).toMatchObject({
+      errorCode: 'ScriptFailed',
+      scriptName: 'a.sh',
+      logTail: 'x',
+    });
   });
 
   it('refuses malformed and forged identifiers, and a bad CommandStatus', async () => {
@@ -174,9 +192,14 @@ describe('acknowledgements, completions and updates', () => {
     const cmd = await h.poll('host-01');
     if (!cmd) throw new Error('no command');
     for (const bad of ['not base64!', Buffer.from('{"d":1}').toString('base64'), '']) {
-      expect(await rejection(() => call(h, 'PutHostCommandAcknowledgement', { HostCommandIdentifier: bad }))).toMatchObject({ code: 'ClientException' });
+      expect(await rejection(() => call(h, 'PutHostCommandAcknowledgement', { HostCommandIdentifier: bad }))).toMatchObject({
+        code: 'ClientException',
+      });
     }
-    expect(await rejection(() => call(h, 'PostHostCommandUpdate', {}))).toMatchObject({ code: 'ClientException', message: expect.stringContaining('HostCommandIdentifier is required') });
+    expect(await rejection(() => call(h, 'PostHostCommandUpdate', {}))).toMatchObject({
+      code: 'ClientException',
+      message: expect.stringContaining('HostCommandIdentifier is required'),
+    });
     const decoded = JSON.parse(Buffer.from(cmd.HostCommandIdentifier, 'base64').toString('utf8')) as Record<string, unknown>;
     const forged = Buffer.from(JSON.stringify({ ...decoded, c: 'Install' })).toString('base64');
     expect(await rejection(() => call(h, 'PutHostCommandAcknowledgement', { HostCommandIdentifier: forged }))).toMatchObject({
@@ -184,10 +207,22 @@ describe('acknowledgements, completions and updates', () => {
       message: expect.stringContaining('is not valid'),
     });
     expect(
-      await rejection(() => call(h, 'PutHostCommandComplete', { HostCommandIdentifier: cmd.HostCommandIdentifier, CommandStatus: 'Done', Diagnostics: { Format: 'JSON', Payload: '{}' } })),
+      await rejection(() =>
+        call(h, 'PutHostCommandComplete', {
+          HostCommandIdentifier: cmd.HostCommandIdentifier,
+          CommandStatus: 'Done',
+          Diagnostics: { Format: 'JSON', Payload: '{}' },
+        }),
+      ),
     ).toMatchObject({ code: 'ClientException', message: expect.stringContaining('CommandStatus "Done"') });
     expect(
-      await rejection(() => call(h, 'PutHostCommandComplete', { HostCommandIdentifier: cmd.HostCommandIdentifier, CommandStatus: 'Failed', Diagnostics: { Format: 'JSON', Payload: 'x'.repeat(8193) } })),
+      await rejection(() =>
+        call(h, 'PutHostCommandComplete', {
+          HostCommandIdentifier: cmd.HostCommandIdentifier,
+          CommandStatus: 'Failed',
+          Diagnostics: { Format: 'JSON', Payload: 'x'.repeat(8193) },
+        }),
+      ),
     ).toMatchObject({ code: 'ClientException', message: expect.stringContaining('8192') });
   });
 });
@@ -200,11 +235,22 @@ describe('GetDeploymentSpecification', () => {
 
   it('answers a PKCS7/JSON envelope the agent verifies and parses (S3 revision)', async () => {
     const h = createHarness({ hosts: 1, signer: specSigner() });
-    const revision = { revisionType: 'S3' as const, s3Location: { bucket: 'releases', key: 'web/app-1.2.tgz', bundleType: 'tgz' as const, version: 'v7', eTag: '"abc"' } };
-    const id = h.engine.createDeployment({ applicationName: 'web', deploymentGroupName: 'prod', revision, fileExistsBehavior: 'OVERWRITE' }).deploymentId;
+    const revision = {
+      revisionType: 'S3' as const,
+      s3Location: { bucket: 'releases', key: 'web/app-1.2.tgz', bundleType: 'tgz' as const, version: 'v7', eTag: '"abc"' },
+    };
+    const id = h.engine.createDeployment({
+      applicationName: 'web',
+      deploymentGroupName: 'prod',
+      revision,
+      fileExistsBehavior: 'OVERWRITE',
+    }).deploymentId;
     const cmd = await h.poll('host-01');
     if (!cmd) throw new Error('no command');
-    const out = await call(h, 'GetDeploymentSpecification', { DeploymentExecutionId: cmd.DeploymentExecutionId, HostIdentifier: hostArn('host-01') });
+    const out = await call(h, 'GetDeploymentSpecification', {
+      DeploymentExecutionId: cmd.DeploymentExecutionId,
+      HostIdentifier: hostArn('host-01'),
+    });
     expect(out.DeploymentSystem).toBe('CodeDeploy');
     const envelope = (out.DeploymentSpecification as { GenericEnvelope: { Format: string; Payload: string } }).GenericEnvelope;
     expect(envelope.Format).toBe('PKCS7/JSON');
@@ -218,27 +264,49 @@ describe('GetDeploymentSpecification', () => {
       DeploymentCreator: 'user',
       DeploymentType: 'IN_PLACE',
       AgentActionOverrides: { AgentOverrides: { FileExistsBehavior: 'OVERWRITE' } },
-      Revision: { RevisionType: 'S3', S3Revision: { Bucket: 'releases', Key: 'web/app-1.2.tgz', BundleType: 'tgz', Version: 'v7', ETag: '"abc"' } },
+      Revision: {
+        RevisionType: 'S3',
+        S3Revision: { Bucket: 'releases', Key: 'web/app-1.2.tgz', BundleType: 'tgz', Version: 'v7', ETag: '"abc"' },
+      },
     });
     const spec = await parseDeploymentSpecAsync(envelope, { allowUnsigned: false, verifyPkcs7: verify });
-    expect(spec).toMatchObject({ deploymentId: id, deploymentGroupId: 'dg-web-prod', applicationName: 'web', fileExistsBehavior: 'OVERWRITE' });
-    expect(spec.revision).toEqual({ type: 'S3', bucket: 'releases', key: 'web/app-1.2.tgz', bundleType: 'tgz', version: 'v7', etag: '"abc"' });
+    expect(spec).toMatchObject({
+      deploymentId: id,
+      deploymentGroupId: 'dg-web-prod',
+      applicationName: 'web',
+      fileExistsBehavior: 'OVERWRITE',
+    });
+    expect(spec.revision).toEqual({
+      type: 'S3',
+      bucket: 'releases',
+      key: 'web/app-1.2.tgz',
+      bundleType: 'tgz',
+      version: 'v7',
+      etag: '"abc"',
+    });
   });
 
   it('splits a GitHub repository into Account and Repository, signs once per deployment', async () => {
     const signer = fakeSigner();
     const h = createHarness({ hosts: 2, config: 'CodeDeployDefault.AllAtOnce', signer });
-    deploy(h, { revisionType: 'GitHub', gitHubLocation: { repository: 'acme/web-app', commitId: '0123456789abcdef0123456789abcdef01234567' } });
+    deploy(h, {
+      revisionType: 'GitHub',
+      gitHubLocation: { repository: 'acme/web-app', commitId: '0123456789abcdef0123456789abcdef01234567' },
+    });
     const one = await h.poll('host-01');
     const two = await h.poll('host-02');
     if (!one || !two) throw new Error('no command');
-    const get = (host: string, executionId: string) => call(h, 'GetDeploymentSpecification', { DeploymentExecutionId: executionId, HostIdentifier: hostArn(host) });
+    const get = (host: string, executionId: string) =>
+      call(h, 'GetDeploymentSpecification', { DeploymentExecutionId: executionId, HostIdentifier: hostArn(host) });
     const [a, b] = await Promise.all([get('host-01', one.DeploymentExecutionId), get('host-02', two.DeploymentExecutionId)]);
     await get('host-01', one.DeploymentExecutionId);
     expect(signer.signed).toHaveLength(1);
     expect(a).toEqual(b);
     const json = JSON.parse(signer.signed[0] as string) as { Revision: unknown };
-    expect(json.Revision).toEqual({ RevisionType: 'GitHub', GitHubRevision: { Account: 'acme', Repository: 'web-app', CommitId: '0123456789abcdef0123456789abcdef01234567', BundleType: 'tar' } });
+    expect(json.Revision).toEqual({
+      RevisionType: 'GitHub',
+      GitHubRevision: { Account: 'acme', Repository: 'web-app', CommitId: '0123456789abcdef0123456789abcdef01234567', BundleType: 'tar' },
+    });
   });
 
   it('names codeDeployRollback as the creator of a rollback', async () => {
@@ -255,7 +323,10 @@ describe('GetDeploymentSpecification', () => {
     const cmd = await h.poll('host-01');
     expect(cmd?.DeploymentExecutionId).toContain(rollbackId);
     await call(h, 'GetDeploymentSpecification', { DeploymentExecutionId: cmd?.DeploymentExecutionId, HostIdentifier: hostArn('host-01') });
-    expect(JSON.parse(signer.signed[signer.signed.length - 1] as string)).toMatchObject({ DeploymentCreator: 'codeDeployRollback', Revision: { S3Revision: { Key: 'app-v1.zip' } } });
+    expect(JSON.parse(signer.signed[signer.signed.length - 1] as string)).toMatchObject({
+      DeploymentCreator: 'codeDeployRollback',
+      Revision: { S3Revision: { Key: 'app-v1.zip' } },
+    });
   });
 
   it('refuses unknown executions and hosts that are not targets', async () => {
@@ -264,14 +335,22 @@ describe('GetDeploymentSpecification', () => {
     deploy(h);
     const cmd = await h.poll('host-01');
     if (!cmd) throw new Error('no command');
-    const get = (executionId: string, host: string) => call(h, 'GetDeploymentSpecification', { DeploymentExecutionId: executionId, HostIdentifier: host });
-    expect(await rejection(get('CodeDeploy/us-east-1/local/arn:aws:codedeploy:us-east-1:000000000000:deployment/d-NOSUCH000', hostArn('host-01')))).toMatchObject({ code: 'DeploymentNotFoundException' });
+    const get = (executionId: string, host: string) =>
+      call(h, 'GetDeploymentSpecification', { DeploymentExecutionId: executionId, HostIdentifier: host });
+    expect(
+      await rejection(
+        get('CodeDeploy/us-east-1/local/arn:aws:codedeploy:us-east-1:000000000000:deployment/d-NOSUCH000', hostArn('host-01')),
+      ),
+    ).toMatchObject({ code: 'DeploymentNotFoundException' });
     expect(await rejection(get('a/b/c/not-ours', hostArn('host-01')))).toMatchObject({ code: 'DeploymentNotFoundException' });
     // Outside the model's constraint (^[^/]+/[^/]+/[^/]+/.+$, at most 129 characters): the model's ClientException.
     expect(await rejection(get('garbage', hostArn('host-01')))).toMatchObject({ code: 'ClientException' });
     expect(await rejection(get(`a/b/c/${'x'.repeat(200)}`, hostArn('host-01')))).toMatchObject({ code: 'ClientException' });
     expect(await rejection(get(cmd.DeploymentExecutionId, hostArn('other')))).toMatchObject({ code: 'HostNotFoundException' });
     expect(await rejection(get(cmd.DeploymentExecutionId, 'arn:aws:iam::1:user/nobody'))).toMatchObject({ code: 'HostNotFoundException' });
-    expect(await rejection(() => call(h, 'GetDeploymentSpecification', { HostIdentifier: hostArn('host-01') }))).toMatchObject({ code: 'ClientException', message: 'DeploymentExecutionId is required.' });
+    expect(await rejection(() => call(h, 'GetDeploymentSpecification', { HostIdentifier: hostArn('host-01') }))).toMatchObject({
+      code: 'ClientException',
+      message: 'DeploymentExecutionId is required.',
+    });
   });
 });

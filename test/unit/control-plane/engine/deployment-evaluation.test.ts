@@ -55,7 +55,10 @@ describe('evaluateDeployment', () => {
     expect(ctx.store.getDeployment(row.deploymentId)?.info).toMatchObject({ status: 'InProgress', startTime: T0 / 1000 });
     expect(ctx.store.targetCounts(row.deploymentId)).toMatchObject({ InProgress: 1, Pending: 2 });
     expect([...ctx.effects.wake]).toEqual(['host-1']);
-    expect(ctx.effects.events.filter((e) => e.type === 'deployment-status').map((e) => (e as { status: string }).status)).toEqual(['Created', 'InProgress']);
+    expect(ctx.effects.events.filter((e) => e.type === 'deployment-status').map((e) => (e as { status: string }).status)).toEqual([
+      'Created',
+      'InProgress',
+    ]);
   });
 
   it('starts every host at once under AllAtOnce', () => {
@@ -70,7 +73,11 @@ describe('evaluateDeployment', () => {
     const { ctx, create } = setup({ hosts: 0 });
     const row = create();
     evaluateDeployment(ctx, row);
-    expect(ctx.store.getDeployment(row.deploymentId)?.info).toMatchObject({ status: 'Failed', errorInformation: { code: 'NO_INSTANCES' }, completeTime: T0 / 1000 });
+    expect(ctx.store.getDeployment(row.deploymentId)?.info).toMatchObject({
+      status: 'Failed',
+      errorInformation: { code: 'NO_INSTANCES' },
+      completeTime: T0 / 1000,
+    });
   });
 });
 
@@ -87,7 +94,10 @@ describe('expireCommands', () => {
     expect(ctx.store.openCommandsOf(row.deploymentId)).toHaveLength(0);
     const target = ctx.store.getTarget(row.deploymentId, 'host-1')?.target;
     expect(target?.status).toBe('Failed');
-    expect(target?.lifecycleEvents[0]).toMatchObject({ status: 'Failed', diagnostics: { errorCode: 'UnknownError', message: expect.stringContaining('timed out after 60 seconds') } });
+    expect(target?.lifecycleEvents[0]).toMatchObject({
+      status: 'Failed',
+      diagnostics: { errorCode: 'UnknownError', message: expect.stringContaining('timed out after 60 seconds') },
+    });
   });
 });
 
@@ -108,12 +118,33 @@ describe('wantsRollback', () => {
   const onFailure: AutoRollbackConfiguration = { enabled: true, events: ['DEPLOYMENT_FAILURE'] };
   const onStop: AutoRollbackConfiguration = { enabled: true, events: ['DEPLOYMENT_STOP_ON_REQUEST'] };
 
-  type Row = [string, { groupRollback?: AutoRollbackConfiguration }, Partial<Pick<DeploymentInfo, 'creator' | 'autoRollbackConfiguration'>>, 'failure' | 'stop', boolean | undefined, boolean];
+  type Row = [
+    string,
+    { groupRollback?: AutoRollbackConfiguration },
+    Partial<Pick<DeploymentInfo, 'creator' | 'autoRollbackConfiguration'>>,
+    'failure' | 'stop',
+    boolean | undefined,
+    boolean,
+  ];
   it.each<Row>([
     ['the group asks for it on failure', { groupRollback: onFailure }, {}, 'failure', undefined, true],
     ['the group asks for it on stop only', { groupRollback: onStop }, {}, 'failure', undefined, false],
-    ["the deployment's own configuration overrides the group's", { groupRollback: onFailure }, { autoRollbackConfiguration: { enabled: false, events: [] } }, 'failure', undefined, false],
-    ['a disabled configuration never rolls back', {}, { autoRollbackConfiguration: { ...onFailure, enabled: false } }, 'failure', undefined, false],
+    [
+      "the deployment's own configuration overrides the group's",
+      { groupRollback: onFailure },
+      { autoRollbackConfiguration: { enabled: false, events: [] } },
+      'failure',
+      undefined,
+      false,
+    ],
+    [
+      'a disabled configuration never rolls back',
+      {},
+      { autoRollbackConfiguration: { ...onFailure, enabled: false } },
+      'failure',
+      undefined,
+      false,
+    ],
     ['StopDeployment(autoRollbackEnabled) decides a stop', {}, {}, 'stop', true, true],
     ['StopDeployment(autoRollbackEnabled=false) wins over the group', { groupRollback: onStop }, {}, 'stop', false, false],
     ['a rollback is never rolled back', { groupRollback: onFailure }, { creator: 'codeDeployRollback' }, 'failure', undefined, false],

@@ -43,7 +43,10 @@ describe('restart on the same database', () => {
     clock.now += 60_000;
     second.engine.tick();
     expect(second.engine.listTargets(id).find((t) => t.targetId === 'host-02')?.status).toBe('Failed');
-    expect(second.engine.getDeployment(id)).toMatchObject({ status: 'Failed', deploymentOverview: { Succeeded: 1, Failed: 1, Skipped: 1 } });
+    expect(second.engine.getDeployment(id)).toMatchObject({
+      status: 'Failed',
+      deploymentOverview: { Succeeded: 1, Failed: 1, Skipped: 1 },
+    });
     second.close();
     second.db.close();
   });
@@ -59,7 +62,9 @@ describe('restart on the same database', () => {
     const first = createHarness({ registry, db });
     const id = first.engine.createDeployment({ applicationName: 'web', deploymentGroupName: 'prod', revision: s3Revision() }).deploymentId;
     // Simulate a crash between creation and the first tick.
-    db.prepare("UPDATE engine_deployments SET status = 'Created', doc = json_set(doc, '$.status', 'Created') WHERE deployment_id = ?").run(id);
+    db.prepare("UPDATE engine_deployments SET status = 'Created', doc = json_set(doc, '$.status', 'Created') WHERE deployment_id = ?").run(
+      id,
+    );
     db.prepare('DELETE FROM engine_commands').run();
     db.prepare("UPDATE engine_targets SET status = 'Pending', doc = json_set(doc, '$.status', 'Pending') WHERE deployment_id = ?").run(id);
     first.close();

@@ -14,6 +14,8 @@ describe('scale', () => {
     const ms = performance.now() - started;
     expect(ran).toHaveLength(HOSTS * IN_PLACE_LIFECYCLE.length);
     expect(h.engine.getDeployment(id)?.deploymentOverview.Succeeded).toBe(HOSTS);
-    console.log(`engine: ${HOSTS} hosts x ${IN_PLACE_LIFECYCLE.length} commands in ${ms.toFixed(0)} ms (${((ms / HOSTS) * 1000).toFixed(0)} µs per host, ${((ms / ran.length) * 1000).toFixed(0)} µs per command)`);
+    console.log(
+      `engine: ${HOSTS} hosts x ${IN_PLACE_LIFECYCLE.length} commands in ${ms.toFixed(0)} ms (${((ms / HOSTS) * 1000).toFixed(0)} µs per host, ${((ms / ran.length) * 1000).toFixed(0)} µs per command)`,
+    );
   });
 });

@@ -11,7 +11,8 @@ function deploy(h: Harness, extra: Partial<Parameters<Harness['engine']['createD
 }
 
 const info = (h: Harness, id: string): DeploymentInfo => h.engine.getDeployment(id) as DeploymentInfo;
-const target = (h: Harness, id: string, host: string): InstanceTarget => h.engine.listTargets(id).find((t) => t.targetId === host) as InstanceTarget;
+const target = (h: Harness, id: string, host: string): InstanceTarget =>
+  h.engine.listTargets(id).find((t) => t.targetId === host) as InstanceTarget;
 const eventStatuses = (t: InstanceTarget) => Object.fromEntries(t.lifecycleEvents.map((e) => [e.lifecycleEventName, e.status]));
 
 describe('health plan', () => {
@@ -67,7 +68,11 @@ describe('batching', () => {
     }
     const statuses = h.events.filter((e) => e.type === 'deployment-status' && e.deploymentId === id).map((e) => e.status);
     expect(statuses).toEqual(['Created', 'InProgress', 'Succeeded']);
-    expect(h.registry.recorded.filter((r) => r.info.deploymentId === id).map((r) => r.info.status)).toEqual(['Created', 'InProgress', 'Succeeded']);
+    expect(h.registry.recorded.filter((r) => r.info.deploymentId === id).map((r) => r.info.status)).toEqual([
+      'Created',
+      'InProgress',
+      'Succeeded',
+    ]);
     expect(h.registry.getDeploymentGroup('web', 'prod')?.lastSuccessfulDeployment?.deploymentId).toBe(id);
   });
 
@@ -107,7 +112,10 @@ describe('batching', () => {
     failing.add('host-05');
     await h.drive((host, command) => (failing.has(host) && command === 'BeforeInstall' ? 'fail' : 'ok'));
     const failed = info(h, second);
-    expect(failed).toMatchObject({ status: 'Failed', errorInformation: { code: 'HEALTH_CONSTRAINTS', message: HEALTH_CONSTRAINTS_MESSAGE } });
+    expect(failed).toMatchObject({
+      status: 'Failed',
+      errorInformation: { code: 'HEALTH_CONSTRAINTS', message: HEALTH_CONSTRAINTS_MESSAGE },
+    });
     expect(failed.deploymentOverview).toMatchObject({ Failed: 5, Skipped: 4, Succeeded: 0 });
   });
 });
@@ -123,7 +131,12 @@ describe('failures', () => {
     expect(d.deploymentOverview).toMatchObject({ Failed: 1, Skipped: 2, Succeeded: 0, Pending: 0, InProgress: 0 });
     const first = target(h, id, 'host-01');
     expect(first.status).toBe('Failed');
-    expect(eventStatuses(first)).toMatchObject({ DownloadBundle: 'Succeeded', BeforeInstall: 'Failed', Install: 'Skipped', AfterAllowTraffic: 'Skipped' });
+    expect(eventStatuses(first)).toMatchObject({
+      DownloadBundle: 'Succeeded',
+      BeforeInstall: 'Failed',
+      Install: 'Skipped',
+      AfterAllowTraffic: 'Skipped',
+    });
     const failedEvent = first.lifecycleEvents.find((e) => e.lifecycleEventName === 'BeforeInstall');
     expect(failedEvent?.diagnostics).toEqual({
       errorCode: 'ScriptFailed',
@@ -138,7 +151,11 @@ describe('failures', () => {
       expect(t.lifecycleEvents.every((e) => e.status === 'Skipped')).toBe(true);
     }
     const lifecycle = h.events.find((e) => e.type === 'lifecycle-event' && e.status === 'Failed');
-    expect(lifecycle).toMatchObject({ instanceName: 'host-01', lifecycleEventName: 'BeforeInstall', message: expect.stringContaining('exit code 1') });
+    expect(lifecycle).toMatchObject({
+      instanceName: 'host-01',
+      lifecycleEventName: 'BeforeInstall',
+      message: expect.stringContaining('exit code 1'),
+    });
   });
 
   it('OneAtATime: the last host failing still succeeds', async () => {
@@ -177,7 +194,11 @@ describe('failures', () => {
   it.each([
     [{ error_code: 1, script_name: 's.sh', message: 'm', log: '' }, 'ScriptMissing', 'm'],
     [{ error_code: 2, script_name: 's.sh', message: 'm', log: '' }, 'ScriptNotExecutable', 'm'],
-    [{ error_code: 3, script_name: 's.sh', message: 'Script at specified location: s.sh failed to complete in 5 seconds', log: 'x' }, 'ScriptTimedOut', 'Script at specified location: s.sh failed to complete in 5 seconds'],
+    [
+      { error_code: 3, script_name: 's.sh', message: 'Script at specified location: s.sh failed to complete in 5 seconds', log: 'x' },
+      'ScriptTimedOut',
+      'Script at specified location: s.sh failed to complete in 5 seconds',
+    ],
     [{ error_code: 5, script_name: '', message: 'boom', log: '' }, 'UnknownError', 'boom'],
     [{ error_code: 7, script_name: '', message: 'restart', log: '' }, 'UnknownError', 'restart'],
     ['not json at all', 'UnknownError', 'not json at all'],
@@ -235,7 +256,10 @@ describe('timeouts', () => {
     expect(t.status).toBe('Failed');
     expect(t.lifecycleEvents[0]).toMatchObject({
       status: 'Failed',
-      diagnostics: { errorCode: 'UnknownError', message: 'The command timed out after 2 seconds without a completion from the agent (host host-01)' },
+      diagnostics: {
+        errorCode: 'UnknownError',
+        message: 'The command timed out after 2 seconds without a completion from the agent (host host-01)',
+      },
     });
     expect(info(h, id)).toMatchObject({ status: 'Failed', errorInformation: { code: 'HEALTH_CONSTRAINTS' } });
     expect(await h.update(cmd)).toBe('Failed');
@@ -280,9 +304,15 @@ describe('StopDeployment', () => {
     expect(await h.ack(running)).toBe('InProgress');
     expect(await h.update(running)).toBe('InProgress');
 
-    expect(h.engine.stopDeployment(id)).toEqual({ status: 'Pending', statusMessage: 'Stopping Pending. Stopping to schedule commands in the deployment instances' });
+    expect(h.engine.stopDeployment(id)).toEqual({
+      status: 'Pending',
+      statusMessage: 'Stopping Pending. Stopping to schedule commands in the deployment instances',
+    });
     const d = info(h, id);
-    expect(d).toMatchObject({ status: 'Stopped', errorInformation: { code: 'MANUAL_STOP', message: 'The deployment was stopped by the user.' } });
+    expect(d).toMatchObject({
+      status: 'Stopped',
+      errorInformation: { code: 'MANUAL_STOP', message: 'The deployment was stopped by the user.' },
+    });
     expect(await h.update(running)).toBe('Failed');
     expect(await h.ack(handedOut)).toBe('Failed');
     expect(await h.poll('host-03')).toBeUndefined();
@@ -300,7 +330,9 @@ describe('StopDeployment', () => {
     expect(target(h, id, 'host-01').lifecycleEvents[0]?.diagnostics?.message).toBe('killed');
     expect(await h.drive()).toEqual([]);
     expect(info(h, id).deploymentOverview).toMatchObject({ Failed: 3, InProgress: 0 });
-    expect(() => h.engine.stopDeployment(id)).toThrow(expect.objectContaining({ code: 'DeploymentAlreadyCompletedException', message: `The deployment ${id} has already completed.` }));
+    expect(() => h.engine.stopDeployment(id)).toThrow(
+      expect.objectContaining({ code: 'DeploymentAlreadyCompletedException', message: `The deployment ${id} has already completed.` }),
+    );
     expect(() => h.engine.stopDeployment('d-NOSUCH000')).toThrow(expect.objectContaining({ code: 'DeploymentDoesNotExistException' }));
   });
 
@@ -335,7 +367,12 @@ describe('automatic rollback', () => {
     const rollbackId = failed.rollbackInfo?.rollbackDeploymentId as string;
     expect(rollbackId).toMatch(/^d-[A-Z0-9]{9}$/);
     const rb = info(h, rollbackId);
-    expect(rb).toMatchObject({ creator: 'codeDeployRollback', revision: { s3Location: { key: 'v1.zip' } }, rollbackInfo: { rollbackTriggeringDeploymentId: bad }, deploymentConfigName: 'CodeDeployDefault.OneAtATime' });
+    expect(rb).toMatchObject({
+      creator: 'codeDeployRollback',
+      revision: { s3Location: { key: 'v1.zip' } },
+      rollbackInfo: { rollbackTriggeringDeploymentId: bad },
+      deploymentConfigName: 'CodeDeployDefault.OneAtATime',
+    });
     expect(h.events).toContainEqual({ type: 'deployment-status', deploymentId: rollbackId, status: 'Created' });
     expect(info(h, rollbackId).status).toBe('Succeeded');
   });
@@ -344,7 +381,9 @@ describe('automatic rollback', () => {
     const h = createHarness({ hosts: 1, autoRollback: rollback });
     const id = deploy(h);
     await h.drive(() => 'fail');
-    expect(info(h, id).rollbackInfo).toEqual({ rollbackMessage: 'Automatic rollback not performed because no previous successful deployment was found.' });
+    expect(info(h, id).rollbackInfo).toEqual({
+      rollbackMessage: 'Automatic rollback not performed because no previous successful deployment was found.',
+    });
   });
 
   it('a stop rolls back only when asked to', async () => {
@@ -384,7 +423,9 @@ describe('events', () => {
     expect(h.events.length).toBe(before);
     await h.drive();
     expect(info(h, id).status).toBe('Succeeded');
-    expect(h.events.filter((e) => e.type === 'lifecycle-event' && e.instanceName === hostName(1)).length).toBe(IN_PLACE_LIFECYCLE.length * 2);
+    expect(h.events.filter((e) => e.type === 'lifecycle-event' && e.instanceName === hostName(1)).length).toBe(
+      IN_PLACE_LIFECYCLE.length * 2,
+    );
   });
 });
 

@@ -36,9 +36,13 @@ let base: string;
 let logs: () => Array<Record<string, unknown>>;
 
 function git(dir: string, ...args: string[]): Promise<{ stdout: string }> {
-  return execFileAsync('git', ['-C', dir, '-c', 'user.name=Test', '-c', 'user.email=test@example.com', '-c', 'commit.gpgsign=false', ...args], {
-    env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' },
-  });
+  return execFileAsync(
+    'git',
+    ['-C', dir, '-c', 'user.name=Test', '-c', 'user.email=test@example.com', '-c', 'commit.gpgsign=false', ...args],
+    {
+      env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' },
+    },
+  );
 }
 
 async function startServer(logger: Logger): Promise<void> {
@@ -59,7 +63,11 @@ function get(path: string, headers: Record<string, string> = {}): Promise<Reply>
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('error', reject);
-      res.on('end', () => (res.complete ? resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }) : reject(new Error('incomplete'))));
+      res.on('end', () =>
+        res.complete
+          ? resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) })
+          : reject(new Error('incomplete')),
+      );
     });
     req.on('error', reject);
     req.end();
@@ -146,7 +154,11 @@ describe('tarball and zipball', () => {
 
   it('resolves a branch to its newest commit, and no ref to HEAD', async () => {
     const v2 = { ...FILES_V1, 'scripts/start.sh': '#!/bin/sh\necho v2\n' };
-    for (const path of ['/github/repos/octo/app/tarball/main', '/github/repos/octo/app/tarball', `/github/repos/octo/app/tarball/${sha2.slice(0, 10)}`]) {
+    for (const path of [
+      '/github/repos/octo/app/tarball/main',
+      '/github/repos/octo/app/tarball',
+      `/github/repos/octo/app/tarball/${sha2.slice(0, 10)}`,
+    ]) {
       const { redirect, archive } = await download(path);
       expect(redirect.headers.location).toBe(`${base}/github/_codeload/octo/app/legacy.tar.gz/${sha2}`);
       expect(await tarFiles(archive.body)).toEqual(prefixed(`octo-app-${sha2.slice(0, 7)}`, v2));
@@ -185,7 +197,11 @@ describe('tarball and zipball', () => {
     await execFileAsync('git', ['clone', '--quiet', '--bare', appDir, join(reposDir, 'octo', 'lib.git')]);
     const { redirect, archive } = await download('/github/repos/octo/lib/tarball/main');
     expect(redirect.headers.location).toBe(`${base}/github/_codeload/octo/lib/legacy.tar.gz/${sha2}`);
-    expect([...(await tarFiles(archive.body)).keys()].sort()).toEqual([`octo-lib-${sha2.slice(0, 7)}/README.md`, `octo-lib-${sha2.slice(0, 7)}/appspec.yml`, `octo-lib-${sha2.slice(0, 7)}/scripts/start.sh`]);
+    expect([...(await tarFiles(archive.body)).keys()].sort()).toEqual([
+      `octo-lib-${sha2.slice(0, 7)}/README.md`,
+      `octo-lib-${sha2.slice(0, 7)}/appspec.yml`,
+      `octo-lib-${sha2.slice(0, 7)}/scripts/start.sh`,
+    ]);
   });
 
   it('accepts and ignores the Authorization header, and never logs it', async () => {
@@ -214,7 +230,9 @@ describe('git failures while archiving', () => {
     const res = await fetch(`${base}/github/_codeload/octo/broken/legacy.tar.gz/${sha}`);
     expect(res.status).toBe(200);
     await expect(res.arrayBuffer()).rejects.toThrow();
-    await expect.poll(() => logs().some((l) => l.msg === 'git archive failed' && typeof l.bytesSent === 'number' && l.bytesSent > 0)).toBe(true);
+    await expect
+      .poll(() => logs().some((l) => l.msg === 'git archive failed' && typeof l.bytesSent === 'number' && l.bytesSent > 0))
+      .toBe(true);
   });
 
   it('stops git when the client goes away mid-download', async () => {
@@ -252,7 +270,14 @@ describe('repository and commit JSON', () => {
     const reply = await get('/github/repos/octo/app');
     expect(reply.status).toBe(200);
     const body = json(reply) as Record<string, unknown>;
-    expect(body).toEqual({ id: expect.any(Number), name: 'app', full_name: 'octo/app', owner: { login: 'octo' }, default_branch: 'main', private: false });
+    expect(body).toEqual({
+      id: expect.any(Number),
+      name: 'app',
+      full_name: 'octo/app',
+      owner: { login: 'octo' },
+      default_branch: 'main',
+      private: false,
+    });
     expect(json(await get('/github/repos/octo/app'))).toEqual(body);
   });
 
@@ -262,7 +287,11 @@ describe('repository and commit JSON', () => {
     const body = json(reply) as { sha: string; commit: { message: string; author: { name: string; email: string; date: string } } };
     expect(body.sha).toBe(sha2);
     expect(body.commit.message).toBe('second\n\nwith a body');
-    expect(body.commit.author).toEqual({ name: 'Test', email: 'test@example.com', date: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/) });
+    expect(body.commit.author).toEqual({
+      name: 'Test',
+      email: 'test@example.com',
+      date: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
+    });
     expect((json(await get(`/github/repos/octo/app/commits/${sha1}`)) as { sha: string }).sha).toBe(sha1);
     const bare = await get('/github/repos/octo/app/commits/main', { accept: 'application/vnd.github.sha' });
     expect(bare.body.toString()).toBe(sha2);
@@ -369,7 +398,12 @@ describe('the agent GitHub fetcher through the endpoint', () => {
 
   it('fails with the official message for an unknown commit', async () => {
     const fetcher = createGitHubFetcher({ apiUrl: `${base}/github`, logger: silentLogger(), maxRetries: 0 });
-    const err = await fetcher({ type: 'GitHub', account: 'octo', repository: 'app', commitId: 'deadbeef', bundleType: 'tar' }, join(work, 'b.tar')).catch((e: unknown) => e);
-    expect((err as Error).message).toBe(`Could not download bundle at '${base}/github/repos/octo/app/tarball/deadbeef' after 0 retries. Server returned codes: 404 'Not Found'`);
+    const err = await fetcher(
+      { type: 'GitHub', account: 'octo', repository: 'app', commitId: 'deadbeef', bundleType: 'tar' },
+      join(work, 'b.tar'),
+    ).catch((e: unknown) => e);
+    expect((err as Error).message).toBe(
+      `Could not download bundle at '${base}/github/repos/octo/app/tarball/deadbeef' after 0 retries. Server returned codes: 404 'Not Found'`,
+    );
   });
 });

@@ -5,14 +5,23 @@ import { openDatabase } from '../../../../control-plane/store/database.js';
 import { tempDir } from '../../../helpers/temp.js';
 import { registryHarness, seeded, SESSION_ARN, USER_ARN } from '../registry-harness.js';
 
-const s3 = (key: string, extra: Record<string, string> = {}): RevisionLocation => ({ revisionType: 'S3', s3Location: { bucket: 'releases', key, bundleType: 'zip', ...extra } });
+const s3 = (key: string, extra: Record<string, string> = {}): RevisionLocation => ({
+  revisionType: 'S3',
+  s3Location: { bucket: 'releases', key, bundleType: 'zip', ...extra },
+});
 
 describe('registry: on-premises instances', () => {
   it('registers an instance with an IAM user ARN and returns it in the API shape', () => {
     const h = registryHarness();
     expect(h.call('RegisterOnPremisesInstance', { instanceName: 'host-1', iamUserArn: USER_ARN('host-1') })).toEqual({});
     const info = h.call('GetOnPremisesInstance', { instanceName: 'host-1' }).instanceInfo as InstanceInfo;
-    expect(info).toEqual({ instanceName: 'host-1', iamUserArn: USER_ARN('host-1'), instanceArn: expect.any(String), registerTime: 1_700_000_000, tags: [] });
+    expect(info).toEqual({
+      instanceName: 'host-1',
+      iamUserArn: USER_ARN('host-1'),
+      instanceArn: expect.any(String),
+      registerTime: 1_700_000_000,
+      tags: [],
+    });
     expect(info.instanceArn).toMatch(/^arn:aws:codedeploy:eu-west-1:111122223333:instance\/host-1_[0-9a-f]{20}$/);
     h.call('RegisterOnPremisesInstance', { instanceName: 'host-2', iamSessionArn: SESSION_ARN('host-2') });
     expect(h.registry.instanceByHostIdentifier(SESSION_ARN('host-2'))?.instanceName).toBe('host-2');
@@ -26,15 +35,33 @@ describe('registry: on-premises instances', () => {
     h.fails('RegisterOnPremisesInstance', { instanceName: 'has space', iamUserArn: USER_ARN('a') }, 'InvalidInstanceNameException');
     h.fails('RegisterOnPremisesInstance', { instanceName: 'a/b', iamUserArn: USER_ARN('a') }, 'InvalidInstanceNameException');
     h.fails('RegisterOnPremisesInstance', { instanceName: 'a' }, 'IamArnRequiredException');
-    h.fails('RegisterOnPremisesInstance', { instanceName: 'a', iamUserArn: USER_ARN('a'), iamSessionArn: SESSION_ARN('a') }, 'MultipleIamArnsProvidedException');
+    h.fails(
+      'RegisterOnPremisesInstance',
+      { instanceName: 'a', iamUserArn: USER_ARN('a'), iamSessionArn: SESSION_ARN('a') },
+      'MultipleIamArnsProvidedException',
+    );
     h.fails('RegisterOnPremisesInstance', { instanceName: 'a', iamUserArn: 'arn:aws:iam::123:user/a' }, 'InvalidIamUserArnException');
-    h.fails('RegisterOnPremisesInstance', { instanceName: 'a', iamUserArn: 'arn:aws:iam::123456789012:role/a' }, 'InvalidIamUserArnException');
-    h.fails('RegisterOnPremisesInstance', { instanceName: 'a', iamSessionArn: 'arn:aws:sts::123456789012:federated-user/a' }, 'InvalidIamSessionArnException');
+    h.fails(
+      'RegisterOnPremisesInstance',
+      { instanceName: 'a', iamUserArn: 'arn:aws:iam::123456789012:role/a' },
+      'InvalidIamUserArnException',
+    );
+    h.fails(
+      'RegisterOnPremisesInstance',
+      { instanceName: 'a', iamSessionArn: 'arn:aws:sts::123456789012:federated-user/a' },
+      'InvalidIamSessionArnException',
+    );
     h.call('RegisterOnPremisesInstance', { instanceName: 'a', iamUserArn: USER_ARN('a') });
     h.call('RegisterOnPremisesInstance', { instanceName: 's', iamSessionArn: SESSION_ARN('s') });
     h.fails('RegisterOnPremisesInstance', { instanceName: 'a', iamUserArn: USER_ARN('other') }, 'InstanceNameAlreadyRegisteredException');
-    expect(h.fails('RegisterOnPremisesInstance', { instanceName: 'b', iamUserArn: USER_ARN('a') }, 'IamUserArnAlreadyRegisteredException')).toContain('instance a');
-    h.fails('RegisterOnPremisesInstance', { instanceName: 'c', iamSessionArn: SESSION_ARN('s') }, 'IamSessionArnAlreadyRegisteredException');
+    expect(
+      h.fails('RegisterOnPremisesInstance', { instanceName: 'b', iamUserArn: USER_ARN('a') }, 'IamUserArnAlreadyRegisteredException'),
+    ).toContain('instance a');
+    h.fails(
+      'RegisterOnPremisesInstance',
+      { instanceName: 'c', iamSessionArn: SESSION_ARN('s') },
+      'IamSessionArnAlreadyRegisteredException',
+    );
     h.fails('GetOnPremisesInstance', { instanceName: 'nope' }, 'InstanceNotRegisteredException');
     h.fails('GetOnPremisesInstance', {}, 'InstanceNameRequiredException');
   });
@@ -47,12 +74,19 @@ describe('registry: on-premises instances', () => {
     expect(h.registry.resolveTargets(group).map((i) => i.instanceName)).toEqual(['host-1']);
     h.clock.now += 60_000;
     expect(h.call('DeregisterOnPremisesInstance', { instanceName: 'host-1' })).toEqual({});
-    expect(h.call('GetOnPremisesInstance', { instanceName: 'host-1' }).instanceInfo).toMatchObject({ instanceName: 'host-1', deregisterTime: 1_700_000_060 });
+    expect(h.call('GetOnPremisesInstance', { instanceName: 'host-1' }).instanceInfo).toMatchObject({
+      instanceName: 'host-1',
+      deregisterTime: 1_700_000_060,
+    });
     expect(h.registry.resolveTargets(group)).toEqual([]);
     expect(h.registry.instanceByHostIdentifier(USER_ARN('host-1'))).toBeUndefined();
     h.fails('DeregisterOnPremisesInstance', { instanceName: 'host-1' }, 'InstanceNotRegisteredException');
     h.fails('AddTagsToOnPremisesInstances', { instanceNames: ['host-1'], tags: [{ Key: 'a' }] }, 'InstanceNotRegisteredException');
-    h.fails('RegisterOnPremisesInstance', { instanceName: 'host-1', iamUserArn: USER_ARN('host-1') }, 'InstanceNameAlreadyRegisteredException');
+    h.fails(
+      'RegisterOnPremisesInstance',
+      { instanceName: 'host-1', iamUserArn: USER_ARN('host-1') },
+      'InstanceNameAlreadyRegisteredException',
+    );
     h.call('RegisterOnPremisesInstance', { instanceName: 'host-1b', iamUserArn: USER_ARN('host-1') });
     expect(h.registry.instanceByHostIdentifier(USER_ARN('host-1'))?.instanceName).toBe('host-1b');
     expect(h.call('ListOnPremisesInstances', { registrationStatus: 'Deregistered' })).toEqual({ instanceNames: ['host-1'] });
@@ -66,11 +100,23 @@ describe('registry: on-premises instances', () => {
     const h = registryHarness();
     h.call('RegisterOnPremisesInstance', { instanceName: 'a', iamUserArn: USER_ARN('a') });
     h.call('RegisterOnPremisesInstance', { instanceName: 'b', iamUserArn: USER_ARN('b') });
-    h.call('AddTagsToOnPremisesInstances', { instanceNames: ['a', 'b'], tags: [{ Key: 'env', Value: 'dev' }, { Key: 'role', Value: 'web' }] });
+    h.call('AddTagsToOnPremisesInstances', {
+      instanceNames: ['a', 'b'],
+      tags: [
+        { Key: 'env', Value: 'dev' },
+        { Key: 'role', Value: 'web' },
+      ],
+    });
     h.call('AddTagsToOnPremisesInstances', { instanceNames: ['a'], tags: [{ Key: 'env', Value: 'prod' }] });
     const tagsOf = (name: string) => (h.call('GetOnPremisesInstance', { instanceName: name }).instanceInfo as InstanceInfo).tags;
-    expect(tagsOf('a')).toEqual([{ Key: 'env', Value: 'prod' }, { Key: 'role', Value: 'web' }]);
-    expect(tagsOf('b')).toEqual([{ Key: 'env', Value: 'dev' }, { Key: 'role', Value: 'web' }]);
+    expect(tagsOf('a')).toEqual([
+      { Key: 'env', Value: 'prod' },
+      { Key: 'role', Value: 'web' },
+    ]);
+    expect(tagsOf('b')).toEqual([
+      { Key: 'env', Value: 'dev' },
+      { Key: 'role', Value: 'web' },
+    ]);
     h.call('RemoveTagsFromOnPremisesInstances', { instanceNames: ['a', 'b'], tags: [{ Key: 'role' }, { Key: 'env', Value: 'dev' }] });
     expect(tagsOf('a')).toEqual([{ Key: 'env', Value: 'prod' }]);
     expect(tagsOf('b')).toEqual([]);
@@ -91,13 +137,19 @@ describe('registry: on-premises instances', () => {
 
   it('lists by tag filters and batch-gets, skipping unknown names', () => {
     const h = registryHarness();
-    for (const [name, tags] of Object.entries({ c: [{ Key: 'env', Value: 'prod' }], a: [{ Key: 'env', Value: 'dev' }], b: [{ Key: 'team', Value: 'prod' }] })) {
+    for (const [name, tags] of Object.entries({
+      c: [{ Key: 'env', Value: 'prod' }],
+      a: [{ Key: 'env', Value: 'dev' }],
+      b: [{ Key: 'team', Value: 'prod' }],
+    })) {
       h.call('RegisterOnPremisesInstance', { instanceName: name, iamUserArn: USER_ARN(name) });
       h.call('AddTagsToOnPremisesInstances', { instanceNames: [name], tags });
     }
     expect(h.call('ListOnPremisesInstances', { tagFilters: [{ Key: 'env', Type: 'KEY_ONLY' }] }).instanceNames).toEqual(['a', 'c']);
     expect(h.call('ListOnPremisesInstances', { tagFilters: [{ Value: 'prod', Type: 'VALUE_ONLY' }] }).instanceNames).toEqual(['b', 'c']);
-    expect(h.call('ListOnPremisesInstances', { tagFilters: [{ Key: 'env', Value: 'dev', Type: 'KEY_AND_VALUE' }] }).instanceNames).toEqual(['a']);
+    expect(h.call('ListOnPremisesInstances', { tagFilters: [{ Key: 'env', Value: 'dev', Type: 'KEY_AND_VALUE' }] }).instanceNames).toEqual([
+      'a',
+    ]);
     h.fails('ListOnPremisesInstances', { tagFilters: [{ Key: 'env', Type: 'SOMETHING' }] }, 'InvalidTagFilterException');
     const infos = h.call('BatchGetOnPremisesInstances', { instanceNames: ['c', 'ghost', 'a'] }).instanceInfos as InstanceInfo[];
     expect(infos.map((i) => i.instanceName)).toEqual(['c', 'a']);
@@ -110,7 +162,10 @@ describe('registry: targets and deployment records', () => {
     const h = registryHarness();
     seeded(h, {
       'web-3': [{ Key: 'env', Value: 'prod' }],
-      'web-1': [{ Key: 'env', Value: 'prod' }, { Key: 'role', Value: 'web' }],
+      'web-1': [
+        { Key: 'env', Value: 'prod' },
+        { Key: 'role', Value: 'web' },
+      ],
       'db-1': [{ Key: 'env', Value: 'staging' }],
       canary: [{ Key: 'canary' }],
       'other-value': [{ Key: 'tier', Value: 'gold' }],
@@ -142,9 +197,18 @@ describe('registry: targets and deployment records', () => {
     expect(group?.targetRevision).toEqual(rev);
 
     h.clock.now += 30_000;
-    h.registry.recordDeployment(deploymentGroupId, { deploymentId: 'd-AAAAAAAA1', status: 'Succeeded', createTime: 1_700_000_000, endTime: 1_700_000_030 }, rev);
+    h.registry.recordDeployment(
+      deploymentGroupId,
+      { deploymentId: 'd-AAAAAAAA1', status: 'Succeeded', createTime: 1_700_000_000, endTime: 1_700_000_030 },
+      rev,
+    );
     group = h.registry.getDeploymentGroupById(deploymentGroupId);
-    expect(group?.lastSuccessfulDeployment).toEqual({ deploymentId: 'd-AAAAAAAA1', status: 'Succeeded', createTime: 1_700_000_000, endTime: 1_700_000_030 });
+    expect(group?.lastSuccessfulDeployment).toEqual({
+      deploymentId: 'd-AAAAAAAA1',
+      status: 'Succeeded',
+      createTime: 1_700_000_000,
+      endTime: 1_700_000_030,
+    });
     expect(group?.lastAttemptedDeployment?.status).toBe('Succeeded');
 
     // The revision was registered implicitly, with its use noted; the eTag's quotes do not matter.
@@ -156,14 +220,24 @@ describe('registry: targets and deployment records', () => {
     });
 
     // A newer deployment fails; a late report about an older one does not replace it.
-    h.registry.recordDeployment(deploymentGroupId, { deploymentId: 'd-BBBBBBBB2', status: 'Failed', createTime: 1_700_000_100, endTime: 1_700_000_110 }, s3('v2.zip'));
-    h.registry.recordDeployment(deploymentGroupId, { deploymentId: 'd-AAAAAAAA1', status: 'Succeeded', createTime: 1_700_000_000, endTime: 1_700_000_030 }, rev);
+    h.registry.recordDeployment(
+      deploymentGroupId,
+      { deploymentId: 'd-BBBBBBBB2', status: 'Failed', createTime: 1_700_000_100, endTime: 1_700_000_110 },
+      s3('v2.zip'),
+    );
+    h.registry.recordDeployment(
+      deploymentGroupId,
+      { deploymentId: 'd-AAAAAAAA1', status: 'Succeeded', createTime: 1_700_000_000, endTime: 1_700_000_030 },
+      rev,
+    );
     group = h.registry.getDeploymentGroupById(deploymentGroupId);
     expect(group?.lastAttemptedDeployment?.deploymentId).toBe('d-BBBBBBBB2');
     expect(group?.lastSuccessfulDeployment?.deploymentId).toBe('d-AAAAAAAA1');
     expect(group?.targetRevision).toEqual(s3('v2.zip'));
     // Unknown groups are ignored.
-    expect(() => h.registry.recordDeployment('no-such-group', { deploymentId: 'd-CCCCCCCC3', status: 'Created', createTime: 1 }, rev)).not.toThrow();
+    expect(() =>
+      h.registry.recordDeployment('no-such-group', { deploymentId: 'd-CCCCCCCC3', status: 'Created', createTime: 1 }, rev),
+    ).not.toThrow();
   });
 
   it('keeps its state in the database file across a reopen', async () => {
@@ -186,27 +260,48 @@ describe('registry: application revisions', () => {
     const { deploymentGroupId } = seeded(h);
     h.call('RegisterApplicationRevision', { applicationName: 'web', revision: s3('app/v1.zip'), description: 'first' });
     h.clock.now += 1000;
-    h.call('RegisterApplicationRevision', { applicationName: 'web', revision: { revisionType: 'GitHub', gitHubLocation: { repository: 'me/app', commitId: SHA } } });
+    h.call('RegisterApplicationRevision', {
+      applicationName: 'web',
+      revision: { revisionType: 'GitHub', gitHubLocation: { repository: 'me/app', commitId: SHA } },
+    });
     h.clock.now += 1000;
-    h.call('RegisterApplicationRevision', { applicationName: 'web', revision: { revisionType: 'S3', s3Location: { bucket: 'other', key: 'app/v3.tgz', bundleType: 'tgz' } } });
+    h.call('RegisterApplicationRevision', {
+      applicationName: 'web',
+      revision: { revisionType: 'S3', s3Location: { bucket: 'other', key: 'app/v3.tgz', bundleType: 'tgz' } },
+    });
     // Registering again only updates the description.
     h.call('RegisterApplicationRevision', { applicationName: 'web', revision: s3('app/v1.zip'), description: 'first, again' });
-    expect(h.call('GetApplicationRevision', { applicationName: 'web', revision: s3('app/v1.zip') }).revisionInfo).toEqual({ description: 'first, again', deploymentGroups: [], registerTime: 1_700_000_000 });
+    expect(h.call('GetApplicationRevision', { applicationName: 'web', revision: s3('app/v1.zip') }).revisionInfo).toEqual({
+      description: 'first, again',
+      deploymentGroups: [],
+      registerTime: 1_700_000_000,
+    });
 
-    const list = (input: Record<string, unknown>) => (h.call('ListApplicationRevisions', { applicationName: 'web', ...input }).revisions as RevisionLocation[]).map((r) => r.s3Location?.key ?? r.gitHubLocation?.commitId);
+    const list = (input: Record<string, unknown>) =>
+      (h.call('ListApplicationRevisions', { applicationName: 'web', ...input }).revisions as RevisionLocation[]).map(
+        (r) => r.s3Location?.key ?? r.gitHubLocation?.commitId,
+      );
     expect(list({})).toEqual(['app/v1.zip', SHA, 'app/v3.tgz']);
     expect(list({ sortBy: 'registerTime', sortOrder: 'descending' })).toEqual(['app/v3.tgz', SHA, 'app/v1.zip']);
     expect(list({ s3Bucket: 'releases' })).toEqual(['app/v1.zip']);
     expect(list({ s3Bucket: 'other', s3KeyPrefix: 'app/' })).toEqual(['app/v3.tgz']);
     expect(list({ s3Bucket: 'other', s3KeyPrefix: 'nope/' })).toEqual([]);
     h.clock.now += 1000;
-    h.registry.recordDeployment(deploymentGroupId, { deploymentId: 'd-AAAAAAAA1', status: 'Created', createTime: 1_700_000_003 }, { revisionType: 'GitHub', gitHubLocation: { repository: 'me/app', commitId: SHA } });
+    h.registry.recordDeployment(
+      deploymentGroupId,
+      { deploymentId: 'd-AAAAAAAA1', status: 'Created', createTime: 1_700_000_003 },
+      { revisionType: 'GitHub', gitHubLocation: { repository: 'me/app', commitId: SHA } },
+    );
     expect(list({ deployed: 'include' })).toEqual([SHA]);
     expect(list({ deployed: 'exclude' })).toEqual(['app/v1.zip', 'app/v3.tgz']);
     expect(list({ sortBy: 'lastUsedTime', sortOrder: 'descending' })[0]).toBe(SHA);
 
     const batch = h.call('BatchGetApplicationRevisions', { applicationName: 'web', revisions: [s3('app/v1.zip'), s3('missing.zip')] });
-    expect((batch.revisions as { revisionLocation: RevisionLocation; genericRevisionInfo: { description: string } }[]).map((r) => r.genericRevisionInfo.description)).toEqual(['first, again']);
+    expect(
+      (batch.revisions as { revisionLocation: RevisionLocation; genericRevisionInfo: { description: string } }[]).map(
+        (r) => r.genericRevisionInfo.description,
+      ),
+    ).toEqual(['first, again']);
     expect(batch.errorMessage).toContain('1 of the revisions');
   });
 
@@ -216,11 +311,29 @@ describe('registry: application revisions', () => {
     h.fails('RegisterApplicationRevision', { revision: s3('a.zip') }, 'ApplicationNameRequiredException');
     h.fails('RegisterApplicationRevision', { applicationName: 'nope', revision: s3('a.zip') }, 'ApplicationDoesNotExistException');
     h.fails('RegisterApplicationRevision', { applicationName: 'web' }, 'RevisionRequiredException');
-    h.fails('RegisterApplicationRevision', { applicationName: 'web', revision: { revisionType: 'S3', s3Location: { key: 'a.zip' } } }, 'InvalidRevisionException');
-    h.fails('RegisterApplicationRevision', { applicationName: 'web', revision: { revisionType: 'S3', s3Location: { bucket: 'b', key: 'a', bundleType: 'rar' } } }, 'InvalidRevisionException');
-    h.fails('RegisterApplicationRevision', { applicationName: 'web', revision: { revisionType: 'GitHub', gitHubLocation: { repository: 'no-slash', commitId: 'a' } } }, 'InvalidRevisionException');
-    h.fails('RegisterApplicationRevision', { applicationName: 'web', revision: { revisionType: 'String', string: { content: 'x' } } }, 'InvalidRevisionException');
-    expect(h.fails('GetApplicationRevision', { applicationName: 'web', revision: s3('never.zip') }, 'RevisionDoesNotExistException')).toContain('web');
+    h.fails(
+      'RegisterApplicationRevision',
+      { applicationName: 'web', revision: { revisionType: 'S3', s3Location: { key: 'a.zip' } } },
+      'InvalidRevisionException',
+    );
+    h.fails(
+      'RegisterApplicationRevision',
+      { applicationName: 'web', revision: { revisionType: 'S3', s3Location: { bucket: 'b', key: 'a', bundleType: 'rar' } } },
+      'InvalidRevisionException',
+    );
+    h.fails(
+      'RegisterApplicationRevision',
+      { applicationName: 'web', revision: { revisionType: 'GitHub', gitHubLocation: { repository: 'no-slash', commitId: 'a' } } },
+      'InvalidRevisionException',
+    );
+    h.fails(
+      'RegisterApplicationRevision',
+      { applicationName: 'web', revision: { revisionType: 'String', string: { content: 'x' } } },
+      'InvalidRevisionException',
+    );
+    expect(
+      h.fails('GetApplicationRevision', { applicationName: 'web', revision: s3('never.zip') }, 'RevisionDoesNotExistException'),
+    ).toContain('web');
     h.fails('ListApplicationRevisions', { applicationName: 'web', sortBy: 'size' }, 'InvalidSortByException');
     h.fails('ListApplicationRevisions', { applicationName: 'web', sortOrder: 'up' }, 'InvalidSortOrderException');
     h.fails('ListApplicationRevisions', { applicationName: 'web', deployed: 'maybe' }, 'InvalidDeployedStateFilterException');

@@ -43,7 +43,8 @@ async function serve(): Promise<{ url: string; targets: string[] }> {
       };
       const op = target.startsWith('CodeDeploy_20141006.') ? target.slice('CodeDeploy_20141006.'.length) : '';
       const handler = h.operations[op];
-      if (req.method !== 'POST' || !handler) return answer(400, { __type: 'UnknownOperationException', message: target }, 'UnknownOperationException');
+      if (req.method !== 'POST' || !handler)
+        return answer(400, { __type: 'UnknownOperationException', message: target }, 'UnknownOperationException');
       try {
         const input = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<string, unknown>;
         answer(200, handler(input, { signal: new AbortController().signal, log: silentLogger() }));
@@ -61,7 +62,12 @@ async function serve(): Promise<{ url: string; targets: string[] }> {
 describe('registry through @aws-sdk/client-codedeploy', () => {
   it('creates an application and group, registers and tags an instance, reads it back, and maps errors', async () => {
     const { url, targets } = await serve();
-    const client = new CodeDeployClient({ endpoint: url, region: 'eu-west-1', credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'test-secret' }, maxAttempts: 1 });
+    const client = new CodeDeployClient({
+      endpoint: url,
+      region: 'eu-west-1',
+      credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'test-secret' },
+      maxAttempts: 1,
+    });
 
     const app = await client.send(new CreateApplicationCommand({ applicationName: 'web', computePlatform: 'Server' }));
     expect(app.applicationId).toMatch(/^[0-9a-f-]{36}$/);
@@ -97,7 +103,9 @@ describe('registry through @aws-sdk/client-codedeploy', () => {
     expect(config.deploymentConfigInfo?.minimumHealthyHosts).toEqual({ type: 'MOST_CONCURRENCY', value: 1 });
     expect(config.deploymentConfigInfo?.createTime).toBeInstanceOf(Date);
 
-    const error = await client.send(new GetDeploymentGroupCommand({ applicationName: 'nope', deploymentGroupName: 'prod' })).catch((e: unknown) => e);
+    const error = await client
+      .send(new GetDeploymentGroupCommand({ applicationName: 'nope', deploymentGroupName: 'prod' }))
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ApplicationDoesNotExistException);
     expect((error as ApplicationDoesNotExistException).message).toBe('No application found for name: nope');
     expect((error as ApplicationDoesNotExistException).$metadata.httpStatusCode).toBe(400);

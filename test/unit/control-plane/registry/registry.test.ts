@@ -8,15 +8,29 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 describe('registry: applications', () => {
   it('creates, gets, batch-gets and lists applications', () => {
     const h = registryHarness();
-    const { applicationId } = h.call('CreateApplication', { applicationName: 'web', computePlatform: 'Server', tags: [{ Key: 'team', Value: 'a' }] });
+    const { applicationId } = h.call('CreateApplication', {
+      applicationName: 'web',
+      computePlatform: 'Server',
+      tags: [{ Key: 'team', Value: 'a' }],
+    });
     expect(applicationId).toMatch(UUID);
     h.clock.now += 5000;
     h.call('CreateApplication', { applicationName: 'api' });
     expect(h.call('GetApplication', { applicationName: 'web' })).toEqual({
-      application: { applicationId, applicationName: 'web', createTime: 1_700_000_000, linkedToGitHub: false, computePlatform: 'Server', tags: [{ Key: 'team', Value: 'a' }] },
+      application: {
+        applicationId,
+        applicationName: 'web',
+        createTime: 1_700_000_000,
+        linkedToGitHub: false,
+        computePlatform: 'Server',
+        tags: [{ Key: 'team', Value: 'a' }],
+      },
     });
     expect(h.call('ListApplications')).toEqual({ applications: ['api', 'web'] });
-    const batch = h.call('BatchGetApplications', { applicationNames: ['api', 'web'] }).applicationsInfo as { applicationName: string; createTime: number }[];
+    const batch = h.call('BatchGetApplications', { applicationNames: ['api', 'web'] }).applicationsInfo as {
+      applicationName: string;
+      createTime: number;
+    }[];
     expect(batch.map((a) => [a.applicationName, a.createTime])).toEqual([
       ['api', 1_700_000_005],
       ['web', 1_700_000_000],
@@ -32,8 +46,12 @@ describe('registry: applications', () => {
     h.fails('CreateApplication', { applicationName: 42 }, 'ValidationException');
     h.call('CreateApplication', { applicationName: 'x'.repeat(100) });
     h.call('CreateApplication', { applicationName: 'web' });
-    expect(h.fails('CreateApplication', { applicationName: 'web' }, 'ApplicationAlreadyExistsException')).toContain('Application already exists with name web');
-    expect(h.fails('GetApplication', { applicationName: 'nope' }, 'ApplicationDoesNotExistException')).toBe('No application found for name: nope');
+    expect(h.fails('CreateApplication', { applicationName: 'web' }, 'ApplicationAlreadyExistsException')).toContain(
+      'Application already exists with name web',
+    );
+    expect(h.fails('GetApplication', { applicationName: 'nope' }, 'ApplicationDoesNotExistException')).toBe(
+      'No application found for name: nope',
+    );
     h.fails('BatchGetApplications', { applicationNames: ['web', 'nope'] }, 'ApplicationDoesNotExistException');
     h.fails('BatchGetApplications', { applicationNames: [] }, 'ApplicationNameRequiredException');
   });
@@ -53,13 +71,19 @@ describe('registry: applications', () => {
   it('renames an application with its groups and revisions', () => {
     const h = registryHarness();
     const { deploymentGroupId } = seeded(h);
-    h.call('RegisterApplicationRevision', { applicationName: 'web', revision: { revisionType: 'S3', s3Location: { bucket: 'b', key: 'k.zip', bundleType: 'zip' } } });
+    h.call('RegisterApplicationRevision', {
+      applicationName: 'web',
+      revision: { revisionType: 'S3', s3Location: { bucket: 'b', key: 'k.zip', bundleType: 'zip' } },
+    });
     h.call('CreateApplication', { applicationName: 'taken' });
     h.fails('UpdateApplication', { applicationName: 'web', newApplicationName: 'taken' }, 'ApplicationAlreadyExistsException');
     h.fails('UpdateApplication', { applicationName: 'nope', newApplicationName: 'x' }, 'ApplicationDoesNotExistException');
     expect(h.call('UpdateApplication', { applicationName: 'web', newApplicationName: 'site' })).toEqual({});
     h.fails('GetApplication', { applicationName: 'web' }, 'ApplicationDoesNotExistException');
-    expect(h.call('GetDeploymentGroup', { applicationName: 'site', deploymentGroupName: 'prod' }).deploymentGroupInfo).toMatchObject({ applicationName: 'site', deploymentGroupId });
+    expect(h.call('GetDeploymentGroup', { applicationName: 'site', deploymentGroupName: 'prod' }).deploymentGroupInfo).toMatchObject({
+      applicationName: 'site',
+      deploymentGroupId,
+    });
     expect(h.registry.getDeploymentGroupById(deploymentGroupId)?.applicationName).toBe('site');
     expect(h.call('ListApplicationRevisions', { applicationName: 'site' }).revisions).toHaveLength(1);
   });
@@ -84,7 +108,10 @@ describe('registry: deployment groups', () => {
   it('creates a group with defaults and returns it in the API shape', () => {
     const h = registryHarness();
     h.call('CreateApplication', { applicationName: 'web' });
-    const { deploymentGroupId } = h.call('CreateDeploymentGroup', { ...base, onPremisesInstanceTagFilters: [{ Key: 'env', Value: 'prod', Type: 'KEY_AND_VALUE' }, { Key: 'canary' }] });
+    const { deploymentGroupId } = h.call('CreateDeploymentGroup', {
+      ...base,
+      onPremisesInstanceTagFilters: [{ Key: 'env', Value: 'prod', Type: 'KEY_AND_VALUE' }, { Key: 'canary' }],
+    });
     expect(deploymentGroupId).toMatch(UUID);
     expect(h.call('GetDeploymentGroup', { applicationName: 'web', deploymentGroupName: 'prod' })).toEqual({
       deploymentGroupInfo: {
@@ -135,26 +162,66 @@ describe('registry: deployment groups', () => {
     h.fails('CreateDeploymentGroup', { ...base, applicationName: 'nope' }, 'ApplicationDoesNotExistException');
     h.fails('CreateDeploymentGroup', { ...base, deploymentGroupName: '' }, 'DeploymentGroupNameRequiredException');
     h.fails('CreateDeploymentGroup', { ...base, deploymentGroupName: 'g'.repeat(101) }, 'InvalidDeploymentGroupNameException');
-    expect(h.fails('CreateDeploymentGroup', { ...base, serviceRoleArn: undefined }, 'RoleRequiredException')).toContain('Role ARN is required.');
+    expect(h.fails('CreateDeploymentGroup', { ...base, serviceRoleArn: undefined }, 'RoleRequiredException')).toContain(
+      'Role ARN is required.',
+    );
     h.fails('CreateDeploymentGroup', { ...base, deploymentConfigName: 'Missing' }, 'DeploymentConfigDoesNotExistException');
-    const inPlace = h.fails('CreateDeploymentGroup', { ...base, deploymentStyle: { deploymentType: 'BLUE_GREEN' } }, 'InvalidDeploymentStyleException');
+    const inPlace = h.fails(
+      'CreateDeploymentGroup',
+      { ...base, deploymentStyle: { deploymentType: 'BLUE_GREEN' } },
+      'InvalidDeploymentStyleException',
+    );
     expect(inPlace).toContain('supports only in-place deployments');
     expect(inPlace).toContain('on-premises instances');
-    h.fails('CreateDeploymentGroup', { ...base, deploymentStyle: { deploymentOption: 'WITH_TRAFFIC_CONTROL' } }, 'InvalidDeploymentStyleException');
-    h.fails('CreateDeploymentGroup', { ...base, loadBalancerInfo: { targetGroupInfoList: [{ name: 'tg' }] } }, 'InvalidLoadBalancerInfoException');
-    h.fails('CreateDeploymentGroup', { ...base, blueGreenDeploymentConfiguration: { terminateBlueInstancesOnDeploymentSuccess: { action: 'TERMINATE' } } }, 'InvalidBlueGreenDeploymentConfigurationException');
+    h.fails(
+      'CreateDeploymentGroup',
+      { ...base, deploymentStyle: { deploymentOption: 'WITH_TRAFFIC_CONTROL' } },
+      'InvalidDeploymentStyleException',
+    );
+    h.fails(
+      'CreateDeploymentGroup',
+      { ...base, loadBalancerInfo: { targetGroupInfoList: [{ name: 'tg' }] } },
+      'InvalidLoadBalancerInfoException',
+    );
+    h.fails(
+      'CreateDeploymentGroup',
+      { ...base, blueGreenDeploymentConfiguration: { terminateBlueInstancesOnDeploymentSuccess: { action: 'TERMINATE' } } },
+      'InvalidBlueGreenDeploymentConfigurationException',
+    );
     h.fails('CreateDeploymentGroup', { ...base, autoScalingGroups: ['asg-1'] }, 'InvalidAutoScalingGroupException');
     h.fails('CreateDeploymentGroup', { ...base, ecsServices: [{ serviceName: 's', clusterName: 'c' }] }, 'InvalidECSServiceException');
-    expect(h.fails('CreateDeploymentGroup', { ...base, onPremisesInstanceTagFilters: [{ Key: 'env', Value: 'prod', Type: 'BOTH' }] }, 'InvalidTagException')).toContain('onPremisesInstanceTagFilters.1');
-    h.fails('CreateDeploymentGroup', { ...base, onPremisesInstanceTagFilters: [{ Key: 'env', Type: 'KEY_AND_VALUE' }] }, 'InvalidTagException');
+    expect(
+      h.fails(
+        'CreateDeploymentGroup',
+        { ...base, onPremisesInstanceTagFilters: [{ Key: 'env', Value: 'prod', Type: 'BOTH' }] },
+        'InvalidTagException',
+      ),
+    ).toContain('onPremisesInstanceTagFilters.1');
+    h.fails(
+      'CreateDeploymentGroup',
+      { ...base, onPremisesInstanceTagFilters: [{ Key: 'env', Type: 'KEY_AND_VALUE' }] },
+      'InvalidTagException',
+    );
     h.fails('CreateDeploymentGroup', { ...base, ec2TagFilters: [{ Value: 'x', Type: 'KEY_ONLY' }] }, 'InvalidTagException');
     h.fails(
       'CreateDeploymentGroup',
-      { ...base, onPremisesInstanceTagFilters: [{ Key: 'a', Type: 'KEY_ONLY' }], onPremisesTagSet: { onPremisesTagSetList: [[{ Key: 'b', Type: 'KEY_ONLY' }]] } },
+      {
+        ...base,
+        onPremisesInstanceTagFilters: [{ Key: 'a', Type: 'KEY_ONLY' }],
+        onPremisesTagSet: { onPremisesTagSetList: [[{ Key: 'b', Type: 'KEY_ONLY' }]] },
+      },
       'InvalidOnPremisesTagCombinationException',
     );
-    h.fails('CreateDeploymentGroup', { ...base, autoRollbackConfiguration: { enabled: true, events: ['DEPLOYMENT_EXPLODED'] } }, 'InvalidAutoRollbackConfigException');
-    h.fails('CreateDeploymentGroup', { ...base, autoRollbackConfiguration: { enabled: true, events: [] } }, 'InvalidAutoRollbackConfigException');
+    h.fails(
+      'CreateDeploymentGroup',
+      { ...base, autoRollbackConfiguration: { enabled: true, events: ['DEPLOYMENT_EXPLODED'] } },
+      'InvalidAutoRollbackConfigException',
+    );
+    h.fails(
+      'CreateDeploymentGroup',
+      { ...base, autoRollbackConfiguration: { enabled: true, events: [] } },
+      'InvalidAutoRollbackConfigException',
+    );
     h.fails('CreateDeploymentGroup', { ...base, outdatedInstancesStrategy: 'SOMETIMES' }, 'ValidationException');
     expect(h.call('ListDeploymentGroups', { applicationName: 'web' }).deploymentGroups).toEqual([]);
     h.call('CreateDeploymentGroup', base);
@@ -187,7 +254,9 @@ describe('registry: deployment groups', () => {
     expect(out.errorMessage).toContain('zzz');
     h.fails('BatchGetDeploymentGroups', { applicationName: 'web', deploymentGroupNames: [] }, 'DeploymentGroupNameRequiredException');
     h.fails('ListDeploymentGroups', { applicationName: 'nope' }, 'ApplicationDoesNotExistException');
-    expect(h.fails('GetDeploymentGroup', { applicationName: 'web', deploymentGroupName: 'zzz' }, 'DeploymentGroupDoesNotExistException')).toContain('No Deployment Group found for name: zzz');
+    expect(
+      h.fails('GetDeploymentGroup', { applicationName: 'web', deploymentGroupName: 'zzz' }, 'DeploymentGroupDoesNotExistException'),
+    ).toContain('No Deployment Group found for name: zzz');
     h.fails('GetDeploymentGroup', { applicationName: 'nope', deploymentGroupName: 'a' }, 'ApplicationDoesNotExistException');
   });
 
@@ -196,10 +265,26 @@ describe('registry: deployment groups', () => {
     const { deploymentGroupId } = seeded(h);
     h.call('CreateDeploymentConfig', { deploymentConfigName: 'Two', minimumHealthyHosts: { type: 'HOST_COUNT', value: 2 } });
     h.call('CreateDeploymentGroup', { ...base, deploymentGroupName: 'other' });
-    h.fails('UpdateDeploymentGroup', { applicationName: 'web', currentDeploymentGroupName: 'prod', newDeploymentGroupName: 'other' }, 'DeploymentGroupAlreadyExistsException');
-    h.fails('UpdateDeploymentGroup', { applicationName: 'web', currentDeploymentGroupName: 'nope' }, 'DeploymentGroupDoesNotExistException');
-    h.fails('UpdateDeploymentGroup', { applicationName: 'web', currentDeploymentGroupName: 'prod', deploymentConfigName: 'Missing' }, 'DeploymentConfigDoesNotExistException');
-    h.fails('UpdateDeploymentGroup', { applicationName: 'web', currentDeploymentGroupName: 'prod', deploymentStyle: { deploymentType: 'BLUE_GREEN' } }, 'InvalidDeploymentStyleException');
+    h.fails(
+      'UpdateDeploymentGroup',
+      { applicationName: 'web', currentDeploymentGroupName: 'prod', newDeploymentGroupName: 'other' },
+      'DeploymentGroupAlreadyExistsException',
+    );
+    h.fails(
+      'UpdateDeploymentGroup',
+      { applicationName: 'web', currentDeploymentGroupName: 'nope' },
+      'DeploymentGroupDoesNotExistException',
+    );
+    h.fails(
+      'UpdateDeploymentGroup',
+      { applicationName: 'web', currentDeploymentGroupName: 'prod', deploymentConfigName: 'Missing' },
+      'DeploymentConfigDoesNotExistException',
+    );
+    h.fails(
+      'UpdateDeploymentGroup',
+      { applicationName: 'web', currentDeploymentGroupName: 'prod', deploymentStyle: { deploymentType: 'BLUE_GREEN' } },
+      'InvalidDeploymentStyleException',
+    );
     h.fails('UpdateDeploymentGroup', { applicationName: 'web', currentDeploymentGroupName: '' }, 'DeploymentGroupNameRequiredException');
     const out = h.call('UpdateDeploymentGroup', {
       applicationName: 'web',
@@ -238,20 +323,43 @@ describe('registry: deployment configs', () => {
   it('serves the built-ins with fixed ids, as AWS describes them', () => {
     const h = registryHarness();
     const one = h.call('GetDeploymentConfig', { deploymentConfigName: 'CodeDeployDefault.OneAtATime' }).deploymentConfigInfo;
-    expect(one).toMatchObject({ deploymentConfigName: 'CodeDeployDefault.OneAtATime', minimumHealthyHosts: { type: 'MOST_CONCURRENCY', value: 1 }, computePlatform: 'Server' });
-    const again = registryHarness().call('GetDeploymentConfig', { deploymentConfigName: 'CodeDeployDefault.OneAtATime' }).deploymentConfigInfo;
+    expect(one).toMatchObject({
+      deploymentConfigName: 'CodeDeployDefault.OneAtATime',
+      minimumHealthyHosts: { type: 'MOST_CONCURRENCY', value: 1 },
+      computePlatform: 'Server',
+    });
+    const again = registryHarness().call('GetDeploymentConfig', {
+      deploymentConfigName: 'CodeDeployDefault.OneAtATime',
+    }).deploymentConfigInfo;
     expect(again).toEqual(one);
-    expect(h.registry.getDeploymentConfig('CodeDeployDefault.HalfAtATime')?.minimumHealthyHosts).toEqual({ type: 'FLEET_PERCENT', value: 50 });
+    expect(h.registry.getDeploymentConfig('CodeDeployDefault.HalfAtATime')?.minimumHealthyHosts).toEqual({
+      type: 'FLEET_PERCENT',
+      value: 50,
+    });
     expect(h.registry.getDeploymentConfig('CodeDeployDefault.AllAtOnce')?.minimumHealthyHosts).toEqual({ type: 'HOST_COUNT', value: 0 });
-    expect(h.call('ListDeploymentConfigs').deploymentConfigsList).toEqual(['CodeDeployDefault.OneAtATime', 'CodeDeployDefault.HalfAtATime', 'CodeDeployDefault.AllAtOnce']);
+    expect(h.call('ListDeploymentConfigs').deploymentConfigsList).toEqual([
+      'CodeDeployDefault.OneAtATime',
+      'CodeDeployDefault.HalfAtATime',
+      'CodeDeployDefault.AllAtOnce',
+    ]);
   });
 
   it('creates, lists, gets and deletes custom configs', () => {
     const h = registryHarness();
-    const { deploymentConfigId } = h.call('CreateDeploymentConfig', { deploymentConfigName: 'ThreeQuarters', minimumHealthyHosts: { type: 'FLEET_PERCENT', value: 75 }, computePlatform: 'Server' });
+    const { deploymentConfigId } = h.call('CreateDeploymentConfig', {
+      deploymentConfigName: 'ThreeQuarters',
+      minimumHealthyHosts: { type: 'FLEET_PERCENT', value: 75 },
+      computePlatform: 'Server',
+    });
     expect(deploymentConfigId).toMatch(UUID);
     expect(h.call('GetDeploymentConfig', { deploymentConfigName: 'ThreeQuarters' })).toEqual({
-      deploymentConfigInfo: { deploymentConfigId, deploymentConfigName: 'ThreeQuarters', minimumHealthyHosts: { type: 'FLEET_PERCENT', value: 75 }, createTime: 1_700_000_000, computePlatform: 'Server' },
+      deploymentConfigInfo: {
+        deploymentConfigId,
+        deploymentConfigName: 'ThreeQuarters',
+        minimumHealthyHosts: { type: 'FLEET_PERCENT', value: 75 },
+        createTime: 1_700_000_000,
+        computePlatform: 'Server',
+      },
     });
     expect(h.call('ListDeploymentConfigs').deploymentConfigsList).toContain('ThreeQuarters');
     expect(h.call('DeleteDeploymentConfig', { deploymentConfigName: 'ThreeQuarters' })).toEqual({});
@@ -263,14 +371,42 @@ describe('registry: deployment configs', () => {
     const h = registryHarness();
     const mhh = { type: 'HOST_COUNT', value: 1 };
     h.fails('CreateDeploymentConfig', { minimumHealthyHosts: mhh }, 'DeploymentConfigNameRequiredException');
-    h.fails('CreateDeploymentConfig', { deploymentConfigName: 'CodeDeployDefault.Mine', minimumHealthyHosts: mhh }, 'InvalidDeploymentConfigNameException');
-    h.fails('CreateDeploymentConfig', { deploymentConfigName: 'n'.repeat(101), minimumHealthyHosts: mhh }, 'InvalidDeploymentConfigNameException');
+    h.fails(
+      'CreateDeploymentConfig',
+      { deploymentConfigName: 'CodeDeployDefault.Mine', minimumHealthyHosts: mhh },
+      'InvalidDeploymentConfigNameException',
+    );
+    h.fails(
+      'CreateDeploymentConfig',
+      { deploymentConfigName: 'n'.repeat(101), minimumHealthyHosts: mhh },
+      'InvalidDeploymentConfigNameException',
+    );
     h.fails('CreateDeploymentConfig', { deploymentConfigName: 'X' }, 'InvalidMinimumHealthyHostValueException');
-    h.fails('CreateDeploymentConfig', { deploymentConfigName: 'X', minimumHealthyHosts: { type: 'HOST_COUNT', value: -1 } }, 'InvalidMinimumHealthyHostValueException');
-    h.fails('CreateDeploymentConfig', { deploymentConfigName: 'X', minimumHealthyHosts: { type: 'FLEET_PERCENT', value: 101 } }, 'InvalidMinimumHealthyHostValueException');
-    h.fails('CreateDeploymentConfig', { deploymentConfigName: 'X', minimumHealthyHosts: { type: 'FLEET_PERCENT', value: 2.5 } }, 'InvalidMinimumHealthyHostValueException');
-    h.fails('CreateDeploymentConfig', { deploymentConfigName: 'X', minimumHealthyHosts: { type: 'MOST_CONCURRENCY', value: 1 } }, 'InvalidMinimumHealthyHostValueException');
-    h.fails('CreateDeploymentConfig', { deploymentConfigName: 'X', minimumHealthyHosts: mhh, computePlatform: 'ECS' }, 'InvalidComputePlatformException');
+    h.fails(
+      'CreateDeploymentConfig',
+      { deploymentConfigName: 'X', minimumHealthyHosts: { type: 'HOST_COUNT', value: -1 } },
+      'InvalidMinimumHealthyHostValueException',
+    );
+    h.fails(
+      'CreateDeploymentConfig',
+      { deploymentConfigName: 'X', minimumHealthyHosts: { type: 'FLEET_PERCENT', value: 101 } },
+      'InvalidMinimumHealthyHostValueException',
+    );
+    h.fails(
+      'CreateDeploymentConfig',
+      { deploymentConfigName: 'X', minimumHealthyHosts: { type: 'FLEET_PERCENT', value: 2.5 } },
+      'InvalidMinimumHealthyHostValueException',
+    );
+    h.fails(
+      'CreateDeploymentConfig',
+      { deploymentConfigName: 'X', minimumHealthyHosts: { type: 'MOST_CONCURRENCY', value: 1 } },
+      'InvalidMinimumHealthyHostValueException',
+    );
+    h.fails(
+      'CreateDeploymentConfig',
+      { deploymentConfigName: 'X', minimumHealthyHosts: mhh, computePlatform: 'ECS' },
+      'InvalidComputePlatformException',
+    );
     h.call('CreateDeploymentConfig', { deploymentConfigName: 'X', minimumHealthyHosts: { type: 'FLEET_PERCENT', value: 100 } });
     h.fails('CreateDeploymentConfig', { deploymentConfigName: 'X', minimumHealthyHosts: mhh }, 'DeploymentConfigAlreadyExistsException');
     h.fails('DeleteDeploymentConfig', { deploymentConfigName: 'CodeDeployDefault.AllAtOnce' }, 'InvalidOperationException');

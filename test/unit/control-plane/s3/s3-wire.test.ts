@@ -48,12 +48,17 @@ function send(
   opts: { method: string; path: string; headers?: http.OutgoingHttpHeaders; body?: Buffer | Iterable<Buffer>; agent?: http.Agent },
 ): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method: opts.method, path: opts.path, headers: opts.headers, agent: opts.agent ?? false }, (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (c: Buffer) => parts.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts), reusedSocket: req.reusedSocket }));
-      res.on('error', reject);
-    });
+    const req = http.request(
+      { host: '127.0.0.1', port, method: opts.method, path: opts.path, headers: opts.headers, agent: opts.agent ?? false },
+      (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (c: Buffer) => parts.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts), reusedSocket: req.reusedSocket }),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     const body = opts.body;
     const expectsContinue = String(opts.headers?.expect ?? '').toLowerCase() === '100-continue';
@@ -140,10 +145,20 @@ describe('local S3 endpoint on the wire', () => {
     });
     expect(badLength.body.toString()).toContain('<Code>IncompleteBody</Code>');
 
-    const badSha = await send(port, { method: 'PUT', path: '/wire-bucket/k', headers: { 'x-amz-content-sha256': 'a'.repeat(64) }, body: data });
+    const badSha = await send(port, {
+      method: 'PUT',
+      path: '/wire-bucket/k',
+      headers: { 'x-amz-content-sha256': 'a'.repeat(64) },
+      body: data,
+    });
     expect(badSha.body.toString()).toContain('<Code>XAmzContentSHA256Mismatch</Code>');
 
-    const badHeaderSum = await send(port, { method: 'PUT', path: '/wire-bucket/k', headers: { 'x-amz-checksum-sha256': createHash('sha256').update('x').digest('base64') }, body: data });
+    const badHeaderSum = await send(port, {
+      method: 'PUT',
+      path: '/wire-bucket/k',
+      headers: { 'x-amz-checksum-sha256': createHash('sha256').update('x').digest('base64') },
+      body: data,
+    });
     expect(badHeaderSum.body.toString()).toContain('<Code>BadDigest</Code>');
 
     // Broken framing is found early; the answer still arrives although the body is not read to its end.
@@ -173,7 +188,11 @@ describe('local S3 endpoint on the wire', () => {
     await send(port, { method: 'PUT', path: '/wire-bucket/s', headers: { 'x-amz-checksum-sha256': sha }, body: data });
     const withSum = await send(port, { method: 'GET', path: '/wire-bucket/s', headers: { 'x-amz-checksum-mode': 'ENABLED' } });
     expect(withSum.headers['x-amz-checksum-sha256']).toBe(sha);
-    const ranged = await send(port, { method: 'GET', path: '/wire-bucket/s', headers: { 'x-amz-checksum-mode': 'ENABLED', range: 'bytes=0-3' } });
+    const ranged = await send(port, {
+      method: 'GET',
+      path: '/wire-bucket/s',
+      headers: { 'x-amz-checksum-mode': 'ENABLED', range: 'bytes=0-3' },
+    });
     expect(ranged.headers['x-amz-checksum-sha256']).toBeUndefined();
   });
 
@@ -183,7 +202,9 @@ describe('local S3 endpoint on the wire', () => {
     expect((await send(port, { method: 'PUT', path: '/open-bucket/plain.txt', body: Buffer.from('plain') })).status).toBe(200);
     const presigned =
       '/open-bucket/plain.txt?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDPRESIGN%2F20240101%2Fus-east-1%2Fs3%2Faws4_request' +
-      '&X-Amz-Date=20240101T000000Z&X-Amz-Expires=900&X-Amz-SignedHeaders=host&X-Amz-Signature=' + 'f'.repeat(64) + '&response-content-type=text%2Fplain';
+      '&X-Amz-Date=20240101T000000Z&X-Amz-Expires=900&X-Amz-SignedHeaders=host&X-Amz-Signature=' +
+      'f'.repeat(64) +
+      '&response-content-type=text%2Fplain';
     const got = await send(port, { method: 'GET', path: presigned });
     expect(got.status).toBe(200);
     expect(got.body.toString()).toBe('plain');
@@ -203,7 +224,13 @@ describe('local S3 endpoint on the wire', () => {
     expect(early.status).toBe(404);
     expect(early.body.toString()).toContain('<Code>NoSuchBucket</Code><Message>');
     expect(early.body.toString()).toContain('<BucketName>no-such-bucket</BucketName>');
-    const next = await send(port, { method: 'PUT', path: '/cont-bucket/k', headers: { expect: '100-continue', 'content-length': 5 }, body: Buffer.from('hello'), agent });
+    const next = await send(port, {
+      method: 'PUT',
+      path: '/cont-bucket/k',
+      headers: { expect: '100-continue', 'content-length': 5 },
+      body: Buffer.from('hello'),
+      agent,
+    });
     expect(next.status).toBe(200);
     expect(next.reusedSocket).toBe(true);
     expect((await send(port, { method: 'GET', path: '/cont-bucket/k', agent })).body.toString()).toBe('hello');
@@ -244,7 +271,14 @@ describe('local S3 endpoint on the wire', () => {
     const { logger, lines } = captureLogger();
     const { port, dir } = await startS3(logger);
     await send(port, { method: 'PUT', path: '/abort-bucket' });
-    const req = http.request({ host: '127.0.0.1', port, method: 'PUT', path: '/abort-bucket/k', headers: { 'content-length': 1_000_000 }, agent: false });
+    const req = http.request({
+      host: '127.0.0.1',
+      port,
+      method: 'PUT',
+      path: '/abort-bucket/k',
+      headers: { 'content-length': 1_000_000 },
+      agent: false,
+    });
     req.on('error', () => undefined);
     req.write(Buffer.alloc(100_000, 3));
     await new Promise((resolve) => setTimeout(resolve, 200));

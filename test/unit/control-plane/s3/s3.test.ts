@@ -63,7 +63,12 @@ async function startS3(opts: { dir?: string; logger?: ReturnType<typeof silentLo
   const server = http.createServer((req, res) => void s3.handler(req, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const client = new S3Client({ endpoint: url, region: 'us-east-1', credentials: { accessKeyId: 'AKIDLOCALTEST', secretAccessKey: 'not-checked' }, forcePathStyle: true });
+  const client = new S3Client({
+    endpoint: url,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'AKIDLOCALTEST', secretAccessKey: 'not-checked' },
+    forcePathStyle: true,
+  });
   const local: LocalS3 = {
     url,
     dir,
@@ -128,7 +133,13 @@ describe('local S3 endpoint with the AWS SDK', () => {
     await client.send(new CreateBucketCommand({ Bucket: 'bkt1' }));
     const data = randomBytes(100_000);
     const put = await client.send(
-      new PutObjectCommand({ Bucket: 'bkt1', Key: 'app/bundle.tgz', Body: data, ContentType: 'application/x-gzip', Metadata: { owner: 'team-a' } }),
+      new PutObjectCommand({
+        Bucket: 'bkt1',
+        Key: 'app/bundle.tgz',
+        Body: data,
+        ContentType: 'application/x-gzip',
+        Metadata: { owner: 'team-a' },
+      }),
     );
     expect(put.ETag).toBe(`"${md5(data)}"`);
     expect(put.VersionId).toMatch(/^[A-Za-z0-9_-]{32}$/);
@@ -148,7 +159,14 @@ describe('local S3 endpoint with the AWS SDK', () => {
 
     // A wrong Content-MD5 is refused and leaves the object as it was.
     const bad = await rejection(
-      client.send(new PutObjectCommand({ Bucket: 'bkt1', Key: 'app/bundle.tgz', Body: Buffer.from('other'), ContentMD5: createHash('md5').update('x').digest('base64') })),
+      client.send(
+        new PutObjectCommand({
+          Bucket: 'bkt1',
+          Key: 'app/bundle.tgz',
+          Body: Buffer.from('other'),
+          ContentMD5: createHash('md5').update('x').digest('base64'),
+        }),
+      ),
     );
     expect(bad.name).toBe('BadDigest');
     expect((await client.send(new HeadObjectCommand({ Bucket: 'bkt1', Key: 'app/bundle.tgz' }))).ETag).toBe(put.ETag);
@@ -159,7 +177,9 @@ describe('local S3 endpoint with the AWS SDK', () => {
     await client.send(new CreateBucketCommand({ Bucket: 'chunky' }));
     const parts = [randomBytes(70_000), randomBytes(1), randomBytes(200_000)];
     const whole = Buffer.concat(parts);
-    const put = await client.send(new PutObjectCommand({ Bucket: 'chunky', Key: 'streamed', Body: Readable.from(parts), ContentLength: whole.length }));
+    const put = await client.send(
+      new PutObjectCommand({ Bucket: 'chunky', Key: 'streamed', Body: Readable.from(parts), ContentLength: whole.length }),
+    );
     expect(put.ETag).toBe(`"${md5(whole)}"`);
     expect(put.ChecksumCRC32).toBeDefined();
     const got = await client.send(new GetObjectCommand({ Bucket: 'chunky', Key: 'streamed', ChecksumMode: 'ENABLED' }));
@@ -254,7 +274,19 @@ describe('local S3 endpoint with the AWS SDK', () => {
   it('lists with prefix, delimiter and pagination (v2), and v1 with a marker', async () => {
     const { client } = await startS3();
     await client.send(new CreateBucketCommand({ Bucket: 'listing' }));
-    const keys = ['a.txt', 'dir/one', 'dir/sub/two', 'dir/three', 'dir2/x', 'z', 'dir/sub/four', 'key with space', 'ünïcödé/ключ', 'pct%2Fkey', 'dots/../up'];
+    const keys = [
+      'a.txt',
+      'dir/one',
+      'dir/sub/two',
+      'dir/three',
+      'dir2/x',
+      'z',
+      'dir/sub/four',
+      'key with space',
+      'ünïcödé/ключ',
+      'pct%2Fkey',
+      'dots/../up',
+    ];
     for (const key of keys) await client.send(new PutObjectCommand({ Bucket: 'listing', Key: key, Body: key }));
     await client.send(new DeleteObjectCommand({ Bucket: 'listing', Key: 'z' }));
 
@@ -303,7 +335,9 @@ describe('local S3 endpoint with the AWS SDK', () => {
     await client.send(new CreateBucketCommand({ Bucket: 'multi' }));
     const MiB = 1024 * 1024;
     const chunks = [randomBytes(5 * MiB), randomBytes(5 * MiB), randomBytes(2 * MiB)];
-    const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: 'multi', Key: 'big.bin', ContentType: 'application/zip' }));
+    const { UploadId } = await client.send(
+      new CreateMultipartUploadCommand({ Bucket: 'multi', Key: 'big.bin', ContentType: 'application/zip' }),
+    );
     expect(UploadId).toBeDefined();
     const etags: string[] = [];
     for (const [i, chunk] of chunks.entries()) {
@@ -319,22 +353,60 @@ describe('local S3 endpoint with the AWS SDK', () => {
     ]);
 
     const outOfOrder = await rejection(
-      client.send(new CompleteMultipartUploadCommand({ Bucket: 'multi', Key: 'big.bin', UploadId, MultipartUpload: { Parts: [{ PartNumber: 2, ETag: etags[1] }, { PartNumber: 1, ETag: etags[0] }] } })),
+      client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: 'multi',
+          Key: 'big.bin',
+          UploadId,
+          MultipartUpload: {
+            Parts: [
+              { PartNumber: 2, ETag: etags[1] },
+              { PartNumber: 1, ETag: etags[0] },
+            ],
+          },
+        }),
+      ),
     );
     expect(outOfOrder.name).toBe('InvalidPartOrder');
     const wrongTag = await rejection(
-      client.send(new CompleteMultipartUploadCommand({ Bucket: 'multi', Key: 'big.bin', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: '"deadbeef"' }] } })),
+      client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: 'multi',
+          Key: 'big.bin',
+          UploadId,
+          MultipartUpload: { Parts: [{ PartNumber: 1, ETag: '"deadbeef"' }] },
+        }),
+      ),
     );
     expect(wrongTag.name).toBe('InvalidPart');
     const small = await rejection(
-      client.send(new CompleteMultipartUploadCommand({ Bucket: 'multi', Key: 'big.bin', UploadId, MultipartUpload: { Parts: [{ PartNumber: 3, ETag: etags[2] }, { PartNumber: 4, ETag: etags[2] }] } })),
+      client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: 'multi',
+          Key: 'big.bin',
+          UploadId,
+          MultipartUpload: {
+            Parts: [
+              { PartNumber: 3, ETag: etags[2] },
+              { PartNumber: 4, ETag: etags[2] },
+            ],
+          },
+        }),
+      ),
     );
     expect(small.name).toBe('InvalidPart');
 
     const done = await client.send(
-      new CompleteMultipartUploadCommand({ Bucket: 'multi', Key: 'big.bin', UploadId, MultipartUpload: { Parts: etags.map((ETag, i) => ({ PartNumber: i + 1, ETag })) } }),
+      new CompleteMultipartUploadCommand({
+        Bucket: 'multi',
+        Key: 'big.bin',
+        UploadId,
+        MultipartUpload: { Parts: etags.map((ETag, i) => ({ PartNumber: i + 1, ETag })) },
+      }),
     );
-    const expectedEtag = `"${createHash('md5').update(Buffer.concat(chunks.map((c) => createHash('md5').update(c).digest()))).digest('hex')}-3"`;
+    const expectedEtag = `"${createHash('md5')
+      .update(Buffer.concat(chunks.map((c) => createHash('md5').update(c).digest())))
+      .digest('hex')}-3"`;
     expect(done.ETag).toBe(expectedEtag);
     expect(done.VersionId).toBeDefined();
     const got = await client.send(new GetObjectCommand({ Bucket: 'multi', Key: 'big.bin', VersionId: done.VersionId }));
@@ -351,13 +423,31 @@ describe('local S3 endpoint with the AWS SDK', () => {
     const { client } = await startS3();
     await client.send(new CreateBucketCommand({ Bucket: 'multi2' }));
     const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: 'multi2', Key: 'k' }));
-    const p1 = await client.send(new UploadPartCommand({ Bucket: 'multi2', Key: 'k', UploadId, PartNumber: 1, Body: Buffer.alloc(1024, 1) }));
-    const p2 = await client.send(new UploadPartCommand({ Bucket: 'multi2', Key: 'k', UploadId, PartNumber: 2, Body: Buffer.alloc(1024, 2) }));
+    const p1 = await client.send(
+      new UploadPartCommand({ Bucket: 'multi2', Key: 'k', UploadId, PartNumber: 1, Body: Buffer.alloc(1024, 1) }),
+    );
+    const p2 = await client.send(
+      new UploadPartCommand({ Bucket: 'multi2', Key: 'k', UploadId, PartNumber: 2, Body: Buffer.alloc(1024, 2) }),
+    );
     const tooSmall = await rejection(
-      client.send(new CompleteMultipartUploadCommand({ Bucket: 'multi2', Key: 'k', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: p1.ETag }, { PartNumber: 2, ETag: p2.ETag }] } })),
+      client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: 'multi2',
+          Key: 'k',
+          UploadId,
+          MultipartUpload: {
+            Parts: [
+              { PartNumber: 1, ETag: p1.ETag },
+              { PartNumber: 2, ETag: p2.ETag },
+            ],
+          },
+        }),
+      ),
     );
     expect(tooSmall.name).toBe('EntityTooSmall');
-    const badNumber = await rejection(client.send(new UploadPartCommand({ Bucket: 'multi2', Key: 'k', UploadId, PartNumber: 10001, Body: 'x' })));
+    const badNumber = await rejection(
+      client.send(new UploadPartCommand({ Bucket: 'multi2', Key: 'k', UploadId, PartNumber: 10001, Body: 'x' })),
+    );
     expect(badNumber.name).toBe('InvalidArgument');
     await client.send(new AbortMultipartUploadCommand({ Bucket: 'multi2', Key: 'k', UploadId }));
     const after = await rejection(client.send(new UploadPartCommand({ Bucket: 'multi2', Key: 'k', UploadId, PartNumber: 3, Body: 'x' })));
@@ -373,17 +463,27 @@ describe('local S3 endpoint with the AWS SDK', () => {
     await client.send(new CreateBucketCommand({ Bucket: 'dst-bucket' }));
     const v1 = await client.send(new PutObjectCommand({ Bucket: 'src-bucket', Key: 'a b', Body: 'one', Metadata: { m: '1' } }));
     await client.send(new PutObjectCommand({ Bucket: 'src-bucket', Key: 'a b', Body: 'two' }));
-    const copy = await client.send(new CopyObjectCommand({ Bucket: 'dst-bucket', Key: 'copied', CopySource: `src-bucket/${encodeURIComponent('a b')}?versionId=${v1.VersionId}` }));
+    const copy = await client.send(
+      new CopyObjectCommand({
+        Bucket: 'dst-bucket',
+        Key: 'copied',
+        CopySource: `src-bucket/${encodeURIComponent('a b')}?versionId=${v1.VersionId}`,
+      }),
+    );
     expect(copy.CopyObjectResult?.ETag).toBe(v1.ETag);
     expect(copy.CopySourceVersionId).toBe(v1.VersionId);
     const got = await client.send(new GetObjectCommand({ Bucket: 'dst-bucket', Key: 'copied' }));
     expect((await bodyOf(got)).toString()).toBe('one');
     expect(got.Metadata).toEqual({ m: '1' });
-    const self = await rejection(client.send(new CopyObjectCommand({ Bucket: 'dst-bucket', Key: 'copied', CopySource: 'dst-bucket/copied' })));
+    const self = await rejection(
+      client.send(new CopyObjectCommand({ Bucket: 'dst-bucket', Key: 'copied', CopySource: 'dst-bucket/copied' })),
+    );
     expect(self.name).toBe('InvalidRequest');
 
     await client.send(new PutObjectCommand({ Bucket: 'dst-bucket', Key: 'other', Body: 'x' }));
-    const deleted = await client.send(new DeleteObjectsCommand({ Bucket: 'dst-bucket', Delete: { Objects: [{ Key: 'copied' }, { Key: 'other' }] } }));
+    const deleted = await client.send(
+      new DeleteObjectsCommand({ Bucket: 'dst-bucket', Delete: { Objects: [{ Key: 'copied' }, { Key: 'other' }] } }),
+    );
     expect(deleted.Deleted?.map((d) => [d.Key, d.DeleteMarker])).toEqual([
       ['copied', true],
       ['other', true],
@@ -400,7 +500,9 @@ describe('local S3 endpoint with the AWS SDK', () => {
     expect(noKey.$metadata?.httpStatusCode).toBe(404);
     const noBucket = await rejection(client.send(new GetObjectCommand({ Bucket: 'no-such-bucket', Key: 'k' })));
     expect(noBucket).toBeInstanceOf(NoSuchBucket);
-    const noVersion = await rejection(client.send(new GetObjectCommand({ Bucket: 'errors', Key: 'present', VersionId: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' })));
+    const noVersion = await rejection(
+      client.send(new GetObjectCommand({ Bucket: 'errors', Key: 'present', VersionId: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' })),
+    );
     expect(noVersion.name).toBe('NoSuchVersion');
     expect(noVersion.$metadata?.httpStatusCode).toBe(404);
     const head = await rejection(client.send(new HeadObjectCommand({ Bucket: 'errors', Key: 'absent' })));
@@ -410,7 +512,9 @@ describe('local S3 endpoint with the AWS SDK', () => {
     expect(res.status).toBe(404);
     expect(res.headers.get('content-type')).toBe('application/xml');
     const xml = await res.text();
-    expect(xml).toMatch(/<Error><Code>NoSuchKey<\/Code><Message>[^<]+<\/Message><Key>some missing\/key<\/Key><Resource>\/errors\/some missing\/key<\/Resource><RequestId>[0-9A-F]{16}<\/RequestId><\/Error>/);
+    expect(xml).toMatch(
+      /<Error><Code>NoSuchKey<\/Code><Message>[^<]+<\/Message><Key>some missing\/key<\/Key><Resource>\/errors\/some missing\/key<\/Resource><RequestId>[0-9A-F]{16}<\/RequestId><\/Error>/,
+    );
     expect(xml).toContain(res.headers.get('x-amz-request-id'));
     const unsupported = await fetch(`${url}/errors?policy`);
     expect(unsupported.status).toBe(501);

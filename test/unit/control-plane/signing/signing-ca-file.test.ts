@@ -28,11 +28,32 @@ const openssl = (cwd: string, args: string[], input?: string): string =>
   execFileSync('openssl', args, { cwd, input, stdio: ['pipe', 'pipe', 'pipe'] }).toString('utf8');
 
 /** An operator's CA made with the openssl CLI: `<name>.pem` + `<name>.key` (PKCS#8) in `dir`. */
-async function operatorCa(dir: string, name: string, o: { extensions?: 'ca' | 'leaf'; keyType?: 'rsa' | 'ec'; days?: number } = {}): Promise<{ cert: string; key: string }> {
+async function operatorCa(
+  dir: string,
+  name: string,
+  o: { extensions?: 'ca' | 'leaf'; keyType?: 'rsa' | 'ec'; days?: number } = {},
+): Promise<{ cert: string; key: string }> {
   await writeFile(join(dir, 'o.cnf'), CONFIG);
   const newkey = o.keyType === 'ec' ? ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'] : ['-newkey', 'rsa:2048'];
-  openssl(dir, ['req', '-x509', '-config', 'o.cnf', '-extensions', o.extensions ?? 'ca', ...newkey, '-nodes', '-keyout', `${name}.key`, '-out', `${name}.pem`,
-    '-days', String(o.days ?? 365), '-subj', `/O=Operator/CN=${name}`, '-sha256']);
+  openssl(dir, [
+    'req',
+    '-x509',
+    '-config',
+    'o.cnf',
+    '-extensions',
+    o.extensions ?? 'ca',
+    ...newkey,
+    '-nodes',
+    '-keyout',
+    `${name}.key`,
+    '-out',
+    `${name}.pem`,
+    '-days',
+    String(o.days ?? 365),
+    '-subj',
+    `/O=Operator/CN=${name}`,
+    '-sha256',
+  ]);
   return { cert: join(dir, `${name}.pem`), key: join(dir, `${name}.key`) };
 }
 
@@ -62,7 +83,9 @@ describe('control plane spec signer: a CA the operator gives', () => {
     const payload = await signer.sign(spec);
     await expect(createPkcs7Verifier({ trustedCaPem: await readFile(ca.cert, 'utf8') })(payload)).resolves.toBe(spec);
     expect(openssl(work, ['cms', '-verify', '-inform', 'PEM', '-CAfile', ca.cert, '-binary'], payload)).toBe(spec);
-    expect(lines().map((l) => l.msg)).toContain(`Signing deployment specifications with the given CA "/O=Operator/CN=ops-root" (${ca.cert})`);
+    expect(lines().map((l) => l.msg)).toContain(
+      `Signing deployment specifications with the given CA "/O=Operator/CN=ops-root" (${ca.cert})`,
+    );
   });
 
   it('accepts an EC P-256 CA key and a PKCS#1 RSA key file', async () => {
@@ -75,18 +98,61 @@ describe('control plane spec signer: a CA the operator gives', () => {
     const rsa = await operatorCa(work, 'rsa-root');
     openssl(work, ['pkey', '-in', rsa.key, '-traditional', '-out', 'pkcs1.key']);
     expect(await readFile(join(work, 'pkcs1.key'), 'utf8')).toMatch(/^-----BEGIN RSA PRIVATE KEY-----/);
-    const rsaSigner = await createSpecSigner({ dir: join(work, 'b'), caCertFile: rsa.cert, caKeyFile: join(work, 'pkcs1.key'), logger: silentLogger() });
+    const rsaSigner = await createSpecSigner({
+      dir: join(work, 'b'),
+      caCertFile: rsa.cert,
+      caKeyFile: join(work, 'pkcs1.key'),
+      logger: silentLogger(),
+    });
     await expect(createPkcs7Verifier({ trustedCaPem: rsaSigner.caCertificatePem })(await rsaSigner.sign(spec))).resolves.toBe(spec);
   });
 
   it('sends the rest of the CA file as the chain, so agents trusting only the root accept it', async () => {
     const work = await tempDir();
     const root = await operatorCa(work, 'root');
-    openssl(work, ['req', '-new', '-config', 'o.cnf', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'inter.key', '-out', 'inter.csr', '-subj', '/O=Operator/CN=intermediate']);
-    openssl(work, ['x509', '-req', '-in', 'inter.csr', '-CA', root.cert, '-CAkey', root.key, '-CAcreateserial', '-out', 'inter.pem', '-days', '100', '-sha256', '-extfile', 'o.cnf', '-extensions', 'ca']);
+    openssl(work, [
+      'req',
+      '-new',
+      '-config',
+      'o.cnf',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'inter.key',
+      '-out',
+      'inter.csr',
+      '-subj',
+      '/O=Operator/CN=intermediate',
+    ]);
+    openssl(work, [
+      'x509',
+      '-req',
+      '-in',
+      'inter.csr',
+      '-CA',
+      root.cert,
+      '-CAkey',
+      root.key,
+      '-CAcreateserial',
+      '-out',
+      'inter.pem',
+      '-days',
+      '100',
+      '-sha256',
+      '-extfile',
+      'o.cnf',
+      '-extensions',
+      'ca',
+    ]);
     const bundle = join(work, 'bundle.pem');
     await writeFile(bundle, (await readFile(join(work, 'inter.pem'), 'utf8')) + (await readFile(root.cert, 'utf8')));
-    const signer = await createSpecSigner({ dir: join(work, 'ca'), caCertFile: bundle, caKeyFile: join(work, 'inter.key'), logger: silentLogger() });
+    const signer = await createSpecSigner({
+      dir: join(work, 'ca'),
+      caCertFile: bundle,
+      caKeyFile: join(work, 'inter.key'),
+      logger: silentLogger(),
+    });
     const payload = await signer.sign(spec);
     await expect(createPkcs7Verifier({ trustedCaPem: await readFile(root.cert, 'utf8') })(payload)).resolves.toBe(spec);
     expect(openssl(work, ['cms', '-verify', '-inform', 'PEM', '-CAfile', root.cert, '-binary'], payload)).toBe(spec);
@@ -109,7 +175,9 @@ describe('control plane spec signer: a CA the operator gives', () => {
     const ca = await operatorCa(work, 'new-root');
     const { logger, lines } = captureLogger();
     const signer = await createSpecSigner({ dir, caCertFile: ca.cert, caKeyFile: ca.key, logger });
-    expect(lines().find((l) => String(l.msg).startsWith('Re-issued'))?.reason).toBe('signer.pem was not issued by the CA "/O=Operator/CN=new-root"');
+    expect(lines().find((l) => String(l.msg).startsWith('Re-issued'))?.reason).toBe(
+      'signer.pem was not issued by the CA "/O=Operator/CN=new-root"',
+    );
     await expect(createPkcs7Verifier({ trustedCaPem: signer.caCertificatePem })(await signer.sign(spec))).resolves.toBe(spec);
   });
 
@@ -125,16 +193,28 @@ describe('control plane spec signer: a CA the operator gives', () => {
     expect((await start(good.cert, other.key)).message).toBe(
       `${other.key}: this private key does not belong to the CA certificate "/O=Operator/CN=good" in ${good.cert} (the public keys differ); give the key the certificate was made for`,
     );
-    expect((await start(leaf.cert, leaf.key)).message).toBe(`${leaf.cert}: "/O=Operator/CN=leaf" cannot sign deployment specification signers: it is not a CA certificate (basicConstraints CA:TRUE is missing)`);
+    expect((await start(leaf.cert, leaf.key)).message).toBe(
+      `${leaf.cert}: "/O=Operator/CN=leaf" cannot sign deployment specification signers: it is not a CA certificate (basicConstraints CA:TRUE is missing)`,
+    );
     expect((await start(good.cert, undefined)).message).toMatch(/needs both its certificate file and its private key file/);
     expect((await start(join(work, 'nope.pem'), good.key)).message).toBe(`CA certificate file ${join(work, 'nope.pem')} does not exist`);
-    expect((await start(good.key, good.key)).message).toBe(`${good.key}: expected a PEM certificate ("-----BEGIN CERTIFICATE-----"), found PEM blocks "PRIVATE KEY"`);
-    expect((await start(good.cert, good.cert)).message).toBe(`${good.cert}: expected a PEM private key ("-----BEGIN PRIVATE KEY-----", PKCS#8), found PEM blocks "CERTIFICATE"`);
+    expect((await start(good.key, good.key)).message).toBe(
+      `${good.key}: expected a PEM certificate ("-----BEGIN CERTIFICATE-----"), found PEM blocks "PRIVATE KEY"`,
+    );
+    expect((await start(good.cert, good.cert)).message).toBe(
+      `${good.cert}: expected a PEM private key ("-----BEGIN PRIVATE KEY-----", PKCS#8), found PEM blocks "CERTIFICATE"`,
+    );
 
     openssl(work, ['pkey', '-in', good.key, '-aes256', '-passout', 'pass:secret', '-out', 'encrypted.key']);
-    expect((await start(good.cert, join(work, 'encrypted.key'))).message).toMatch(/encrypted.key: the private key is encrypted; give an unencrypted PKCS#8 key/);
+    expect((await start(good.cert, join(work, 'encrypted.key'))).message).toMatch(
+      /encrypted.key: the private key is encrypted; give an unencrypted PKCS#8 key/,
+    );
 
     const future = new Date(Date.now() + 400 * DAY);
-    expect((await start(good.cert, good.key, future)).message).toMatch(new RegExp(`^${good.cert}: the CA certificate "/O=Operator/CN=good" is not valid now \\(${future.toISOString().replace(/[.]/g, '\\.')}\\): valid from `));
+    expect((await start(good.cert, good.key, future)).message).toMatch(
+      new RegExp(
+        `^${good.cert}: the CA certificate "/O=Operator/CN=good" is not valid now \\(${future.toISOString().replace(/[.]/g, '\\.')}\\): valid from `,
+      ),
+    );
   });
 });

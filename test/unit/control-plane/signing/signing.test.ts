@@ -18,7 +18,8 @@ const spec = JSON.stringify({
 const BAD_SIGNATURE = "The deployment specification's PKCS7 signature does not verify";
 const DAY = 24 * 60 * 60 * 1000;
 
-const openssl = (args: string[], input?: string): string => execFileSync('openssl', args, { input, stdio: ['pipe', 'pipe', 'pipe'] }).toString('utf8');
+const openssl = (args: string[], input?: string): string =>
+  execFileSync('openssl', args, { input, stdio: ['pipe', 'pipe', 'pipe'] }).toString('utf8');
 const opensslFails = (args: string[], input?: string): string => {
   try {
     execFileSync('openssl', args, { input, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -29,7 +30,8 @@ const opensslFails = (args: string[], input?: string): string => {
 };
 
 const pemToDer = (pem: string): Buffer => Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
-const derToPem = (der: Buffer): string => `-----BEGIN PKCS7-----\n${(der.toString('base64').match(/.{1,64}/g) ?? []).join('\n')}\n-----END PKCS7-----\n`;
+const derToPem = (der: Buffer): string =>
+  `-----BEGIN PKCS7-----\n${(der.toString('base64').match(/.{1,64}/g) ?? []).join('\n')}\n-----END PKCS7-----\n`;
 const mode = async (path: string): Promise<number> => (await stat(path)).mode & 0o777;
 
 async function rejection(promise: Promise<unknown>): Promise<Error> {
@@ -66,8 +68,12 @@ describe('control plane spec signer: own CA', () => {
     await expect(createPkcs7Verifier({ trustedCaPem: signer.caCertificatePem })(payload)).resolves.toBe(spec);
 
     const msgs = lines().map((l) => String(l.msg));
-    expect(msgs.some((m) => m.startsWith('Created the control plane CA "/O=codedeploy-agent-ts/CN=CodeDeploy local control plane CA"'))).toBe(true);
-    expect(msgs.some((m) => m.startsWith('Issued the deployment specification signer "/O=codedeploy-agent-ts/CN=codedeploy-signer-local"'))).toBe(true);
+    expect(
+      msgs.some((m) => m.startsWith('Created the control plane CA "/O=codedeploy-agent-ts/CN=CodeDeploy local control plane CA"')),
+    ).toBe(true);
+    expect(
+      msgs.some((m) => m.startsWith('Issued the deployment specification signer "/O=codedeploy-agent-ts/CN=codedeploy-signer-local"')),
+    ).toBe(true);
   });
 
   it('writes a CMS with attached id-data content, signed attributes, SHA-256 and both certificates', async () => {
@@ -87,7 +93,9 @@ describe('control plane spec signer: own CA', () => {
     expect(attrs.map((a) => a.type).sort()).toEqual(['1.2.840.113549.1.9.3', '1.2.840.113549.1.9.4', '1.2.840.113549.1.9.5']);
     const signingTime = attrs.find((a) => a.type === '1.2.840.113549.1.9.5')?.values[0] as { toDate(): Date };
     expect(signingTime.toDate().toISOString()).toBe('2031-05-06T07:08:09.000Z');
-    const subjects = (sd.certificates ?? []).map((c) => (c as pkijs.Certificate).subject.typesAndValues.map((tv) => tv.value.valueBlock.value).join('/'));
+    const subjects = (sd.certificates ?? []).map((c) =>
+      (c as pkijs.Certificate).subject.typesAndValues.map((tv) => tv.value.valueBlock.value).join('/'),
+    );
     expect(subjects).toEqual(['codedeploy-agent-ts/codedeploy-signer-local', 'codedeploy-agent-ts/CodeDeploy local control plane CA']);
   });
 
@@ -138,11 +146,15 @@ describe('control plane spec signer: own CA', () => {
     expect(bad).toBeInstanceOf(AgentError);
     expect((bad as AgentError).code).toBe(ErrorCodes.SPEC_INVALID);
     expect(bad.message.startsWith(BAD_SIGNATURE)).toBe(true);
-    expect(opensslFails(['cms', '-verify', '-inform', 'PEM', '-CAfile', join(dir, 'ca.pem'), '-binary'], tampered)).toMatch(/digest failure|verification failure/i);
+    expect(opensslFails(['cms', '-verify', '-inform', 'PEM', '-CAfile', join(dir, 'ca.pem'), '-binary'], tampered)).toMatch(
+      /digest failure|verification failure/i,
+    );
 
     const untrusted = await rejection(createPkcs7Verifier({ trustedCaPem: other.caCertificatePem, trustedCaSource: 'other.pem' })(payload));
     expect(untrusted.message).toContain('which is not issued by a trusted CA (:deployment_spec_ca_file: other.pem)');
-    expect(opensslFails(['cms', '-verify', '-inform', 'PEM', '-CAfile', other.caCertificatePath, '-binary'], payload)).toMatch(/certificate verify error|unable to get local issuer/i);
+    expect(opensslFails(['cms', '-verify', '-inform', 'PEM', '-CAfile', other.caCertificatePath, '-binary'], payload)).toMatch(
+      /certificate verify error|unable to get local issuer/i,
+    );
   });
 
   it('reuses the same CA and signer on restart', async () => {
@@ -189,7 +201,9 @@ describe('control plane spec signer: own CA', () => {
     for (const f of ['signer.pem', 'signer.key']) await writeFile(join(dir, f), await readFile(join(otherDir, f)));
     const capture = captureLogger();
     const fixed = await createSpecSigner({ dir, logger: capture.logger });
-    expect(capture.lines().find((l) => String(l.msg).startsWith('Re-issued'))?.reason).toBe('signer.pem was not issued by the CA "/O=codedeploy-agent-ts/CN=CodeDeploy local control plane CA"');
+    expect(capture.lines().find((l) => String(l.msg).startsWith('Re-issued'))?.reason).toBe(
+      'signer.pem was not issued by the CA "/O=codedeploy-agent-ts/CN=CodeDeploy local control plane CA"',
+    );
     await expect(createPkcs7Verifier({ trustedCaPem: fixed.caCertificatePem })(await fixed.sign(spec))).resolves.toBe(spec);
   });
 
@@ -204,7 +218,9 @@ describe('control plane spec signer: own CA', () => {
 
     await unlink(join(dir, 'ca.key'));
     const err = await rejection(createSpecSigner({ dir, logger: silentLogger() }));
-    expect(err.message).toBe(`${join(dir, 'ca.pem')} exists but ${join(dir, 'ca.key')} does not; restore the missing file, or move both away to create a new CA (agents must then trust the new ca.pem)`);
+    expect(err.message).toBe(
+      `${join(dir, 'ca.pem')} exists but ${join(dir, 'ca.key')} does not; restore the missing file, or move both away to create a new CA (agents must then trust the new ca.pem)`,
+    );
   });
 
   it('signs fast enough for a fleet (measured)', async () => {

@@ -63,7 +63,8 @@ describe('doctor thresholds', () => {
 });
 
 describe('directoryCheck', () => {
-  const dir = (mode: number, uid = 0, isPrivate = true) => directoryCheck({ key: 'root_dir', path: '/d', private: isPrivate, stat: { isDirectory: true, mode: 0o40000 | mode, uid } });
+  const dir = (mode: number, uid = 0, isPrivate = true) =>
+    directoryCheck({ key: 'root_dir', path: '/d', private: isPrivate, stat: { isDirectory: true, mode: 0o40000 | mode, uid } });
 
   it('accepts a root-owned 0750 directory', () => {
     expect(dir(0o750)).toEqual(ok('root_dir', '/d (mode 0750, owner root)'));
@@ -82,13 +83,22 @@ describe('directoryCheck', () => {
   it('handles missing, non-directory and unreadable paths', () => {
     expect(directoryCheck({ key: 'log_dir', path: '/x', private: true, creatable: true }).status).toBe('ok');
     expect(directoryCheck({ key: 'log_dir', path: '/x', private: true, creatable: false }).status).toBe('warn');
-    expect(directoryCheck({ key: 'log_dir', path: '/x', private: true, stat: { isDirectory: false, mode: 0o644, uid: 0 } }).status).toBe('fail');
-    expect(directoryCheck({ key: 'log_dir', path: '/x', private: true, error: 'permission denied' })).toMatchObject({ status: 'warn', hint: expect.stringContaining('sudo') });
+    expect(directoryCheck({ key: 'log_dir', path: '/x', private: true, stat: { isDirectory: false, mode: 0o644, uid: 0 } }).status).toBe(
+      'fail',
+    );
+    expect(directoryCheck({ key: 'log_dir', path: '/x', private: true, error: 'permission denied' })).toMatchObject({
+      status: 'warn',
+      hint: expect.stringContaining('sudo'),
+    });
   });
 });
 
 describe('doctor output', () => {
-  const results: CheckResult[] = [ok('config', '/etc/c.yml is valid'), warn('disk', '700 MiB free', 'free space'), fail('identity', 'no identity', 'register\nthe host')];
+  const results: CheckResult[] = [
+    ok('config', '/etc/c.yml is valid'),
+    warn('disk', '700 MiB free', 'free space'),
+    fail('identity', 'no identity', 'register\nthe host'),
+  ];
 
   it('prints one line per check, hints beneath, ASCII marks off a UTF-8 terminal', () => {
     expect(formatChecks(results, { unicode: false })).toBe(
@@ -104,7 +114,12 @@ describe('doctor output', () => {
         '',
       ].join('\n'),
     );
-    expect(formatChecks(results, { unicode: true }).split('\n').slice(0, 4)).toEqual(['✓ config    /etc/c.yml is valid', '! disk      700 MiB free', '            → free space', '✗ identity  no identity']);
+    expect(formatChecks(results, { unicode: true }).split('\n').slice(0, 4)).toEqual([
+      '✓ config    /etc/c.yml is valid',
+      '! disk      700 MiB free',
+      '            → free space',
+      '✗ identity  no identity',
+    ]);
   });
 
   it('uses Unicode only on a TTY with a UTF-8 locale', () => {

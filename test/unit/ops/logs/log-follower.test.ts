@@ -33,7 +33,13 @@ describe('streamDeploymentLogs', () => {
     await sleep(20);
     await writeLog(r, 'dg-1', 'd-NEW', '2024-01-01 00:00:01 [stdout]new\n2024-01-01 00:00:02 [stdout]partial');
     const out: string[] = [];
-    await streamDeploymentLogs({ rootDir: r, follow: false, onHeader: () => void out.push('HEADER'), onLines: (l, ref) => void out.push(...l.map((x) => `${ref.deploymentId}:${x}`)), onNotice: () => undefined });
+    await streamDeploymentLogs({
+      rootDir: r,
+      follow: false,
+      onHeader: () => void out.push('HEADER'),
+      onLines: (l, ref) => void out.push(...l.map((x) => `${ref.deploymentId}:${x}`)),
+      onNotice: () => undefined,
+    });
     expect(out).toEqual(['d-NEW:2024-01-01 00:00:01 [stdout]new', 'd-NEW:2024-01-01 00:00:02 [stdout]partial']);
   });
 
@@ -42,7 +48,9 @@ describe('streamDeploymentLogs', () => {
     const opts = { rootDir: r, follow: false, onHeader: () => undefined, onLines: () => undefined, onNotice: () => undefined };
     await expect(streamDeploymentLogs(opts)).rejects.toThrow(new NoDeploymentError(`no deployments under ${r}`));
     await writeLog(r, 'dg-1', 'd-1', 'x\n');
-    await expect(streamDeploymentLogs({ ...opts, deploymentId: 'd-2', groupId: 'dg-1' })).rejects.toThrow(`no deployment d-2 under ${r} in deployment group dg-1`);
+    await expect(streamDeploymentLogs({ ...opts, deploymentId: 'd-2', groupId: 'dg-1' })).rejects.toThrow(
+      `no deployment d-2 under ${r} in deployment group dg-1`,
+    );
   });
 
   it('follows new lines and moves on to each new deployment with a header, across groups', async () => {
@@ -118,15 +126,26 @@ describe('codedeploy-agent logs (in-process)', () => {
     });
     return { code, stdout, stderr };
   };
-  const LOG = '2024-05-01 12:00:01 LifecycleEvent - BeforeInstall\n2024-05-01 12:00:01 Script - s.sh\n2024-05-01 12:00:02 [stdout]out\n2024-05-01 12:00:03 [stderr]err\n';
+  const LOG =
+    '2024-05-01 12:00:01 LifecycleEvent - BeforeInstall\n2024-05-01 12:00:01 Script - s.sh\n2024-05-01 12:00:02 [stdout]out\n2024-05-01 12:00:03 [stderr]err\n';
 
   it('prints the file, JSON records, and red [stderr] lines only on a TTY without NO_COLOR', async () => {
     const h = await host();
     await writeLog(h.rootDir, 'dg-1', 'd-1', LOG);
     expect(await run(['--config_file', h.config])).toEqual({ code: 0, stdout: LOG, stderr: '' });
     const json = await run(['--config_file', h.config, '--json', '--deployment', 'd-1']);
-    const records = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(records[3]).toEqual({ time: expect.stringMatching(/^2024-05-01T12:00:03/), deploymentId: 'd-1', event: 'BeforeInstall', script: 's.sh', stream: 'stderr', message: 'err' });
+    const records = json.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(records[3]).toEqual({
+      time: expect.stringMatching(/^2024-05-01T12:00:03/),
+      deploymentId: 'd-1',
+      event: 'BeforeInstall',
+      script: 's.sh',
+      stream: 'stderr',
+      message: 'err',
+    });
     const tty = await run(['--config_file', h.config], {}, true);
     expect(tty.stdout).toContain('\u001b[31m2024-05-01 12:00:03 [stderr]err\u001b[0m\n');
     expect(tty.stdout).toContain('2024-05-01 12:00:02 [stdout]out\n');
@@ -135,7 +154,11 @@ describe('codedeploy-agent logs (in-process)', () => {
 
   it('exits 1 with a clear message when there is nothing to show, 2 on usage errors', async () => {
     const h = await host();
-    expect(await run(['--config_file', h.config, '--deployment', 'd-NOPE'])).toEqual({ code: 1, stdout: '', stderr: `codedeploy-agent logs: no deployment d-NOPE under ${h.rootDir}\n` });
+    expect(await run(['--config_file', h.config, '--deployment', 'd-NOPE'])).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `codedeploy-agent logs: no deployment d-NOPE under ${h.rootDir}\n`,
+    });
     expect((await run(['--config_file', h.config, '--group', '../etc'])).code).toBe(2);
     expect((await run(['--bogus'])).code).toBe(2);
     expect((await run(['--config_file', join(h.rootDir, 'missing.yml')])).stderr).toContain('does not exist or is not readable');

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { alignColumns, buildStatusReport, formatDuration, formatStatus, type StatusFacts } from '../../../../agent/ops/status/status-report.js';
+import {
+  alignColumns,
+  buildStatusReport,
+  formatDuration,
+  formatStatus,
+  type StatusFacts,
+} from '../../../../agent/ops/status/status-report.js';
 import type { DaemonStatus } from '../../../../agent/status/status-file.js';
 
 const NOW = new Date('2024-05-01T12:10:00Z');
@@ -56,16 +62,47 @@ const facts = (over: Partial<StatusFacts> = {}): StatusFacts => ({
 describe('buildStatusReport', () => {
   it('reports a running daemon with its current command, elapsed times and deployments', () => {
     const r = buildStatusReport(facts(), NOW);
-    expect(r).toMatchObject({ running: true, state: 'running', pid: 4242, uptimeSeconds: 600, version: '0.1.0', endpoint: daemon().endpoint });
+    expect(r).toMatchObject({
+      running: true,
+      state: 'running',
+      pid: 4242,
+      uptimeSeconds: 600,
+      version: '0.1.0',
+      endpoint: daemon().endpoint,
+    });
     expect(r.identity).toEqual({ kind: 'on-premises', hostIdentifier: 'arn:aws:iam::123456789012:user/host', region: 'us-east-1' });
     expect(r.currentCommands).toEqual([
-      { deploymentId: 'd-RUN', deploymentGroupId: 'dg-1', command: 'BeforeInstall', event: 'BeforeInstall', script: 'scripts/install.sh', startedAt: '2024-05-01T12:09:50.000Z', elapsedSeconds: 10, scriptElapsedSeconds: 5 },
+      {
+        deploymentId: 'd-RUN',
+        deploymentGroupId: 'dg-1',
+        command: 'BeforeInstall',
+        event: 'BeforeInstall',
+        script: 'scripts/install.sh',
+        startedAt: '2024-05-01T12:09:50.000Z',
+        elapsedSeconds: 10,
+        scriptElapsedSeconds: 5,
+      },
     ]);
     expect(r.deployments.map((d) => [d.deploymentId, d.result, d.lastEvent])).toEqual([
       ['d-RUN', 'InProgress', 'BeforeInstall'],
       ['d-OLD', 'Failed', null],
     ]);
-    expect(Object.keys(r)).toEqual(['running', 'state', 'pid', 'pidFile', 'statusFile', 'startedAt', 'uptimeSeconds', 'version', 'identity', 'endpoint', 'currentCommands', 'deployments', 'deploymentsReadable', 'notes']);
+    expect(Object.keys(r)).toEqual([
+      'running',
+      'state',
+      'pid',
+      'pidFile',
+      'statusFile',
+      'startedAt',
+      'uptimeSeconds',
+      'version',
+      'identity',
+      'endpoint',
+      'currentCommands',
+      'deployments',
+      'deploymentsReadable',
+      'notes',
+    ]);
   });
 
   it('calls a pid file of a dead or foreign process stale, and keeps the history', () => {
@@ -103,11 +140,19 @@ describe('formatStatus', () => {
     const header = lines.findIndex((l) => l.startsWith('  GROUP'));
     expect(lines[header]).toMatch(/^ {2}GROUP {2}DEPLOYMENT {2}RESULT {6}LAST {14}UPDATED$/);
     expect(lines[header + 1]).toMatch(/^ {2}dg-1 {3}d-RUN {7}InProgress {2}BeforeInstall {5}\d{4}-/);
-    expect(lines[header + 3]).toBe('      scripts/start.sh: Script at specified location: scripts/start.sh failed with exit code 1 (error code 4)');
+    expect(lines[header + 3]).toBe(
+      '      scripts/start.sh: Script at specified location: scripts/start.sh failed with exit code 1 (error code 4)',
+    );
   });
 
   it('says not running, with the stale pid file', () => {
-    const text = formatStatus(buildStatusReport(facts({ pid: { kind: 'pid', pid: 7, alive: false, isAgent: undefined }, status: { kind: 'missing' }, deployments: [] }), NOW), 'codedeploy-agent');
+    const text = formatStatus(
+      buildStatusReport(
+        facts({ pid: { kind: 'pid', pid: 7, alive: false, isAgent: undefined }, status: { kind: 'missing' }, deployments: [] }),
+        NOW,
+      ),
+      'codedeploy-agent',
+    );
     expect(text).toBe(
       'codedeploy-agent: not running (stale pid file /run/cda/codedeploy-agent.pid, pid 7)\n\nNo deployments on this host yet.\nnote: stale pid file /run/cda/codedeploy-agent.pid: process 7 does not exist (the agent did not stop cleanly)\n',
     );
@@ -115,6 +160,11 @@ describe('formatStatus', () => {
 
   it('formats durations and columns', () => {
     expect([0, 59, 60, 3599, 3600, 86_400 + 7200].map(formatDuration)).toEqual(['0s', '59s', '1m 0s', '59m 59s', '1h 0m', '1d 2h']);
-    expect(alignColumns([['a', 'bb', 'c'], ['ccc', 'd', 'e']])).toEqual(['a    bb  c', 'ccc  d   e']);
+    expect(
+      alignColumns([
+        ['a', 'bb', 'c'],
+        ['ccc', 'd', 'e'],
+      ]),
+    ).toEqual(['a    bb  c', 'ccc  d   e']);
   });
 });
