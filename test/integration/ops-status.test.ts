@@ -86,7 +86,13 @@ describe.skipIf(!existsSync(AGENT_CLI))('codedeploy-agent status', () => {
   it('shows the running hook, then the result, then not running (exit 3) after a stop', async () => {
     const h = await startDaemonHost();
     hosts.push(h);
-    const src = await bundle(h.root, 'slow', '#!/bin/sh\necho "working on $LIFECYCLE_EVENT"\nsleep 2.5\n');
+    // The hook runs until the test releases it, so a slow machine cannot end it before status looks.
+    const release = join(h.root, 'release-hook');
+    const src = await bundle(
+      h.root,
+      'slow',
+      `#!/bin/sh\necho "working on $LIFECYCLE_EVENT"\ni=0\nwhile [ ! -e ${release} ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done\n`,
+    );
     h.specs.set(EXEC('d-STAT00001'), localSpec('d-STAT00001', 'dg-status', src));
     h.start();
     await h.deploy(EXEC('d-STAT00001'), ['DownloadBundle']);
@@ -140,7 +146,8 @@ describe.skipIf(!existsSync(AGENT_CLI))('codedeploy-agent status', () => {
     expect(later.stdout).toMatch(new RegExp(`^codedeploy-agent: running \\(pid ${h.agent?.pid}, up \\d+s, version [^)]+\\)$`, 'm'));
     expect(later.stdout).toContain(`  identity  on-premises ${HOST_ARN}`);
     expect(later.stdout).toContain(`  endpoint  ${h.server.url}`);
-    expect(later.stdout).toMatch(/^ {2}command {3}d-STAT00001 \(group dg-status\) BeforeInstall: scripts\/step\.sh, running [12]s$/m);
+    expect(later.stdout).toMatch(/^ {2}command {3}d-STAT00001 \(group dg-status\) BeforeInstall: scripts\/step\.sh, running [1-9]\d*s$/m);
+    await writeFile(release, '');
 
     expect((await pending)[0]?.body).toMatchObject({ CommandStatus: 'Succeeded' });
     const after = await waitFor(
