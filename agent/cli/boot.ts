@@ -6,3 +6,8 @@
  */
 export const originalEnv: NodeJS.ProcessEnv = { ...process.env };
 process.env.UV_THREADPOOL_SIZE ??= '16';
+// The AWS SDK warns once per process, on stderr, that its releases from January 2027 need Node 22.
+// That notice is for whoever picks the runtime (the release embeds a current LTS), not for an
+// operator reading the agent's output, so it is switched off with the SDK's own setting. Hooks
+// still get originalEnv, without it.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
