@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# build-release.sh - make the release tarball scripts/install.sh installs on hosts.
+# build-release.sh - make the release: the tarball scripts/install.sh installs on hosts, the
+# self-contained executables (scripts/release/build-executables.mjs: Node.js 26 with the agent
+# bundled in, one per arch) and SHA256SUMS over all of them.
 #
 # The tarball is what `npm pack` makes of a clean build (package.json "files": dist/, conf/,
 # README.md), plus what a host install needs and npm pack leaves out:
@@ -17,13 +19,22 @@ umask 022
 
 usage() {
   cat <<'EOF'
-Usage: scripts/build-release.sh [--out DIR] [--no-build]
+Usage: scripts/build-release.sh [--out DIR] [--no-build] [--no-executables] [--no-packages] [--arch ARCH]...
 
 Builds dist/ from the sources (tsc -p tsconfig.build.json) in a staging directory and writes
-DIR/codedeploy-agent-ts-<version>.tgz (default DIR: the current directory). Prints its path.
+into DIR (default: the current directory):
+  codedeploy-agent-ts-<version>.tgz               the npm-style tarball scripts/install.sh installs
+  codedeploy-agent-<version>-linux-<arch>         self-contained executables (x64 and arm64)
+  codedeploy-agent_<version>_<arch>.deb, codedeploy-agent-<version>-1.<arch>.rpm
+                                                  packages of each executable (.rpm needs rpmbuild)
+  SHA256SUMS                                      checksums of the files above
+Prints their paths. The executables embed Node.js from the npm registry (cached in .cache/node/).
 
-  --out DIR    Where to write the tarball
-  --no-build   Package the existing dist/ instead of compiling (e.g. right after npm run build)
+  --out DIR          Where to write the release
+  --no-build         Package the existing dist/ instead of compiling (e.g. right after npm run build)
+  --no-executables   Only the tarball (no executables, no packages)
+  --no-packages      No .deb or .rpm
+  --arch ARCH        Build the executable for ARCH only (x64, arm64; repeatable)
 EOF
 }
 
@@ -34,11 +45,17 @@ die() {
 
 out=$PWD
 build=1
+executables=1
+packages=1
+arches=()
 while [ "$#" -gt 0 ]; do
   case "$1" in
     --out) [ "$#" -ge 2 ] || die "--out needs a directory"; out=$2; shift 2 ;;
     --out=*) out=${1#*=}; shift ;;
     --no-build) build=0; shift ;;
+    --no-executables) executables=0; shift ;;
+    --no-packages) packages=0; shift ;;
+    --arch) [ "$#" -ge 2 ] || die "--arch needs x64 or arm64"; arches+=(--arch "$2"); shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
@@ -114,4 +131,30 @@ chmod 0755 "$final/scripts/install.sh"
 result="$out/$tgz"
 (cd "$stage/final" && tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@499162500 -cf - package | gzip -n -9 >"$result.tmp")
 mv -f -- "$result.tmp" "$result"
-printf '%s\n' "$result"
+artifacts=("$tgz")
+
+if [ "$executables" = 1 ]; then
+  built=$(cd "$root" && node scripts/release/build-executables.mjs --out "$out" "${arches[@]}") ||
+    die "building the self-contained executables failed (see above)"
+  while IFS= read -r path; do artifacts+=("$(basename -- "$path")"); done <<<"$built"
+  if [ "$packages" = 1 ]; then
+    # The .deb and .rpm around each executable (scripts/packaging/build-packages.sh); rpm only
+    # where rpmbuild is installed (Debian package rpm).
+    format=all
+    command -v rpmbuild >/dev/null 2>&1 || {
+      format=deb
+      printf 'build-release.sh: rpmbuild not found (apt-get install rpm): building .deb packages only\n' >&2
+    }
+    while IFS= read -r path; do
+      [ -n "$path" ] || continue
+      name=$(basename -- "$path")
+      arch=${name##*-linux-}
+      pkgs=$("$root/scripts/packaging/build-packages.sh" --exe "$path" --arch "$arch" --out "$out" --format "$format") ||
+        die "building the $arch packages failed (see above)"
+      while IFS= read -r pkg; do artifacts+=("$(basename -- "$pkg")"); done <<<"$pkgs"
+    done <<<"$built"
+  fi
+fi
+(cd "$out" && sha256sum -- "${artifacts[@]}" >SHA256SUMS.tmp && mv -f SHA256SUMS.tmp SHA256SUMS)
+for a in "${artifacts[@]}"; do printf '%s\n' "$out/$a"; done
+printf '%s\n' "$out/SHA256SUMS"
