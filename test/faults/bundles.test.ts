@@ -6,7 +6,7 @@
  * arrive intact, the daemon must still be alive afterwards (and survive a redeploy), and memory
  * must stay bounded (the issue's target: under 150 MB RSS even for a million entries).
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect } from 'vitest';
 import { buildBigTar, buildManyEntries, buildMixedZip, buildZip64, digestTree, manyEntry, type BuiltBundle } from './harness/bundles.js';
@@ -14,6 +14,7 @@ import { checkCompletions } from './harness/completions.js';
 import { startFaultEnv } from './harness/fault-env.js';
 import { localHost, peakRssKiB, runLocal } from './harness/local-runner.js';
 import { scenario, type Scenario } from './harness/scenario.js';
+import { walkTree } from '../helpers/file-tree.js';
 
 const MAX_RSS_MIB = 150;
 const MANY = 100_000;
@@ -48,7 +49,7 @@ async function expectInstalled(s: Scenario, bundle: BuiltBundle, dest: string): 
     for (const f of bundle.files) expect(got.get(f.path), f.path).toEqual({ bytes: f.bytes, sha256: f.sha256 });
     return;
   }
-  const all = (await readdir(dest, { recursive: true, withFileTypes: true })).filter((e) => e.isFile());
+  const all = (await walkTree(dest)).filter((e) => e.dirent.isFile());
   expect(all.length, 'file count at the destination').toBe(bundle.entryCount);
   for (const i of [0, 1, 4242, 65_535, 65_536, bundle.entryCount - 1]) {
     const e = manyEntry(i);

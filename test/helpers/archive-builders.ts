@@ -149,9 +149,10 @@ export function manyEntryContent(i: number): { name: string; data: string } {
 // Imports for the helpers below, kept next to them so that this file only grows at its end.
 import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, openSync, readFileSync, statSync, writeSync } from 'node:fs';
-import { open as openFile, readdir } from 'node:fs/promises';
-import { join as joinPath, relative as relativePath } from 'node:path';
+import { open as openFile } from 'node:fs/promises';
+import { relative as relativePath } from 'node:path';
 import { crc32 } from 'node:zlib';
+import { walkTree } from './file-tree.js';
 
 export interface FileDigest {
   size: number;
@@ -164,9 +165,8 @@ export interface FileDigest {
  */
 export async function fileDigests(root: string): Promise<Record<string, FileDigest>> {
   const out: Record<string, FileDigest> = {};
-  for (const entry of await readdir(root, { recursive: true, withFileTypes: true })) {
+  for (const { dirent: entry, full: path } of await walkTree(root)) {
     if (!entry.isFile()) continue;
-    const path = joinPath(entry.parentPath, entry.name);
     const hash = createHash('sha256');
     let size = 0;
     if (statSync(path).size <= 1024 * 1024) {

@@ -7,18 +7,17 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { localHost } from '../helpers/local-deploy.js';
+import { walkTree } from '../helpers/file-tree.js';
 
 const CLI = join(import.meta.dirname, '..', '..', 'dist', 'agent', 'cli', 'codedeploy-local.js');
 const FILES = 4000;
 
 async function listFiles(dir: string): Promise<string[]> {
   const out: string[] = [];
-  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) {
-    if (!e.isDirectory()) out.push(relative(dir, join(e.parentPath, e.name)));
-  }
+  for (const e of await walkTree(dir)) if (!e.dirent.isDirectory()) out.push(e.path);
   return out.sort();
 }
 

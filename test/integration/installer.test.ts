@@ -7,7 +7,7 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, chown, lstat, mkdir, readdir, readFile, readlink, stat, symlink, utimes, writeFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentError, ErrorCodes } from '../../agent/errors.js';
@@ -18,6 +18,7 @@ import type { InstallRequest } from '../../agent/install/types.js';
 import type { AppSpec } from '../../appspec/model.js';
 import { silentLogger, tempDir } from '../helpers/temp.js';
 import { appSpec, permission } from '../unit/install/appspec-builder.js';
+import { walkTree } from '../helpers/file-tree.js';
 
 const run = promisify(execFile);
 const isRoot = process.getuid?.() === 0;
@@ -70,7 +71,7 @@ async function host(): Promise<Host> {
 /** Every path under dir (files, directories, symlinks), relative, sorted. */
 async function tree(dir: string): Promise<string[]> {
   const out: string[] = [];
-  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) out.push(relative(dir, join(e.parentPath, e.name)));
+  for (const e of await walkTree(dir)) out.push(e.path);
   return out.sort();
 }
 

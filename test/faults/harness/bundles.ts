@@ -9,9 +9,10 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
+import { walkTree } from '../../helpers/file-tree.js';
 
 // Never the *Sync variants: scenarios run concurrently in one worker, whose event loop also runs
 // their fault proxies; blocking it for seconds would stall every other scenario's agent.
@@ -221,9 +222,8 @@ export function manyEntry(i: number): { path: string; data: string } {
 /** Every regular file under root (relative paths), with size and SHA-256. */
 export async function digestTree(root: string): Promise<Map<string, { bytes: number; sha256: string }>> {
   const out = new Map<string, { bytes: number; sha256: string }>();
-  for (const e of await readdir(root, { recursive: true, withFileTypes: true })) {
+  for (const { dirent: e, full } of await walkTree(root)) {
     if (!e.isFile()) continue;
-    const full = join(e.parentPath, e.name);
     const data = await readFile(full);
     out.set(relative(root, full), { bytes: data.length, sha256: createHash('sha256').update(data).digest('hex') });
   }
