@@ -13,12 +13,24 @@
  */
 import process from 'node:process';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ROOT, bundleAgent, packageVersion } from './bundle-agent.mjs';
 import { ARCHES, hostArch, nodeBinary } from './node-runtime.mjs';
+
+/**
+ * The V8 flags every agent process runs with (package.json config.agentNodeFlags), e.g.
+ * --max-semi-space-size=4: Node 26's V8 sizes the young generation from the machine's memory (up
+ * to 64 MiB per semi-space where Node 20 stopped at 16), and the agent's short-lived allocations
+ * (an entry object per archive member, stream chunks) then keep far more pages resident: a
+ * 100,000-entry zip peaked at 240 MiB instead of 145 MiB, with no gain in speed.
+ */
+export function agentNodeFlags() {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+  return (pkg.config?.agentNodeFlags ?? '').split(/\s+/).filter(Boolean);
+}
 
 export function executableName(version, arch) {
   return `codedeploy-agent-${version}-linux-${arch}`;
@@ -52,6 +64,12 @@ export async function buildExecutables({ outDir, arches = ARCHES, bundleDir } = 
           disableExperimentalSEAWarning: true,
           useCodeCache: arch === hostArch(),
           useSnapshot: false,
+          // The agent's V8 flags (package.json config.agentNodeFlags). "cli": NODE_OPTIONS is not
+          // read, because the unit exports /etc/profile for the hooks and a NODE_OPTIONS meant for
+          // the applications must not change the agent; an operator can still pass flags with
+          // `codedeploy-agent --node-options="..." start`.
+          execArgv: agentNodeFlags(),
+          execArgvExtension: 'cli',
         }),
       );
       execFileSync(builder, ['--build-sea', config], { stdio: ['ignore', 'ignore', 'inherit'] });

@@ -35,6 +35,7 @@ let out: string;
 let home: string;
 let cwd: string;
 let env: NodeJS.ProcessEnv;
+let deployedConfig = '';
 const exe = (arch: string) => join(out, `codedeploy-agent-${VERSION}-linux-${arch}`);
 
 /** argv to run the executable for arch on this machine (qemu-user for a foreign arch). */
@@ -68,9 +69,10 @@ async function localDeploy(arch: string) {
   await mkdir(workDir, { recursive: true });
   const config = join(root, 'codedeployagent.yml');
   const lines = [`:root_dir: ${join(root, 'deployment-root')}`, `:log_dir: ${join(root, 'log')}`, `:working_directory: ${workDir}`];
-  await writeFile(config, [...lines, ':hook_output_drain_seconds: 1', ''].join('\n'));
+  // Port 9 (discard) refuses at once: doctor finds no instance metadata here, even on EC2.
+  await writeFile(config, [...lines, ':hook_output_drain_seconds: 1', ':imds_endpoint: http://127.0.0.1:9', ''].join('\n'));
   const r = await runExe(arch, ['local', '-l', SAMPLE, '-t', 'directory', '-g', 'release-test', '-c', config]);
-  return { ...r, workDir };
+  return { ...r, workDir, config };
 }
 
 beforeAll(async () => {
@@ -112,6 +114,18 @@ describe('the x64 executable', () => {
     expect(local.stdout).toContain('Usage: codedeploy-local');
   });
 
+  it('ignores NODE_OPTIONS (meant for the applications hooks start); takes Node flags from --node-options', async () => {
+    expect(await runExe('x64', ['--version'], { NODE_OPTIONS: '--no-such-flag-for-the-agent' })).toMatchObject({
+      code: 0,
+      stdout: `${VERSION}\n`,
+    });
+    expect(await runExe('x64', ['--node-options=--max-old-space-size=200', '--version'])).toMatchObject({ code: 0, stdout: `${VERSION}\n` });
+    // Proof that --node-options reaches Node: an unknown flag stops it before the agent runs.
+    const bad = await runExe('x64', ['--node-options=--no-such-flag-for-the-agent', '--version']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('bad option: --no-such-flag-for-the-agent');
+  });
+
   it('is codedeploy-local under that name', async () => {
     const link = join(home, 'codedeploy-local');
     if (!existsSync(link)) await symlink(exe('x64'), link);
@@ -131,7 +145,24 @@ describe('the x64 executable', () => {
     expect(r.code).toBe(0);
     expect(await readFile(join(r.workDir, 'hello-app', 'site', 'index.html'), 'utf8')).toContain('Hello');
     expect(r.stderr).not.toMatch(/ExperimentalWarning|single executable|NodeVersionSupport/i);
+    deployedConfig = r.config;
   });
+
+  it('runs status, logs and doctor: the commands it loads on demand are in the bundle', async () => {
+    expect(deployedConfig, 'the codedeploy-local test above ran').not.toBe('');
+    const status = await runExe('x64', ['status', '--config_file', deployedConfig]);
+    expect(status.stderr).not.toMatch(/Cannot find|ERR_MODULE|is not a function/);
+    expect(status.stdout).toContain('Last deployments:');
+    expect(status.stdout).toContain('release-test');
+    const logs = await runExe('x64', ['logs', '--config_file', deployedConfig]);
+    expect(logs).toMatchObject({ code: 0 });
+    expect(logs.stdout).toContain('LifecycleEvent - ApplicationStart');
+    // No identity here (no on-premises file, no instance metadata): doctor says so, and checks the rest.
+    const doctor = await runExe('x64', ['doctor', '--config_file', deployedConfig]);
+    expect(doctor.stderr).not.toMatch(/Cannot find|ERR_MODULE|is not a function/);
+    expect(doctor.stdout).toMatch(/\[ok\] +config/);
+    expect(doctor.stdout).toMatch(/\[FAIL\] +identity/);
+  }, 60_000);
 
   describe('as the daemon against the local control plane', () => {
     let cp: ControlPlane;

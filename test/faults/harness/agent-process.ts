@@ -8,6 +8,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { AGENT_CLI } from './paths.js';
+import { AGENT_NODE_FLAGS } from '../../helpers/agent-node-flags.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -110,7 +111,7 @@ export async function createAgentProcess(o: AgentProcessOptions): Promise<AgentP
   };
   const alive = (c: ChildProcess | undefined): boolean => c !== undefined && c.exitCode === null && c.signalCode === null;
   const spawnDaemon = (): ChildProcess =>
-    spawn(process.execPath, [AGENT_CLI, 'start', '--config_file', configFile], {
+    spawn(process.execPath, [...AGENT_NODE_FLAGS, AGENT_CLI, 'start', '--config_file', configFile], {
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: root },
       stdio: ['ignore', 'ignore', 'pipe'],
     });

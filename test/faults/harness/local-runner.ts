@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LOCAL_CLI } from './paths.js';
+import { AGENT_NODE_FLAGS } from '../../helpers/agent-node-flags.js';
 
 export interface LocalHost {
   root: string;
@@ -47,7 +48,7 @@ export interface LocalRunHandle {
 
 export function runLocal(host: LocalHost, args: string[], timeoutMs: number): LocalRunHandle {
   const startedAt = Date.now();
-  const child = spawn(process.execPath, [LOCAL_CLI, ...args, '-c', host.configFile], {
+  const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, LOCAL_CLI, ...args, '-c', host.configFile], {
     cwd: host.root,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: host.root },
     stdio: ['ignore', 'pipe', 'pipe'],
