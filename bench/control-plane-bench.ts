@@ -46,7 +46,7 @@ function vmHwmMb(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-async function startCp(dataDir: string): Promise<{ proc: ChildProcess; url: string; ca: string }> {
+export async function startCp(dataDir: string): Promise<{ proc: ChildProcess; url: string; ca: string }> {
   const proc = spawn(process.execPath, [CP_CLI, '--data-dir', dataDir, '--port', '0', '--long-poll', '20', '--log-level', 'warn'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });

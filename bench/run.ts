@@ -8,6 +8,8 @@
  * and the ratio of the times (bench/many-entries-bench.ts). Targets: < 150 MiB, ratio near 10.
  * Then the daemon: idle RSS and poll-to-ack latency (bench/daemon-bench.ts), and the local control
  * plane under a fleet of real agents (bench/control-plane-bench.ts).
+ * release: the self-contained executable against the npm build: size, `--version` and a trivial
+ * codedeploy-local deployment (times and ratios), daemon idle RSS (bench/release-bench.ts).
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -20,6 +22,7 @@ import { hideSdkNodeVersionWarning } from '../scripts/lib/sdk-warning.js';
 import { benchControlPlane } from './control-plane-bench.js';
 import { benchDaemon } from './daemon-bench.js';
 import { benchManyEntries, manyEntriesDir } from './many-entries-bench.js';
+import { benchRelease } from './release-bench.js';
 
 const execFileAsync = promisify(execFile);
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -106,8 +109,8 @@ async function benchInstall(): Promise<void> {
 }
 
 hideSdkNodeVersionWarning();
-// BENCH_SUITES=install,many-entries,daemon,control-plane (default: all) picks what runs.
-const suites = new Set((process.env.BENCH_SUITES ?? 'install,many-entries,daemon,control-plane').split(',').map((s) => s.trim()));
+// BENCH_SUITES=install,many-entries,daemon,control-plane,release (default: all) picks what runs.
+const suites = new Set((process.env.BENCH_SUITES ?? 'install,many-entries,daemon,control-plane,release').split(',').map((s) => s.trim()));
 if (suites.has('install')) {
   await benchInstall();
   console.log('');
@@ -119,3 +122,7 @@ if (suites.has('many-entries')) {
 }
 if (suites.has('daemon')) await benchDaemon(Number(process.env.BENCH_IDLE_SECONDS ?? 60), Number(process.env.BENCH_COMMANDS ?? 200));
 if (suites.has('control-plane')) await benchControlPlane(Number(process.env.BENCH_FLEET_HOSTS ?? 50));
+if (suites.has('release')) {
+  if (suites.size > 1) console.log('');
+  await benchRelease(RUNS, Number(process.env.BENCH_IDLE_SECONDS ?? 60));
+}
