@@ -23,8 +23,10 @@ Usage: scripts/build-release.sh [--out DIR] [--no-build] [--no-executables] [--n
 
 Builds dist/ from the sources (tsc -p tsconfig.build.json) in a staging directory and writes
 into DIR (default: the current directory):
-  codedeploy-agent-ts-<version>.tgz               the npm-style tarball scripts/install.sh installs
+  codedeploy-agent-ts-<version>.tgz               the npm-style tarball (needs Node.js and npm on the host)
   codedeploy-agent-<version>-linux-<arch>         self-contained executables (x64 and arm64)
+  codedeploy-agent-<version>-linux-<arch>.tar.gz  the host tarball: the executable, config, unit and
+                                                  install.sh (installs offline, no Node.js)
   codedeploy-agent_<version>_<arch>.deb, codedeploy-agent-<version>-1.<arch>.rpm
                                                   packages of each executable (.rpm needs rpmbuild)
   SHA256SUMS                                      checksums of the files above
@@ -137,6 +139,27 @@ if [ "$executables" = 1 ]; then
   built=$(cd "$root" && node scripts/release/build-executables.mjs --out "$out" "${arches[@]}") ||
     die "building the self-contained executables failed (see above)"
   while IFS= read -r path; do artifacts+=("$(basename -- "$path")"); done <<<"$built"
+  # The host tarball per arch: what scripts/install.sh installs with no Node.js, no npm and no
+  # network (the executable as bin/codedeploy-agent, plus the config, unit, logrotate policy and
+  # install.sh), under one top directory named like the executable.
+  while IFS= read -r path; do
+    [ -n "$path" ] || continue
+    name=$(basename -- "$path")
+    host="$stage/host/$name"
+    mkdir -p "$host/bin" "$host/scripts"
+    cp "$path" "$host/bin/codedeploy-agent"
+    cp -R "$root/conf" "$host/conf"
+    cp -R "$root/systemd" "$host/systemd"
+    cp -R "$root/scripts/logrotate" "$host/scripts/logrotate"
+    cp "$root/scripts/install.sh" "$host/scripts/install.sh"
+    for f in README.md LICENSE; do [ ! -f "$root/$f" ] || cp "$root/$f" "$host/"; done
+    find "$host" -type d -exec chmod 0755 {} +
+    find "$host" -type f -exec chmod 0644 {} +
+    chmod 0755 "$host/bin/codedeploy-agent" "$host/scripts/install.sh"
+    (cd "$stage/host" && tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@499162500 -cf - "$name" | gzip -n -6 >"$out/$name.tar.gz.tmp")
+    mv -f -- "$out/$name.tar.gz.tmp" "$out/$name.tar.gz"
+    artifacts+=("$name.tar.gz")
+  done <<<"$built"
   if [ "$packages" = 1 ]; then
     # The .deb and .rpm around each executable (scripts/packaging/build-packages.sh); rpm only
     # where rpmbuild is installed (Debian package rpm).

@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # install.sh - install, upgrade or remove the CodeDeploy agent on a Linux host.
 #
-# Installs a release (a tarball from scripts/build-release.sh or `npm pack`, or an unpacked
-# release directory) into <prefix> (/opt/codedeploy-agent) with its own production dependencies,
-# writes the default config only when there is none, creates the directories with safe modes,
-# and installs and enables the systemd unit when systemd runs this host.
+# Installs a release into <prefix> (/opt/codedeploy-agent), writes the default config only when
+# there is none, creates the directories with safe modes, and installs and enables the systemd unit
+# when systemd runs this host. Two kinds of release, tarball or unpacked directory:
+# - the host tarball codedeploy-agent-<v>-linux-<arch>.tar.gz (scripts/build-release.sh): the
+#   self-contained executable. Needs no Node.js, no npm and no network;
+# - the npm-style tarball codedeploy-agent-ts-<v>.tgz: dist/ plus its production dependencies,
+#   installed with the host's Node.js and npm.
+# --migrate takes over from the official (Ruby) agent: stops and disables it, keeps its config,
+# deployment root and logs, removes its program (through dpkg/rpm when they installed it), installs
+# this agent and starts it.
 #
 # Decisions:
 # - Idempotent: a release is identified by a fingerprint (content of its files + the Node ABI),
@@ -27,15 +33,21 @@ readonly SERVICE=codedeploy-agent.service
 readonly NODE_MAJOR_MIN=20
 # What the installer owns inside <prefix>: replaced on upgrade, removed by --uninstall.
 readonly PROGRAM_ENTRIES="dist node_modules conf package.json npm-shrinkwrap.json package-lock.json README.md LICENSE"
+# The same for the executable release (bin/ holds the executable and the codedeploy-local link).
+readonly EXE_ENTRIES="bin conf README.md LICENSE .version"
 # The files of a release the installer reads (the rest of a source tree is ignored).
 readonly RELEASE_ENTRIES="$PROGRAM_ENTRIES systemd scripts/install.sh scripts/logrotate prebuilds"
+readonly EXE_RELEASE_ENTRIES="bin/codedeploy-agent conf README.md LICENSE systemd scripts/install.sh scripts/logrotate"
 
 usage() {
   cat <<'EOF'
-Usage: install.sh [--from <release.tgz | release-dir>] [options]
+Usage: install.sh [--from <release.tar.gz | release.tgz | release-dir>] [--migrate] [options]
        install.sh --uninstall [--purge] [options]
 
-Installs the CodeDeploy agent (TypeScript) into <prefix> with its production dependencies,
+Installs the CodeDeploy agent (TypeScript) into <prefix>: from the host tarball
+codedeploy-agent-<version>-linux-<arch>.tar.gz (the self-contained executable; no Node.js, npm or
+network needed), or from the npm-style codedeploy-agent-ts-<version>.tgz (Node.js and npm needed),
+
 writes <config-dir>/codedeployagent.yml if it does not exist, creates the deployment root
 (0700) and log directory (0750), installs /etc/logrotate.d/codedeploy-agent and the systemd
 unit, and enables and (re)starts the service when systemd is running. Running it again with
@@ -45,6 +57,11 @@ deployment history are kept).
 Options:
   --from PATH          Release tarball (scripts/build-release.sh, npm pack) or directory
                        [default: the release this script belongs to]
+  --migrate            Take over from the official (Ruby) CodeDeploy agent in <prefix>: stop
+                       and disable it (waits for a running lifecycle event), keep its config,
+                       deployment root, history and logs, remove its program (dpkg/rpm when they
+                       installed it, else moved to <prefix>.official-<date>), install this one
+  --migrate-wait SECS  How long to wait for the official agent to exit [default: 7200]
   --prefix DIR         Install directory [default: /opt/codedeploy-agent]
   --config-dir DIR     Configuration directory [default: /etc/codedeploy-agent/conf]
   --log-dir DIR        Agent log directory [default: /var/log/aws/codedeploy-agent]
@@ -63,7 +80,11 @@ Options:
 Environment:
   DESTDIR              Staging root prefixed to every path written (packaging, CI); systemctl
                        is not called and root is not required
-  NPM_CONFIG_OFFLINE   true: install dependencies from the npm cache only
+  NPM_CONFIG_OFFLINE   true: install dependencies from the npm cache only (npm-style release)
+  CODEDEPLOY_INSTALL_TEST
+                       1: for this project's tests only: act as if systemd ran the host, even
+                       with DESTDIR (the tests put a recording systemctl first on PATH), and
+                       accept a shell-script stand-in for the executable
 EOF
 }
 
@@ -88,6 +109,8 @@ start_service=1
 force=0
 uninstall=0
 purge=0
+migrate=0
+migrate_wait=7200
 
 need_value() {
   [ "$#" -ge 2 ] || die "$1 needs a value (see --help)"
@@ -95,12 +118,12 @@ need_value() {
 
 while [ "$#" -gt 0 ]; do
   case "$1" in
-    --from | --prefix | --config-dir | --log-dir | --bin-dir | --node)
+    --from | --prefix | --config-dir | --log-dir | --bin-dir | --node | --migrate-wait)
       need_value "$@"
       opt=$1 value=$2
       shift 2
       ;;
-    --from=* | --prefix=* | --config-dir=* | --log-dir=* | --bin-dir=* | --node=*)
+    --from=* | --prefix=* | --config-dir=* | --log-dir=* | --bin-dir=* | --node=* | --migrate-wait=*)
       opt=${1%%=*} value=${1#*=}
       shift
       ;;
@@ -109,6 +132,7 @@ while [ "$#" -gt 0 ]; do
     --force) force=1; shift; continue ;;
     --uninstall) uninstall=1; shift; continue ;;
     --purge) purge=1; shift; continue ;;
+    --migrate) migrate=1; shift; continue ;;
     -h | --help | help) usage; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
@@ -119,9 +143,12 @@ while [ "$#" -gt 0 ]; do
     --log-dir) log_dir=$value ;;
     --bin-dir) bin_dir=$value ;;
     --node) node_arg=$value ;;
+    --migrate-wait) migrate_wait=$value ;;
   esac
 done
 [ "$purge" = 0 ] || [ "$uninstall" = 1 ] || die "--purge only goes with --uninstall"
+[ "$migrate" = 0 ] || [ "$uninstall" = 0 ] || die "--migrate does not go with --uninstall"
+case "$migrate_wait" in '' | *[!0-9]*) die "--migrate-wait must be a number of seconds, not '$migrate_wait'" ;; esac
 
 DESTDIR=${DESTDIR:-}
 DESTDIR=${DESTDIR%/}
@@ -173,7 +200,10 @@ readonly UNIT_PATH="/etc/systemd/system/$SERVICE"
 readonly LOGROTATE_PATH=/etc/logrotate.d/codedeploy-agent
 
 systemd_active() {
-  [ -z "$DESTDIR" ] && [ "$use_systemd" = 1 ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1
+  [ "$use_systemd" = 1 ] || return 1
+  # Tests only (see --help): a recording systemctl stands in for systemd.
+  [ "${CODEDEPLOY_INSTALL_TEST:-0}" != 1 ] || return 0
+  [ -z "$DESTDIR" ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1
 }
 
 # rm -rf of a real path (DESTDIR is added here), refusing anything empty or protected.
@@ -351,7 +381,7 @@ do_uninstall() {
     remove_link "$DESTDIR$bin_dir/codedeploy-local" "$prefix/bin/codedeploy-local"
   fi
   local e
-  for e in $PROGRAM_ENTRIES bin .release state; do remove_tree "$prefix/$e"; done
+  for e in $PROGRAM_ENTRIES bin .release .version state; do remove_tree "$prefix/$e"; done
   rm -rf -- "$P.new" "$P.old"
   if [ "$purge" = 1 ]; then
     purge_tree "$root_dir"
@@ -377,19 +407,25 @@ fi
 
 script_dir=$(cd "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 if [ -z "$from" ]; then
-  if [ -f "$script_dir/../package.json" ] && [ -f "$script_dir/../dist/agent/cli/codedeploy-agent.js" ]; then
+  if [ -x "$script_dir/../bin/codedeploy-agent" ] && [ -f "$script_dir/../conf/codedeployagent.yml" ]; then
+    from=$(cd "$script_dir/.." && pwd)
+  elif [ -f "$script_dir/../package.json" ] && [ -f "$script_dir/../dist/agent/cli/codedeploy-agent.js" ]; then
     from=$(cd "$script_dir/.." && pwd)
   else
-    die "no release next to this script; give one with --from <release.tgz | dir> (scripts/build-release.sh makes one)"
+    die "no release next to this script; give one with --from <release.tar.gz | release.tgz | dir> (scripts/build-release.sh makes them)"
   fi
 fi
 [ -e "$from" ] || die "--from $from does not exist"
 
-if [ -d "$P/lib/instance_agent" ] || [ -f "$P/bin/install" ]; then
-  die "the official (Ruby) CodeDeploy agent is installed in $prefix. Remove its package first (sudo yum erase codedeploy-agent, or sudo dpkg --purge codedeploy-agent); keep $prefix/deployment-root, this agent reads the same deployment history."
+official=0
+if [ -d "$P/lib/instance_agent" ] || [ -f "$P/bin/install" ]; then official=1; fi
+if [ "$official" = 1 ] && [ "$migrate" = 0 ]; then
+  die "the official (Ruby) CodeDeploy agent is installed in $prefix. Run this again with --migrate to take over from it (it is stopped and disabled; its config, deployment root, history and logs are kept; this agent reads the same deployment history), or remove its package first (sudo dnf remove codedeploy-agent, or sudo dpkg --remove codedeploy-agent)."
 fi
-
-find_node
+[ "$migrate" = 0 ] || [ "$official" = 1 ] || say "--migrate: no official agent in $prefix; installing as usual"
+if [ "$official" = 0 ] && [ -f "$P/.version" ] && grep -Eq 'TS_.*_(deb|rpm)' "$P/.version"; then
+  die "$prefix was installed by the codedeploy-agent package ($(cat "$P/.version")); upgrade it with the package manager (sudo apt install ./codedeploy-agent_<version>_<arch>.deb, or sudo dnf install ./codedeploy-agent-<version>-1.<arch>.rpm), not with install.sh"
+fi
 
 work=''
 staged=0
@@ -407,14 +443,28 @@ if [ -d "$from" ]; then
 else
   mkdir -p "$work/unpacked"
   tar -xzf "$from" -C "$work/unpacked" --no-same-owner 2>/dev/null || tar -xf "$from" -C "$work/unpacked" --no-same-owner ||
-    die "--from $from is neither a release directory nor a readable .tgz/.tar"
+    die "--from $from is neither a release directory nor a readable .tar.gz/.tgz/.tar"
   src="$work/unpacked"
-  [ -d "$src/package" ] && src="$src/package" # npm pack puts everything under package/
+  if [ -d "$src/package" ]; then
+    src="$src/package" # npm pack puts everything under package/
+  else
+    # The host tarball has one top directory, codedeploy-agent-<version>-linux-<arch>/.
+    set -- "$src"/*
+    if [ "$#" = 1 ] && [ -d "$1" ]; then src=$1; fi
+  fi
 fi
-[ -f "$src/package.json" ] || die "$from holds no package.json: not an agent release"
-[ -f "$src/dist/agent/cli/codedeploy-agent.js" ] || die "$from has no dist/agent/cli/codedeploy-agent.js: build it first (npm run build, or scripts/build-release.sh)"
+if [ -f "$src/bin/codedeploy-agent" ] && [ ! -e "$src/dist" ]; then
+  kind=exe
+  entries=$EXE_RELEASE_ENTRIES
+elif [ -f "$src/package.json" ]; then
+  kind=npm
+  entries=$RELEASE_ENTRIES
+  [ -f "$src/dist/agent/cli/codedeploy-agent.js" ] || die "$from has no dist/agent/cli/codedeploy-agent.js: build it first (npm run build, or scripts/build-release.sh)"
+else
+  die "$from is not an agent release: it has neither bin/codedeploy-agent (the host tarball) nor package.json (the npm-style tarball)"
+fi
 
-for e in $RELEASE_ENTRIES; do
+for e in $entries; do
   if [ -e "$src/$e" ]; then
     mkdir -p "$rel/$(dirname -- "$e")"
     cp -R -- "$src/$e" "$rel/$e"
@@ -424,14 +474,50 @@ done
 find "$rel" -type d -exec chmod 0755 {} +
 find "$rel" -type f -exec chmod 0644 {} +
 
-version=$("$NODE" -p 'const p = require(process.argv[1]); if (p.name !== "codedeploy-agent-ts") throw new Error("package " + p.name); p.version' "$rel/package.json" 2>/dev/null) ||
-  die "$from/package.json is not the codedeploy-agent-ts package"
-abi=$("$NODE" -p '[process.versions.modules, process.platform, process.arch].join("-")')
-fingerprint=$({
-  (cd "$rel" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
-  printf 'node-abi %s\n' "$abi"
-} | sha256sum | cut -d ' ' -f 1)
-release_record=$(printf 'version: %s\nfingerprint: %s\nnode_abi: %s\n' "$version" "$fingerprint" "$abi")
+# The ELF machine of a file (62 x86-64, 183 aarch64), empty when it is not an ELF executable.
+elf_machine() {
+  [ "$(head -c 4 -- "$1" | od -An -c | tr -d ' \n')" = '177ELF' ] || return 0
+  od -An -tu2 -j18 -N2 -- "$1" | tr -d ' \n'
+}
+
+if [ "$kind" = exe ]; then
+  exe="$rel/bin/codedeploy-agent"
+  chmod 0755 "$exe"
+  host_arch=$(uname -m)
+  case "$host_arch" in
+    x86_64 | amd64) want=62 ;;
+    aarch64 | arm64) want=183 ;;
+    *) die "this host is $host_arch: the agent is built for x86_64 and aarch64 only" ;;
+  esac
+  got=$(elf_machine "$exe")
+  case "$got" in
+    '') [ "${CODEDEPLOY_INSTALL_TEST:-0}" = 1 ] || die "$from: bin/codedeploy-agent is not a Linux executable" ;;
+    "$want") ;;
+    62) die "$from is the x64 (x86_64) release, but this host is $host_arch: use codedeploy-agent-<version>-linux-arm64.tar.gz" ;;
+    183) die "$from is the arm64 (aarch64) release, but this host is $host_arch: use codedeploy-agent-<version>-linux-x64.tar.gz" ;;
+    *) die "$from: bin/codedeploy-agent is for another machine (ELF machine $got), not this $host_arch host" ;;
+  esac
+  # The smoke run, before anything is installed: the executable starts on this host.
+  version=$("$exe" --version 2>&1) || die "the release's executable does not run on this host: $version"
+  case "$version" in *[!0-9A-Za-z.+-]* | '') die "the release's executable printed '$version' for --version, not a version" ;; esac
+  say "release: the self-contained executable, codedeploy-agent $version ($host_arch); no Node.js or npm needed"
+  fingerprint=$(cd "$rel" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -d ' ' -f 1)
+  release_record=$(printf 'version: %s\nfingerprint: %s\nkind: executable\n' "$version" "$fingerprint")
+  owned=$EXE_ENTRIES
+  other=$PROGRAM_ENTRIES
+else
+  find_node
+  version=$("$NODE" -p 'const p = require(process.argv[1]); if (p.name !== "codedeploy-agent-ts") throw new Error("package " + p.name); p.version' "$rel/package.json" 2>/dev/null) ||
+    die "$from/package.json is not the codedeploy-agent-ts package"
+  abi=$("$NODE" -p '[process.versions.modules, process.platform, process.arch].join("-")')
+  fingerprint=$({
+    (cd "$rel" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
+    printf 'node-abi %s\n' "$abi"
+  } | sha256sum | cut -d ' ' -f 1)
+  release_record=$(printf 'version: %s\nfingerprint: %s\nnode_abi: %s\n' "$version" "$fingerprint" "$abi")
+  owned=$PROGRAM_ENTRIES
+  other="bin .version"
+fi
 
 template() { # <path in a release>: from the release, else next to this script
   if [ -f "$rel/$1" ]; then printf '%s' "$rel/$1"; elif [ -f "$script_dir/../$1" ]; then printf '%s' "$script_dir/../$1"; else die "$1 is missing from the release and from $script_dir/.."; fi
@@ -441,51 +527,170 @@ logrotate_template=$(template scripts/logrotate/codedeploy-agent)
 [ -f "$rel/conf/codedeployagent.yml" ] || die "$from has no conf/codedeployagent.yml"
 
 # ---------------------------------------------------------------------------------------------
+# Migration from the official agent (--migrate)
+
+official_version() { sed -n 's/^agent_version: *//p' "$P/.version" 2>/dev/null | head -n 1; }
+
+# The official agent's processes (process titles "codedeploy-agent: master ..." and
+# "codedeploy-agent: InstanceAgent::..."), when this host runs them.
+official_running() {
+  [ -z "$DESTDIR" ] && command -v pgrep >/dev/null 2>&1 && pgrep -f '^codedeploy-agent: ' >/dev/null 2>&1
+}
+
+migrate_official() {
+  local ov backup keep f waited=0 rootkeep=''
+  ov=$(official_version)
+  say "migrating from the official CodeDeploy agent ${ov:-(version unknown)} in $prefix"
+  read_config_dirs /nonexistent # the official config, read without Node.js
+  if systemd_active; then
+    say "stopping the official agent: systemctl stop codedeploy-agent (waits for a running lifecycle event)"
+    systemctl stop codedeploy-agent || die "systemctl stop codedeploy-agent failed; nothing was changed (see: systemctl status codedeploy-agent)"
+    say "disabling the official agent: systemctl disable codedeploy-agent"
+    systemctl disable codedeploy-agent || warn "systemctl disable codedeploy-agent failed; continuing (this install enables its own unit of the same name)"
+  elif [ -z "$DESTDIR" ] && [ -x /etc/init.d/codedeploy-agent ]; then
+    say "stopping the official agent: /etc/init.d/codedeploy-agent stop"
+    /etc/init.d/codedeploy-agent stop || warn "/etc/init.d/codedeploy-agent stop failed"
+    if command -v update-rc.d >/dev/null 2>&1; then update-rc.d -f codedeploy-agent remove >/dev/null || true
+    elif command -v chkconfig >/dev/null 2>&1; then chkconfig codedeploy-agent off || true; fi
+  fi
+  while official_running; do
+    if [ "$waited" -ge "$migrate_wait" ]; then
+      die "the official agent is still running after ${migrate_wait} s (a lifecycle event may be running). It was asked to stop and disabled; nothing else was changed. Run this again when it has exited (--migrate-wait SECS waits longer), or undo with: systemctl enable --now codedeploy-agent"
+    fi
+    [ $((waited % 30)) != 0 ] || say "waiting for the official agent to exit (${waited} s of ${migrate_wait} s)"
+    sleep 1
+    waited=$((waited + 1))
+  done
+
+  backup="$prefix.official-$(date +%Y%m%d%H%M%S)"
+  keep="$work/keep"
+  mkdir -p "$keep"
+  for f in codedeployagent.yml codedeploy.onpremises.yml; do
+    if [ -f "$DESTDIR$config_dir/$f" ]; then cp -p -- "$DESTDIR$config_dir/$f" "$keep/$f"; fi
+  done
+  # The deployment root (history, the last revision's scripts for the next ApplicationStop) must
+  # survive the official package's removal scripts: it is moved out of their reach meanwhile.
+  if [ -d "$DESTDIR$root_dir" ]; then
+    rootkeep="$DESTDIR$root_dir.migrating.$$"
+    mv -- "$DESTDIR$root_dir" "$rootkeep"
+  fi
+  local removed=''
+  if [ -z "$DESTDIR" ] && command -v dpkg-query >/dev/null 2>&1 && dpkg-query -W -f='${Status}' codedeploy-agent 2>/dev/null | grep -q 'install ok installed'; then
+    say "removing the official package: dpkg --remove codedeploy-agent (config kept)"
+    dpkg --remove codedeploy-agent || warn "dpkg --remove codedeploy-agent failed; moving its files aside instead"
+    removed=dpkg
+  elif [ -z "$DESTDIR" ] && command -v rpm >/dev/null 2>&1 && rpm -q codedeploy-agent >/dev/null 2>&1; then
+    say "removing the official package: rpm -e codedeploy-agent (config kept)"
+    rpm -e --nodeps codedeploy-agent || warn "rpm -e codedeploy-agent failed; moving its files aside instead"
+    removed=rpm
+  fi
+  # What is left of the official program (everything when no package manager installed it) goes
+  # to a dated directory beside the prefix; nothing of it is deleted.
+  if [ -d "$P" ]; then
+    local e name moved=0
+    for e in "$P"/* "$P"/.[!.]*; do
+      [ -e "$e" ] || [ -L "$e" ] || continue
+      name=$(basename -- "$e")
+      # Never the deployment history, wherever the config says it is.
+      [ "$name" != deployment-root ] || continue
+      [ -z "$rootkeep" ] || [ "$e" != "$rootkeep" ] || continue
+      mkdir -p "$DESTDIR$backup"
+      mv -- "$e" "$DESTDIR$backup/$name"
+      moved=1
+    done
+    [ "$moved" = 0 ] || say "moved the official agent's program files to $backup (remove it when you no longer need it)"
+  fi
+  for f in /etc/init.d/codedeploy-agent /etc/systemd/system/codedeploy-agent.service /usr/lib/systemd/system/codedeploy-agent.service /lib/systemd/system/codedeploy-agent.service; do
+    if [ -f "$DESTDIR$f" ] && ! grep -q 'TypeScript' "$DESTDIR$f" 2>/dev/null; then
+      mkdir -p "$DESTDIR$backup/service"
+      mv -- "$DESTDIR$f" "$DESTDIR$backup/service/$(basename -- "$f")"
+      say "moved the official $f to $backup/service/"
+    fi
+  done
+  if systemd_active; then systemctl daemon-reload || true; fi
+  if [ -n "$rootkeep" ]; then
+    mkdir -p -- "$(dirname -- "$DESTDIR$root_dir")"
+    if [ -e "$DESTDIR$root_dir" ]; then
+      mv -- "$DESTDIR$root_dir" "$DESTDIR$backup.root-left-by-package" 2>/dev/null || true
+    fi
+    mv -- "$rootkeep" "$DESTDIR$root_dir"
+  fi
+  mkdir -p "$DESTDIR$config_dir"
+  for f in codedeployagent.yml codedeploy.onpremises.yml; do
+    if [ -f "$keep/$f" ] && ! cmp -s -- "$keep/$f" "$DESTDIR$config_dir/$f"; then
+      cp -p -- "$keep/$f" "$DESTDIR$config_dir/$f"
+      say "restored $config_dir/$f (the official package's removal had changed it)"
+    fi
+  done
+  say "kept: $CONFIG_FILE, $config_dir/codedeploy.onpremises.yml (if any), the deployment root $root_dir with its history, and the logs in $agent_log_dir${removed:+; the official package was removed with $removed}"
+}
+
+# ---------------------------------------------------------------------------------------------
 # Install: program files
 
 program_changed=0
 was_active=0
-if [ "$force" = 0 ] && [ -f "$P/.release" ] && [ "$(cat "$P/.release")" = "$release_record" ] && [ -d "$P/node_modules" ] && [ -d "$P/dist" ]; then
+if [ "$force" = 0 ] && [ "$official" = 0 ] && [ -f "$P/.release" ] && [ "$(cat "$P/.release")" = "$release_record" ] &&
+  { { [ "$kind" = exe ] && [ -x "$P/bin/codedeploy-agent" ]; } || { [ "$kind" = npm ] && [ -d "$P/node_modules" ] && [ -d "$P/dist" ]; }; }; then
   say "codedeploy-agent $version is already installed in $prefix; program files unchanged"
 else
-  find_npm
   say "installing codedeploy-agent $version into $prefix"
   rm -rf -- "$P.new" "$P.old"
   staged=1
   mkdir -p "$P.new"
-  for e in $PROGRAM_ENTRIES; do
-    if [ -e "$rel/$e" ]; then cp -R -- "$rel/$e" "$P.new/$e"; fi
-  done
-  # npm and the dependencies' install scripts run "node" from PATH: make that the chosen one.
-  mkdir -p "$work/node-bin"
-  ln -sf -- "$NODE" "$work/node-bin/node"
-  npm_path="$work/node-bin:$PATH"
-  if [ -d "$rel/prebuilds" ]; then
-    # prebuild-install (better-sqlite3's install script) looks for .prebuild-installrc upwards
-    # from the package directory, and takes a matching prebuild from here before downloading.
-    printf 'local-prebuilds=%s\n' "$rel/prebuilds" >"$P.new/.prebuild-installrc"
-  fi
-  if [ -f "$P.new/npm-shrinkwrap.json" ] || [ -f "$P.new/package-lock.json" ]; then
-    (cd "$P.new" && PATH=$npm_path "$NPM" ci --omit=dev --ignore-scripts=false --prefer-offline --no-audit --no-fund --loglevel=error) ||
-      die "npm ci failed (the installed version, if any, is untouched). With NPM_CONFIG_OFFLINE=true the npm cache must hold every package."
+  if [ "$kind" = exe ]; then
+    mkdir -p "$P.new/bin"
+    cp -- "$rel/bin/codedeploy-agent" "$P.new/bin/codedeploy-agent"
+    chmod 0755 "$P.new/bin/codedeploy-agent"
+    ln -s codedeploy-agent "$P.new/bin/codedeploy-local"
+    for e in conf README.md LICENSE; do
+      if [ -e "$rel/$e" ]; then cp -R -- "$rel/$e" "$P.new/$e"; fi
+    done
+    # The official file operators check; the suffix says how it was installed.
+    printf 'agent_version: TS_%s_tarball\n' "$version" >"$P.new/.version"
+    smoke=$("$P.new/bin/codedeploy-agent" --version 2>&1) || die "the staged agent does not run: $smoke"
   else
-    warn "the release has no package-lock.json or npm-shrinkwrap.json; resolving dependencies with npm install (not reproducible)"
-    (cd "$P.new" && PATH=$npm_path "$NPM" install --omit=dev --no-package-lock --ignore-scripts=false --prefer-offline --no-audit --no-fund --loglevel=error) ||
-      die "npm install failed (the installed version, if any, is untouched)"
+    find_npm
+    for e in $PROGRAM_ENTRIES; do
+      if [ -e "$rel/$e" ]; then cp -R -- "$rel/$e" "$P.new/$e"; fi
+    done
+    # npm and the dependencies' install scripts run "node" from PATH: make that the chosen one.
+    mkdir -p "$work/node-bin"
+    ln -sf -- "$NODE" "$work/node-bin/node"
+    npm_path="$work/node-bin:$PATH"
+    if [ -d "$rel/prebuilds" ]; then
+      # prebuild-install (better-sqlite3's install script) looks for .prebuild-installrc upwards
+      # from the package directory, and takes a matching prebuild from here before downloading.
+      printf 'local-prebuilds=%s\n' "$rel/prebuilds" >"$P.new/.prebuild-installrc"
+    fi
+    if [ -f "$P.new/npm-shrinkwrap.json" ] || [ -f "$P.new/package-lock.json" ]; then
+      (cd "$P.new" && PATH=$npm_path "$NPM" ci --omit=dev --ignore-scripts=false --prefer-offline --no-audit --no-fund --loglevel=error) ||
+        die "npm ci failed (the installed version, if any, is untouched). With NPM_CONFIG_OFFLINE=true the npm cache must hold every package."
+    else
+      warn "the release has no package-lock.json or npm-shrinkwrap.json; resolving dependencies with npm install (not reproducible)"
+      (cd "$P.new" && PATH=$npm_path "$NPM" install --omit=dev --no-package-lock --ignore-scripts=false --prefer-offline --no-audit --no-fund --loglevel=error) ||
+        die "npm install failed (the installed version, if any, is untouched)"
+    fi
+    rm -f -- "$P.new/.prebuild-installrc"
+    smoke=$("$NODE" "$P.new/dist/agent/cli/codedeploy-agent.js" version 2>&1) || die "the staged agent does not run: $smoke"
   fi
-  rm -f -- "$P.new/.prebuild-installrc"
-  smoke=$("$NODE" "$P.new/dist/agent/cli/codedeploy-agent.js" version 2>&1) || die "the staged agent does not run: $smoke"
 
-  if systemd_active && systemctl is-active --quiet "$SERVICE"; then
+  if [ "$official" = 1 ]; then
+    migrate_official
+  elif systemd_active && systemctl is-active --quiet "$SERVICE"; then
     say "stopping $SERVICE for the upgrade (waits for running deployments)"
     systemctl stop "$SERVICE"
     was_active=1
   fi
   # The swap: per entry, the old one out and the new one in right after. Entries the installer
-  # does not own (deployment-root/, state/) stay where they are.
+  # does not own (deployment-root/, state/) stay where they are; the other kind of release's
+  # entries (npm-style <-> executable) go.
   ensure_dir "$P" 0755
   mkdir -p "$P.old"
-  for e in $PROGRAM_ENTRIES; do
+  for e in $other; do
+    if [ -e "$P/$e" ] || [ -L "$P/$e" ]; then mv -- "$P/$e" "$P.old/$e"; fi
+  done
+  for e in $owned; do
     if [ -e "$P/$e" ] || [ -L "$P/$e" ]; then mv -- "$P/$e" "$P.old/$e"; fi
     if [ -e "$P.new/$e" ]; then mv -- "$P.new/$e" "$P/$e"; fi
   done
@@ -497,9 +702,11 @@ else
 fi
 ensure_dir "$P" 0755
 
-# Launchers: run the agent with this Node.js; relocatable (they find dist/ from their own path).
+# Launchers (npm-style release): run the agent with this Node.js and the agent's V8 flags
+# (package.json config.agentNodeFlags, as the executable has them built in); relocatable.
 write_launcher() { # <name> <script in dist>
-  local out="$work/$1"
+  local out="$work/$1" flags
+  flags=$("$NODE" -p 'const f = require(process.argv[1]).config?.agentNodeFlags ?? ""; /^[A-Za-z0-9=. -]*$/.test(f) ? f : ""' "$P/package.json" 2>/dev/null || true)
   cat >"$out" <<EOF
 #!/bin/sh
 # $1 launcher, written by scripts/install.sh: runs the installed agent with the Node.js
@@ -507,13 +714,15 @@ write_launcher() { # <name> <script in dist>
 node='$NODE'
 [ -x "\$node" ] || node=node
 root=\$(dirname "\$(dirname "\$(readlink -f "\$0")")")
-exec "\$node" "\$root/dist/$2" "\$@"
+exec "\$node" $flags "\$root/dist/$2" "\$@"
 EOF
   ensure_dir "$P/bin" 0755
   install_file "$out" "$P/bin/$1" 0755 || true
 }
-write_launcher codedeploy-agent agent/cli/codedeploy-agent.js
-write_launcher codedeploy-local agent/cli/codedeploy-local.js
+if [ "$kind" = npm ]; then
+  write_launcher codedeploy-agent agent/cli/codedeploy-agent.js
+  write_launcher codedeploy-local agent/cli/codedeploy-local.js
+fi
 
 if [ -n "$bin_dir" ]; then
   for name in codedeploy-agent codedeploy-local; do
