@@ -121,6 +121,8 @@ make_tree() { # <dir> <package type for .version>
   # The official file's format; the value follows its OFFICIAL_<version>_<type> habit.
   printf 'agent_version: TS_%s_%s\n' "$version" "$2" >"$t$PREFIX/.version"
   chmod 0644 "$t$PREFIX/.version"
+  # The unit's Documentation= points here.
+  install -m 0644 -- "$root/README.md" "$t$PREFIX/README.md"
   install -m 0644 -- "$root/conf/codedeployagent.yml" "$t/etc/codedeploy-agent/conf/codedeployagent.yml"
   install -m 0644 -- "$root/scripts/logrotate/codedeploy-agent" "$t/etc/logrotate.d/codedeploy-agent"
   install -m 0644 -- "$root/systemd/codedeploy-agent.service" "$t/usr/lib/systemd/system/codedeploy-agent.service"
@@ -211,6 +213,7 @@ cp -a "$tree/." "%{buildroot}/"
 %attr(0755,root,root) $PREFIX/bin/codedeploy-agent
 $PREFIX/bin/codedeploy-local
 %attr(0644,root,root) $PREFIX/.version
+%doc %attr(0644,root,root) $PREFIX/README.md
 %dir %attr(0755,root,root) /etc/codedeploy-agent
 %dir %attr(0755,root,root) /etc/codedeploy-agent/conf
 %config(noreplace) %attr(0644,root,root) /etc/codedeploy-agent/conf/codedeployagent.yml

@@ -140,6 +140,8 @@ describe.runIf(hasDpkg)('.deb', () => {
     expect(entries.get('/usr/bin/codedeploy-agent')?.target).toBe('/opt/codedeploy-agent/bin/codedeploy-agent');
     for (const f of [
       '/opt/codedeploy-agent/.version',
+      // The unit's Documentation=file:/opt/codedeploy-agent/README.md.
+      '/opt/codedeploy-agent/README.md',
       `/${CONFIG}`,
       '/etc/logrotate.d/codedeploy-agent',
       '/usr/lib/systemd/system/codedeploy-agent.service',
@@ -233,6 +235,7 @@ describe.runIf(hasRpm)('.rpm', () => {
         '/opt/codedeploy-agent/bin/codedeploy-agent',
         '/opt/codedeploy-agent/bin/codedeploy-local',
         '/opt/codedeploy-agent/.version',
+        '/opt/codedeploy-agent/README.md',
         `/${CONFIG}`,
         '/etc/logrotate.d/codedeploy-agent',
         '/usr/lib/systemd/system/codedeploy-agent.service',
