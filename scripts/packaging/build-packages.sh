@@ -164,7 +164,7 @@ Version: 1:$version
 Architecture: $deb_arch
 Maintainer: codedeploy-agent-ts maintainers <root@localhost>
 Installed-Size: $(du -sk --exclude=DEBIAN "$d" | cut -f 1)
-Depends: libc6 (>= 2.28), libstdc++6, libgcc-s1 | libgcc1
+Depends: libc6 (>= 2.28), libstdc++6, libgcc-s1 | libgcc1, libatomic1
 Section: admin
 Priority: optional
 Description: $SUMMARY
@@ -198,7 +198,7 @@ Summary: $SUMMARY
 License: Apache-2.0
 # The executable carries its own Node.js; what it links is listed by hand, nothing generated.
 AutoReqProv: no
-Requires: glibc >= 2.28, libstdc++
+Requires: glibc >= 2.28, libstdc++, libgcc, libatomic
 
 %description
 $DESCRIPTION

@@ -281,3 +281,43 @@ describe.runIf(hasRpm)('.rpm', () => {
     expect(existsSync(at('var/log/aws/codedeploy-agent'))).toBe(true);
   });
 });
+
+/**
+ * The executable is Node.js with the agent inside: every shared library the Node.js binary links
+ * (readelf NEEDED) must come from a package the .deb depends on and the .rpm requires. A minimal
+ * Debian has no libatomic1: without the dependency the service failed with exit 127 under systemd.
+ */
+const NODE_26 = join(dirname(BUILD), '..', '..', '.cache', 'node', `26.12.1-${process.arch}`, 'bin', 'node');
+const LIBRARY_PACKAGES: Record<string, { deb: string; rpm: string }> = {
+  'libatomic.so.1': { deb: 'libatomic1', rpm: 'libatomic' },
+  'libstdc++.so.6': { deb: 'libstdc++6', rpm: 'libstdc++' },
+  'libgcc_s.so.1': { deb: 'libgcc-s1', rpm: 'libgcc' },
+};
+const GLIBC = /^(libc|libm|libdl|libpthread|librt|ld-linux[-\w]*)\.so/;
+
+describe.runIf(existsSync(NODE_26) && onPath('readelf') && process.arch === 'x64')('package dependencies', () => {
+  it('cover every library the embedded Node.js links', async () => {
+    const needed = [...(await ok('readelf', ['-d', NODE_26])).matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1]!);
+    expect(needed.length).toBeGreaterThan(3);
+    const script = await readFile(BUILD, 'utf8');
+    const depends = /^Depends: (.*)$/m.exec(script)?.[1] ?? '';
+    const requires = /^Requires: (.*)$/m.exec(script)?.[1] ?? '';
+    for (const lib of needed) {
+      if (GLIBC.test(lib)) {
+        expect(depends).toContain('libc6');
+        expect(requires).toContain('glibc');
+        continue;
+      }
+      const pkg = LIBRARY_PACKAGES[lib];
+      expect(pkg, `${lib}: which package provides it? add it to LIBRARY_PACKAGES and to build-packages.sh`).toBeDefined();
+      expect(
+        depends.split(/[,|]/).map((d) => d.trim().split(' ')[0]),
+        lib,
+      ).toContain(pkg!.deb);
+      expect(
+        requires.split(',').map((r) => r.trim().split(' ')[0]),
+        lib,
+      ).toContain(pkg!.rpm);
+    }
+  });
+});
