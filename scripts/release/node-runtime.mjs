@@ -64,8 +64,8 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   if (flag === '--version' && value) version = value;
   else if (flag === '--engines-min') version = enginesMinimum(root);
   else if (flag !== undefined && flag !== '--release') {
-    console.error('usage: node scripts/release/node-runtime.mjs [--release | --engines-min | --version X.Y.Z]');
+    process.stderr.write('usage: node scripts/release/node-runtime.mjs [--release | --engines-min | --version X.Y.Z]\n');
     process.exit(2);
   }
-  console.log(nodeRuntime(root, hostArch(), version));
+  process.stdout.write(`${nodeRuntime(root, hostArch(), version)}\n`);
 }
