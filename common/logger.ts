@@ -27,6 +27,9 @@ export const REDACT_PATHS = [
   'headers["x-amz-security-token"]',
 ];
 
+/** pino's redact option: every logger of both programs censors the same paths the same way. */
+export const REDACTION = { paths: REDACT_PATHS, censor: '[REDACTED]' };
+
 export interface LoggerOptions {
   level?: string;
   /** Where the JSON lines go (tests, the control plane's stdout); default: stderr. */
@@ -40,7 +43,7 @@ export function createLogger(options: LoggerOptions): Logger {
     {
       name: options.name,
       level: options.level ?? 'info',
-      redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
+      redact: REDACTION,
       timestamp: pino.stdTimeFunctions.isoTime,
     },
     options.destination ?? pino.destination(2),

@@ -20,6 +20,11 @@ export function formatScriptsLogTime(d: Date): string {
   return formatSeconds(d);
 }
 
+/** "YYYY-MM-DDTHH:MM:SS" in local time (the agent log's text format, the official "%Y-%m-%dT%H:%M:%S"). */
+export function formatAgentLogTime(d: Date): string {
+  return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())}T${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+}
+
 /** "YYYY-MM-DD HH:MM:SS.mmm" in local time (the deployments log, Ruby Logger "%L"). */
 export function formatDeploymentsLogTime(d: Date): string {
   return `${formatSeconds(d)}.${pad3(d.getMilliseconds())}`;

@@ -105,7 +105,7 @@ describe('existing files and directories keep their modes', () => {
     const file = join(dir, 'codedeploy-local.log');
     await writeFile(file, '{"old":true}\n');
     await chmod(file, 0o644);
-    const log = createFileAgentLog({ file, name: 'codedeploy-local' });
+    const log = createFileAgentLog({ file, name: 'codedeploy-local', format: 'json' });
     log.logger.info('appended');
     await log.close();
     expect(await mode(file)).toBe('0644');

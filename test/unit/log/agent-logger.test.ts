@@ -29,17 +29,17 @@ describe('agent logger', () => {
     expect(out).toContain('[REDACTED]');
   });
 
-  it('writes JSON lines to a file that rotates by size and keeps a fixed number of files', async () => {
+  it('writes JSON lines (:log_format: json) to a file that rotates by size and keeps a fixed number of files', async () => {
     const dir = await tempDir();
     const file = join(dir, 'codedeploy-agent.log');
-    const log = createRotatingAgentLog({ file, rotation: { maxBytes: 2000, keep: 3 } });
+    const log = createRotatingAgentLog({ file, rotation: { maxBytes: 2000, keep: 3 }, format: 'json' });
     for (let i = 0; i < 100; i++) log.logger.info({ i }, `line ${i} ${'x'.repeat(50)}`);
     await log.close();
     const { readdir } = await import('node:fs/promises');
     const files = (await readdir(dir)).sort();
     expect(files).toEqual(['codedeploy-agent.log', 'codedeploy-agent.log.0', 'codedeploy-agent.log.1']);
     const live = (await readFile(file, 'utf8')).trim().split('\n');
-    expect(JSON.parse(live[live.length - 1] as string)).toMatchObject({ level: 30, i: 99 });
+    expect(JSON.parse(live[live.length - 1] as string)).toMatchObject({ level: 'info', i: 99 });
     for (const f of files) expect((await readFile(join(dir, f))).length).toBeLessThanOrEqual(2000);
   });
 });
