@@ -18,6 +18,7 @@ import { sleep as realSleep, type Sleep } from './platform/sleep.js';
 import type { Pkcs7Verifier } from './spec/pkcs7-verifier.js';
 import { parseDeploymentSpecAsync, type DeploymentSpec, type Envelope } from './spec/deployment-spec.js';
 import { createRemoteBundleFetcher } from './bundle/remote-fetcher.js';
+import type { DownloadProgress } from './bundle/download-progress.js';
 import type { CommandExecutor, CommandExecutorOptions, HookScriptEvent } from './deployment/command-executor.js';
 import { DEFAULT_HOOK_EVENTS } from './deployment/lifecycle.js';
 import { DeploymentLayout } from './deployment/layout.js';
@@ -41,7 +42,10 @@ export interface DaemonPorts {
   /** The agent version sent to the control plane. */
   version: string;
   /** The status file's writer: the poller tells it about commands, the executor about hook scripts. */
-  status: CommandObserver & { hookScript(event: HookScriptEvent): void };
+  status: CommandObserver & {
+    hookScript(event: HookScriptEvent): void;
+    downloadProgress?(command: { deploymentId: string }, progress: DownloadProgress): void;
+  };
   /** The contents of :deployment_spec_ca_file:, already read and checked. */
   trustedCaPem?: string;
   /** Waits between polls and retries (default: real timers). */
@@ -116,6 +120,8 @@ export function wireDaemon(config: Readonly<AgentConfig>, ports: DaemonPorts): D
       ...caBundle,
     },
     github: { apiUrl: config.githubApiUrl, logger, ...proxy, ...caBundle },
+    // The status file shows how a DownloadBundle's download goes (`codedeploy-agent status`).
+    onProgress: (spec, progress) => ports.status.downloadProgress?.(spec, progress),
   });
   const executorOptions: CommandExecutorOptions = {
     config,

@@ -1,10 +1,13 @@
 /**
  * The download rules shared by the S3 and GitHub fetchers (STYLE.md "Processes and downloads"):
  *
- * - bytes go to a fresh temp file beside the target, `<target>.part-<random>`, opened with `wx`;
+ * - bytes go to a fresh temp file beside the target, `<target>.part-<random>`, opened with `wx`
+ *   (PartFile); it lives across the attempts of one download, so a body that breaks off can be
+ *   resumed with a `Range: bytes=<have>-` request (judgeResumeAnswer says whether the answer
+ *   continues the file) or truncated and started over;
  * - the temp file is fsynced and renamed onto the target only when the download is complete and
  *   verified, so the target is either absent, the previous file, or the whole new bundle;
- * - on any failure (network, abort, verification) the temp file is deleted.
+ * - when the download fails for good (network, abort, verification) the temp file is deleted.
  *
  * Retries follow the agent's one written-down policy (platform/retry-policy.ts), run by
  * platform/retry.ts: network errno codes from RETRIABLE_NETWORK_CODES (plus a body that ends early:
@@ -13,7 +16,7 @@
  * random() x min(cap, base x 2^(n-1)) (backoffDelay).
  */
 import { randomBytes } from 'node:crypto';
-import { open, rename, rm } from 'node:fs/promises';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { RETRIABLE_NETWORK_CODES, RETRIABLE_STATUS_CODES } from '../platform/retry-policy.js';
 import { AgentError, ErrorCodes } from '../errors.js';
@@ -45,11 +48,6 @@ export class TruncatedBodyError extends Error {
   }
 }
 
-export interface WriteResult {
-  tempPath: string;
-  bytes: number;
-}
-
 /** The bundle file could not be written (disk full, permissions); not retriable. */
 export class BundleWriteError extends AgentError {
   constructor(path: string, cause: unknown) {
@@ -65,46 +63,144 @@ async function onDisk<T>(path: string, op: () => Promise<T>): Promise<T> {
   }
 }
 
+/** How far a write got: a file error is final (BundleWriteError), a body error may be resumed. */
+export interface AppendOptions {
+  signal?: AbortSignal;
+  /** The body's Content-Length: fewer bytes make a TruncatedBodyError. */
+  expectedBytes?: number;
+  /** Told after each chunk is written, with its length. */
+  onChunk?: (bytes: number) => void;
+}
+
 /**
- * Streams `body` into a fresh temp file beside `target` and fsyncs it. The caller verifies the
- * result, then calls commitTempFile or discardTempFile. On failure the temp file is already gone.
- * `expectedBytes` (a Content-Length) turns a short body into a TruncatedBodyError. File-system
- * failures become a BundleWriteError; errors of the body stream pass through unchanged.
+ * A bundle being downloaded: a temp file beside the target, `<target>.part-<random>`, that grows
+ * across attempts. A body that breaks off keeps what was written, so the next attempt can ask for
+ * the rest (Range) or truncate() and start over; only commit() gives the file the target's name,
+ * so a partial download is never taken for the bundle. discard() removes it.
  */
-export async function writeTempFile(
-  target: string,
-  body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
-  opts: { signal?: AbortSignal; expectedBytes?: number } = {},
-): Promise<WriteResult> {
-  const tempPath = tempPathFor(target);
-  const handle = await onDisk(tempPath, () => open(tempPath, 'wx'));
-  let bytes = 0;
-  try {
-    try {
-      for await (const chunk of body) {
-        if (opts.signal?.aborted) throw abortReason(opts.signal);
-        let offset = 0;
-        while (offset < chunk.byteLength) {
-          const { bytesWritten } = await onDisk(tempPath, () => handle.write(chunk, offset, chunk.byteLength - offset));
-          offset += bytesWritten;
-        }
-        bytes += chunk.byteLength;
-      }
-      if (opts.signal?.aborted) throw abortReason(opts.signal);
-      if (opts.expectedBytes !== undefined && bytes !== opts.expectedBytes) throw new TruncatedBodyError(bytes, opts.expectedBytes);
-      await onDisk(tempPath, () => handle.sync());
-    } finally {
-      await handle.close();
-    }
-  } catch (err) {
-    await discardTempFile(tempPath);
-    throw err;
+export class PartFile {
+  private constructor(
+    readonly path: string,
+    private readonly target: string,
+    private handle: FileHandle | undefined,
+  ) {}
+
+  /** Bytes in the file. */
+  bytes = 0;
+
+  static async create(target: string): Promise<PartFile> {
+    const path = tempPathFor(target);
+    const handle = await onDisk(path, () => open(path, 'wx'));
+    return new PartFile(path, target, handle);
   }
-  return { tempPath, bytes };
+
+  /**
+   * Appends `body` at the end of the file. Errors of the body stream pass through unchanged (what
+   * arrived before stays, counted in `bytes`); file-system failures become a BundleWriteError.
+   */
+  async append(body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, opts: AppendOptions = {}): Promise<number> {
+    const handle = this.open();
+    let got = 0;
+    for await (const chunk of body) {
+      if (opts.signal?.aborted) throw abortReason(opts.signal);
+      let offset = 0;
+      while (offset < chunk.byteLength) {
+        const position = this.bytes;
+        const { bytesWritten } = await onDisk(this.path, () => handle.write(chunk, offset, chunk.byteLength - offset, position));
+        offset += bytesWritten;
+        this.bytes += bytesWritten;
+      }
+      got += chunk.byteLength;
+      opts.onChunk?.(chunk.byteLength);
+    }
+    if (opts.signal?.aborted) throw abortReason(opts.signal);
+    if (opts.expectedBytes !== undefined && got !== opts.expectedBytes) throw new TruncatedBodyError(got, opts.expectedBytes);
+    return got;
+  }
+
+  /** Empties the file: the next body starts at byte 0. */
+  async truncate(): Promise<void> {
+    const handle = this.open();
+    await onDisk(this.path, () => handle.truncate(0));
+    this.bytes = 0;
+  }
+
+  /** fsyncs the file, renames it onto the target (replacing it), then fsyncs the directory. */
+  async commit(): Promise<void> {
+    const handle = this.open();
+    try {
+      await onDisk(this.path, () => handle.sync());
+    } catch (err) {
+      await this.discard();
+      throw err;
+    }
+    this.handle = undefined;
+    await handle.close();
+    await commitTempFile(this.path, this.target);
+  }
+
+  /** Closes and removes the file (after a failure); safe to call twice. */
+  async discard(): Promise<void> {
+    const handle = this.handle;
+    this.handle = undefined;
+    await handle?.close().catch(() => undefined);
+    await discardTempFile(this.path);
+  }
+
+  private open(): FileHandle {
+    if (!this.handle) throw new Error(`${this.path} is already closed`);
+    return this.handle;
+  }
+}
+
+/** What to do with the answer to a `Range: bytes=<have>-` request. */
+export type ResumeVerdict = { append: true; totalBytes: number | undefined } | { append: false; reason: string };
+
+const CONTENT_RANGE = /^bytes\s+(\d+)-(\d+)\/(\d+|\*)$/i;
+
+/**
+ * Judges the answer to a resume request for the bytes from `have` on, of a bundle whose size is
+ * `knownTotal` when known: a 206 whose Content-Range starts at `have` and runs to the known end
+ * is appended; anything else (a 200: the server ignored the Range; a 206 for other bytes or
+ * another size) means starting over from byte 0, for the reason given.
+ */
+export function judgeResumeAnswer(
+  have: number,
+  status: number,
+  contentRange: string | undefined,
+  knownTotal: number | undefined,
+): ResumeVerdict {
+  if (status !== 206) return { append: false, reason: `the server ignored the Range request and sent the whole file (HTTP ${status})` };
+  const m = CONTENT_RANGE.exec((contentRange ?? '').trim());
+  if (!m) return { append: false, reason: `the server answered 206 with an unusable Content-Range ${JSON.stringify(contentRange ?? '')}` };
+  const start = Number(m[1]);
+  const end = Number(m[2]);
+  const total = m[3] === '*' ? undefined : Number(m[3]);
+  const mismatch = (why: string): ResumeVerdict => ({
+    append: false,
+    reason: `the server answered 206 with Content-Range ${JSON.stringify(contentRange)}, which ${why}`,
+  });
+  if (start !== have) return mismatch(`does not start at byte ${have}`);
+  if (end < start) return mismatch('is empty');
+  if (knownTotal !== undefined && total !== undefined && total !== knownTotal) return mismatch(`is not of the ${knownTotal}-byte file`);
+  const size = total ?? knownTotal;
+  if (size !== undefined && end !== size - 1) return mismatch(`does not run to the end of the ${size}-byte file`);
+  return { append: true, totalBytes: size };
+}
+
+/** A stream whose body will not be read: released so its connection closes. */
+export async function releaseBody(body: unknown): Promise<void> {
+  try {
+    const b = body as { destroy?: () => void; cancel?: () => Promise<void> } | null | undefined;
+    if (typeof b?.cancel === 'function') await b.cancel();
+    else if (typeof b?.destroy === 'function') b.destroy();
+  } catch {
+    // Already closed.
+  }
 }
 
 /** Renames the temp file onto `target` (replacing it), then fsyncs the directory (best effort). */
-export async function commitTempFile(tempPath: string, target: string): Promise<void> {
+async function commitTempFile(tempPath: string, target: string): Promise<void> {
   try {
     await rename(tempPath, target);
   } catch (err) {
@@ -123,7 +219,7 @@ export async function commitTempFile(tempPath: string, target: string): Promise<
   }
 }
 
-export async function discardTempFile(tempPath: string): Promise<void> {
+async function discardTempFile(tempPath: string): Promise<void> {
   await rm(tempPath, { force: true });
 }
 

@@ -9,7 +9,8 @@
  * request sets `parseSuccessResponseBody: false`; with it, `response.data` is the fetch body
  * stream and nothing is buffered. The fetch is undici's, which follows the redirect itself (and
  * drops Authorization when the redirect leaves the API origin, so the token never reaches the
- * codeload host). The stream goes to a temp file that is renamed onto bundleFile when complete.
+ * codeload host). The stream goes to a temp file (PartFile) that is renamed onto bundleFile when
+ * complete.
  *
  * Authentication: `Authorization: token <GitHubAccessToken>` when the spec has one, anonymous
  * otherwise. The token is never logged, never put in an error message or cause.
@@ -17,6 +18,13 @@
  * Proxy and CA: unlike the official agent (which ignores proxy_uri here, docs/reference.md section 11.2 item 26),
  * proxy_uri is honoured with an undici ProxyAgent as the fetch dispatcher; a CA bundle becomes the
  * dispatcher's TLS `ca` (for the proxy and the tunnelled connection).
+ *
+ * Resume: after a body breaks off, the next attempt sends `Range: bytes=<have>-` (through the same
+ * redirect) with `If-Range: <ETag>` when the first answer had a strong ETag (else its
+ * Last-Modified, else no If-Range). A 206 whose Content-Range continues the file is appended; a
+ * 200 (Range ignored, or the archive changed) is written from byte 0; a 412/416 or a 206 for
+ * other bytes starts over with a fresh request. A content-encoded answer is never resumed (its
+ * offsets are not the file's). Progress is logged every 10 s or 10 % (download-progress.ts).
  *
  * Retries (download-file.ts policy, run by platform/retry.ts): network errors, a body that breaks
  * off, 408, 429 and 5xx are retried up to `maxRetries` times (default 3, as the official) after a full-jitter delay of
@@ -34,7 +42,8 @@ import { AgentError, ErrorCodes } from '../errors.js';
 import { errnoCode, toError } from '../../common/errors.js';
 import type { Revision } from '../spec/deployment-spec.js';
 import { packageVersion } from '../../common/version.js';
-import { commitTempFile, isRetriableNetworkError, isRetriableStatus, writeTempFile } from './download-file.js';
+import { isRetriableNetworkError, isRetriableStatus, judgeResumeAnswer, PartFile, releaseBody } from './download-file.js';
+import { DownloadProgressReporter, type DownloadProgressListener } from './download-progress.js';
 import { readCaBundle } from '../platform/ca-bundle.js';
 import { retry } from '../platform/retry.js';
 import { backoffDelay, parseRetryAfter } from '../platform/retry-policy.js';
@@ -65,6 +74,8 @@ export interface GitHubFetchCall {
   signal?: AbortSignal;
   /** A per-deployment child logger; the fetcher's logger otherwise. */
   logger?: Logger;
+  /** Told how the download goes (download-progress.ts). */
+  onProgress?: DownloadProgressListener;
 }
 
 export type GitHubFetcher = (revision: GitHubRevision, bundleFile: string, call?: GitHubFetchCall) => Promise<void>;
@@ -178,22 +189,83 @@ export function createGitHubFetcher(opts: GitHubFetcherOptions): GitHubFetcher {
     );
 
     const failures: string[] = [];
+    const part = await PartFile.create(bundleFile);
+    const progress = new DownloadProgressReporter({
+      logger,
+      source: url,
+      fields: { url },
+      ...(call.onProgress ? { onProgress: call.onProgress } : {}),
+    });
+    // From the answer that began the file: its size, and the validator a resume sends as If-Range.
+    let totalBytes: number | undefined;
+    let ifRange: string | undefined;
+    let resumable = false;
+
+    type Archive = Awaited<ReturnType<typeof octokit.rest.repos.downloadTarballArchive>>;
+    const fetchArchive = (extraHeaders: Record<string, string>): Promise<Archive> => {
+      const p = { ...params, headers: { ...params.headers, ...extraHeaders } };
+      return revision.bundleType === 'zip' ? octokit.rest.repos.downloadZipballArchive(p) : octokit.rest.repos.downloadTarballArchive(p);
+    };
+    const startOver = async (reason: string, attempt: number): Promise<void> => {
+      logger.warn({ url, attempt, discardedBytes: part.bytes, reason }, `Downloading ${url} again from byte 0: ${reason}`);
+      await part.truncate();
+      progress.restart();
+    };
+    /** The answer whose body continues the file (a resume) or fills it from byte 0. */
+    const request = async (attempt: number): Promise<Archive> => {
+      const have = part.bytes;
+      if (have > 0 && !resumable) await startOver('the archive was sent content-encoded, so its bytes cannot be resumed', attempt);
+      if (part.bytes === 0) return fetchArchive({});
+      logger.info(
+        { url, attempt, fromByte: have, totalBytes: totalBytes ?? null, ifRange: ifRange !== undefined },
+        `Resuming the download of ${url} at byte ${have}`,
+      );
+      let response: Archive;
+      try {
+        response = await fetchArchive({ range: `bytes=${have}-`, ...(ifRange ? { 'if-range': ifRange } : {}) });
+      } catch (err) {
+        const status = (err as OctokitLikeError).status;
+        if (status !== 412 && status !== 416) throw err;
+        await startOver(`the server refused the byte range (HTTP ${status})`, attempt);
+        return fetchArchive({});
+      }
+      const status = response.status as number;
+      const contentRange = response.headers['content-range'];
+      const verdict = judgeResumeAnswer(have, status, contentRange === undefined ? undefined : String(contentRange), totalBytes);
+      if (verdict.append) {
+        totalBytes = verdict.totalBytes;
+        return response;
+      }
+      if (status !== 206) {
+        // The whole archive is here (the Range was ignored, or If-Range said it changed).
+        await startOver(verdict.reason, attempt);
+        return response;
+      }
+      await releaseBody(response.data);
+      await startOver(verdict.reason, attempt);
+      return fetchArchive({});
+    };
     const download = async (n: number): Promise<void> => {
       try {
-        const response =
-          revision.bundleType === 'zip'
-            ? await octokit.rest.repos.downloadZipballArchive(params)
-            : await octokit.rest.repos.downloadTarballArchive(params);
-        const body = toChunks(response.data as unknown);
+        const response = await request(n);
+        const encoded = response.headers['content-encoding'] !== undefined;
         const length = Number(response.headers['content-length']);
-        const { tempPath, bytes } = await writeTempFile(bundleFile, body, {
+        const bodyLength = Number.isInteger(length) && length >= 0 && !encoded ? length : undefined;
+        if (part.bytes === 0) {
+          // A fresh answer: remember how to resume it. An encoded body's offsets are not the file's.
+          resumable = !encoded;
+          totalBytes = bodyLength;
+          const etag = response.headers.etag;
+          const lastModified = response.headers['last-modified'];
+          // If-Range needs a strong validator: a weak ETag never matches it.
+          ifRange = etag && !etag.startsWith('W/') ? etag : lastModified;
+        }
+        progress.begin(part.bytes, totalBytes);
+        await part.append(toChunks(response.data as unknown), {
           ...(signal ? { signal } : {}),
-          ...(Number.isInteger(length) && length >= 0 && response.headers['content-encoding'] === undefined
-            ? { expectedBytes: length }
-            : {}),
+          ...(bodyLength !== undefined ? { expectedBytes: bodyLength } : {}),
+          onChunk: (bytes) => progress.advance(bytes),
         });
-        await commitTempFile(tempPath, bundleFile);
-        logger.info({ bytes, retries: n - 1 }, `Download complete from ${url}`);
       } catch (err) {
         if (signal?.aborted || err instanceof AgentError) throw err;
         const failure = describeFailure(err, n, backoff.cap);
@@ -212,9 +284,16 @@ export function createGitHubFetcher(opts: GitHubFetcherOptions): GitHubFetcher {
         sleep,
         signal,
         onRetry: (err, n, delayMs) =>
-          logger.warn({ url, attempt: n, delayMs, failure: (err as AttemptFailure).text }, 'GitHub download failed; retrying'),
+          logger.warn(
+            { url, attempt: n, delayMs, bytesSoFar: part.bytes, failure: (err as AttemptFailure).text },
+            part.bytes > 0 && resumable
+              ? `GitHub download failed after ${part.bytes} bytes; resuming it from there`
+              : 'GitHub download failed; retrying',
+          ),
       });
+      await part.commit();
     } catch (err) {
+      await part.discard();
       if (!(err instanceof AttemptFailure)) throw err;
       const retries = err.attempt - 1;
       throw new AgentError(
@@ -223,6 +302,11 @@ export function createGitHubFetcher(opts: GitHubFetcherOptions): GitHubFetcher {
         { details: { url, retries, codes: [...failures] } },
       );
     }
+    const done = progress.finish();
+    logger.info(
+      { bytes: done.bytes, seconds: done.seconds, bytesPerSecond: done.bytesPerSecond, retries: failures.length },
+      `Download complete from ${url}: ${done.text}`,
+    );
   };
 }
 

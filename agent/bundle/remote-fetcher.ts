@@ -1,10 +1,13 @@
 /**
  * The RemoteBundleFetcher the command executor calls for S3 and GitHub revisions: it dispatches on
  * the revision type to the S3 or GitHub fetcher (each built once, so clients and connection pools
- * are shared across deployments) and passes the deployment's logger, abort signal and GitHub token.
+ * are shared across deployments) and passes the deployment's logger, abort signal, GitHub token and
+ * a progress listener for the deployment.
  */
 import type { Logger } from 'pino';
 import type { RemoteBundleFetcher } from './types.js';
+import type { DeploymentSpec } from '../spec/deployment-spec.js';
+import type { DownloadProgress } from './download-progress.js';
 import { AgentError, ErrorCodes } from '../errors.js';
 import type { GitHubFetcher, GitHubFetcherOptions } from './github-fetcher.js';
 import type { S3Fetcher, S3FetcherOptions } from './s3-fetcher.js';
@@ -15,6 +18,11 @@ export interface RemoteBundleFetcherOptions {
   /** GitHub settings; absent: GitHub revisions fail clearly. */
   github?: Omit<GitHubFetcherOptions, 'logger'> & { logger?: Logger };
   logger: Logger;
+  /**
+   * Told how each download goes (at most once a second, and at every logged progress line): the
+   * daemon's status file, codedeploy-local's output.
+   */
+  onProgress?: (spec: DeploymentSpec, progress: DownloadProgress) => void;
 }
 
 export function createRemoteBundleFetcher(opts: RemoteBundleFetcherOptions): RemoteBundleFetcher {
@@ -24,7 +32,12 @@ export function createRemoteBundleFetcher(opts: RemoteBundleFetcherOptions): Rem
   let github: GitHubFetcher | undefined;
 
   return async (revision, { bundleFile, logger, signal, spec }) => {
-    const call = { logger, ...(signal ? { signal } : {}) };
+    const onProgress = opts.onProgress;
+    const call = {
+      logger,
+      ...(signal ? { signal } : {}),
+      ...(onProgress ? { onProgress: (p: DownloadProgress) => onProgress(spec, p) } : {}),
+    };
     switch (revision.type) {
       case 'S3': {
         if (!opts.s3) {

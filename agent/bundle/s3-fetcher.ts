@@ -8,12 +8,19 @@
  * Retries (download-file.ts): the SDK's standard retry strategy (network errors, 5xx, throttling;
  * exponential backoff with full jitter) covers each GetObject up to its response headers; then,
  * within `outageWindowMs`, GetObject is tried again through an outage (the policy's equal jitter).
- * A body that breaks mid-stream is restarted from scratch, up to `maxAttempts` attempts in all,
- * after a full-jitter delay. Access, missing-object and credential errors are final. Both loops
- * are platform/retry.ts.
+ * A body that breaks mid-stream is tried again, up to `maxAttempts` attempts in all, after a
+ * full-jitter delay. Access, missing-object and credential errors are final. Both loops are
+ * platform/retry.ts.
  *
- * The body goes to a temp file that is fsynced and renamed onto bundleFile only after the ETag
- * check (quotes stripped from both sides) passes; a partial or mismatched file is deleted.
+ * Resume: the next attempt asks only for the rest, GetObject with `Range: bytes=<have>-` and
+ * `If-Match: <the first answer's ETag>` (and the revision's VersionId), so a replaced object is
+ * never spliced onto the old one's first bytes. A 206 whose Content-Range continues the file is
+ * appended; a 200 (Range ignored) is written from byte 0; a 412 (the object changed), a 416 or a
+ * Content-Range for other bytes starts over from byte 0 with a fresh GetObject. Each restart is
+ * logged (warn) with its reason. Progress is logged every 10 s or 10 % (download-progress.ts).
+ *
+ * The body goes to a temp file (PartFile) that is fsynced and renamed onto bundleFile only after
+ * the ETag check (quotes stripped from both sides) passes; a partial or mismatched file is deleted.
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -26,7 +33,8 @@ import type { Logger } from 'pino';
 import { AgentError, ErrorCodes } from '../errors.js';
 import { toError } from '../../common/errors.js';
 import type { Revision } from '../spec/deployment-spec.js';
-import { commitTempFile, discardTempFile, isRetriableNetworkError, writeTempFile } from './download-file.js';
+import { isRetriableNetworkError, judgeResumeAnswer, PartFile, releaseBody } from './download-file.js';
+import { DownloadProgressReporter, type DownloadProgressListener } from './download-progress.js';
 import { CredentialsUnavailableError, describeS3Error, isTransientS3Error } from './s3-errors.js';
 import { readCaBundle } from '../platform/ca-bundle.js';
 import { retry } from '../platform/retry.js';
@@ -71,6 +79,8 @@ export interface S3FetchCall {
   signal?: AbortSignal;
   /** A per-deployment child logger; the fetcher's logger otherwise. */
   logger?: Logger;
+  /** Told how the download goes (download-progress.ts). */
+  onProgress?: DownloadProgressListener;
 }
 
 export type S3Fetcher = (revision: S3Revision, bundleFile: string, call?: S3FetchCall) => Promise<void>;
@@ -175,12 +185,12 @@ export function createS3Fetcher(opts: S3FetcherOptions): S3Fetcher {
     // One outage budget per download: the window and the backoff run on across body restarts,
     // and an outage does not use up body restarts.
     const outage = { started: Date.now(), tries: 0 };
-    const getObject = async (): Promise<GetObjectCommandOutput> => {
+    const getObject = async (extra: { Range?: string; IfMatch?: string }): Promise<GetObjectCommandOutput> => {
       try {
         return await retry(
           () =>
             client.send(
-              new GetObjectCommand({ Bucket: bucket, Key: key, ...(version ? { VersionId: version } : {}) }),
+              new GetObjectCommand({ Bucket: bucket, Key: key, ...(version ? { VersionId: version } : {}), ...extra }),
               signal ? { abortSignal: signal } : {},
             ),
           {
@@ -207,29 +217,81 @@ export function createS3Fetcher(opts: S3FetcherOptions): S3Fetcher {
         throw signal?.aborted ? err : describeS3Error(err, revision, context);
       }
     };
+    const part = await PartFile.create(bundleFile);
+    const progress = new DownloadProgressReporter({
+      logger,
+      source: `s3://${bucket}/${key}`,
+      fields: { bucket, key },
+      ...(call.onProgress ? { onProgress: call.onProgress } : {}),
+    });
+    // What the first answer said about the object: its ETag (the If-Match of a resume) and size.
+    let objectEtag: string | undefined;
+    let objectSize: number | undefined;
+    let lastEtag: string | undefined;
+
+    const startOver = async (reason: string, attempt: number): Promise<void> => {
+      logger.warn(
+        { bucket, key, attempt, discardedBytes: part.bytes, reason },
+        `Downloading s3://${bucket}/${key} again from byte 0: ${reason}`,
+      );
+      await part.truncate();
+      progress.restart();
+      objectEtag = undefined;
+      objectSize = undefined;
+    };
+    /** The answer whose body continues the file (a resume) or fills it from byte 0. */
+    const request = async (attempt: number): Promise<GetObjectCommandOutput> => {
+      const have = part.bytes;
+      if (have > 0 && (objectEtag === undefined || objectSize === undefined))
+        await startOver('the first answer had no ETag or size to resume against', attempt);
+      if (part.bytes === 0) return getObject({});
+      logger.info(
+        { bucket, key, attempt, fromByte: have, totalBytes: objectSize },
+        `Resuming the download of s3://${bucket}/${key} at byte ${have} of ${objectSize}`,
+      );
+      let response: GetObjectCommandOutput;
+      try {
+        response = await getObject({ Range: `bytes=${have}-`, IfMatch: objectEtag });
+      } catch (err) {
+        const status = s3Status(err);
+        if (status !== 412 && status !== 416) throw err;
+        await startOver(
+          status === 412 ? 'the object changed since the download began (412 Precondition Failed)' : 'S3 refused the byte range (416)',
+          attempt,
+        );
+        return getObject({});
+      }
+      const verdict = judgeResumeAnswer(have, response.$metadata.httpStatusCode ?? 200, response.ContentRange, objectSize);
+      if (verdict.append) return response;
+      if (response.$metadata.httpStatusCode === 200) {
+        // The whole object is here: write it from byte 0.
+        await startOver(verdict.reason, attempt);
+        return response;
+      }
+      await releaseBody(response.Body);
+      await startOver(verdict.reason, attempt);
+      return getObject({});
+    };
     const download = async (attempt: number): Promise<void> => {
-      const response = await getObject();
+      const response = await request(attempt);
       const body = response.Body as AsyncIterable<Uint8Array> | undefined;
       if (!body) throw new AgentError(ErrorCodes.BUNDLE_FETCH, `S3 returned no body for s3://${bucket}/${key}`);
-      let written;
+      lastEtag = response.ETag;
+      if (part.bytes === 0) {
+        objectEtag = response.ETag || undefined;
+        objectSize = response.ContentLength;
+      }
+      progress.begin(part.bytes, objectSize);
       try {
-        written = await writeTempFile(bundleFile, body, {
+        await part.append(body, {
           ...(signal ? { signal } : {}),
           ...(response.ContentLength !== undefined ? { expectedBytes: response.ContentLength } : {}),
+          onChunk: (n) => progress.advance(n),
         });
       } catch (err) {
         if (signal?.aborted || err instanceof AgentError) throw err;
         throw new BrokenBody(err, attempt);
       }
-      const actual = response.ETag;
-      if (etag && stripQuotes(etag) !== stripQuotes(actual ?? '')) {
-        await discardTempFile(written.tempPath);
-        throw new AgentError(ErrorCodes.BUNDLE_FETCH, `Expected deployment artifact bundle etag ${etag} but was actually ${actual ?? ''}`, {
-          details: { bucket, key, expected: etag, actual },
-        });
-      }
-      await commitTempFile(written.tempPath, bundleFile);
-      logger.info({ bucket, key, bytes: written.bytes, attempts: attempt }, `Download complete from bucket ${bucket} and key ${key}`);
     };
     try {
       await retry(download, {
@@ -242,16 +304,44 @@ export function createS3Fetcher(opts: S3FetcherOptions): S3Fetcher {
         signal,
         onRetry: (err, attempt, delayMs) =>
           logger.warn(
-            { bucket, key, attempt, delayMs, error: toError((err as BrokenBody).cause).message },
-            'The S3 download broke off; restarting it',
+            { bucket, key, attempt, delayMs, bytesSoFar: part.bytes, error: toError((err as BrokenBody).cause).message },
+            part.bytes > 0 && objectEtag !== undefined
+              ? `The S3 download broke off after ${part.bytes} bytes; resuming it from there`
+              : 'The S3 download broke off; restarting it',
           ),
       });
+      if (etag && stripQuotes(etag) !== stripQuotes(lastEtag ?? '')) {
+        throw new AgentError(
+          ErrorCodes.BUNDLE_FETCH,
+          `Expected deployment artifact bundle etag ${etag} but was actually ${lastEtag ?? ''}`,
+          {
+            details: { bucket, key, expected: etag, actual: lastEtag },
+          },
+        );
+      }
+      await part.commit();
     } catch (err) {
+      await part.discard();
       if (!(err instanceof BrokenBody)) throw err;
       const message = `Downloading s3://${bucket}/${key} failed after ${err.attempt} attempt(s): ${err.message}`;
       throw new AgentError(ErrorCodes.BUNDLE_FETCH, message, { cause: err.cause, details: { bucket, key, attempts: err.attempt } });
     }
+    const done = progress.finish();
+    logger.info(
+      { bucket, key, bytes: done.bytes, seconds: done.seconds, bytesPerSecond: done.bytesPerSecond },
+      `Download complete from bucket ${bucket} and key ${key}: ${done.text}`,
+    );
   };
+}
+
+/** The HTTP status of an S3 error, when S3 answered. */
+function s3Status(err: unknown): number | undefined {
+  for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 5; depth++) {
+    const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    if (typeof status === 'number') return status;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
 }
 
 function stripQuotes(value: string): string {

@@ -11,8 +11,9 @@ import type { CliIo } from '../../common/cli-io.js';
 export const STATUS_USAGE = `Usage: codedeploy-agent status [options]
 
 Shows whether the agent daemon is running (pid, uptime, version), its identity and endpoint, the
-command it runs now (deployment, lifecycle event, script, elapsed time), and the last deployments
-of each deployment group with their result. Works without root when the files are readable.
+command it runs now (deployment, lifecycle event, script, elapsed time, and a bundle download's
+bytes, total, percent and rate), and the last deployments of each deployment group with their
+result. Works without root when the files are readable.
 
 Options:
   --json                              Print one JSON object (stable keys) instead of text

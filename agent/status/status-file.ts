@@ -32,6 +32,19 @@ export interface RunningCommandStatus {
   /** The running script's location as written in the appspec. */
   script: string | null;
   scriptStartedAt: string | null;
+  /** The bundle download under way (DownloadBundle of an S3 or GitHub revision), else null. */
+  download?: DownloadStatus | null;
+}
+
+/** How far the running command's bundle download is (updated at most once a second). */
+export interface DownloadStatus {
+  bytes: number;
+  /** Null when the server did not say (a chunked GitHub archive). */
+  totalBytes: number | null;
+  percent: number | null;
+  bytesPerSecond: number;
+  /** ISO 8601: when these figures were taken. */
+  updatedAt: string;
 }
 
 export interface CommandRecord {
@@ -147,6 +160,20 @@ function toRunningCommand(v: unknown): RunningCommandStatus | undefined {
     event: strOrNull(v.event),
     script: strOrNull(v.script),
     scriptStartedAt: strOrNull(v.scriptStartedAt),
+    download: toDownload(v.download),
+  };
+}
+
+const count = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+
+function toDownload(v: unknown): DownloadStatus | null {
+  if (!isRecord(v) || !count(v.bytes) || !count(v.bytesPerSecond) || typeof v.updatedAt !== 'string') return null;
+  return {
+    bytes: v.bytes,
+    totalBytes: count(v.totalBytes) ? v.totalBytes : null,
+    percent: count(v.percent) ? Math.min(100, v.percent) : null,
+    bytesPerSecond: v.bytesPerSecond,
+    updatedAt: v.updatedAt,
   };
 }
 

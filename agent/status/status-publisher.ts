@@ -5,7 +5,8 @@
  * and ends (the executor's HookScriptObserver) and rewrites the file atomically (temp, fsync,
  * rename). Writes are coalesced: a change schedules one write at most every minIntervalMs, so a
  * deployment of many short scripts costs a handful of writes, and nothing is ever written per
- * output line. A failed write is logged once (warn) and never reaches the deployment.
+ * output line. A bundle download's progress (told at most once a second by the fetcher) causes at
+ * most one write per progressIntervalMs, never one per chunk. A failed write is logged once (warn) and never reaches the deployment.
  *
  * At start it carries over the previous file's `recent` list; commands the previous file still
  * showed as running (a crash or kill -9) are added to it as failed with code 7, which is what the
@@ -41,10 +42,14 @@ export interface StatusPublisherOptions {
   now?: () => Date;
   /** At most one write per this many ms (default 200). */
   minIntervalMs?: number;
+  /** A download's progress alone causes at most one write per this many ms (default 1000). */
+  progressIntervalMs?: number;
 }
 
 export interface StatusPublisher extends CommandObserver {
   hookScript(event: HookScriptEvent): void;
+  /** How the command's bundle download goes; `done` clears it. */
+  downloadProgress(command: { deploymentId: string }, progress: DownloadProgressUpdate): void;
   /** Polling has stopped; running commands are being waited for. */
   stopping(): void;
   /** Mark the daemon stopped and write the file one last time. */
@@ -55,9 +60,19 @@ export interface StatusPublisher extends CommandObserver {
 
 const MAX_MESSAGE_CHARS = 300;
 
+/** What the fetchers report (agent/bundle/download-progress.ts DownloadProgress). */
+export interface DownloadProgressUpdate {
+  bytes: number;
+  totalBytes: number | null;
+  percent: number | null;
+  bytesPerSecond: number;
+  done: boolean;
+}
+
 export async function createStatusPublisher(o: StatusPublisherOptions): Promise<StatusPublisher> {
   const now = o.now ?? (() => new Date());
   const minIntervalMs = o.minIntervalMs ?? 200;
+  const progressIntervalMs = o.progressIntervalMs ?? 1000;
   const pid = o.pid ?? process.pid;
   const startedAt = now().toISOString();
   const running = new Map<string, RunningCommandStatus>();
@@ -67,6 +82,9 @@ export async function createStatusPublisher(o: StatusPublisherOptions): Promise<
 
   let dirty = false;
   let timer: NodeJS.Timeout | undefined;
+  let timerDue = 0;
+  /** The shortest gap asked for by the changes not yet written. */
+  let wantGap = Infinity;
   let writing: Promise<void> | undefined;
   let lastWrite = 0;
   let warned = false;
@@ -91,6 +109,7 @@ export async function createStatusPublisher(o: StatusPublisherOptions): Promise<
     timer = undefined;
     if (!dirty || writing) return;
     dirty = false;
+    wantGap = Infinity;
     const text = `${JSON.stringify(snapshot(), null, 2)}\n`;
     writing = writeFileAtomic(o.file, text, { mode: 0o644 })
       // Readable without root whatever the daemon's umask.
@@ -106,16 +125,25 @@ export async function createStatusPublisher(o: StatusPublisherOptions): Promise<
       .finally(() => {
         writing = undefined;
         lastWrite = Date.now();
-        if (dirty) schedule();
+        if (dirty) scheduleAfter(wantGap);
       });
   };
 
-  const schedule = (): void => {
+  /** A write no sooner than `gapMs` after the last one; an earlier pending write is kept. */
+  const scheduleAfter = (gapMs: number): void => {
     dirty = true;
-    if (timer || writing) return;
-    timer = setTimeout(write, Math.max(0, lastWrite + minIntervalMs - Date.now()));
+    wantGap = Math.min(wantGap, gapMs);
+    if (writing) return;
+    const due = Math.max(Date.now(), lastWrite + gapMs);
+    if (timer && timerDue <= due) return;
+    if (timer) clearTimeout(timer);
+    timerDue = due;
+    timer = setTimeout(write, due - Date.now());
     timer.unref();
   };
+  const schedule = (): void => scheduleAfter(minIntervalMs);
+  // A download's progress alone waits longer, so a fast download is not a stream of renames.
+  const scheduleProgress = (): void => scheduleAfter(Math.max(minIntervalMs, progressIntervalMs));
 
   const flush = async (): Promise<void> => {
     for (let i = 0; i < 3 && (dirty || writing); i++) {
@@ -141,8 +169,25 @@ export async function createStatusPublisher(o: StatusPublisherOptions): Promise<
         event: null,
         script: null,
         scriptStartedAt: null,
+        download: null,
       });
       schedule();
+    },
+    downloadProgress(c, p) {
+      const entry = running.get(key(c));
+      if (!entry) return;
+      entry.download = p.done
+        ? null
+        : {
+            bytes: p.bytes,
+            totalBytes: p.totalBytes,
+            percent: p.percent,
+            bytesPerSecond: p.bytesPerSecond,
+            updatedAt: now().toISOString(),
+          };
+      // Progress alone is written at most every progressIntervalMs; other changes keep their pace.
+      if (p.done) schedule();
+      else scheduleProgress();
     },
     commandEnded(c: ObservedCommand, outcome: CommandOutcome | undefined) {
       const entry = running.get(key(c));

@@ -93,7 +93,10 @@ describe('createGitHubFetcher', () => {
     expect(server.requests[0]?.authorization).toBe(`token ${TOKEN}`);
     const messages = lines().map((l) => String(l.msg));
     expect(messages).toContain(`Downloading artifact bundle from ${server.apiUrl}/repos/octo/app/tarball/${sha}`);
-    expect(messages).toContain(`Download complete from ${server.apiUrl}/repos/octo/app/tarball/${sha}`);
+    const url = `${server.apiUrl}/repos/octo/app/tarball/${sha}`;
+    expect(messages.find((m) => m.startsWith(`Download complete from ${url}: `))).toMatch(
+      /: \d+(\.\d)? (B|KiB) in \d+(\.\d)? s \(.+\/s\)$/,
+    );
     expect(JSON.stringify(lines())).not.toContain(TOKEN);
   });
 

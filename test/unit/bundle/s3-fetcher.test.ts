@@ -1,6 +1,6 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { HttpRequest } from '@smithy/protocol-http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -150,8 +150,12 @@ interface FakeReply {
 /** A scripted S3-like server: replies in order, the last one repeats. */
 async function fakeS3(replies: FakeReply[]) {
   const paths: string[] = [];
+  const ranges: Array<string | undefined> = [];
+  const ifMatch: Array<string | undefined> = [];
   const server = http.createServer((req, res) => {
     paths.push(req.url ?? '');
+    ranges.push(req.headers.range);
+    ifMatch.push(req.headers['if-match']);
     const reply = replies.length > 1 ? (replies.shift() as FakeReply) : (replies[0] as FakeReply);
     const body = Buffer.from(reply.body ?? '');
     res.writeHead(reply.status ?? 200, { 'content-length': String(body.length), etag: '"abc123"', ...reply.headers });
@@ -168,6 +172,8 @@ async function fakeS3(replies: FakeReply[]) {
   return {
     endpoint: `http://127.0.0.1:${port}`,
     paths,
+    ranges,
+    ifMatch,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -196,7 +202,7 @@ describe('createS3Fetcher against a scripted server', () => {
     return s;
   };
 
-  it('restarts a body that breaks off mid-stream and keeps only the complete file', async () => {
+  it('asks for the rest after a body breaks off; a server that ignores the Range gets a restart from byte 0', async () => {
     const content = 'x'.repeat(5000);
     const s3 = await start([{ body: content, truncateAt: 1000 }, { body: content }]);
     const sleeps: number[] = [];
@@ -214,13 +220,18 @@ describe('createS3Fetcher against a scripted server', () => {
     await fetch(rev({ etag: 'abc123' }), bundle);
     expect(await readFile(bundle, 'utf8')).toBe(content);
     expect(s3.paths).toEqual(['/mybucket/apps/app.tar?x-id=GetObject', '/mybucket/apps/app.tar?x-id=GetObject']);
+    expect(s3.ranges).toEqual([undefined, 'bytes=1000-']);
+    expect(s3.ifMatch).toEqual([undefined, '"abc123"']);
     expect(sleeps).toEqual([500]);
     expect(await readdir(dir)).toEqual(['bundle.tar']);
-    expect(lines().map((l) => l.msg)).toEqual([
-      "Downloading artifact bundle from bucket 'mybucket' and key 'apps/app.tar', version '', etag 'abc123'",
-      'The S3 download broke off; restarting it',
-      'Download complete from bucket mybucket and key apps/app.tar',
-    ]);
+    const messages = lines().map((l) => String(l.msg));
+    expect(messages[0]).toBe("Downloading artifact bundle from bucket 'mybucket' and key 'apps/app.tar', version '', etag 'abc123'");
+    expect(messages).toContain('The S3 download broke off after 1000 bytes; resuming it from there');
+    expect(messages).toContain('Resuming the download of s3://mybucket/apps/app.tar at byte 1000 of 5000');
+    expect(messages).toContain(
+      'Downloading s3://mybucket/apps/app.tar again from byte 0: the server ignored the Range request and sent the whole file (HTTP 200)',
+    );
+    expect(messages.at(-1)).toMatch(/^Download complete from bucket mybucket and key apps\/app\.tar: 4\.9 KiB in [\d.]+ s \(.+\/s\)$/);
   });
 
   it('gives up after maxAttempts broken bodies, leaving no file', async () => {
@@ -304,7 +315,8 @@ describe('createS3Fetcher against a scripted server', () => {
     // Abort once the first bytes are in the temp file.
     let sawPart = false;
     for (let i = 0; i < 200 && !sawPart; i++) {
-      sawPart = (await readdir(dir)).some((n) => n.startsWith('bundle.tar.part-'));
+      const part = (await readdir(dir)).find((n) => n.startsWith('bundle.tar.part-'));
+      sawPart = part !== undefined && (await stat(join(dir, part)).catch(() => undefined))?.size === 50_000;
       if (!sawPart) await new Promise((r) => setTimeout(r, 5));
     }
     expect(sawPart).toBe(true);

@@ -149,4 +149,32 @@ describe('status publisher', () => {
       ),
     ).toMatchObject({ commands: [], recent: [] });
   });
+
+  it("carries the running download's progress, writes it at most once per progressIntervalMs, and clears it when done", async () => {
+    const file = join(await tempDir(), 'codedeploy-agent.status.json');
+    const p = await createStatusPublisher({ file, logger: silentLogger(), ...INFO, pid: 1234, minIntervalMs: 10, progressIntervalMs: 400 });
+    const dl = { deploymentId: 'd-9', deploymentGroupId: 'dg-1', commandName: 'DownloadBundle' };
+    p.commandStarted(dl);
+    await p.flush();
+    const update = (bytes: number) => ({ bytes, totalBytes: 1000, percent: bytes / 10, bytesPerSecond: 50, milestone: false, done: false });
+    p.downloadProgress(dl, update(100));
+    await p.flush();
+    expect((await read(file)).commands[0]?.download).toMatchObject({ bytes: 100, totalBytes: 1000, percent: 10, bytesPerSecond: 50 });
+    // A burst of updates right after a write: none is written before the interval is up.
+    const before = (await stat(file)).mtimeMs;
+    for (let b = 200; b <= 500; b += 100) p.downloadProgress(dl, update(b));
+    await new Promise((r) => setTimeout(r, 150));
+    expect((await stat(file)).mtimeMs).toBe(before);
+    expect((await read(file)).commands[0]?.download?.bytes).toBe(100);
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await read(file)).commands[0]?.download).toMatchObject({ bytes: 500, percent: 50 });
+    p.downloadProgress(dl, { ...update(1000), done: true });
+    await p.flush();
+    expect((await read(file)).commands[0]?.download).toBeNull();
+    // Progress for a command that is not running is ignored.
+    p.downloadProgress({ deploymentId: 'd-other' }, update(1));
+    await p.flush();
+    expect((await read(file)).commands.map((c) => c.deploymentId)).toEqual(['d-9']);
+    await p.stop();
+  });
 });

@@ -6,7 +6,7 @@ import {
   formatStatus,
   type StatusFacts,
 } from '../../../../agent/ops/status/status-report.js';
-import type { DaemonStatus } from '../../../../agent/status/status-file.js';
+import type { DaemonStatus, DownloadStatus } from '../../../../agent/status/status-file.js';
 
 const NOW = new Date('2024-05-01T12:10:00Z');
 
@@ -81,6 +81,7 @@ describe('buildStatusReport', () => {
         startedAt: '2024-05-01T12:09:50.000Z',
         elapsedSeconds: 10,
         scriptElapsedSeconds: 5,
+        download: null,
       },
     ]);
     expect(r.deployments.map((d) => [d.deploymentId, d.result, d.lastEvent])).toEqual([
@@ -143,6 +144,43 @@ describe('formatStatus', () => {
     expect(lines[header + 3]).toBe(
       '      scripts/start.sh: Script at specified location: scripts/start.sh failed with exit code 1 (error code 4)',
     );
+  });
+
+  it("shows a running DownloadBundle's progress (text and report), with or without a known total", () => {
+    const download: DownloadStatus = {
+      bytes: 412 * 2 ** 20,
+      totalBytes: 1.2 * 2 ** 30,
+      percent: 33,
+      bytesPerSecond: 85 * 2 ** 20,
+      updatedAt: '2024-05-01T12:09:59.000Z',
+    };
+    const command = (d: DownloadStatus | null) => ({
+      deploymentId: 'd-DL',
+      deploymentGroupId: 'dg-1',
+      commandName: 'DownloadBundle',
+      startedAt: '2024-05-01T12:09:30.000Z',
+      event: null,
+      script: null,
+      scriptStartedAt: null,
+      download: d,
+    });
+    const report = buildStatusReport(facts({ status: { kind: 'ok', status: daemon({ commands: [command(download)] }) } }), NOW);
+    expect(report.currentCommands[0]).toMatchObject({ command: 'DownloadBundle', event: 'DownloadBundle', download });
+    expect(formatStatus(report, 'codedeploy-agent').split('\n')).toContain(
+      '  command   d-DL (group dg-1) DownloadBundle: 412.0 MiB of 1.2 GiB (33 %), 85.0 MiB/s, running 30s',
+    );
+    const chunked: DownloadStatus = { ...download, totalBytes: null, percent: null };
+    const text = formatStatus(
+      buildStatusReport(facts({ status: { kind: 'ok', status: daemon({ commands: [command(chunked)] }) } }), NOW),
+      'x',
+    );
+    expect(text).toContain('  command   d-DL (group dg-1) DownloadBundle: 412.0 MiB, 85.0 MiB/s, running 30s\n');
+    // Between the download and the unpack (no progress): the plain line.
+    const plain = formatStatus(
+      buildStatusReport(facts({ status: { kind: 'ok', status: daemon({ commands: [command(null)] }) } }), NOW),
+      'x',
+    );
+    expect(plain).toContain('  command   d-DL (group dg-1) DownloadBundle, running 30s\n');
   });
 
   it('says not running, with the stale pid file', () => {
