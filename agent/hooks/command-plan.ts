@@ -52,7 +52,9 @@ export function planCommand(input: CommandPlanInput): CommandPlan {
     if (user.uid === input.agentUid) return { ok: true, file: scriptPath, args: [], env };
     return {
       ok: false,
-      message: `Script at specified location: ${input.location} run as user ${runas} failed with error EPERM with message running a script as user ${runas} requires the agent to run as root`,
+      message:
+        `Script at specified location: ${input.location} run as user ${runas} failed with error EPERM with message running a script as user ${runas} requires the agent to run as root,` +
+        ` and it runs as uid ${input.agentUid} (:user: in the agent config, or codedeploy-local without sudo): remove runas from this hook, or run the agent as root`,
     };
   }
   if (input.sudo && input.agentUid !== 0) return { ok: true, file: 'sudo', args: ['-n', '--', scriptPath], env: {} };

@@ -5,6 +5,7 @@
  * not check at all (path escapes, unknown users), written in the same style.
  */
 import type { SourceLocation } from '../../appspec/model.js';
+import { nonRootHint } from '../platform/privileges.js';
 
 const DF = 'The deployment failed because';
 
@@ -60,7 +61,9 @@ export const newlineInPath = (path: string): string =>
 export const unknownAccount = (kind: 'owner' | 'group', name: string, where: SourceLocation): string =>
   `${DF} the permissions entry ${where.path} in ${where.file} (line ${where.line}) names the ${kind} ${name}, which does not exist on this host (${kind === 'owner' ? 'getent passwd' : 'getent group'} found nothing).`;
 
-export const operationFailed = (what: string, path: string, cause: string): string => `${DF} the agent could not ${what} ${path}: ${cause}`;
+/** A permission error in a non-root agent also says why (privileges.ts nonRootHint). */
+export const operationFailed = (what: string, path: string, cause: string): string =>
+  `${DF} the agent could not ${what} ${path}: ${cause}${nonRootHint(cause)}`;
 
 function rubyInspect(list: readonly string[]): string {
   return `[${list.map((s) => JSON.stringify(s)).join(', ')}]`;

@@ -238,6 +238,41 @@ describe.skipIf(!existsSync(AGENT_CLI))('codedeploy-agent doctor', () => {
     expect(check('root_dir').hint).toBe(`Run: chmod o-w ${h.rootDir} && chmod o-rwx ${h.rootDir}`);
   });
 
+  it('checks :user: (a missing user fails as start would) and warns about ignored official keys', async () => {
+    const fake = await imds();
+    const server = await endpoint();
+    const ghost = `cda-nobody-${Math.random().toString(36).slice(2, 8)}`;
+    const h = await host({
+      imdsUrl: fake.url,
+      endpointUrl: server.url,
+      extraConfig: [`:user: ${ghost}`, ':children: 1', ':plugins: [codedeploy]'],
+    });
+    const { code, out, check } = await doctorJson(h.config);
+    expect(code).toBe(1);
+    expect(out.checks.map((c) => c.name).slice(0, 3)).toEqual(['config', 'user', 'root_dir']);
+    expect(check('user')).toMatchObject({ status: 'fail', detail: `The system user does not exist: ${ghost}` });
+    expect(check('config').status).toBe('warn');
+    expect(check('config').detail).toContain(
+      ':plugins: is accepted for compatibility and ignored: the CodeDeploy commands are built in and no plugins are loaded',
+    );
+    expect(check('config').detail).not.toContain(':children:');
+    if (process.geteuid?.() !== 0) return;
+    // An existing user that owns root_dir (as after a start): ok, and root_dir's owner is accepted.
+    const name = `cda-test-${Math.random().toString(36).slice(2, 8)}`;
+    execFileSync('useradd', ['-r', '-M', '-s', '/usr/sbin/nologin', name]);
+    try {
+      const uid = Number(execFileSync('id', ['-u', name], { encoding: 'utf8' }).trim());
+      const h2 = await host({ imdsUrl: fake.url, endpointUrl: server.url, rootMode: 0o700, extraConfig: [`:user: ${name}`] });
+      execFileSync('chown', [String(uid), h2.rootDir]);
+      const second = await doctorJson(h2.config);
+      expect(second.check('user')).toMatchObject({ status: 'ok' });
+      expect(second.check('user').detail).toContain(`${name} (uid ${uid},`);
+      expect(second.check('root_dir')).toMatchObject({ status: 'ok', detail: `${h2.rootDir} (mode 0700, owner ${name})` });
+    } finally {
+      execFileSync('userdel', [name]);
+    }
+  });
+
   it('fails expired on-premises session credentials, and passes fresh ones', async () => {
     const server = await endpoint();
     const dir = await tempDir();

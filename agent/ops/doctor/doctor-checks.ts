@@ -19,6 +19,7 @@ import { isPermissionError, OpsReadError } from '../access.js';
 import { pickDeployment, scanDeployments } from '../deployment-history.js';
 import { checkCredentials, checkEndpoint, checkIdentity } from './doctor-identity.js';
 import { probeEndpoint } from './doctor-network.js';
+import { checkAgentUser, type RootNeeds } from './doctor-user.js';
 import { directoryCheck, diskSpaceCheck, fail, ok, warn, type CheckResult, type DirectoryFacts } from './doctor-rules.js';
 
 export interface DoctorOptions {
@@ -36,9 +37,14 @@ export async function runDoctorChecks(o: DoctorOptions): Promise<CheckResult[]> 
   const results: CheckResult[] = [];
   const { result: configResult, config } = await checkConfig(o.configPath);
   results.push(configResult);
-  results.push(directoryCheck(await directoryFacts('root_dir', config.rootDir, true)));
-  results.push(directoryCheck(await directoryFacts('log_dir', config.logDir, true)));
-  results.push(directoryCheck(await directoryFacts('pid_dir', config.pidDir, false)));
+  const needs = await lastAppSpecNeeds(config);
+  // A non-root agent (:user:): the user exists, and may own the agent's directories.
+  const agentUser = config.user !== undefined || config.group !== undefined ? await checkAgentUser(config, needs.root) : undefined;
+  if (agentUser) results.push(agentUser.result);
+  const owner = agentUser?.uid !== undefined ? { agentUser: { uid: agentUser.uid, name: agentUser.name ?? String(agentUser.uid) } } : {};
+  results.push(directoryCheck({ ...(await directoryFacts('root_dir', config.rootDir, true)), ...owner }));
+  results.push(directoryCheck({ ...(await directoryFacts('log_dir', config.logDir, true)), ...owner }));
+  results.push(directoryCheck({ ...(await directoryFacts('pid_dir', config.pidDir, false)), ...owner }));
   results.push(await checkDisk(config.rootDir));
   const identity = await checkIdentity(config, o.env, { imdsTimeoutMs: o.imdsTimeoutMs ?? 1000 });
   results.push(identity.result);
@@ -59,7 +65,7 @@ export async function runDoctorChecks(o: DoctorOptions): Promise<CheckResult[]> 
     results.push(await checkCredentials(config, o.env, identity.facts, now()));
     results.push(warn('clock', 'not measured: no endpoint to compare with', null));
   }
-  results.push(await checkTools(config, o.env));
+  results.push(await checkTools(o.env, needs));
   return results;
 }
 
@@ -155,20 +161,39 @@ export async function findExecutable(name: string, pathVariable: string | undefi
 }
 
 /** What the last deployment's appspec needs from the host: setfacl for acls, semanage + restorecon for context. */
-async function lastAppSpecNeeds(
-  config: Readonly<AgentConfig>,
-): Promise<{ acls: boolean; runas?: boolean; context: boolean; deployment?: string; problem?: string }> {
+interface AppSpecNeeds {
+  acls: boolean;
+  runas?: boolean;
+  context: boolean;
+  deployment?: string;
+  problem?: string;
+  /** What only root can do (doctor-user.ts). */
+  root?: RootNeeds;
+}
+
+async function lastAppSpecNeeds(config: Readonly<AgentConfig>): Promise<AppSpecNeeds> {
   try {
     const last = pickDeployment(await scanDeployments(config.rootDir, { trackingName: config.ongoingDeploymentTracking }));
     if (!last) return { acls: false, context: false };
     const archive = new DeploymentLayout(config.rootDir).archiveDir(last.dir);
     const { spec } = await loadAppSpec(archive, 'appspec.yml');
+    const runasUsers = [...spec.hooks.values()].flatMap((scripts) =>
+      scripts.flatMap((h) => (h.runas !== undefined && h.runas !== 'root' ? [h.runas] : [])),
+    );
+    const context = spec.permissions.some((p) => p.context !== undefined);
     return {
       acls: spec.permissions.some((p) => (p.acls?.length ?? 0) > 0),
       // A runas user reaches its scripts under the 0700 root_dir through ACL entries (agent/hooks/runas-access.ts).
-      runas: [...spec.hooks.values()].some((scripts) => scripts.some((h) => h.runas !== undefined && h.runas !== 'root')),
-      context: spec.permissions.some((p) => p.context !== undefined),
+      runas: runasUsers.length > 0,
+      context,
       deployment: last.deploymentId,
+      root: {
+        deployment: last.deploymentId,
+        runas: [...new Set(runasUsers)],
+        owners: [...new Set(spec.permissions.flatMap((p) => (p.owner !== undefined ? [p.owner] : [])))],
+        groups: [...new Set(spec.permissions.flatMap((p) => (p.group !== undefined ? [p.group] : [])))],
+        context,
+      },
     };
   } catch (err) {
     // Only an unreadable root_dir matters here; a revision without a valid appspec needs no tools.
@@ -177,7 +202,7 @@ async function lastAppSpecNeeds(
   }
 }
 
-async function checkTools(config: Readonly<AgentConfig>, env: NodeJS.ProcessEnv): Promise<CheckResult> {
+async function checkTools(env: NodeJS.ProcessEnv, needs: AppSpecNeeds): Promise<CheckResult> {
   const path = env.PATH;
   const parts: string[] = [];
   const missing: string[] = [];
@@ -185,7 +210,6 @@ async function checkTools(config: Readonly<AgentConfig>, env: NodeJS.ProcessEnv)
   if (tar) parts.push(`tar ${tar}`);
   else missing.push('tar');
   parts.push('unzip not needed (zip bundles are unpacked in-process)');
-  const needs = await lastAppSpecNeeds(config);
   const wanted = [...(needs.acls || needs.runas ? ['setfacl'] : []), ...(needs.context ? ['semanage', 'restorecon'] : [])];
   const aclUse = needs.acls && needs.runas ? 'acls and runas hooks' : needs.acls ? 'acls' : 'runas hooks';
   for (const tool of wanted) {

@@ -64,6 +64,8 @@ export interface DirectoryFacts {
   private: boolean;
   /** Why it could not be inspected (permission denied), when it could not. */
   error?: string;
+  /** A non-root agent's user (:user:): it may own the directory too (the agent hands it over at start). */
+  agentUser?: { uid: number; name: string };
 }
 
 const octal = (mode: number): string => `0${(mode & 0o777).toString(8).padStart(3, '0')}`;
@@ -94,12 +96,14 @@ export function directoryCheck(f: DirectoryFacts): CheckResult {
     problems.push(`is readable by every user (mode ${octal(mode)}): bundles and logs can hold secrets`);
     hints.push(`chmod o-rwx ${f.path}`);
   }
-  if (f.stat.uid !== 0) {
+  const agentUser = f.agentUser;
+  if (f.stat.uid !== 0 && f.stat.uid !== agentUser?.uid) {
     if (status === 'ok') status = 'warn';
-    problems.push(`is owned by uid ${f.stat.uid}, not root`);
-    hints.push(`chown root:root ${f.path}`);
+    problems.push(`is owned by uid ${f.stat.uid}, not ${agentUser ? `root or ${agentUser.name} (:user:)` : 'root'}`);
+    hints.push(agentUser ? `chown ${agentUser.name} ${f.path}` : `chown root:root ${f.path}`);
   }
-  if (status === 'ok') return ok(name, `${f.path} (mode ${octal(mode)}, owner root)`);
+  const ownerName = agentUser && f.stat.uid === agentUser.uid ? agentUser.name : 'root';
+  if (status === 'ok') return ok(name, `${f.path} (mode ${octal(mode)}, owner ${ownerName})`);
   const detail = `${f.path} ${problems.join('; ')}`;
   const hint = `Run: ${hints.join(' && ')}`;
   return status === 'fail' ? fail(name, detail, hint) : warn(name, detail, hint);

@@ -38,7 +38,8 @@ describe('planCommand', () => {
     expect(planCommand({ ...common, sudo: false, agentUid: 1000, runas: 'deploy', user: deploy })).toEqual({
       ok: false,
       message:
-        'Script at specified location: run.sh run as user deploy failed with error EPERM with message running a script as user deploy requires the agent to run as root',
+        'Script at specified location: run.sh run as user deploy failed with error EPERM with message running a script as user deploy requires the agent to run as root,' +
+        ' and it runs as uid 1000 (:user: in the agent config, or codedeploy-local without sudo): remove runas from this hook, or run the agent as root',
     });
   });
 
