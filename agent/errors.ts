@@ -76,3 +76,31 @@ export const ScriptErrorCode = {
 } as const;
 
 export type ScriptErrorCodeValue = (typeof ScriptErrorCode)[keyof typeof ScriptErrorCode];
+
+/**
+ * Exit status of `codedeploy-agent start` for a configuration error: 78 (EX_CONFIG, sysexits.h).
+ * The unit says RestartPreventExitStatus=78, so systemd stops retrying what only a fix can cure.
+ */
+export const EXIT_CONFIG = 78;
+
+/** OS errors that can go away by themselves: a configuration error with one of these causes is transient. */
+const TRANSIENT_ERRNO = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EMFILE', 'ENFILE', 'ENOMEM', 'EAGAIN', 'EBUSY', 'EINTR', 'ETIMEDOUT']);
+
+/**
+ * The one place that decides how a failed start exits: 78 for the configuration-class errors
+ * (CONFIG_INVALID: the config file, its values, :user:/:group:, :deployment_spec_ca_file:, an
+ * unusable :log_dir:; ONPREMISES_CONFIG_INVALID), unless the underlying OS error is transient
+ * (a full disk, EIO); 1 for everything else (identity not yet available, network, credentials,
+ * another agent still holding the host lock), which systemd's Restart=on-failure retries.
+ */
+export function startExitCode(err: unknown): number {
+  if (!(err instanceof AgentError)) return 1;
+  if (err.code !== ErrorCodes.CONFIG_INVALID && err.code !== ErrorCodes.ONPREMISES_CONFIG_INVALID) return 1;
+  let cause: unknown = err.cause;
+  for (let depth = 0; cause !== undefined && depth < 5; depth++) {
+    const code = typeof cause === 'object' && cause !== null && 'code' in cause ? (cause as { code: unknown }).code : undefined;
+    if (typeof code === 'string' && TRANSIENT_ERRNO.has(code)) return 1;
+    cause = cause instanceof Error ? cause.cause : undefined;
+  }
+  return EXIT_CONFIG;
+}

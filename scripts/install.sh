@@ -515,8 +515,8 @@ else
     printf 'node-abi %s\n' "$abi"
   } | sha256sum | cut -d ' ' -f 1)
   release_record=$(printf 'version: %s\nfingerprint: %s\nnode_abi: %s\n' "$version" "$fingerprint" "$abi")
-  owned=$PROGRAM_ENTRIES
-  other="bin .version"
+  owned="$PROGRAM_ENTRIES .version"
+  other="bin"
 fi
 
 template() { # <path in a release>: from the release, else next to this script
@@ -672,6 +672,7 @@ else
         die "npm install failed (the installed version, if any, is untouched)"
     fi
     rm -f -- "$P.new/.prebuild-installrc"
+    printf 'agent_version: TS_%s_npm\n' "$version" >"$P.new/.version"
     smoke=$("$NODE" "$P.new/dist/agent/cli/codedeploy-agent.js" version 2>&1) || die "the staged agent does not run: $smoke"
   fi
 

@@ -34,6 +34,52 @@ export async function loadConfigForOps(path: string): Promise<{ config: Readonly
   }
 }
 
+const CONFIG_FLAGS = ['--config_file', '--config-file'];
+
+/** The value of a --config_file/--config-file flag at args[i] ("--config_file X" or "--config_file=X"). */
+function configFlagAt(args: readonly string[], i: number): { value: string | undefined; width: number } | undefined {
+  const arg = args[i] ?? '';
+  for (const flag of CONFIG_FLAGS) {
+    if (arg === flag) return { value: args[i + 1], width: 2 };
+    if (arg.startsWith(`${flag}=`)) return { value: arg.slice(flag.length + 1), width: 1 };
+  }
+  return undefined;
+}
+
+/**
+ * The official position of the config flag, before the command (`codedeploy-agent --config_file X
+ * start`, as the official GLI command line has it), taken off argv. Returns the command line that
+ * is left and the file, or the usage problem.
+ */
+export function takeGlobalConfigFile(argv: readonly string[]): { configFile?: string; rest: string[] } | { error: string } {
+  let configFile: string | undefined;
+  let i = 0;
+  for (let flag = configFlagAt(argv, i); flag; flag = configFlagAt(argv, i)) {
+    if (flag.value === undefined || flag.value === '') return { error: `${argv[i]?.split('=')[0] ?? '--config_file'} needs a file path` };
+    if (configFile !== undefined && configFile !== flag.value)
+      return { error: `--config_file is given twice with different files (${configFile} and ${flag.value}); give it once` };
+    configFile = flag.value;
+    i += flag.width;
+  }
+  return { ...(configFile !== undefined ? { configFile } : {}), rest: argv.slice(i) };
+}
+
+/**
+ * A subcommand's arguments with the global config file added (in front, so it stays before a
+ * `--`), or the usage problem when the subcommand names a different file itself.
+ */
+export function withGlobalConfigFile(args: readonly string[], configFile: string | undefined): string[] | { error: string } {
+  if (configFile === undefined) return [...args];
+  for (let i = 0; i < args.length && args[i] !== '--'; i++) {
+    const own = configFlagAt(args, i);
+    if (own?.value !== undefined && own.value !== configFile)
+      return {
+        error: `--config_file is given twice with different files (${configFile} before the command, ${own.value} after it); give it once`,
+      };
+  }
+  return ['--config_file', configFile, ...args];
+}
+
 export const CONFIG_OPTION_HELP = `  --config_file, --config-file PATH   Agent configuration [default: ${DEFAULT_CONFIG_FILE} if it exists,
                                       else ${FALLBACK_CONFIG_FILE}]`;
 

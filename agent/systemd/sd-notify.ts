@@ -2,17 +2,17 @@
  * sd_notify for the daemon (docs/design.md section 8: systemd readiness and watchdog): READY=1, STATUS=,
  * WATCHDOG=1 and STOPPING=1 to the service manager when it set NOTIFY_SOCKET (Type=notify).
  *
- * Why a child process: the protocol is one datagram on an AF_UNIX SOCK_DGRAM socket, and Node has
- * no unix datagram sockets (node:dgram is UDP only, node:net is stream only). Rather than add a
- * native addon, each message is sent by the `systemd-notify` binary, with argv only (no shell).
- *
- * Attribution: systemd-notify (systemd >= 246) first sends with its *parent's* PID - the agent,
- * since we spawn it directly - in SCM_CREDENTIALS; the kernel allows that only to privileged
- * senders. Unprivileged, it falls back to its own PID, which systemd accepts only with
- * NotifyAccess=all, so the unit must say NotifyAccess=all. We do not pass `--pid`: it does not
- * change the sender, it sends MAINPID=, which is redundant for the service's main process.
- * Without `--no-block` systemd-notify waits (BARRIER=1) until the manager has read the message,
- * so the manager can still see the sender alive.
+ * Two routes, chosen once per process:
+ * - ffi (the default; notify-datagram.ts): the agent process sends the datagram itself, through
+ *   node:ffi, so systemd attributes it to the agent's PID and the unit says NotifyAccess=main.
+ * - binary (the fallback, when node:ffi is missing - Node 20 to 24 on the npm route - or fails to
+ *   load, or NOTIFY_SOCKET is not a path or @name): each message is sent by the `systemd-notify`
+ *   binary, with argv only (no shell). systemd-notify (systemd >= 246) first sends with its
+ *   *parent's* PID - the agent - in SCM_CREDENTIALS, which the kernel allows only to privileged
+ *   senders; unprivileged (an agent with :user:) it falls back to its own PID, which systemd
+ *   accepts only with NotifyAccess=all, so in that case a warning says to set it. Without
+ *   `--no-block` systemd-notify waits (BARRIER=1) until the manager has read the message, so the
+ *   manager can still see the sender alive.
  *
  * Nothing here throws: a missing binary is reported once as a warning, a failed send as a warning
  * (then at debug until a send succeeds again).
@@ -20,6 +20,10 @@
 import { execFile } from 'node:child_process';
 import type { Logger } from 'pino';
 import { errnoCode, toError } from '../../common/errors.js';
+import { FfiUnavailableError, loadNodeFfi, openNotifyDatagram, type NotifyDatagramSocket } from './notify-datagram.js';
+
+/** How messages reach the manager: 'auto' tries ffi and falls back to the binary. */
+export type NotifyRoute = 'auto' | 'ffi' | 'binary';
 
 export interface NotifierOptions {
   /** The agent's environment: NOTIFY_SOCKET, WATCHDOG_USEC, WATCHDOG_PID and PATH are read. */
@@ -33,11 +37,19 @@ export interface NotifierOptions {
   pid?: number;
   /** A send that takes longer than this is abandoned; default 10 s (systemd-notify's barrier waits 5 s). */
   sendTimeoutMs?: number;
+  /** Default 'auto'. 'ffi' never falls back (tests); 'binary' never tries node:ffi. */
+  route?: NotifyRoute;
+  /** node:ffi, or undefined when this Node has none (tests make it unavailable); default loadNodeFfi. */
+  loadFfi?: typeof loadNodeFfi;
+  /** Our effective uid (the binary route warns when it is not root); default process.geteuid(). */
+  euid?: number;
 }
 
 export interface Notifier {
   /** False when NOTIFY_SOCKET is unset: every method is then a no-op. */
   readonly enabled: boolean;
+  /** The route the messages took so far: undefined before the first one (and when disabled). */
+  readonly route: 'ffi' | 'binary' | undefined;
   /** Half of WATCHDOG_USEC in ms when the watchdog applies to this process, else undefined. */
   readonly watchdogIntervalMs: number | undefined;
   /** READY=1, with STATUS= when given. */
@@ -62,7 +74,10 @@ export function createNotifier(opts: NotifierOptions): Notifier {
   const pid = opts.pid ?? process.pid;
   const sendTimeoutMs = opts.sendTimeoutMs ?? 10_000;
   const watchdogIntervalMs = enabled ? watchdogInterval(env, pid) : undefined;
+  const wanted = opts.route ?? 'auto';
 
+  let route: 'ffi' | 'binary' | undefined;
+  let datagram: NotifyDatagramSocket | undefined;
   let binaryMissing = false;
   let failing = false;
   // Messages leave in the order they were asked for (READY before a later STATUS, ...).
@@ -71,13 +86,55 @@ export function createNotifier(opts: NotifierOptions): Notifier {
   const childEnv: NodeJS.ProcessEnv = { NOTIFY_SOCKET: socket };
   if (env.PATH !== undefined) childEnv.PATH = env.PATH;
 
-  const run = (args: string[]): Promise<void> =>
+  const failed = (detail: Record<string, unknown>): void => {
+    if (failing) logger.debug(detail, 'sd_notify failed again');
+    else logger.warn(detail, 'sd_notify failed');
+    failing = true;
+  };
+  const succeeded = (detail: Record<string, unknown>): void => {
+    if (failing) logger.debug(detail, 'sd_notify works again');
+    failing = false;
+  };
+
+  const useBinary = (reason: string | undefined): void => {
+    route = 'binary';
+    const euid = opts.euid ?? process.geteuid?.() ?? 0;
+    if (reason !== undefined) logger.debug({ reason }, `sd_notify through ${binary} (node:ffi cannot be used: ${reason})`);
+    if (euid !== 0) {
+      logger.warn(
+        { binary, euid },
+        `sd_notify goes through ${binary}, which systemd attributes to its own PID when not run as root: the unit needs NotifyAccess=all (systemctl edit codedeploy-agent), or systemd drops READY=1 and the watchdog pings`,
+      );
+    }
+  };
+
+  /** The ffi route: true when the message went (or failed) that way, false to use the binary. */
+  const viaFfi = (lines: string[]): boolean => {
+    if (route === 'binary') return false;
+    try {
+      datagram ??= openNotifyDatagram(socket ?? '', opts.loadFfi ?? loadNodeFfi);
+      route = 'ffi';
+      datagram.send(lines.join('\n'));
+      succeeded({ message: lines });
+    } catch (err) {
+      if (err instanceof FfiUnavailableError && wanted === 'auto' && route === undefined) {
+        useBinary(err.message);
+        return false;
+      }
+      route ??= 'ffi';
+      failed({ message: lines, err: toError(err).message });
+    }
+    return true;
+  };
+
+  const viaBinary = (lines: string[]): Promise<void> =>
     new Promise((resolve) => {
       if (binaryMissing) return resolve();
+      // systemd-notify's own flags for READY and STATUS (every version has them); the rest as VAR=VALUE.
+      const args = lines.map((l) => (l === 'READY=1' ? '--ready' : l.startsWith('STATUS=') ? `--status=${l.slice(7)}` : l));
       execFile(binary, args, { env: childEnv, timeout: sendTimeoutMs, windowsHide: true }, (error, _stdout, stderr) => {
         if (!error) {
-          if (failing) logger.debug({ args }, 'sd_notify works again');
-          failing = false;
+          succeeded({ args });
           return resolve();
         }
         if (errnoCode(error) === 'ENOENT') {
@@ -88,18 +145,26 @@ export function createNotifier(opts: NotifierOptions): Notifier {
           );
           return resolve();
         }
-        const detail = { args, err: toError(error).message, stderr: String(stderr).trim() };
-        if (failing) logger.debug(detail, 'sd_notify failed again');
-        else logger.warn(detail, 'sd_notify failed');
-        failing = true;
+        failed({ args, err: toError(error).message, stderr: String(stderr).trim() });
         resolve();
       });
     });
 
-  const send = (args: string[]): Promise<void> => {
+  const run = async (lines: string[]): Promise<void> => {
+    if (route === undefined && wanted === 'binary') useBinary(undefined);
+    if (viaFfi(lines)) return;
+    await viaBinary(lines);
+  };
+
+  const send = (lines: string[]): Promise<void> => {
     if (!enabled) return Promise.resolve();
-    queue = queue.then(() => run(args));
+    queue = queue.then(() => run(lines));
     return queue;
+  };
+  const withStatus = (status: string | undefined, line: string, statusFirst: boolean): string[] => {
+    if (status === undefined) return [line];
+    const text = `STATUS=${oneLine(status)}`;
+    return statusFirst ? [text, line] : [line, text];
   };
 
   let watchdogInFlight = false;
@@ -115,11 +180,14 @@ export function createNotifier(opts: NotifierOptions): Notifier {
 
   return {
     enabled,
+    get route() {
+      return route;
+    },
     watchdogIntervalMs,
-    ready: (status) => send(status === undefined ? ['--ready'] : ['--ready', `--status=${oneLine(status)}`]),
-    status: (text) => send([`--status=${oneLine(text)}`]),
+    ready: (status) => send(withStatus(status, 'READY=1', false)),
+    status: (text) => send([`STATUS=${oneLine(text)}`]),
     watchdog,
-    stopping: (status) => send(status === undefined ? ['STOPPING=1'] : [`--status=${oneLine(status)}`, 'STOPPING=1']),
+    stopping: (status) => send(withStatus(status, 'STOPPING=1', true)),
     startWatchdog: () => {
       if (watchdogIntervalMs === undefined) return () => undefined;
       const limitMs = watchdogIntervalMs * 2;

@@ -14,7 +14,7 @@ const RECEIVER = `
 import json, os, socket, struct, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
-s.bind(sys.argv[1])
+s.bind("\\0" + sys.argv[1][1:] if sys.argv[1].startswith("@") else sys.argv[1])
 print(json.dumps({"listening": True}), flush=True)
 while True:
     data, anc, _flags, _addr = s.recvmsg(65536, socket.CMSG_SPACE(12) + socket.CMSG_SPACE(64 * 4))
@@ -38,11 +38,14 @@ afterEach(() => {
   for (const child of receivers.splice(0)) child.kill('SIGKILL');
 });
 
-export async function notifySocket(): Promise<{ path: string; received: () => Datagram[] }> {
+/** A receiver bound to a path in a temp dir, or with `abstract` to an abstract name (path is then `@name`). */
+export async function notifySocket(
+  opts: { abstract?: boolean } = {},
+): Promise<{ path: string; received: () => Datagram[]; close: () => Promise<void> }> {
   const dir = await tempDir('cda-sdnotify-');
   const script = join(dir, 'receiver.py');
   await writeFile(script, RECEIVER);
-  const path = join(dir, 'notify.sock');
+  const path = opts.abstract ? `@cda-test-${process.pid}-${Math.random().toString(36).slice(2, 10)}` : join(dir, 'notify.sock');
   const child = spawn('python3', [script, path], { stdio: ['ignore', 'pipe', 'inherit'] });
   receivers.push(child);
   const datagrams: Datagram[] = [];
@@ -56,5 +59,11 @@ export async function notifySocket(): Promise<{ path: string; received: () => Da
       else if (parsed.message !== 'BARRIER=1') datagrams.push(parsed);
     });
   });
-  return { path, received: () => [...datagrams] };
+  const close = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGKILL');
+    await exited;
+  };
+  return { path, received: () => [...datagrams], close };
 }

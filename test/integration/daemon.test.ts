@@ -225,7 +225,8 @@ describe.skipIf(!existsSync(AGENT_CLI))('codedeploy-agent start (daemon)', () =>
         .join('\n');
     await expect.poll(messages, { timeout: 15_000 }).toMatch(/READY=1/);
     expect(messages()).toMatch(/STATUS=idle: polling for commands/);
-    expect(h.server.calls('PollHostCommand').length).toBeGreaterThan(0);
+    // READY=1 goes out as the poll loop starts; the server may see the first poll a moment later.
+    await expect.poll(() => h.server.calls('PollHostCommand').length, { timeout: 15_000 }).toBeGreaterThan(0);
     expect(await h.stop('SIGTERM')).toBe(0);
     expect(messages()).toMatch(/STOPPING=1/);
   });

@@ -188,6 +188,8 @@ describe('scripts/install.sh', () => {
     expect(await readFile(join(prefix, '.release'), 'utf8')).toMatch(
       new RegExp(`^version: ${VERSION.replaceAll('.', '\\.')}\nfingerprint: [0-9a-f]{64}\nnode_abi: \\d+-linux-`),
     );
+    // The official version file operators check; the daemon keeps it current (platform/version-file.ts).
+    expect(await readFile(join(prefix, '.version'), 'utf8')).toBe(`agent_version: TS_${VERSION}_npm\n`);
     const modules = await readdir(join(prefix, 'node_modules'));
     for (const dep of ['pino', 'yaml', 'tar', 'better-sqlite3', '@aws-sdk']) expect(modules, dep).toContain(dep);
     for (const dev of ['vitest', 'typescript', 'eslint', 's3rver', '@vitest', 'typescript-eslint']) expect(modules, dev).not.toContain(dev);
@@ -371,6 +373,7 @@ cat /run/calls
     expect(r.stdout).toContain(`installing codedeploy-agent ${VERSION}-next into ${PREFIX}`);
     const version = await sh(at(`${PREFIX}/bin/codedeploy-agent`), ['version'], hostEnv({}));
     expect(version.stdout).toBe(`${VERSION}-next\n`);
+    expect(await readFile(at(`${PREFIX}/.version`), 'utf8')).toBe(`agent_version: TS_${VERSION}-next_npm\n`);
     expect(await readFile(history, 'utf8')).toContain('LifecycleEvent - BeforeInstall');
     expect(await readFile(at(`${CONFIG_DIR}/codedeployagent.yml`), 'utf8')).toBe(configBefore);
     expect(existsSync(at(`${PREFIX}/dist/stale-file.js`))).toBe(false);

@@ -102,14 +102,14 @@ describe.skipIf(!existsSync(LOCAL_CLI))('an unwritable log_dir', () => {
   it.each([
     ['ENOTDIR', false],
     ['EACCES', true],
-  ])('the daemon (%s): one line on stderr, exit 1 at once', async (errno, asNobody) => {
+  ])('the daemon (%s): one line on stderr, exit 78 (a configuration error) at once', async (errno, asNobody) => {
     if (asNobody && !isRoot) return;
     const h = await hostWithLogDir((root) => join(root, asNobody ? 'root-only' : 'file', 'logs'));
     if (asNobody) await mkdir(join(h.root, 'root-only'), { mode: 0o755 });
     else await underFile(h.root);
     const agent = [process.execPath, AGENT_CLI, 'start', '--config_file', h.config];
     const r = await run(asNobody ? ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups', '--', ...agent] : agent, 15_000);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(78);
     const reason = errno === 'EACCES' ? 'EACCES (permission denied)' : 'ENOTDIR (not a directory)';
     expect(r.stderr).toBe(
       `codedeploy-agent: could not start: cannot write the log directory ${h.logDir}: ${reason}; fix its owner or mode, or set :log_dir: in ${h.config}\n`,

@@ -107,7 +107,7 @@ describe('the x64 executable', () => {
     expect(await runExe('x64', ['--version'])).toMatchObject({ code: 0, stdout: `${VERSION}\n`, stderr: '' });
     const help = await runExe('x64', ['--help']);
     expect(help.code).toBe(0);
-    expect(help.stdout).toContain('Usage: codedeploy-agent <command>');
+    expect(help.stdout).toContain('Usage: codedeploy-agent [--config_file PATH] <command>');
     expect(help.stdout).toContain('codedeploy-agent local');
     expect(help.stderr).toBe('');
     const local = await runExe('x64', ['local', '--help']);

@@ -73,8 +73,10 @@ describe('systemd/codedeploy-agent.service', () => {
     expect(unit.get('Service')?.has('After')).toBe(false);
 
     expect(value(unit, 'Service', 'Type')).toBe('notify');
-    // sd-notify.ts sends through a systemd-notify child: only "all" accepts its messages.
-    expect(value(unit, 'Service', 'NotifyAccess')).toBe('all');
+    // The agent process sends its own datagrams (notify-datagram.ts): only the main process counts.
+    expect(value(unit, 'Service', 'NotifyAccess')).toBe('main');
+    // A configuration error (exit 78, EX_CONFIG) ends the restart loop; other failures retry.
+    expect(value(unit, 'Service', 'RestartPreventExitStatus')).toBe('78');
     expect(seconds(value(unit, 'Service', 'WatchdogSec'))).toBeGreaterThanOrEqual(10);
     expect(value(unit, 'Service', 'Restart')).toBe('on-failure');
     expect(seconds(value(unit, 'Service', 'RestartSec'))).toBeGreaterThan(0);
