@@ -2,6 +2,7 @@
 export * from './model.js';
 export { formatAce, formatRange } from './format.js';
 export { formatIssue, parseAppSpec } from './parse.js';
+export { editDistance, hookNameWarnings, suggestHookName } from './hook-names.js';
 export { parseAce, type ParseAceOptions } from './ace.js';
 export { parseMode } from './mode.js';
 export { parseSeRange } from './selinux-range.js';

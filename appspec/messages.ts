@@ -105,3 +105,16 @@ export const emptyRunas = (): string => 'runas is empty and is ignored: the scri
 export const emptyTypeList = (): string => 'type is an empty list: this permission applies to nothing';
 
 export const yamlWarning = (problem: string): string => `YAML: ${problem}`;
+
+/**
+ * A hook name that is not a lifecycle event: a deployment from CodeDeploy fails on it at Install
+ * ("… contains unknown lifecycle events"), while codedeploy-local runs it as a custom event when
+ * it is named with --events. `neverRuns`: an event of the agent's own (DownloadBundle, Install).
+ */
+export const unknownHookName = (event: string, suggestion: string | undefined, neverRuns = false): string => {
+  const hint = suggestion === undefined ? '' : ` (did you mean ${suggestion}?)`;
+  if (neverRuns) {
+    return `Hook '${event}' never runs: ${event} is a step of the agent, not a hook event${hint}. Put its scripts under BeforeInstall or AfterInstall`;
+  }
+  return `Hook '${event}' is not a lifecycle event${hint}. A deployment from CodeDeploy fails on it at Install; codedeploy-local runs it as a custom event only when it is named with --events ${event}`;
+};

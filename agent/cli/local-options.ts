@@ -5,6 +5,7 @@
  * (deployment/lifecycle-check.ts); validateLocalOptions runs them in the official order.
  */
 import { parseArgs } from 'node:util';
+import { FILE_EXISTS_BEHAVIORS } from '../../appspec/model.js';
 import { AgentError, ErrorCodes } from '../errors.js';
 import { toError } from '../../common/errors.js';
 import type { BundleType } from '../spec/bundle-type.js';
@@ -20,7 +21,8 @@ export interface LocalOptions {
   applicationName: string;
   /** As given with --events, or undefined for the default list. */
   events?: string[];
-  configFile: string;
+  /** Set only when -c was given (else local-config.ts looks at the default files). */
+  configFile?: string;
   /** Set only when --appspec-filename was given. */
   appSpecFilename?: string;
   help: boolean;
@@ -46,20 +48,32 @@ Options:
                                          https://api.github.com/repos/<owner>/<repo>/(tarball|zipball)/<ref>
                                          [default: the current directory]
   -t, --type <value>                     tgz, tar, zip or directory [default: directory]
-  -b, --file-exists-behavior <value>     DISALLOW, OVERWRITE or RETAIN for files that already exist at a
-                                         destination; an appspec file_exists_behavior wins [default: DISALLOW]
+  -b, --file-exists-behavior <value>     DISALLOW, OVERWRITE or RETAIN (any case) for files that already exist
+                                         at a destination; an appspec file_exists_behavior wins [default: DISALLOW]
   -g, --deployment-group <value>         Deployment group id: the folder under root_dir
                                          [default: default-local-deployment-group]
   -d, --deployment-group-name <value>    DEPLOYMENT_GROUP_NAME for the scripts [default: LocalFleet]
   -a, --application-name <value>         APPLICATION_NAME for the scripts [default: the bundle location]
   -e, --events <comma-separated>         Lifecycle events to run, in order, instead of all of them;
                                          DownloadBundle and Install are added where they belong
-  -c, --agent-configuration-file <path>  Agent configuration [default: /etc/codedeploy-agent/conf/codedeployagent.yml]
+  -c, --agent-configuration-file <path>  Agent configuration; must exist when given [default:
+                                         /etc/codedeploy-agent/conf/codedeployagent.yml, else
+                                         /opt/codedeploy-agent/conf/codedeployagent.yml; with neither,
+                                         built-in defaults, and when not root a per-user root in
+                                         $XDG_STATE_HOME/codedeploy-agent or ~/.local/state/codedeploy-agent]
   -A, --appspec-filename <value>         AppSpec file name in the bundle [default: appspec.yml, then appspec.yaml]
   -h, --help                             Show this help
   -v, --version                          Show the version
 
-Exit status: 0 when the deployment succeeded, 1 when it failed or an option is invalid, 2 on a usage error.
+Hook scripts run in :working_directory: when the configuration sets it (it must exist), else in
+/opt/codedeploy-agent when a configuration file was found and that directory exists, else in the
+current directory.
+
+Ctrl-C (SIGINT) or SIGTERM stops the running hook script and everything it started, reports what
+was interrupted and exits 130 (SIGINT) or 143 (SIGTERM).
+
+Exit status: 0 when the deployment succeeded, 1 when it failed or an option is invalid, 2 on a usage error,
+130/143 when interrupted.
 `;
 
 const usage = (message: string): never => {
@@ -95,11 +109,10 @@ export function parseLocalArgs(argv: string[], cwd: string): LocalOptions {
   const options: LocalOptions = {
     bundleLocation,
     type: (v.type ?? LOCAL_DEFAULTS.type) as BundleType,
-    fileExistsBehavior: (v['file-exists-behavior'] ?? LOCAL_DEFAULTS.fileExistsBehavior).toUpperCase(),
+    fileExistsBehavior: v['file-exists-behavior'] ?? LOCAL_DEFAULTS.fileExistsBehavior,
     deploymentGroupId: v['deployment-group'] ?? LOCAL_DEFAULTS.deploymentGroupId,
     deploymentGroupName: v['deployment-group-name'] ?? LOCAL_DEFAULTS.deploymentGroupName,
     applicationName: v['application-name'] ?? bundleLocation,
-    configFile: v['agent-configuration-file'] ?? LOCAL_DEFAULTS.configFile,
     help: v.help ?? false,
     version: v.version ?? false,
   };
@@ -110,14 +123,29 @@ export function parseLocalArgs(argv: string[], cwd: string): LocalOptions {
       .filter((e) => e !== '');
   }
   if (v['appspec-filename'] !== undefined) options.appSpecFilename = v['appspec-filename'];
+  if (v['agent-configuration-file'] !== undefined) options.configFile = v['agent-configuration-file'];
   return options;
 }
 
 /**
- * CLIValidator#validate: the location checks (deployment/bundle-location.ts), then the order of
- * --events (deployment/lifecycle-check.ts), with the official messages.
+ * CLIValidator#validate: the location checks (deployment/bundle-location.ts), then
+ * --file-exists-behavior, then the order of --events (deployment/lifecycle-check.ts), with the
+ * official messages. The official tool does not check --file-exists-behavior at all (a bad value
+ * reached the installer); ours fails here, in the style of its type check, before anything is done.
+ * Any case is accepted (overwrite means OVERWRITE): o.fileExistsBehavior is upper-cased here.
  */
 export async function validateLocalOptions(o: LocalOptions, facts: PathFacts, cwd = process.cwd()): Promise<void> {
   await checkBundleLocation(o, facts, cwd);
+  o.fileExistsBehavior = checkFileExistsBehavior(o.fileExistsBehavior);
   if (o.events) checkEventOrder(o.events);
+}
+
+/** The value upper-cased, or a LOCAL_VALIDATION error naming the value as given and the valid ones. */
+export function checkFileExistsBehavior(given: string): string {
+  const value = given.toUpperCase();
+  if ((FILE_EXISTS_BEHAVIORS as readonly string[]).includes(value)) return value;
+  throw new AgentError(
+    ErrorCodes.LOCAL_VALIDATION,
+    `file-exists-behavior ${given} is not a valid value. Must be one of ${FILE_EXISTS_BEHAVIORS.join(',')}`,
+  );
 }

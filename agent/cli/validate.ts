@@ -16,7 +16,8 @@ export const VALIDATE_USAGE = `Usage: codedeploy-agent validate <bundle-dir | ap
 
 Checks an AppSpec file and prints every problem with its location (file:line:column, key path).
 Given a bundle directory, it reads appspec.yml (or appspec.yaml) and also checks that hook scripts
-and files sources exist inside the bundle, and that scripts are executable.
+and files sources exist inside the bundle, and that scripts are executable. A hook name that is not
+a lifecycle event is a warning, with a "did you mean" suggestion when one is close.
 
 Options:
   --json                     Print the result as JSON: {"valid","errors","warnings"}

@@ -1,7 +1,8 @@
 /**
  * What `codedeploy-agent validate` checks in a bundle directory before any deployment: the AppSpec
- * file the agent would load (appspec-loader's lookup order and confinement), its parse, and what the
- * deployment will need from the bundle. Every path is confined by the rule the deployment applies
+ * file the agent would load (appspec-loader's lookup order and confinement), its parse, its hook
+ * names (a warning, with a "did you mean" suggestion, for a name that is not a lifecycle event:
+ * custom events stay legal for codedeploy-local), and what the deployment will need from the bundle. Every path is confined by the rule the deployment applies
  * (common/path-confinement.ts), so validate and the deployment agree on what is inside:
  * - hook scripts: the location (a leading "/" is bundle-relative) and its real path must be inside,
  *   as in hooks/script-path.ts; a script that is not executable is a warning (the agent runs
@@ -12,10 +13,11 @@
  */
 import { lstat, readFile, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseAppSpec, type AppSpec, type AppSpecIssue, type SourceLocation } from '../../appspec/index.js';
+import { hookNameWarnings, parseAppSpec, type AppSpec, type AppSpecIssue, type SourceLocation } from '../../appspec/index.js';
 import { toError } from '../../common/errors.js';
 import { joinRootRelative, locateInside, type Location, type LocateOptions } from '../../common/path-confinement.js';
 import { appSpecCandidates, appSpecPath } from './appspec-loader.js';
+import { DEFAULT_HOOK_EVENTS } from './lifecycle.js';
 
 export interface CheckReport {
   errors: AppSpecIssue[];
@@ -47,7 +49,8 @@ export async function checkAppSpecFile(path: string, displayName: string): Promi
   }
   const result = parseAppSpec(text, displayName);
   if (!result.ok) return { report: { errors: result.errors, warnings: result.warnings }, file: displayName };
-  return { report: { errors: [], warnings: result.warnings }, file: displayName, spec: result.spec };
+  const hookNames = hookNameWarnings(result.spec, DEFAULT_HOOK_EVENTS, ['DownloadBundle', 'Install']);
+  return { report: { errors: [], warnings: [...result.warnings, ...hookNames] }, file: displayName, spec: result.spec };
 }
 
 /** Find the bundle's AppSpec file as the agent would (appSpecFilename defaults to appspec.yml), parse it, and check the bundle against it. */

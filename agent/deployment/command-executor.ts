@@ -120,7 +120,7 @@ export class CommandExecutor {
         await this.downloadBundle(spec, deploymentDir, logger, options.signal);
         outcome = succeeded();
       } else if (commandName === 'Install') {
-        await this.install(spec, deploymentDir, logger);
+        await this.install(spec, deploymentDir, logger, options.signal);
         outcome = succeeded();
       } else {
         outcome = await this.runHooks(commandName, spec, deploymentDir, this.appspecs.take(commandName, spec), logger, options.signal);
@@ -181,7 +181,7 @@ export class CommandExecutor {
     await this.instructions.setMostRecent(groupId, deploymentDir);
   }
 
-  private async install(spec: DeploymentSpec, deploymentDir: string, logger: Logger): Promise<void> {
+  private async install(spec: DeploymentSpec, deploymentDir: string, logger: Logger, signal?: AbortSignal): Promise<void> {
     const { config } = this.options;
     await makeDirs(this.layout.instructionsDir);
     const archiveDir = this.layout.archiveDir(deploymentDir);
@@ -198,6 +198,7 @@ export class CommandExecutor {
       baseDir: config.workingDirectory,
       logger,
       concurrency: config.installConcurrency,
+      ...(signal ? { signal } : {}),
     });
     logger.info({ ...summary }, 'Install complete');
     await this.instructions.setLastSuccessful(spec.deploymentGroupId, deploymentDir);
@@ -281,18 +282,23 @@ export class CommandExecutor {
   }
 
   private async checkWorkingDirectory(): Promise<void> {
-    const dir = this.options.config.workingDirectory;
-    try {
-      const s = await stat(dir);
-      if (s.isDirectory()) return;
-    } catch {
-      // reported below
-    }
-    throw new AgentError(
-      ErrorCodes.CONFIG_INVALID,
-      `The working directory for hook scripts (${dir}) does not exist or is not a directory. Create it, or set :working_directory: in ${this.options.config.source}`,
-    );
+    await assertWorkingDirectory(this.options.config);
   }
+}
+
+/** The hooks' working directory must be a directory: else a CONFIG_INVALID error that says where to fix it. */
+export async function assertWorkingDirectory(config: Pick<AgentConfig, 'workingDirectory' | 'source'>): Promise<void> {
+  const dir = config.workingDirectory;
+  try {
+    const s = await stat(dir);
+    if (s.isDirectory()) return;
+  } catch {
+    // reported below
+  }
+  throw new AgentError(
+    ErrorCodes.CONFIG_INVALID,
+    `The working directory for hook scripts (${dir}) does not exist or is not a directory. Create it, or set :working_directory: in ${config.source}`,
+  );
 }
 
 /** BUNDLE_* variables of docs/reference.md section 7.3; undefined values are left unset. */

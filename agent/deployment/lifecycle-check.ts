@@ -3,7 +3,7 @@
  * spec's AllPossibleLifecycleEvents at Install (docs/reference.md section 4.7, including Ruby's array
  * inspect format), and the events codedeploy-local is asked to run (docs/reference.md section 9.2).
  */
-import type { AppSpec } from '../../appspec/model.js';
+import { suggestHookName, type AppSpec } from '../../appspec/index.js';
 import { AgentError, ErrorCodes } from '../errors.js';
 import { DEFAULT_HOOK_EVENTS, DEFAULT_ORDERED_LIFECYCLE_EVENTS, isPascalCase } from './lifecycle.js';
 
@@ -16,7 +16,19 @@ export function checkLifecycleEvents(appspecName: string, appspec: AppSpec, mapp
   const named = [...new Set([...appspec.hooks.keys(), ...mappingKeys])];
   const unknown = named.filter((e) => !possible.has(e));
   if (unknown.length > 0) {
-    throw new AgentError(ErrorCodes.APPSPEC_INVALID, `${appspecName} file contains unknown lifecycle events: ${rubyInspect(unknown)}`);
+    // The official message, then (ours) a suggestion for each name close to a known event.
+    const hints = unknown.flatMap((e) => {
+      const s = suggestHookName(
+        e,
+        [...possible].filter((p) => p !== 'DownloadBundle' && p !== 'Install'),
+      );
+      return s === undefined ? [] : [`${e}: did you mean ${s}?`];
+    });
+    const hint = hints.length > 0 ? ` (${hints.join('; ')})` : '';
+    throw new AgentError(
+      ErrorCodes.APPSPEC_INVALID,
+      `${appspecName} file contains unknown lifecycle events: ${rubyInspect(unknown)}${hint}`,
+    );
   }
   const defaults = new Set<string>(DEFAULT_ORDERED_LIFECYCLE_EVENTS);
   const known = new Set([...appspec.hooks.keys(), ...DEFAULT_HOOK_EVENTS]);

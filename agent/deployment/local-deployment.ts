@@ -7,19 +7,19 @@
 import { randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AgentConfig } from '../config/agent-config.js';
-import { AgentError, ErrorCodes } from '../errors.js';
+import { AgentError, ErrorCodes, ScriptErrorCode } from '../errors.js';
 import { toError } from '../../common/errors.js';
 import { makeDirs, ROOT_DIR_MODE } from '../../common/file-modes.js';
 import { LockBusyError, type FileLock } from '../../common/file-lock.js';
 import { parseDeploymentSpec } from '../spec/deployment-spec.js';
 import { createDeploymentsLog, type DeploymentsLog } from '../log/deployments-log.js';
 import type { RemoteBundleFetcher } from '../bundle/types.js';
-import { CommandExecutor } from './command-executor.js';
+import { assertWorkingDirectory, CommandExecutor } from './command-executor.js';
 import { groupBusyMessage, lockDeploymentGroup } from './group-lock.js';
 import { DeploymentLayout } from './layout.js';
 import { allPossibleEventsFor, hookEventsFor } from './lifecycle.js';
 import { locationKind, revisionJson, type BundleLocation } from './bundle-location.js';
-import type { CommandOutcome } from './diagnostics.js';
+import { failed, type CommandOutcome } from './diagnostics.js';
 
 /** The deployment codedeploy-local was asked for (its options, checked). */
 export interface LocalDeploymentRequest extends BundleLocation {
@@ -41,6 +41,11 @@ export interface LocalDeploymentOptions {
   cwd: string;
   /** Builds the S3 and GitHub fetcher; called only for a remote location. */
   remoteFetcher: () => Promise<RemoteBundleFetcher>;
+  /**
+   * Aborting (codedeploy-local interrupted) stops the running event: a hook's processes get SIGTERM
+   * then SIGKILL, a download stops, Install stops between batches; no further event runs.
+   */
+  signal?: AbortSignal;
   /** The group is locked and the first event is about to run. */
   onStart?: (deploymentDir: string) => void;
   onEvent?: (event: string, outcome: CommandOutcome, ms: number) => void;
@@ -52,6 +57,12 @@ export interface LocalDeploymentResult {
   scriptsLog: string;
   /** The diagnostics of the event that failed; undefined when every event succeeded. */
   failure?: CommandOutcome['diagnostics'];
+  /** The event that failed or was interrupted. */
+  failedEvent?: string;
+  /** True when the signal stopped the deployment (failure then says what was stopped). */
+  interrupted?: boolean;
+  /** Set with interrupted when failedEvent was stopped before it started. */
+  notStarted?: boolean;
 }
 
 const ALPHANUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
@@ -91,6 +102,8 @@ export async function runLocalDeployment(o: LocalDeploymentOptions): Promise<Loc
   let deploymentsLog: DeploymentsLog | undefined;
   let groupLock: FileLock | undefined;
   try {
+    // Before anything is written: a missing working directory is a configuration problem.
+    await assertWorkingDirectory(config);
     await createRootDir(config.rootDir);
     const layout = new DeploymentLayout(config.rootDir);
     if (config.enableDeploymentsLog) deploymentsLog = createDeploymentsLog({ path: layout.deploymentsLogFile });
@@ -112,10 +125,17 @@ export async function runLocalDeployment(o: LocalDeploymentOptions): Promise<Loc
     };
     o.onStart?.(deploymentDir);
     for (const event of events) {
+      if (o.signal?.aborted) {
+        const why = o.signal.reason instanceof Error ? o.signal.reason.message : 'it was cancelled';
+        const failure = failed(ScriptErrorCode.UNKNOWN_ERROR, `${event} did not start because ${why}`).diagnostics;
+        return { ...result, failure, failedEvent: event, interrupted: true, notStarted: true };
+      }
       const started = Date.now();
-      const outcome = await executor.execute(event, spec);
+      const outcome = await executor.execute(event, spec, o.signal ? { signal: o.signal } : {});
       o.onEvent?.(event, outcome, Date.now() - started);
-      if (outcome.status !== 'Succeeded') return { ...result, failure: outcome.diagnostics };
+      if (outcome.status !== 'Succeeded') {
+        return { ...result, failure: outcome.diagnostics, failedEvent: event, ...(o.signal?.aborted ? { interrupted: true } : {}) };
+      }
     }
     return result;
   } finally {

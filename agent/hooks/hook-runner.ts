@@ -34,6 +34,7 @@ import { HOOK_RUN_ID_VARIABLE, newHookRunId } from './hook-run-id.js';
 import { groupMembers } from './process-group.js';
 import { processStartTime } from './process-tree.js';
 import { isValidUserName, lookupUser as defaultLookupUser, type PasswdEntry, type UserLookup } from './user-lookup.js';
+import { stopCause } from './types.js';
 
 /** Where one script's output and the runner's notes go (scripts.log plus the diagnostics tail). */
 export interface HookOutputSink {
@@ -78,7 +79,7 @@ export async function runScript(o: RunScriptOptions): Promise<ScriptOutcome> {
   const subject = `Script at specified location: ${o.location}${o.runas !== undefined ? ` run as user ${o.runas}` : ''}`;
   const cancelled = (): ScriptOutcome => ({
     errorCode: ScriptErrorCode.UNKNOWN_ERROR,
-    message: `Script at specified location: ${o.location} was stopped because the command was cancelled`,
+    message: `Script at specified location: ${o.location} was stopped because ${stopCause(o.signal)}`,
   });
   if (o.signal?.aborted) return cancelled();
 
@@ -148,14 +149,14 @@ export async function runScript(o: RunScriptOptions): Promise<ScriptOutcome> {
     stopReason = reason;
     if (reason === 'timeout') {
       const msg = `Script at specified location: ${o.location} timed out`;
-      o.logger.warn({ script: o.location, pid }, msg);
+      o.logger.warn({ script: o.location, scriptPid: pid }, msg);
       o.sink.note(msg);
     } else {
       o.logger.warn(
-        { script: o.location, pid },
-        `Script at specified location: ${o.location}: the command was cancelled, stopping the script`,
+        { script: o.location, scriptPid: pid },
+        `Script at specified location: ${o.location}: ${stopCause(o.signal)}, stopping the script`,
       );
-      o.sink.note(`Script at specified location: ${o.location} is being stopped because the command was cancelled`);
+      o.sink.note(`Script at specified location: ${o.location} is being stopped because ${stopCause(o.signal)}`);
     }
     stopping = terminate({ pid, startTime, runId }, o);
   };
@@ -188,7 +189,7 @@ export async function runScript(o: RunScriptOptions): Promise<ScriptOutcome> {
   }
   if (stopReason === 'cancel') return cancelled();
   if (exit.code === 0) return { errorCode: ScriptErrorCode.SUCCEEDED, message: '' };
-  o.logger.debug({ script: o.location, pid, exitCode: exit.code, signal: exit.signal }, 'Script failed');
+  o.logger.debug({ script: o.location, scriptPid: pid, exitCode: exit.code, signal: exit.signal }, 'Script failed');
   if (exit.code !== null) return { errorCode: ScriptErrorCode.SCRIPT_FAILED, message: `${subject} failed with exit code ${exit.code}` };
   // Killed by a signal we did not send: report it the way shells do (128 + n), naming the signal.
   const signo = exit.signal ? (osConstants.signals[exit.signal] ?? 0) : 0;
@@ -253,7 +254,7 @@ async function abandonOutput(
   const msg =
     `Script at specified location: ${o.location} exited, but a child process kept its ${streams} open for more than ${o.outputDrainMs} ms;` +
     ` stopped reading its output and left that process running (redirect a background process's output, e.g. "cmd >/dev/null 2>&1 &").${who}`;
-  o.logger.warn({ script: o.location, pid, heldBy: members }, msg);
+  o.logger.warn({ script: o.location, scriptPid: pid, heldBy: members }, msg);
   o.sink.note(msg);
   child.stdout?.destroy();
   child.stderr?.destroy();

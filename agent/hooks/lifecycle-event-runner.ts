@@ -14,7 +14,7 @@ import { runScript, type HookOutputSink } from './hook-runner.js';
 import { prepareRunasAccess, type RunasAccessContext } from './runas-access.js';
 import { findScript, makeExecutable } from './script-path.js';
 import { TailBuffer } from './tail-buffer.js';
-import type { HookResult, LifecycleEventRequest } from './types.js';
+import { stopCause, type HookResult, type LifecycleEventRequest } from './types.js';
 import { lookupUser } from './user-lookup.js';
 
 const SUCCESS: HookResult = { errorCode: ScriptErrorCode.SUCCEEDED, scriptName: '', message: '', log: '' };
@@ -48,7 +48,7 @@ export async function runLifecycleEvent(req: LifecycleEventRequest & { onScript?
         return fail(
           ScriptErrorCode.UNKNOWN_ERROR,
           script.location,
-          `Script at specified location: ${script.location} was stopped because the command was cancelled`,
+          `Script at specified location: ${script.location} was stopped because ${stopCause(req.signal)}`,
         );
       }
 

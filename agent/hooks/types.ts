@@ -41,3 +41,17 @@ export interface LifecycleEventRequest {
   /** Runs getfacl/setfacl for that grant (default: the installer's tool runner). */
   aclTools?: ToolRunner;
 }
+
+/**
+ * An abort reason that says why hooks are stopped, in place of "the command was cancelled"
+ * (codedeploy-local interrupted by SIGINT or SIGTERM). Its message completes "... because <message>".
+ */
+export class HookStopReason extends Error {
+  override name = 'HookStopReason';
+}
+
+/** Why a script is stopped when `signal` aborts: the HookStopReason's text, else the command was cancelled. */
+export function stopCause(signal: AbortSignal | undefined): string {
+  const reason: unknown = signal?.reason;
+  return reason instanceof HookStopReason ? reason.message : 'the command was cancelled';
+}

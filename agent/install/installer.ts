@@ -80,7 +80,12 @@ export async function install(req: InstallRequest): Promise<InstallSummary> {
   };
 
   await mkdir(req.instructionsDir, { recursive: true });
+  const stopIfAborted = (): void => {
+    if (req.signal?.aborted) throw stoppedError(req.signal);
+  };
+  stopIfAborted();
   const cleanedUp = await runCleanupFile(cleanupFile, { tools, logger });
+  stopIfAborted();
   logger.debug({ removed: cleanedUp, ms: elapsed() }, 'previous install cleaned up');
 
   const roots = await checkSources(req.appspec, archiveDir, mappings);
@@ -97,7 +102,7 @@ export async function install(req: InstallRequest): Promise<InstallSummary> {
   const spool = createSpool(req.instructionsDir, `.${req.deploymentGroupId}-install-plan-${runId}`);
   let permissionTargets: number;
   try {
-    permissionTargets = await writePlan(req, files, facts, spool);
+    permissionTargets = await writePlan(req, files, facts, spool, stopIfAborted);
     logger.debug(
       { copies: files.copies, directories: files.mkdirTargets.size, permissionTargets, ms: elapsed() },
       'install plan ready, install.json written',
@@ -105,7 +110,7 @@ export async function install(req: InstallRequest): Promise<InstallSummary> {
 
     const recorder = await CleanupRecorder.create(cleanupFile);
     try {
-      await makeDirectories(files.mkdirTargets, recorder);
+      await makeDirectories(files.mkdirTargets, recorder, stopIfAborted);
       logger.debug({ directories: files.mkdirTargets.size, ms: elapsed() }, 'directories created');
       await copyFiles(spool, recorder, {
         concurrency,
@@ -114,7 +119,9 @@ export async function install(req: InstallRequest): Promise<InstallSummary> {
         uid: process.geteuid?.() ?? -1,
         gid: process.getegid?.() ?? -1,
         parentSetgid: (destination) => facts.setgidAbove(destination),
+        stopIfAborted,
       });
+      stopIfAborted();
       logger.debug({ files: files.copies, ms: elapsed() }, 'files copied');
       const permissionContext = { tools, accounts: createAccountLookup(tools), recorder, semanageLock: pLimit(1) };
       await applyPermissions(spool.targets(), req.appspec.permissions, permissionContext, concurrency);
@@ -143,7 +150,13 @@ export async function install(req: InstallRequest): Promise<InstallSummary> {
  * comes. A failed plan leaves the previous install.json in place. Returns the number of paths that
  * receive permission operations.
  */
-async function writePlan(req: InstallRequest, files: FilePlanner, facts: DestinationFacts, spool: OpSpool): Promise<number> {
+async function writePlan(
+  req: InstallRequest,
+  files: FilePlanner,
+  facts: DestinationFacts,
+  spool: OpSpool,
+  stopIfAborted: () => void,
+): Promise<number> {
   const permissions = req.appspec.permissions;
   const writer = InstructionsWriter.create(installJsonPath(req.instructionsDir, req.deploymentGroupId));
   try {
@@ -153,7 +166,10 @@ async function writePlan(req: InstallRequest, files: FilePlanner, facts: Destina
         writer.add(op);
         if (op.type === 'copy') spool.addCopy(op);
       }
-      if (slice.spent()) await slice.next();
+      if (slice.spent()) {
+        stopIfAborted();
+        await slice.next();
+      }
     }
     spool.endCopies();
     let targets = 0;
@@ -165,7 +181,10 @@ async function writePlan(req: InstallRequest, files: FilePlanner, facts: Destina
         for (const op of ops) writer.add(op);
         spool.addTarget(target);
       }
-      if (slice.spent()) await slice.next();
+      if (slice.spent()) {
+        stopIfAborted();
+        await slice.next();
+      }
     }
     spool.endTargets();
     await writer.commit();
@@ -187,9 +206,10 @@ function createSpool(dir: string, name: string): OpSpool {
 }
 
 /** The mkdirs in plan order, each batch recorded in the cleanup list before it is created. */
-async function makeDirectories(directories: Iterable<string>, recorder: CleanupRecorder): Promise<void> {
+async function makeDirectories(directories: Iterable<string>, recorder: CleanupRecorder, stopIfAborted: () => void): Promise<void> {
   const slice = new TimeSlice();
   for (const batch of batches(directories[Symbol.iterator](), RECORD_BATCH)) {
+    stopIfAborted();
     await recorder.recordPaths(batch);
     for (const directory of batch) {
       try {
@@ -229,6 +249,8 @@ interface CopyRun {
   gid: number;
   /** Whether the directory a copy lands in has the setgid bit. */
   parentSetgid: (destination: string) => boolean;
+  /** Throws when the install is to stop; checked before each batch. */
+  stopIfAborted: () => void;
 }
 
 /**
@@ -264,9 +286,10 @@ async function copyFiles(spool: OpSpool, recorder: CleanupRecorder, run: CopyRun
   let index = 0;
   for (let batch = recordBatch(); batch && !large.failed;) {
     try {
+      run.stopIfAborted();
       await batch.done;
     } catch (err) {
-      // The batch's lines are not durable: none of its copies may start.
+      // Told to stop, or the batch's lines are not durable: none of its copies may start.
       large.fail(index, err);
       break;
     }
@@ -320,6 +343,13 @@ async function applyPermissions(
   } catch (err) {
     throw asInstallError(err);
   }
+}
+
+/** Install was told to stop (signal aborted): what it did so far is in the cleanup list. */
+function stoppedError(signal: AbortSignal): AgentError {
+  const reason: unknown = signal.reason;
+  const why = reason instanceof Error && reason.name !== 'AbortError' ? reason.message : 'it was cancelled';
+  return new AgentError(ErrorCodes.INSTALL_FAILED, `Install was stopped before it finished because ${why}`);
 }
 
 function asInstallError(err: unknown): AgentError {

@@ -21,6 +21,11 @@ export interface InstallRequest {
   concurrency?: number;
   /** Runs setfacl, semanage, restorecon and getent; defaults to execFile. Tests pass a recording fake. */
   tools?: ToolRunner;
+  /**
+   * Aborting stops the install between batches (codedeploy-local interrupted): install.json is
+   * either complete or untouched, and the cleanup list names everything created so far.
+   */
+  signal?: AbortSignal;
 }
 
 export interface InstallSummary {

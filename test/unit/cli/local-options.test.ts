@@ -14,8 +14,9 @@ describe('codedeploy-local options', () => {
       deploymentGroupId: 'default-local-deployment-group',
       deploymentGroupName: 'LocalFleet',
       applicationName: '/cwd',
-      configFile: '/etc/codedeploy-agent/conf/codedeployagent.yml',
     });
+    // Not given: local-config.ts looks at the default files.
+    expect(opts([]).configFile).toBeUndefined();
   });
 
   it('reads the short and long flags', () => {
@@ -42,7 +43,7 @@ describe('codedeploy-local options', () => {
     expect(o).toMatchObject({
       bundleLocation: 'b.tgz',
       type: 'tgz',
-      fileExistsBehavior: 'OVERWRITE',
+      fileExistsBehavior: 'overwrite',
       deploymentGroupId: 'grp',
       deploymentGroupName: 'name',
       applicationName: 'app',
@@ -73,5 +74,34 @@ describe('codedeploy-local options', () => {
     const result = validateLocalOptions(opts(argv), facts(known), '/cwd');
     if (message === null) await expect(result).resolves.toBeUndefined();
     else await expect(result).rejects.toThrow(message);
+  });
+
+  describe('--file-exists-behavior (-b)', () => {
+    const dir = { '/cwd/dir': 'directory', '/cwd/dir/appspec.yml': 'file' } as const;
+
+    it.each([
+      ['overwrite', 'OVERWRITE'],
+      ['Retain', 'RETAIN'],
+      ['DISALLOW', 'DISALLOW'],
+    ])('accepts %s in any case and upper-cases it', async (given, value) => {
+      const o = opts(['-l', 'dir', '-b', given]);
+      await validateLocalOptions(o, facts(dir), '/cwd');
+      expect(o.fileExistsBehavior).toBe(value);
+    });
+
+    it.each(['FOO', 'overwrite ', '', 'OVERWRITE,RETAIN'])('rejects %j with the official style of message', async (given) => {
+      const result = validateLocalOptions(opts(['-l', 'dir', '-b', given]), facts(dir), '/cwd');
+      await expect(result).rejects.toMatchObject({
+        code: 'CDA_ERR_LOCAL_VALIDATION',
+        message: `file-exists-behavior ${given} is not a valid value. Must be one of DISALLOW,OVERWRITE,RETAIN`,
+      });
+    });
+
+    it('is checked after the location and before the order of --events', async () => {
+      await expect(validateLocalOptions(opts(['-l', '/nope', '-b', 'FOO']), facts({}), '/cwd')).rejects.toThrow(/^location \/nope/);
+      await expect(
+        validateLocalOptions(opts(['-l', 'dir', '-b', 'FOO', '-e', 'ApplicationStart,Install']), facts(dir), '/cwd'),
+      ).rejects.toThrow(/^file-exists-behavior FOO/);
+    });
   });
 });

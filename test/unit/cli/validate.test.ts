@@ -193,6 +193,31 @@ files:
     expect(parsed.warnings.map((w) => [w.path, w.line, w.column])).toEqual([['hooks.ApplicationStart[0]', 8, 7]]);
   });
 
+  it('warns about a hook name that is not a lifecycle event, with a suggestion (text and --json); exit 0', async () => {
+    const spec =
+      APPSPEC.replace('  ApplicationStart:', '  applicationstart:') +
+      '  AfterInstal:\n    - location: scripts/start.sh\n  SeedDatabase:\n    - location: scripts/start.sh\n';
+    const dir = await bundle(spec, GOOD_FILES);
+    const text = await run(dir);
+    expect(text.code).toBe(0);
+    const file = join(dir, 'appspec.yml');
+    expect(text.stdout.split('\n')).toEqual([
+      `warning: Hook 'applicationstart' is not a lifecycle event (did you mean ApplicationStart?). A deployment from CodeDeploy fails on it at Install; codedeploy-local runs it as a custom event only when it is named with --events applicationstart (at ${file}:8:7, hooks.applicationstart)`,
+      `warning: Hook 'AfterInstal' is not a lifecycle event (did you mean AfterInstall?). A deployment from CodeDeploy fails on it at Install; codedeploy-local runs it as a custom event only when it is named with --events AfterInstal (at ${file}:11:7, hooks.AfterInstal)`,
+      `warning: Hook 'SeedDatabase' is not a lifecycle event. A deployment from CodeDeploy fails on it at Install; codedeploy-local runs it as a custom event only when it is named with --events SeedDatabase (at ${file}:13:7, hooks.SeedDatabase)`,
+      `${file}: valid (0 errors, 3 warnings)`,
+      '',
+    ]);
+    const json = await run(dir, '--json');
+    expect(json.code).toBe(0);
+    const parsed = JSON.parse(json.stdout) as { valid: boolean; warnings: Array<{ message: string; path: string }> };
+    expect(parsed.valid).toBe(true);
+    expect(parsed.warnings.map((w) => w.path)).toEqual(['hooks.applicationstart', 'hooks.AfterInstal', 'hooks.SeedDatabase']);
+    expect(parsed.warnings[1]?.message).toContain('(did you mean AfterInstall?)');
+    // A single appspec file gets the same warnings.
+    expect((await run(file)).stdout).toContain("Hook 'AfterInstal' is not a lifecycle event (did you mean AfterInstall?)");
+  });
+
   it('falls back to appspec.yaml', async () => {
     const dir = await bundle(APPSPEC, GOOD_FILES, 'appspec.yaml');
     const { code, stdout } = await run(dir);

@@ -82,3 +82,23 @@ describe('the order of codedeploy-local --events (docs/reference.md section 9.2)
     expect(() => checkEventNames(['DownloadBundle', 'Install', 'custom'])).toThrow('Received command is not in PascalCase form: custom');
   });
 });
+
+describe('unknown lifecycle events get a suggestion', () => {
+  it('appends "did you mean" for names close to a possible event, after the official text', () => {
+    const events = ['ApplicationStop', 'DownloadBundle', 'BeforeInstall', 'Install', 'AfterInstall', 'ApplicationStart'];
+    const hooks = new Map([
+      ['afterinstall', []],
+      ['Unrelated', []],
+    ]);
+    expect(() =>
+      checkLifecycleEvents(
+        'appspec.yml',
+        { file: 'appspec.yml', version: '0.0', os: 'linux', hooks, files: [], permissions: [] },
+        [],
+        events,
+      ),
+    ).toThrow(
+      'appspec.yml file contains unknown lifecycle events: ["afterinstall", "Unrelated"] (afterinstall: did you mean AfterInstall?)',
+    );
+  });
+});
