@@ -13,12 +13,24 @@ import { assertLogDirWritable } from './log/log-dir.js';
 import { makeDirs, ROOT_DIR_MODE } from '../common/file-modes.js';
 import { resolveIdentity } from './identity/resolve-identity.js';
 import { acquireDirectoryLock, acquireFileLock, describeHolder, LockBusyError, type FileLock } from '../common/file-lock.js';
-import { AgentError, ErrorCodes } from './errors.js';
-import { toError } from '../common/errors.js';
+import { AgentError, ErrorCodes, startExitCode } from './errors.js';
+import { errnoCode, toError } from '../common/errors.js';
 import { packageVersion } from '../common/version.js';
 import { createStatusPublisher, type StatusPublisher } from './status/status-publisher.js';
 import { statusFilePath } from './status/status-file.js';
 import { commandsEndpoint, wireDaemon, type DaemonParts } from './daemon-wiring.js';
+import {
+  accountEnvironment,
+  agentDirectoryGrants,
+  describeAccount,
+  grantDirectories,
+  resolveAgentAccount,
+  switchToAccount,
+} from './platform/privileges.js';
+import { lookupUser } from './hooks/user-lookup.js';
+import { createAccountLookup } from './install/accounts.js';
+import { createToolRunner } from './platform/tool-runner.js';
+import { ensureVersionFile, runtimeFlavour } from './platform/version-file.js';
 
 export interface DaemonOptions {
   config: Readonly<AgentConfig>;
@@ -29,6 +41,8 @@ export interface DaemonOptions {
   stopSignal: Promise<string>;
   /** Log to this logger instead of <log_dir>/codedeploy-agent.log (tests). */
   logger?: Logger;
+  /** The config loader's warnings (ignored and unknown keys), repeated in the agent log at start. */
+  configWarnings?: readonly string[];
 }
 
 export interface DaemonHandle {
@@ -36,11 +50,15 @@ export interface DaemonHandle {
   done: Promise<number>;
 }
 
-/** Runs the daemon until the stop signal; resolves with the exit code (1: it could not start). */
+/**
+ * Runs the daemon until the stop signal; resolves with the exit code: 0 after a stop, 78 when it
+ * could not start because of its configuration, 1 when it could not start otherwise (errors.ts
+ * startExitCode).
+ */
 export async function runDaemon(o: DaemonOptions): Promise<number> {
   const { config } = o;
   const log = await openAgentLog(o);
-  if (!log) return 1;
+  if (typeof log === 'number') return log;
   const { logger } = log;
   const pidFile = join(config.pidDir, `${config.programName}.pid`);
   let hostLocks: FileLock[] = [];
@@ -52,8 +70,15 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
     hostLocks = await lockHost(config);
     await writeFile(pidFile, `${process.pid}`);
     const version = packageVersion();
-    logger.info({ version, config: config.source, pid: process.pid, node: process.version }, `Starting ${config.programName} ${version}`);
-    const identity = await resolveIdentity({ config, env: o.env, logger });
+    logger.info({ version, config: config.source, node: process.version }, `Starting ${config.programName} ${version}`);
+    for (const warning of o.configWarnings ?? []) logger.warn(`config: ${warning}`);
+    await writeVersionFile(config, version, logger);
+    // :user: - everything from here on (identity, credentials, deployments) runs as that user.
+    const env = await dropPrivileges(config, o.env, logger, log.agentLog);
+    // Configuration before identity: a bad CA file is a configuration error (exit 78) even while
+    // the network is not up yet.
+    const trustedCaPem = await readTrustedCa(config);
+    const identity = await resolveIdentity({ config, env, logger });
     const endpoint = commandsEndpoint(config, identity);
     const summary = `${identity.summary}; CodeDeploy endpoint: ${endpoint}`;
     logger.info({ kind: identity.kind, hostIdentifier: identity.hostIdentifier, region: identity.region, endpoint }, summary);
@@ -69,9 +94,8 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
       region: identity.region,
       endpoint,
     });
-    const trustedCaPem = await readTrustedCa(config);
     parts = wireDaemon(config, {
-      env: o.env,
+      env,
       logger,
       identity,
       endpoint,
@@ -83,9 +107,10 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
     return 0;
   } catch (err) {
     const error = toError(err);
-    logger.fatal({ err: error }, `Could not start: ${error.message}`);
+    const code = startExitCode(err);
+    logger.fatal({ err: error, exitCode: code }, `Could not start: ${error.message}`);
     o.report(`${config.programName}: could not start: ${error.message}`);
-    return 1;
+    return code;
   } finally {
     await parts?.delivery.stop();
     parts?.client.close();
@@ -133,33 +158,98 @@ async function serve(parts: DaemonParts, statusPublisher: StatusPublisher, stopS
   logger.info('Stopped');
 }
 
-/** The injected logger, or <log_dir>/<program>.log; undefined (reported) when log_dir is unusable. */
-async function openAgentLog(o: DaemonOptions): Promise<{ logger: Logger; agentLog?: AgentLog } | undefined> {
+/** The injected logger, or <log_dir>/<program>.log; the exit code (reported) when log_dir is unusable. */
+async function openAgentLog(o: DaemonOptions): Promise<{ logger: Logger; agentLog?: AgentLog } | number> {
   const { config } = o;
   if (o.logger) return { logger: o.logger };
   try {
     await assertLogDirWritable(config.logDir, { fileName: `${config.programName}.log`, configSource: config.source });
   } catch (err) {
+    // systemd shows the status as "78/CONFIG"; the message says what to fix.
     o.report(`${config.programName}: could not start: ${toError(err).message}`);
-    return undefined;
+    return startExitCode(err);
   }
   const agentLog = createRotatingAgentLog({
     file: join(config.logDir, `${config.programName}.log`),
     rotation: { maxBytes: config.logMaxBytes, keep: config.logFilesKept },
     level: config.verbose ? 'debug' : 'info',
     name: config.programName,
+    format: config.logFormat,
   });
   return { logger: agentLog.logger, agentLog };
+}
+
+/**
+ * :user: / :group: (agent/platform/privileges.ts): after the host locks and the pid file, give the
+ * user root_dir, pid_dir and log_dir, then switch to it for good. The locks are flocks on open
+ * descriptors and the log file is open: both stay usable. Returns the environment for the rest
+ * of the agent (the user's HOME, USER, LOGNAME), or `env` itself when there is nothing to switch.
+ */
+async function dropPrivileges(
+  config: Readonly<AgentConfig>,
+  env: NodeJS.ProcessEnv,
+  logger: Logger,
+  agentLog: AgentLog | undefined,
+): Promise<NodeJS.ProcessEnv> {
+  const account = await resolveAgentAccount({
+    ...(config.user !== undefined ? { user: config.user } : {}),
+    ...(config.group !== undefined ? { group: config.group } : {}),
+    configSource: config.source,
+    euid: process.geteuid?.() ?? 0,
+    lookups: { user: lookupUser, group: (name) => createAccountLookup(createToolRunner({ timeoutMs: 10_000 })).gid(name) },
+  });
+  if (!account) return env;
+  // The log file must exist (it is opened on the first write) before it is handed over.
+  await agentLog?.flush();
+  const started = Date.now();
+  const outcomes = await grantDirectories(agentDirectoryGrants(config, { logDir: agentLog !== undefined }), account, config.source);
+  const changed = outcomes.map((g) => `${g.key} ${g.changed}`).join(', ');
+  logger.info(
+    { ms: Date.now() - started },
+    `Gave user ${account.user.name} the agent's directories (entries whose owner changed: ${changed})`,
+  );
+  switchToAccount(account);
+  logger.info(
+    { uid: account.user.uid, gid: account.gid, groups: process.getgroups?.() },
+    `Running as user ${describeAccount(account)} (:user: in ${config.source}); root cannot be regained`,
+  );
+  return accountEnvironment(env, account);
 }
 
 /** :deployment_spec_ca_file:, when set: the CA that PKCS7 specifications must chain to. */
 async function readTrustedCa(config: Readonly<AgentConfig>): Promise<string | undefined> {
   if (!config.deploymentSpecCaFile) return undefined;
-  const pem = await readFile(config.deploymentSpecCaFile, 'utf8');
+  let pem: string;
+  try {
+    pem = await readFile(config.deploymentSpecCaFile, 'utf8');
+  } catch (err) {
+    throw new AgentError(
+      ErrorCodes.CONFIG_INVALID,
+      `:deployment_spec_ca_file: ${config.deploymentSpecCaFile} in ${config.source} cannot be read (${errnoCode(err) ?? toError(err).message}); fix the path or the file's permissions, or remove the key`,
+      { cause: err, details: { key: 'deployment_spec_ca_file' } },
+    );
+  }
   if (!pem.includes('BEGIN CERTIFICATE')) {
     throw new AgentError(ErrorCodes.CONFIG_INVALID, `:deployment_spec_ca_file: ${config.deploymentSpecCaFile} holds no PEM certificate`);
   }
   return pem;
+}
+
+/**
+ * <root_dir>/../.version (platform/version-file.ts), before the privilege drop (the install
+ * directory is root's). Not fatal: a read-only install directory only costs the file.
+ */
+async function writeVersionFile(config: Readonly<AgentConfig>, version: string, logger: Logger): Promise<void> {
+  try {
+    const outcome = await ensureVersionFile(config.rootDir, version, runtimeFlavour());
+    if (outcome.action === 'written') logger.info({ file: outcome.path }, `Wrote ${outcome.path} (${outcome.line})`);
+    if (outcome.action === 'skipped') logger.debug(`No version file next to :root_dir: ${config.rootDir}: ${outcome.line}`);
+  } catch (err) {
+    logger.warn(
+      { err: toError(err).message },
+      `Could not write the version file next to :root_dir: ${config.rootDir}: ${toError(err).message}`,
+    );
+  }
 }
 
 /**

@@ -67,6 +67,8 @@ export interface AgentConfig {
   logMaxBytes: number;
   /** ... keeping this many files in all. */
   logFilesKept: number;
+  /** Ours: the agent log's format: text (the official line, default) or json (pino JSON lines). */
+  logFormat: 'text' | 'json';
 }
 
 export const DEFAULT_CONFIG_FILE = '/etc/codedeploy-agent/conf/codedeployagent.yml';
@@ -106,10 +108,11 @@ export function defaultConfigValues(): Omit<AgentConfig, 'source'> {
     retryBackoffMaxSeconds: 90,
     logMaxBytes: 64 * 1024 * 1024,
     logFilesKept: 8,
+    logFormat: 'text',
   };
 }
 
-type Kind = 'string' | 'path' | 'bool' | 'int' | 'posint' | 'nonnegint';
+type Kind = 'string' | 'path' | 'bool' | 'int' | 'posint' | 'nonnegint' | 'logformat';
 
 /** Official key (snake_case, without the leading colon) -> our field and its kind. */
 const KEYS: Record<string, { field: keyof Omit<AgentConfig, 'source'>; kind: Kind }> = {
@@ -151,25 +154,45 @@ const KEYS: Record<string, { field: keyof Omit<AgentConfig, 'source'>; kind: Kin
   retry_backoff_max_seconds: { field: 'retryBackoffMaxSeconds', kind: 'posint' },
   log_max_bytes: { field: 'logMaxBytes', kind: 'posint' },
   log_files_kept: { field: 'logFilesKept', kind: 'posint' },
+  log_format: { field: 'logFormat', kind: 'logformat' },
 };
 
-/** Official keys the agent accepts and ignores (legacy or single-process model). */
-const IGNORED_KEYS = new Set([
-  'children',
-  'wait_between_spawning_children',
-  'plugins',
-  'use_mock_command_service',
-  'wait_after_error',
-  'shared_dir',
-  'instance_service_region',
-  'instance_service_endpoint',
-  'instance_service_port',
+/**
+ * Official keys the agent accepts and ignores (legacy, or the official master/children process
+ * model), with why: a file that sets one gets a one-line warning at start, in the agent log and in
+ * `doctor`. `children` is not here: 1 is what this agent does (silent), anything else is an error.
+ */
+const IGNORED_KEYS = new Map<string, string>([
+  ['wait_between_spawning_children', 'this agent runs one process and spawns no children'],
+  ['plugins', 'the CodeDeploy commands are built in and no plugins are loaded'],
+  ['use_mock_command_service', 'to test against a fake service, point :deploy_control_endpoint: at it (e.g. codedeploy-control-plane)'],
+  ['wait_after_error', 'after a failed poll the agent backs off 10 s to 90 s (capped by :retry_backoff_max_seconds:)'],
+  ['shared_dir', 'the agent keeps its state under :root_dir: and :pid_dir:'],
+  ['instance_service_region', 'the region comes from AWS_REGION, the on-premises file or the instance metadata'],
+  ['instance_service_endpoint', 'the endpoint comes from the region, or from :deploy_control_endpoint:'],
+  ['instance_service_port', 'the endpoint comes from the region, or from :deploy_control_endpoint:'],
 ]);
+
+/**
+ * Official keys that are read and validated but change nothing here. Their default is what this
+ * agent does, so only another value is worth a warning (the official shipped file sets
+ * `:log_aws_wire: false`, and a migrated config must start silently).
+ */
+const UNUSED_KEYS = new Map<string, string>([
+  ['log_aws_wire', 'there is no AWS wire log; :verbose: true gives a debug agent log (credentials stay redacted)'],
+  ['wait_after_throttle_error', 'throttled calls are retried with exponential backoff and jitter, honouring Retry-After'],
+  ['wait_after_connection_problem', 'after a failed call the poll loop backs off 10 s to 90 s (capped by :retry_backoff_max_seconds:)'],
+  ['max_runs_per_worker', 'this agent runs one long-lived process and never recycles it'],
+]);
+
+const ignoredWarning = (key: string, why: string): string => `:${key}: is accepted for compatibility and ignored: ${why}`;
 
 export interface LoadedConfig {
   config: Readonly<AgentConfig>;
   /** Non-fatal notes, e.g. unknown keys. */
   warnings: string[];
+  /** The official keys (without colons) the file sets to a value, e.g. "working_directory". */
+  setKeys: ReadonlySet<string>;
 }
 
 /** Read and validate a config file. Errors carry the official message texts. */
@@ -212,13 +235,18 @@ export function parseAgentConfig(text: string, path: string): LoadedConfig {
   const values: Record<string, unknown> = { ...defaultConfigValues() };
   const warnings: string[] = [];
   const problems: string[] = [];
+  const setKeys = new Set<string>();
   for (const [rawKey, value] of Object.entries(raw as Record<string, unknown>)) {
     const key = rawKey.replace(/^:/, '');
     if (key === 'children') {
       if (value !== 1) problems.push('children can only be set to 1');
       continue;
     }
-    if (IGNORED_KEYS.has(key)) continue;
+    const ignored = IGNORED_KEYS.get(key);
+    if (ignored !== undefined) {
+      if (value !== null && value !== undefined && value !== '') warnings.push(ignoredWarning(key, ignored));
+      continue;
+    }
     const spec = KEYS[key];
     if (!spec) {
       warnings.push(`Unknown configuration key :${key}: in ${path} is ignored`);
@@ -231,11 +259,21 @@ export function parseAgentConfig(text: string, path: string): LoadedConfig {
     }
     const checked = checkValue(key, spec.kind, value, path);
     if (isProblem(checked)) problems.push(checked.problem);
-    else values[spec.field] = checked;
+    else {
+      values[spec.field] = checked;
+      setKeys.add(key);
+    }
+  }
+  for (const [key, why] of UNUSED_KEYS) {
+    const field = KEYS[key]?.field;
+    if (setKeys.has(key) && field && values[field] !== defaultConfigValues()[field]) warnings.push(ignoredWarning(key, why));
+  }
+  if (values.group !== undefined && values.user === undefined) {
+    warnings.push(":group: is ignored without :user: (the agent runs as root, with root's groups)");
   }
   if (problems.length > 0) fail(problems.join('; '));
   const config = Object.freeze({ source: path, ...(values as Omit<AgentConfig, 'source'>) });
-  return { config, warnings };
+  return { config, warnings, setKeys };
 }
 
 function isProblem(value: unknown): value is { problem: string } {
@@ -255,6 +293,11 @@ function checkValue(key: string, kind: Kind, value: unknown, path: string): unkn
     case 'bool':
       if (typeof value === 'boolean') return value;
       return { problem: `:${key}: must be true or false` };
+    case 'logformat': {
+      const format = typeof value === 'string' ? value.trim().toLowerCase() : value;
+      if (format === 'text' || format === 'json') return format;
+      return { problem: `:${key}: must be text or json, not ${JSON.stringify(value)}` };
+    }
     case 'int':
     case 'posint':
     case 'nonnegint': {
