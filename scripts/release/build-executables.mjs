@@ -76,7 +76,10 @@ export async function buildExecutables({ outDir, arches = ARCHES, bundleDir } = 
           execArgvExtension: 'cli',
         }),
       );
-      execFileSync(builder, ['--build-sea', config], { stdio: ['ignore', 'ignore', 'inherit'] });
+      // The builder runs with the same V8 flags: V8 rejects a code cache made under another flag
+      // hash ("Code cache data rejected", and the bundle is compiled at every start after all);
+      // --heap-growing-percent is one of the flags in that hash.
+      execFileSync(builder, [...agentNodeFlags(), '--build-sea', config], { stdio: ['ignore', 'ignore', 'inherit'] });
       chmodSync(output, 0o755);
       const final = join(outDir, executableName(version, arch));
       try {
