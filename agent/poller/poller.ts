@@ -202,7 +202,10 @@ export class Poller {
         if (this.errorCount > 0) this.o.logger.info({ afterErrors: this.errorCount }, 'Polling works again');
         this.errorCount = 0;
         this.loggedErrorThisRun = false;
-        if (command) this.accept(command);
+        // After a command, poll again at once: the next lifecycle event of a deployment is
+        // handed out as soon as this one completes, and the poll is held open until then. The
+        // wait_between_runs pause is for empty polls (and errors back off below).
+        if (command && this.accept(command)) continue;
       } catch (err) {
         if (signal.aborted) break;
         this.errorCount = Math.min(this.errorCount + 1, 10);
@@ -227,11 +230,12 @@ export class Poller {
     if (this.known.size > KNOWN_COMMANDS_KEPT) this.known.delete(this.known.values().next().value as string);
   }
 
-  private accept(command: HostCommand): void {
+  /** Starts a newly polled command; false for a repeat of one this agent already has. */
+  private accept(command: HostCommand): boolean {
     const label = `${command.CommandName} ${command.HostCommandIdentifier.slice(0, 24)}`;
     if (this.known.has(command.HostCommandIdentifier)) {
       this.o.logger.info({ command: label }, 'The control plane handed out a command this agent already has; ignoring the repeat');
-      return;
+      return false;
     }
     this.remember(command.HostCommandIdentifier);
     const abort = new AbortController();
@@ -243,6 +247,7 @@ export class Poller {
         if (this.running.size === 0 && !this.stopPolling.signal.aborted) this.o.reporter?.status('idle: polling for commands');
       });
     this.running.add(entry);
+    return true;
   }
 
   private async handle(command: HostCommand, signal: AbortSignal): Promise<void> {

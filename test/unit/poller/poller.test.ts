@@ -118,6 +118,8 @@ async function setup(
     shutdownWaitSeconds?: number;
     updateAfterSeconds?: number;
     dir?: string;
+    /** wait_between_runs; the pauses it causes are recorded in client.calls as Sleep. */
+    waitBetweenRunsSeconds?: number;
   } = {},
 ) {
   const client = new FakeClient();
@@ -129,6 +131,8 @@ async function setup(
   const sleep = (ms: number, signal?: AbortSignal) =>
     new Promise<void>((resolve, reject) => {
       if (ms >= 1000) sleeps.push(ms);
+      if (opts.waitBetweenRunsSeconds !== undefined && ms === opts.waitBetweenRunsSeconds * 1000)
+        client.calls.push({ op: 'Sleep', args: [ms] });
       const onAbort = () => {
         clearTimeout(t);
         reject(new Error('aborted'));
@@ -158,7 +162,7 @@ async function setup(
     results: delivery,
     retryMaxDelayMs: 60_000,
     logger: silentLogger(),
-    waitBetweenRunsSeconds: 0,
+    waitBetweenRunsSeconds: opts.waitBetweenRunsSeconds ?? 0,
     backoffSeconds: (n) => [0, 10, 13, 17, 21, 27, 34, 44, 56, 71, 90][n] ?? 90,
     shutdownWaitSeconds: opts.shutdownWaitSeconds ?? 5,
     updateAfterSeconds: opts.updateAfterSeconds ?? 60,
@@ -178,6 +182,18 @@ const until = (cond: () => boolean, ms = 3000): Promise<void> =>
   );
 
 describe('poller', () => {
+  it('polls again at once after a command, and pauses wait_between_runs only after an empty poll or a repeat', async () => {
+    const { client, poller } = await setup({ waitBetweenRunsSeconds: 7 });
+    client.polls.push(command('BeforeInstall', 'hc-1'), command('AfterInstall', 'hc-2'), command('BeforeInstall', 'hc-1'));
+    void poller.start();
+    await until(() => client.ops('Poll').length >= 6 && client.ops('Complete').length === 2);
+    await poller.stop();
+    const loop = client.calls.filter((c) => c.op === 'Poll' || c.op === 'Sleep').map((c) => c.op);
+    // hc-1, hc-2: no pause; the repeat of hc-1 and the empty polls: a pause after each.
+    expect(loop.slice(0, 7)).toEqual(['Poll', 'Poll', 'Poll', 'Sleep', 'Poll', 'Sleep', 'Poll']);
+    expect(client.ops('Sleep').every((c) => c.args[0] === 7000)).toBe(true);
+  });
+
   it('polls, gets the spec, acks, executes and completes exactly once', async () => {
     const { client, poller, executed, tracker } = await setup();
     client.polls.push(command('ApplicationStart'));
