@@ -106,14 +106,39 @@ export function openRequestBody(req: IncomingMessage, opts: { maxBytes?: number 
     // Not destroyed on an early exit, so an error answer can still reach the client.
     const raw = req.iterator({ destroyOnReturn: false }) as AsyncIterableIterator<Buffer>;
     const source: AsyncIterable<Buffer> = chunked ? decodeAwsChunked(raw, chunkedResult) : raw;
-    for await (const chunk of source) {
-      bytes += chunk.length;
-      if (bytes > maxBytes)
-        throw new S3Error('EntityTooLarge', `Your proposed upload exceeds the maximum allowed size of ${maxBytes} bytes`);
-      md5.update(chunk);
-      sha256?.update(chunk);
-      summer?.update(chunk);
-      yield chunk;
+    // A request whose connection closes before the body is complete (a client gone, or one the
+    // body watchdog cut off) must end the read with an error even if the stream iterator never
+    // settles: the caller holds an open temp file until then, and a file handle left to the
+    // garbage collector is an uncaught error on Node 26, which would take the control plane down.
+    let onClose = (): void => undefined;
+    const closed = new Promise<never>((_resolve, reject) => {
+      onClose = () => {
+        if (!req.complete) reject(new S3Error('IncompleteBody', 'The connection closed before the request body was complete'));
+      };
+    });
+    closed.catch(() => undefined);
+    if (req.destroyed) onClose();
+    else req.once('close', onClose);
+    const it = source[Symbol.asyncIterator]();
+    try {
+      for (;;) {
+        const next = await Promise.race([it.next(), closed]);
+        if (next.done) break;
+        const chunk = next.value;
+        bytes += chunk.length;
+        if (bytes > maxBytes)
+          throw new S3Error('EntityTooLarge', `Your proposed upload exceeds the maximum allowed size of ${maxBytes} bytes`);
+        md5.update(chunk);
+        sha256?.update(chunk);
+        summer?.update(chunk);
+        yield chunk;
+      }
+    } catch (err) {
+      // Not awaited: a source stuck in next() would never answer return().
+      void Promise.resolve(it.return?.()).catch(() => undefined);
+      throw err;
+    } finally {
+      req.off('close', onClose);
     }
     ended = true;
   }
