@@ -49,9 +49,9 @@ export async function buildExecutables({ outDir, arches = ARCHES, bundleDir } = 
   mkdirSync(outDir, { recursive: true });
   const work = mkdtempSync(join(tmpdir(), 'cda-sea-'));
   try {
-    const bundle = join(bundleDir ?? work, 'codedeploy-agent.mjs');
+    const bundle = join(bundleDir ?? work, 'codedeploy-agent.cjs');
     if (bundleDir) mkdirSync(bundleDir, { recursive: true });
-    await bundleAgent(bundle, { version });
+    await bundleAgent(bundle, { version, minify: process.env.CDA_BUNDLE_MINIFY !== "0" });
     const builder = nodeBinary(ROOT, hostArch());
     const built = {};
     for (const arch of arches) {
@@ -62,7 +62,7 @@ export async function buildExecutables({ outDir, arches = ARCHES, bundleDir } = 
         config,
         JSON.stringify({
           main: bundle,
-          mainFormat: 'module',
+          mainFormat: 'commonjs',
           executable: target,
           output,
           disableExperimentalSEAWarning: true,

@@ -88,11 +88,11 @@ beforeAll(async () => {
 
 describe('the release bundle', () => {
   it('holds the agent only: no control plane, no native addons, nothing from node_modules at run time', async () => {
-    const meta = JSON.parse(await readFile(join(out, 'codedeploy-agent.mjs.meta.json'), 'utf8')) as { inputs: Record<string, unknown> };
+    const meta = JSON.parse(await readFile(join(out, 'codedeploy-agent.cjs.meta.json'), 'utf8')) as { inputs: Record<string, unknown> };
     const inputs = Object.keys(meta.inputs);
     expect(inputs).toContain('agent/cli/agent-main.ts');
     expect(inputs.filter((i) => i.startsWith('control-plane/') || /better-sqlite3|s3rver|\.node$/.test(i))).toEqual([]);
-    const bundle = await readFile(join(out, 'codedeploy-agent.mjs'), 'utf8');
+    const bundle = await readFile(join(out, 'codedeploy-agent.cjs'), 'utf8');
     expect(bundle).not.toContain('better-sqlite3');
   });
 
