@@ -4,12 +4,15 @@
  *
  * Why flock and not a pid check: the kernel drops the lock the moment the holder dies (kill -9,
  * OOM, power loss), so a stale lock file never blocks a start, and a reused pid never looks like a
- * live holder. Node has no flock binding and the agent ships without native addons, so the lock is
- * taken by util-linux's flock(1) on a descriptor we pass it: flock locks belong to the open file
- * description, which the child shares with us through fd 3, so the lock stays ours after the child
- * exits and lasts exactly as long as our descriptor is open. (Libraries on npm either need a native
- * addon, such as fs-ext, or emulate locks with mkdir and mtimes, such as proper-lockfile, which is
- * the stale-lock problem again.)
+ * live holder. Node has no flock binding and the agent ships without native addons. A non-blocking
+ * lock (the common case: every command the daemon runs takes its group's) calls libc's flock(2)
+ * through node:ffi where this Node has it (Node 26, the release's); otherwise, and for a lock we
+ * wait for (a blocking call would stop the event loop), util-linux's flock(1) takes it on a
+ * descriptor we pass it: flock locks belong to the open file description, which the child shares
+ * with us through fd 3, so the lock stays ours after the child exits and lasts exactly as long as
+ * our descriptor is open. Either way the lock is the same kernel lock. (Libraries on npm either
+ * need a native addon, such as fs-ext, or emulate locks with mkdir and mtimes, such as
+ * proper-lockfile, which is the stale-lock problem again.)
  *
  * Lock files are never deleted: unlinking a lock file lets a waiter lock the old inode while a new
  * starter locks a new one. The holder writes a short description of itself into the file (pid and
@@ -24,6 +27,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, open, readdir, readFile, readlink, type FileHandle } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { DIR_MODE, makeDirs } from './file-modes.js';
+import { errnoReader, loadNodeFfi } from './node-ffi.js';
 
 export interface FileLock {
   readonly path: string;
@@ -62,7 +66,7 @@ export interface AcquireOptions {
   program?: string;
   /** Mode of a lock file this call creates. Default 0640. */
   mode?: number;
-  /** The flock(1) binary. Default: flock on PATH. */
+  /** The flock(1) binary (and never flock(2) through node:ffi). Default: flock on PATH. */
   flockCommand?: string;
 }
 
@@ -183,6 +187,10 @@ function runFlock(
   handle: FileHandle,
   o: { wait?: boolean; signal?: AbortSignal; flockCommand?: string; shared?: boolean },
 ): Promise<FlockOutcome> {
+  if (!o.wait && o.flockCommand === undefined && !o.signal?.aborted) {
+    const outcome = flockNow(handle.fd, o.shared === true);
+    if (outcome !== undefined) return Promise.resolve(outcome);
+  }
   return new Promise((resolve, reject) => {
     if (o.signal?.aborted) return reject(abortError(o.signal));
     const args = [o.shared ? '--shared' : '--exclusive', ...(o.wait ? [] : ['--nonblock']), '3'];
@@ -205,6 +213,53 @@ function runFlock(
       reject(new Error(`flock(1) failed (${sig ?? `exit ${code}`}): ${stderr.trim()}`));
     });
   });
+}
+
+// flock(2) operations and the errno of a busy lock (Linux, every architecture the agent ships for).
+const LOCK_SH = 1;
+const LOCK_EX = 2;
+const LOCK_NB = 4;
+const EWOULDBLOCK = 11;
+const EINTR = 4;
+
+type FlockCall = (fd: number, operation: number) => { result: number; errno: number | undefined };
+let libcFlock: FlockCall | null | undefined;
+
+/** flock(2) through node:ffi, bound once; null when this Node has no node:ffi or libc no flock. */
+function bindFlock(): FlockCall | null {
+  const ffi = loadNodeFfi();
+  if (!ffi) return null;
+  try {
+    const { functions: f } = ffi.dlopen(null, {
+      flock: { arguments: ['int32', 'int32'], return: 'int32' },
+      __errno_location: { arguments: [], return: 'pointer' },
+    });
+    const flock = f.flock;
+    if (!flock) return null;
+    const errno = errnoReader(ffi, f.__errno_location);
+    return (fd, operation) => {
+      const result = Number(flock(fd, operation));
+      return { result, errno: result === 0 ? undefined : errno() };
+    };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A non-blocking flock(2) on fd in this process: 'locked', 'busy', or undefined when node:ffi is
+ * not there or the call failed for another reason (the caller then runs flock(1), which reports it).
+ */
+function flockNow(fd: number, shared: boolean): FlockOutcome | undefined {
+  if (libcFlock === undefined) libcFlock = bindFlock();
+  if (libcFlock === null) return undefined;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const { result, errno } = libcFlock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB);
+    if (result === 0) return 'locked';
+    if (errno === EWOULDBLOCK) return 'busy';
+    if (errno !== EINTR) return undefined;
+  }
+  return undefined;
 }
 
 function abortError(signal: AbortSignal): Error {

@@ -12,12 +12,14 @@
  * - NOTIFY_SOCKET is a path (`/run/systemd/notify`) or an abstract name (`@name`). Anything else
  *   (systemd's `vsock:` addresses) is left to the systemd-notify binary, like a Node without
  *   node:ffi (Node 20-24 on the npm route): sd-notify.ts falls back to it.
- * - node:ffi prints an ExperimentalWarning when it loads. That warning alone is swallowed: it is
- *   for developers, not for an operator reading the service's output.
+ * - node:ffi prints an ExperimentalWarning when it loads; common/node-ffi.ts swallows that one.
  * - Errors carry the errno name when libc tells (__errno_location), like Node's own errors.
  */
 import { closeSync, writeSync } from 'node:fs';
 import { constants } from 'node:os';
+import { errnoReader, loadNodeFfi, type FfiModule } from '../../common/node-ffi.js';
+
+export { loadNodeFfi };
 
 const AF_UNIX = 1;
 const SOCK_DGRAM = 2;
@@ -27,16 +29,6 @@ const SOCK_CLOEXEC = 0o2000000;
 /** sizeof(struct sockaddr_un): sa_family_t (2 bytes) + sun_path[108]. */
 const SOCKADDR_UN_SIZE = 110;
 const SUN_PATH_SIZE = 108;
-
-/** The part of node:ffi used here (Node 26; not in @types/node 20). */
-interface FfiModule {
-  dlopen(
-    path: string | null,
-    symbols: Record<string, { arguments: string[]; return: string }>,
-  ): { functions: Record<string, (...args: unknown[]) => unknown> };
-  getRawPointer(buffer: Buffer): bigint;
-  getInt32(pointer: bigint): number;
-}
 
 interface Libc {
   socket(domain: number, type: number, protocol: number): number;
@@ -71,25 +63,6 @@ export interface NotifyDatagramSocket {
   close(): void;
 }
 
-/** Returns node:ffi, or undefined when this Node has none; swallows its ExperimentalWarning only. */
-export function loadNodeFfi(): FfiModule | undefined {
-  const original = process.emitWarning;
-  process.emitWarning = function (this: NodeJS.Process, warning: string | Error, ...rest: unknown[]): void {
-    const first = rest[0];
-    const type = typeof first === 'string' ? first : (first as { type?: string } | undefined)?.type;
-    const text = typeof warning === 'string' ? warning : warning.message;
-    if (type === 'ExperimentalWarning' && /\bFFI\b/.test(text)) return;
-    (original as (...args: unknown[]) => void).call(process, warning, ...rest);
-  } as typeof process.emitWarning;
-  try {
-    return process.getBuiltinModule?.('node:ffi') as FfiModule | undefined;
-  } catch {
-    return undefined;
-  } finally {
-    process.emitWarning = original;
-  }
-}
-
 const errnoNames = new Map<number, string>(Object.entries(constants.errno).map(([name, n]) => [n, name]));
 
 function bindLibc(ffi: FfiModule): Libc {
@@ -105,14 +78,7 @@ function bindLibc(ffi: FfiModule): Libc {
   return {
     socket: (domain, type, protocol) => Number(socket(domain, type, protocol)),
     connect: (fd, address, length) => Number(connect(fd, address, length)),
-    errno: () => {
-      try {
-        const at = errnoLocation?.();
-        return typeof at === 'bigint' && at !== 0n ? ffi.getInt32(at) : undefined;
-      } catch {
-        return undefined;
-      }
-    },
+    errno: errnoReader(ffi, errnoLocation),
   };
 }
 

@@ -4,7 +4,10 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { acquireDirectoryLock, acquireFileLock, findDirectoryHolder, LockBusyError, probeFileLock } from '../../../common/file-lock.js';
+import { loadNodeFfi } from '../../../common/node-ffi.js';
 import { tempDir } from '../../helpers/temp.js';
+
+const hasFfi = loadNodeFfi() !== undefined;
 
 async function holdInChild(path: string): Promise<{ pid: number; kill: () => Promise<void> }> {
   // flock(1) itself holds the lock for as long as `sleep` runs: a holder in another process.
@@ -79,6 +82,35 @@ describe('file lock', () => {
     expect(await probeFileLock(path)).toBeUndefined();
     await expect(readFile(path)).rejects.toThrow();
   });
+
+  it('takes the same kernel lock through flock(2) (node:ffi) as through flock(1)', async () => {
+    const path = join(await tempDir(), 'both.lock');
+    const viaLibc = await acquireFileLock(path);
+    await expect(acquireFileLock(path, { flockCommand: 'flock' })).rejects.toBeInstanceOf(LockBusyError);
+    await viaLibc.release();
+    const viaBinary = await acquireFileLock(path, { flockCommand: 'flock' });
+    await expect(acquireFileLock(path)).rejects.toBeInstanceOf(LockBusyError);
+    expect((await probeFileLock(path))?.held).toBe(true);
+    await viaBinary.release();
+    expect((await probeFileLock(path))?.held).toBe(false);
+  });
+
+  it.skipIf(!hasFfi)(
+    `needs no flock binary for a lock it does not wait for, where Node has node:ffi${hasFfi ? '' : ` (skipped: ${process.version} has none)`}`,
+    async () => {
+      const dir = await tempDir();
+      const path = process.env.PATH;
+      process.env.PATH = '/nonexistent';
+      try {
+        const lock = await acquireFileLock(join(dir, 'agent.lock'));
+        await (await acquireDirectoryLock(dir)).release();
+        await expect(acquireFileLock(join(dir, 'agent.lock'))).rejects.toBeInstanceOf(LockBusyError);
+        await lock.release();
+      } finally {
+        process.env.PATH = path;
+      }
+    },
+  );
 
   it('says how to fix a missing flock binary', async () => {
     const path = join(await tempDir(), 'x.lock');
