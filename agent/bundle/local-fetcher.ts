@@ -6,8 +6,8 @@
  *   are kept; sockets, FIFOs and devices are skipped. Copies run with bounded concurrency and memory.
  */
 import { constants, type Stats } from 'node:fs';
-import { copyFile, lstat, lutimes, mkdir, opendir, readlink, stat, symlink, utimes, chmod } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { copyFile, lstat, lutimes, mkdir, opendir, readlink, realpath, stat, symlink, utimes, chmod } from 'node:fs/promises';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { AgentError, ErrorCodes } from '../errors.js';
 import { toError } from '../../common/errors.js';
 import { TaskWindow } from '../platform/task-window.js';
@@ -37,6 +37,17 @@ export async function copyDirectoryBundle(src: string, destDir: string): Promise
     throw new AgentError(ErrorCodes.BUNDLE_FETCH, `The local directory bundle ${src} is not a directory`);
   }
   await mkdir(dirname(destDir), { recursive: true });
+  // A bundle directory that holds the deployment root (codedeploy-local run in a home directory
+  // whose per-user root is below it, or -l / with the default root) would copy its own copy until
+  // the path is too long: refuse before anything is copied.
+  const [realSrc, realDestParent] = await Promise.all([realpath(src), realpath(dirname(destDir))]);
+  const realDest = join(realDestParent, basename(destDir));
+  if (realDest.startsWith(realSrc.endsWith(sep) ? realSrc : `${realSrc}${sep}`)) {
+    throw new AgentError(
+      ErrorCodes.BUNDLE_FETCH,
+      `The local directory bundle ${src} contains the deployment archive directory ${destDir} (the agent's root_dir is inside the bundle), so the bundle would be copied into itself. Deploy from a directory that does not contain the agent's root_dir, or set :root_dir: outside ${src}.`,
+    );
+  }
   try {
     await mkdir(destDir, { mode: 0o700 });
   } catch (err) {

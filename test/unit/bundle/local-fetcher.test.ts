@@ -100,6 +100,24 @@ describe('copyDirectoryBundle', () => {
     expect(err.code).toBe(ErrorCodes.BUNDLE_FETCH);
     expect(await readdir(join(root, 'dest'))).toEqual(['keep']);
   });
+
+  it('refuses a bundle directory that contains the destination (even through a symlink) before copying anything', async () => {
+    const root = await tempDir();
+    await writeFile(join(root, 'appspec.yml'), 'version: 0.0\nos: linux\n');
+    const link = join(await tempDir(), 'bundle-link');
+    await symlink(root, link);
+    for (const src of [root, link]) {
+      const dest = join(root, 'state', 'd-X', 'deployment-archive');
+      const err = await rejection(copyDirectoryBundle(src, dest));
+      expect(err.code).toBe(ErrorCodes.BUNDLE_FETCH);
+      expect(err.message).toContain(`contains the deployment archive directory ${dest}`);
+      expect(err.message).toContain(':root_dir:');
+      expect(existsSync(dest)).toBe(false);
+    }
+    // A sibling whose name only starts with the bundle's name is not inside it.
+    await mkdir(join(root, 'app'));
+    expect(await copyDirectoryBundle(join(root, 'app'), join(root, 'app-copy', 'deployment-archive'))).toBe(0);
+  });
 });
 
 describe('linkLocalFileBundle', () => {
