@@ -163,7 +163,12 @@ function newestFirst(a: DeploymentFacts, b: DeploymentFacts): number {
   if (a.ongoing !== b.ongoing) return a.ongoing ? -1 : 1;
   const byTime = activityMs(b) - activityMs(a);
   if (byTime !== 0) return byTime;
-  return b.deploymentId.localeCompare(a.deploymentId);
+  return byIdDescending(a, b);
+}
+
+/** Newest id first, by code unit (localeCompare would load ICU's collation data and vary by locale). */
+function byIdDescending(a: { deploymentId: string }, b: { deploymentId: string }): number {
+  return a.deploymentId < b.deploymentId ? 1 : a.deploymentId > b.deploymentId ? -1 : 0;
 }
 
 export type DeploymentResult = 'InProgress' | 'Succeeded' | 'Failed' | 'Unknown';
@@ -254,7 +259,7 @@ export function summarizeDeployments(input: SummarizeInput): DeploymentSummary[]
     groups.set(s.deploymentGroupId, list);
   }
   const ordered = [...groups.values()]
-    .map((list) => list.sort((a, b) => b.sortMs - a.sortMs || b.deploymentId.localeCompare(a.deploymentId)).slice(0, perGroup))
+    .map((list) => list.sort((a, b) => b.sortMs - a.sortMs || byIdDescending(a, b)).slice(0, perGroup))
     .sort((a, b) => (b[0]?.sortMs ?? 0) - (a[0]?.sortMs ?? 0));
   return ordered.flat().map(({ sortMs: _sortMs, ...s }) => s);
 }

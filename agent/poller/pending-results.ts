@@ -68,7 +68,8 @@ export class PendingResultStore {
         await rename(path, `${path}.unreadable`).catch(() => undefined);
       }
     }
-    return out.sort((a, b) => a.recordedAt.localeCompare(b.recordedAt));
+    // ISO timestamps sort by code unit; localeCompare would load ICU's collation data (MiBs of RSS).
+    return out.sort((a, b) => (a.recordedAt < b.recordedAt ? -1 : a.recordedAt > b.recordedAt ? 1 : 0));
   }
 }
 
