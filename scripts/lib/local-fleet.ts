@@ -33,6 +33,11 @@ export interface FleetAgentOptions {
   region?: string;
   /** Parent directory of this agent's root; default a new temp dir. */
   root?: string;
+  /**
+   * :wait_between_runs: (seconds after an empty or failed poll). Default 0, so tests and the demo
+   * never idle; benches that report the shipped behaviour pass 1, conf/codedeployagent.yml's value.
+   */
+  waitBetweenRunsSeconds?: number;
   /** Extra codedeployagent.yml lines, e.g. ':command_update_interval_seconds: 1'. */
   extraConfig?: string[];
   /** Extra environment for the daemon (hooks inherit it). */
@@ -93,7 +98,7 @@ export async function createFleetAgent(o: FleetAgentOptions): Promise<FleetAgent
       `:deployment_spec_ca_file: ${o.caCertificatePath}`,
       // No instance metadata on a developer machine: point IMDS at a closed port so it fails fast.
       ':imds_endpoint: http://127.0.0.1:9',
-      ':wait_between_runs: 0',
+      `:wait_between_runs: ${o.waitBetweenRunsSeconds ?? 0}`,
       ':hook_output_drain_seconds: 1',
       ':hook_kill_grace_seconds: 2',
       ':kill_agent_max_wait_time_seconds: 30',
