@@ -1,7 +1,7 @@
 /**
- * What the agent's subcommands (start, logs, status, doctor) share: the config file they read, its
- * flags and help line, and the message when it cannot be read. Light on purpose: it loads neither
- * the daemon nor the AWS SDK.
+ * What the agent's subcommands (start, logs, status, doctor, stop, restart) share: the config
+ * file they read, its flags and help line, and the message when it cannot be read. Light on
+ * purpose: it loads neither the daemon nor the AWS SDK.
  */
 import { access } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
@@ -83,25 +83,39 @@ export function withGlobalConfigFile(args: readonly string[], configFile: string
 export const CONFIG_OPTION_HELP = `  --config_file, --config-file PATH   Agent configuration [default: ${DEFAULT_CONFIG_FILE} if it exists,
                                       else ${FALLBACK_CONFIG_FILE}]`;
 
+/** Prints a usage error with the usage under it (codedeploy-agent COMMAND: MESSAGE) and returns its exit code, 2. */
+export function usageError(io: CliIo, command: string, message: string, usage: string): 2 {
+  io.stderr(`codedeploy-agent ${command}: ${message}\n\n${usage}`);
+  return 2;
+}
+
+/** A command's own flags beside the shared ones, by name: a flag that takes a value, or a switch. */
+export type ExtraFlags = Readonly<Record<string, 'string' | 'boolean'>>;
+/** What parseArgs found for each extra flag (undefined when not given). */
+export type ExtraFlagValues<F extends ExtraFlags> = { [K in keyof F]: (F[K] extends 'string' ? string : boolean) | undefined };
+
 /**
- * The flags start, status and doctor share (--config_file/--config-file, --help, optionally
- * --json), parsed strictly. Returns the config path and --json, or the exit code when the command
- * is already answered: 0 after --help, 2 after a usage error (printed with the usage).
+ * The flags start, status, doctor, stop and restart share (--config_file/--config-file, --help,
+ * optionally --json), plus a command's own (opts.flags), parsed strictly. Returns the config path,
+ * --json and the own flags' values, or the exit code when the command is already answered: 0 after
+ * --help, 2 after a usage error (printed with the usage).
  */
-export async function parseConfigFileArgs(
+export async function parseConfigFileArgs<const F extends ExtraFlags = Record<never, never>>(
   command: string,
   usage: string,
   args: string[],
   io: CliIo,
-  opts: { json?: boolean } = {},
-): Promise<{ configPath: string; json: boolean } | number> {
-  let values;
+  opts: { json?: boolean; flags?: F } = {},
+): Promise<{ configPath: string; json: boolean; flags: ExtraFlagValues<F> } | number> {
+  const extra = Object.entries(opts.flags ?? {});
+  let values: Record<string, string | boolean | undefined> & { config_file?: string; 'config-file'?: string };
   try {
     values = parseArgs({
       args,
       strict: true,
       allowPositionals: false,
       options: {
+        ...Object.fromEntries(extra.map(([name, type]) => [name, { type }])),
         ...(opts.json ? { json: { type: 'boolean' as const } } : {}),
         config_file: { type: 'string' },
         'config-file': { type: 'string' },
@@ -109,12 +123,12 @@ export async function parseConfigFileArgs(
       },
     }).values;
   } catch (err) {
-    io.stderr(`codedeploy-agent ${command}: ${toError(err).message}\n\n${usage}`);
-    return 2;
+    return usageError(io, command, toError(err).message, usage);
   }
   if (values.help) {
     io.stdout(usage);
     return 0;
   }
-  return { configPath: await configPathFrom(values), json: values.json === true };
+  const flags = Object.fromEntries(extra.map(([name]) => [name, values[name]])) as ExtraFlagValues<F>;
+  return { configPath: await configPathFrom(values), json: values.json === true, flags };
 }

@@ -5,11 +5,10 @@
  * found through its host lock, never through the pid file alone (agent/ops/stop/agent-process.ts).
  * An agent that is a systemd unit's main process is left to systemctl unless --force.
  */
-import { parseArgs } from 'node:util';
 import type { CliIo } from '../../common/cli-io.js';
 import { errnoCode, toError } from '../../common/errors.js';
 import type { AgentConfig } from '../config/agent-config.js';
-import { CONFIG_OPTION_HELP, configPathFrom, loadConfigForOps } from './config-option.js';
+import { CONFIG_OPTION_HELP, loadConfigForOps, parseConfigFileArgs, usageError } from './config-option.js';
 import {
   deploymentInProgress,
   findRunningAgent,
@@ -81,38 +80,31 @@ interface StopArgs {
   timeoutSeconds: number | undefined;
 }
 
-async function parseStopArgs(command: 'stop' | 'restart', usage: string, args: string[], io: CliIo): Promise<StopArgs | number> {
-  let values;
-  try {
-    values = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        timeout: { type: 'string' },
-        force: { type: 'boolean' },
-        config_file: { type: 'string' },
-        'config-file': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }).values;
-  } catch (err) {
-    io.stderr(`codedeploy-agent ${command}: ${toError(err).message}\n\n${usage}`);
-    return 2;
+/** stop's and restart's own flags, beside --config_file and --help. */
+const STOP_FLAGS = { timeout: 'string', force: 'boolean' } as const;
+
+/**
+ * stop's or restart's options and the agent's config, or the exit code when that already is the
+ * answer: 0 after --help, 2 after a usage error, 1 when the config cannot be read.
+ */
+async function parseStopArgs(
+  command: 'stop' | 'restart',
+  usage: string,
+  args: string[],
+  io: CliIo,
+): Promise<{ args: StopArgs; config: Readonly<AgentConfig> } | number> {
+  const parsed = await parseConfigFileArgs(command, usage, args, io, { flags: STOP_FLAGS });
+  if (typeof parsed === 'number') return parsed;
+  const { timeout, force } = parsed.flags;
+  if (timeout !== undefined && (!/^\d+$/.test(timeout) || !Number.isSafeInteger(Number(timeout))))
+    return usageError(io, command, `--timeout needs a whole number of seconds (0 or more), not "${timeout}"`, usage);
+  const loaded = await loadConfigForOps(parsed.configPath);
+  if ('error' in loaded) {
+    io.stderr(`codedeploy-agent ${command}: ${loaded.error}\n`);
+    return 1;
   }
-  if (values.help) {
-    io.stdout(usage);
-    return 0;
-  }
-  let timeoutSeconds: number | undefined;
-  if (values.timeout !== undefined) {
-    if (!/^\d+$/.test(values.timeout) || !Number.isSafeInteger(Number(values.timeout))) {
-      io.stderr(`codedeploy-agent ${command}: --timeout needs a whole number of seconds (0 or more), not "${values.timeout}"\n\n${usage}`);
-      return 2;
-    }
-    timeoutSeconds = Number(values.timeout);
-  }
-  return { configPath: await configPathFrom(values), force: values.force === true, timeoutSeconds };
+  const timeoutSeconds = timeout === undefined ? undefined : Number(timeout);
+  return { args: { configPath: parsed.configPath, force: force === true, timeoutSeconds }, config: loaded.config };
 }
 
 type StopOutcome = { stopped: true; pid?: number } | { stopped: false };
@@ -195,25 +187,15 @@ async function stopAgent(
 export async function runStop(args: string[], io: CliIo, ctx: StopContext = {}): Promise<number> {
   const parsed = await parseStopArgs('stop', STOP_USAGE, args, io);
   if (typeof parsed === 'number') return parsed;
-  const loaded = await loadConfigForOps(parsed.configPath);
-  if ('error' in loaded) {
-    io.stderr(`codedeploy-agent stop: ${loaded.error}\n`);
-    return 1;
-  }
-  return (await stopAgent('stop', loaded.config, parsed, io, ctx)).stopped ? 0 : 1;
+  return (await stopAgent('stop', parsed.config, parsed.args, io, ctx)).stopped ? 0 : 1;
 }
 
 export async function runRestart(args: string[], io: CliIo, env: NodeJS.ProcessEnv, ctx: StopContext = {}): Promise<number> {
   const parsed = await parseStopArgs('restart', RESTART_USAGE, args, io);
   if (typeof parsed === 'number') return parsed;
-  const loaded = await loadConfigForOps(parsed.configPath);
-  if ('error' in loaded) {
-    io.stderr(`codedeploy-agent restart: ${loaded.error}\n`);
-    return 1;
-  }
-  const outcome = await stopAgent('restart', loaded.config, parsed, io, ctx);
+  const outcome = await stopAgent('restart', parsed.config, parsed.args, io, ctx);
   if (!outcome.stopped) return 1;
-  io.stdout(`Starting ${loaded.config.programName} in the foreground (config ${parsed.configPath})\n`);
+  io.stdout(`Starting ${parsed.config.programName} in the foreground (config ${parsed.args.configPath})\n`);
   const { runStart } = await import('./start-command.js');
-  return runStart(['--config_file', parsed.configPath], io, env);
+  return runStart(['--config_file', parsed.args.configPath], io, env);
 }

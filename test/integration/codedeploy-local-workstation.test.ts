@@ -5,7 +5,7 @@
  * (made here, as root) for the per-user root. The host's own default paths are never used: tests
  * inject them (LocalCommandContext.defaults) or pass -c.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { runCodedeployLocal, type LocalCommandContext } from '../../agent/cli/local-command.js';
 import { acquireDirectoryLock } from '../../common/file-lock.js';
 import { groupAlive } from '../../agent/hooks/process-group.js';
+import { runNode, type ProgramRun as Run } from '../helpers/run-node.js';
 import { silentLogger, tempDir } from '../helpers/temp.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -21,12 +22,6 @@ const LOCAL_CLI = join(DIST, 'agent', 'cli', 'codedeploy-local.js');
 const GROUP = 'dg-workstation';
 const isRoot = process.geteuid?.() === 0;
 const PATH = process.env.PATH ?? '/usr/bin:/bin';
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 /** A bundle directory: appspec text plus executable scripts (name -> body after the shebang). */
 async function bundle(
@@ -82,18 +77,12 @@ async function runInProcess(argv: string[], ctx: Partial<LocalCommandContext> & 
 
 /** The dist/ entry point as a child process; `started` gets the child before it ends. */
 function runCli(args: string[], opts: { cwd: string; env?: Record<string, string> }, started?: (pid: number) => void): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [LOCAL_CLI, ...args], {
-      cwd: opts.cwd,
-      env: { PATH, ...opts.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    if (child.pid !== undefined) started?.(child.pid);
+  return runNode(LOCAL_CLI, args, {
+    cwd: opts.cwd,
+    env: { PATH, ...opts.env },
+    onSpawn: (child) => {
+      if (child.pid !== undefined) started?.(child.pid);
+    },
   });
 }
 
@@ -285,13 +274,16 @@ describe('an interruption between events', () => {
 });
 
 describe('what a failure prints', () => {
-  it('the last 20 lines of the failed script before the log line', async () => {
+  /** A local deployment, in this process, whose AfterInstall hook scripts/fail.sh is `script`. */
+  async function runFailing(script: string): Promise<{ ws: Awaited<ReturnType<typeof workstation>>; r: Run }> {
     const ws = await workstation();
     const project = join(ws.root, 'project');
-    await bundle(project, hooks({ AfterInstall: 'fail.sh' }), {
-      'fail.sh': 'for i in $(seq 1 30); do echo "line $i"; done\necho oops >&2\nexit 4\n',
-    });
-    const r = await runInProcess(['-g', GROUP, '-c', ws.configFile], { cwd: project, logger: silentLogger() });
+    await bundle(project, hooks({ AfterInstall: 'fail.sh' }), { 'fail.sh': script });
+    return { ws, r: await runInProcess(['-g', GROUP, '-c', ws.configFile], { cwd: project, logger: silentLogger() }) };
+  }
+
+  it('the last 20 lines of the failed script before the log line', async () => {
+    const { ws, r } = await runFailing('for i in $(seq 1 30); do echo "line $i"; done\necho oops >&2\nexit 4\n');
     expect(r.code).toBe(1);
     const dep = await onlyDeploymentDir(ws.rootDir);
     const lines = r.stdout.split('\n');
@@ -309,12 +301,7 @@ describe('what a failure prints', () => {
   });
 
   it('a long last line is cut to fit, with a marker', async () => {
-    const ws = await workstation();
-    const project = join(ws.root, 'project');
-    await bundle(project, hooks({ AfterInstall: 'fail.sh' }), {
-      'fail.sh': "echo first\nhead -c 5000 /dev/zero | tr '\\0' x\necho\nexit 1\n",
-    });
-    const r = await runInProcess(['-g', GROUP, '-c', ws.configFile], { cwd: project, logger: silentLogger() });
+    const { r } = await runFailing("echo first\nhead -c 5000 /dev/zero | tr '\\0' x\necho\nexit 1\n");
     expect(r.code).toBe(1);
     const lines = r.stdout.split('\n');
     const at = lines.indexOf('The last lines of its output (from scripts.log):');
@@ -386,20 +373,7 @@ describe.skipIf(!isRoot || !existsSync(LOCAL_CLI))('no config file, not root: a 
         ].join('\n'),
       );
       const runAs = (env: Record<string, string>): Promise<Run> =>
-        new Promise((resolve) => {
-          const child = spawn(process.execPath, [wrapper, '-g', GROUP], {
-            cwd: project,
-            env: { PATH, ...env },
-            uid,
-            gid,
-            stdio: ['ignore', 'pipe', 'pipe'],
-          });
-          let stdout = '';
-          let stderr = '';
-          child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-          child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-          child.on('close', (code) => resolve({ code, stdout, stderr }));
-        });
+        runNode(wrapper, ['-g', GROUP], { cwd: project, env: { PATH, ...env }, uid, gid });
 
       const state = join(home, 'xdg-state');
       const r = await runAs({ HOME: home, XDG_STATE_HOME: state });

@@ -6,27 +6,18 @@
 import { spawn } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { AGENT_CLI, HOST_ARN, localSpec, startDaemonHost, type DaemonHost } from '../helpers/daemon-host.js';
+import { describe, expect, it } from 'vitest';
+import { AGENT_CLI, HOST_ARN, localSpec, type DaemonHost } from '../helpers/daemon-host.js';
+import { daemonHost } from '../helpers/daemon-hosts.js';
 import { FIXTURES } from '../helpers/local-deploy.js';
 import { acquireDirectoryLock } from '../../common/file-lock.js';
 
 const SAMPLE = join(FIXTURES, 'sample-app');
 const EXEC = (d: string) => `CodeDeploy/us-east-1/Prod/arn:aws:sds:us-east-1:123456789012:deployment/${d}`;
 
-const hosts: DaemonHost[] = [];
-async function host(extraConfig: string[] = []): Promise<DaemonHost> {
-  const h = await startDaemonHost({ extraConfig: [':retry_backoff_max_seconds: 1', ...extraConfig] });
-  hosts.push(h);
-  return h;
+function host(extraConfig: string[] = []): Promise<DaemonHost> {
+  return daemonHost({ extraConfig: [':retry_backoff_max_seconds: 1', ...extraConfig] });
 }
-
-afterEach(async () => {
-  for (const h of hosts.splice(0)) {
-    await h.stop('SIGKILL');
-    await h.server.close();
-  }
-});
 
 /** expect.poll options: what is awaited (named in the failure) and for how long. */
 const within = (message: string, timeout = 20_000) => ({ message, timeout });

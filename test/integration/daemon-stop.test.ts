@@ -10,9 +10,11 @@ import { existsSync } from 'node:fs';
 import { cp, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AGENT_CLI, localSpec, startDaemonHost, HOST_ARN, type DaemonHost } from '../helpers/daemon-host.js';
+import { AGENT_CLI, localSpec, HOST_ARN, type DaemonHost } from '../helpers/daemon-host.js';
+import { daemonHost as host } from '../helpers/daemon-hosts.js';
 import { FIXTURES } from '../helpers/local-deploy.js';
 import { notifySocket } from '../helpers/notify-socket.js';
+import { runNode, type ProgramRun as Run } from '../helpers/run-node.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { packageVersion } from '../../common/version.js';
 import { loadNodeFfi } from '../../agent/systemd/notify-datagram.js';
@@ -21,28 +23,10 @@ const SAMPLE = join(FIXTURES, 'sample-app');
 const EXEC = (d: string) => `CodeDeploy/us-east-1/Prod/arn:aws:sds:us-east-1:123456789012:deployment/${d}`;
 const VERSION = packageVersion();
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 const children: ChildProcess[] = [];
 /** Runs the CLI to its end. */
 function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [AGENT_CLI, ...args], {
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.push(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runNode(AGENT_CLI, args, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, onSpawn: (child) => children.push(child) });
 }
 
 /** A CLI process left running (start, restart): its output so far and its end. */
@@ -62,18 +46,9 @@ function background(
   return { child, out: () => out, done };
 }
 
-const hosts: DaemonHost[] = [];
-async function host(opts?: Parameters<typeof startDaemonHost>[0]): Promise<DaemonHost> {
-  const h = await startDaemonHost(opts);
-  hosts.push(h);
-  return h;
-}
-afterEach(async () => {
+// Runs before daemon-hosts.ts's afterEach (registered first, when imported) stops the hosts.
+afterEach(() => {
   for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  for (const h of hosts.splice(0)) {
-    await h.stop('SIGKILL');
-    await h.server.close();
-  }
 });
 
 const pidFile = (h: DaemonHost) => join(h.root, 'state', 'codedeploy-agent.pid');

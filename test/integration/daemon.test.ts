@@ -5,8 +5,9 @@
 import { cp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { AGENT_CLI, FULL_LIFECYCLE, HOST_ARN, localSpec, startDaemonHost, type DaemonHost } from '../helpers/daemon-host.js';
+import { describe, expect, it } from 'vitest';
+import { AGENT_CLI, FULL_LIFECYCLE, HOST_ARN, localSpec, type DaemonHost } from '../helpers/daemon-host.js';
+import { daemonHost as host } from '../helpers/daemon-hosts.js';
 import { FIXTURES, makeTarball, sampleAppGitRepo } from '../helpers/local-deploy.js';
 import { startGitHubServer } from '../helpers/github-server.js';
 import { S3RVER_CREDENTIALS, startS3Server } from '../helpers/s3-server.js';
@@ -24,19 +25,6 @@ interface CompleteBody {
 const body = (c: { body: unknown }) => c.body as CompleteBody;
 const payload = (c: { body: unknown }) =>
   JSON.parse(body(c).Diagnostics.Payload) as { error_code: number; script_name: string; message: string; log: string };
-
-const hosts: DaemonHost[] = [];
-async function host(opts?: Parameters<typeof startDaemonHost>[0]): Promise<DaemonHost> {
-  const h = await startDaemonHost(opts);
-  hosts.push(h);
-  return h;
-}
-afterEach(async () => {
-  for (const h of hosts.splice(0)) {
-    await h.stop('SIGKILL');
-    await h.server.close();
-  }
-});
 
 const proof = async (h: DaemonHost) => (existsSync(h.proofFile) ? (await readFile(h.proofFile, 'utf8')).split('\n').filter(Boolean) : []);
 

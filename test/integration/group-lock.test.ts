@@ -2,29 +2,19 @@
  * One writer per deployment group across processes (docs/design.md section 8): two codedeploy-local
  * processes into one group at once, and codedeploy-local beside a daemon command in that group.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { localHost, FIXTURES } from '../helpers/local-deploy.js';
+import { runNode, type ProgramRun } from '../helpers/run-node.js';
 import { acquireDirectoryLock } from '../../common/file-lock.js';
 
 const LOCAL_CLI = join(import.meta.dirname, '..', '..', 'dist', 'agent', 'cli', 'codedeploy-local.js');
 const GROUP = 'dg-shared';
 
-function runLocal(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [LOCAL_CLI, ...args], {
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function runLocal(args: string[], env: Record<string, string>): Promise<ProgramRun> {
+  return runNode(LOCAL_CLI, args, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env } });
 }
 
 /** A revision with `count` files and a BeforeInstall hook that sleeps, so two runs overlap. */

@@ -2,7 +2,7 @@
  * `codedeploy-agent doctor` as a real process against a fake IMDS and local endpoints: one fully
  * passing EC2 setup, and failing setups that each must name the problem and what to do.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -13,6 +13,7 @@ import { AGENT_CLI } from '../helpers/daemon-host.js';
 import { startCommandsServer, type CommandsServer } from '../helpers/commands-server.js';
 import { closedEndpoint, startFakeImds, type FakeImds } from '../helpers/fake-imds.js';
 import { startTestControlPlane } from '../helpers/control-plane.js';
+import { runNode, type ProgramRun } from '../helpers/run-node.js';
 import { tempDir } from '../helpers/temp.js';
 
 interface Check {
@@ -94,21 +95,9 @@ async function host(s: HostSetup): Promise<{ dir: string; config: string; rootDi
   return { dir, config, rootDir };
 }
 
-function doctor(
-  config: string,
-  json = true,
-  extraEnv: Record<string, string> = {},
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [AGENT_CLI, 'doctor', '--config_file', config, ...(json ? ['--json'] : [])], {
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8', ...extraEnv },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+function doctor(config: string, json = true, extraEnv: Record<string, string> = {}): Promise<ProgramRun> {
+  return runNode(AGENT_CLI, ['doctor', '--config_file', config, ...(json ? ['--json'] : [])], {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8', ...extraEnv },
   });
 }
 

@@ -3,12 +3,13 @@
  * deployment, event, script and elapsed time (text and --json); after a deployment, its result;
  * after a clean stop exit 3; after kill -9 a stale pid file.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { AGENT_CLI, HOST_ARN, localSpec, startDaemonHost, type DaemonHost } from '../helpers/daemon-host.js';
+import { describe, expect, it } from 'vitest';
+import { AGENT_CLI, HOST_ARN, localSpec, type DaemonHost } from '../helpers/daemon-host.js';
+import { daemonHost } from '../helpers/daemon-hosts.js';
+import { runNode, type ProgramRun } from '../helpers/run-node.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const EXEC = (d: string) => `CodeDeploy/us-east-1/Prod/arn:aws:sds:us-east-1:123456789012:deployment/${d}`;
@@ -52,17 +53,8 @@ interface StatusJson {
   notes: string[];
 }
 
-function status(h: DaemonHost, json: boolean): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [AGENT_CLI, 'status', '--config_file', h.configFile, ...(json ? ['--json'] : [])], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function status(h: DaemonHost, json: boolean): Promise<ProgramRun> {
+  return runNode(AGENT_CLI, ['status', '--config_file', h.configFile, ...(json ? ['--json'] : [])]);
 }
 
 async function statusJson(h: DaemonHost): Promise<{ code: number | null; s: StatusJson }> {
@@ -74,18 +66,9 @@ async function statusJson(h: DaemonHost): Promise<{ code: number | null; s: Stat
 // Each check runs the status command; a failed assertion inside one ends the wait at once.
 const WAIT = { timeoutMs: 20_000 };
 
-const hosts: DaemonHost[] = [];
-afterEach(async () => {
-  for (const h of hosts.splice(0)) {
-    await h.stop('SIGKILL');
-    await h.server.close();
-  }
-});
-
 describe.skipIf(!existsSync(AGENT_CLI))('codedeploy-agent status', () => {
   it('shows the running hook, then the result, then not running (exit 3) after a stop', async () => {
-    const h = await startDaemonHost();
-    hosts.push(h);
+    const h = await daemonHost();
     // The hook runs until the test releases it, so a slow machine cannot end it before status looks.
     const release = join(h.root, 'release-hook');
     const src = await bundle(
@@ -178,8 +161,7 @@ describe.skipIf(!existsSync(AGENT_CLI))('codedeploy-agent status', () => {
   }, 60_000);
 
   it('reports a failed deployment with its script, and a stale pid file after kill -9', async () => {
-    const h = await startDaemonHost();
-    hosts.push(h);
+    const h = await daemonHost();
     const src = await bundle(h.root, 'failing', '#!/bin/sh\necho broken >&2\nexit 3\n');
     h.specs.set(EXEC('d-STATFAIL1'), localSpec('d-STATFAIL1', 'dg-status', src));
     h.start();

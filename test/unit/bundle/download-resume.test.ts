@@ -8,8 +8,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createGitHubFetcher, type GitHubRevision } from '../../../agent/bundle/github-fetcher.js';
-import { createS3Fetcher, type S3Revision } from '../../../agent/bundle/s3-fetcher.js';
+import { createGitHubFetcher, type GitHubFetchCall, type GitHubRevision } from '../../../agent/bundle/github-fetcher.js';
+import { createS3Fetcher, type S3FetchCall, type S3Revision } from '../../../agent/bundle/s3-fetcher.js';
 import type { DownloadProgress } from '../../../agent/bundle/download-progress.js';
 import { incompressible, sha256, startRangeServer, type RangeServer, type RangeServerOptions } from '../../helpers/range-server.js';
 import { captureLogger, tempDir } from '../../helpers/temp.js';
@@ -65,14 +65,45 @@ async function fileSha(path: string): Promise<string> {
   return sha256(await readFile(path));
 }
 
+/** What the range server serves: its options, with SIZE incompressible bytes when no body is given. */
+type Served = Omit<RangeServerOptions, 'body'> & { body?: Buffer };
+/** A finished download into <dir>/bundle.tar: the server (its requests), the body it served, the fetcher's log. */
+interface Downloaded {
+  srv: RangeServer;
+  body: Buffer;
+  bundle: string;
+  lines: () => Array<Record<string, unknown>>;
+  messages: () => string[];
+}
+
+/** A fetcher made for the server's URL, with its log: `fetch` downloads one revision (retrying and resuming as it must). */
+type Client = (url: string) => Pick<Downloaded, 'lines' | 'messages'> & { fetch: (bundle: string) => Promise<void> };
+
+async function download(o: Served, client: Client): Promise<Downloaded> {
+  const body = o.body ?? incompressible(SIZE);
+  const srv = await serve({ ...o, body });
+  const { fetch, lines, messages } = client(srv.url);
+  const bundle = join(dir, 'bundle.tar');
+  await fetch(bundle);
+  return { srv, body, bundle, lines, messages };
+}
+
+/** Serves `o` and downloads it once through the S3 fetcher. */
+function s3Download(o: Served, rev = s3Rev(), call?: S3FetchCall): Promise<Downloaded> {
+  return download(o, (url) => {
+    const c = s3Fetch(url);
+    return { ...c, fetch: (bundle) => c.fetch(rev, bundle, call) };
+  });
+}
+
 describe('S3 downloads resume with Range and If-Match', () => {
   it('asks for the rest after the connection drops mid-body, appends the 206, and logs progress', async () => {
-    const body = incompressible(SIZE);
-    const srv = await serve({ body, etag: '"etag-v1"', plan: [{ breakAfter: CUT }] });
-    const { fetch, lines, messages } = s3Fetch(srv.url);
     const heard: DownloadProgress[] = [];
-    const bundle = join(dir, 'bundle.tar');
-    await fetch(s3Rev({ etag: 'etag-v1', version: 'v7' }), bundle, { onProgress: (p) => heard.push(p) });
+    const { srv, body, bundle, lines, messages } = await s3Download(
+      { etag: '"etag-v1"', plan: [{ breakAfter: CUT }] },
+      s3Rev({ etag: 'etag-v1', version: 'v7' }),
+      { onProgress: (p) => heard.push(p) },
+    );
 
     expect(await fileSha(bundle)).toBe(sha256(body));
     expect(await readdir(dir)).toEqual(['bundle.tar']);
@@ -101,11 +132,7 @@ describe('S3 downloads resume with Range and If-Match', () => {
   });
 
   it('starts over from byte 0 when the server ignores the Range (200), and the file is still right', async () => {
-    const body = incompressible(SIZE);
-    const srv = await serve({ body, etag: '"e"', plan: [{ breakAfter: CUT }, { ignoreRange: true }] });
-    const { fetch, lines, messages } = s3Fetch(srv.url);
-    const bundle = join(dir, 'bundle.tar');
-    await fetch(s3Rev(), bundle);
+    const { srv, body, bundle, lines, messages } = await s3Download({ etag: '"e"', plan: [{ breakAfter: CUT }, { ignoreRange: true }] });
     expect(await fileSha(bundle)).toBe(sha256(body));
     expect(srv.requests.map((r) => [r.status, r.range])).toEqual([
       [200, undefined],
@@ -119,10 +146,11 @@ describe('S3 downloads resume with Range and If-Match', () => {
   it('starts over when the object changed between tries (412), and never splices the two', async () => {
     const v1 = incompressible(SIZE);
     const v2 = incompressible(SIZE + 1000);
-    const srv = await serve({ body: v1, etag: '"v1"', plan: [{ breakAfter: CUT }, { replace: { body: v2, etag: '"v2"' } }] });
-    const { fetch, lines, messages } = s3Fetch(srv.url);
-    const bundle = join(dir, 'bundle.tar');
-    await fetch(s3Rev(), bundle);
+    const { srv, bundle, lines, messages } = await s3Download({
+      body: v1,
+      etag: '"v1"',
+      plan: [{ breakAfter: CUT }, { replace: { body: v2, etag: '"v2"' } }],
+    });
     expect(await fileSha(bundle)).toBe(sha256(v2));
     expect(srv.requests.map((r) => [r.status, r.range, r.ifMatch])).toEqual([
       [200, undefined, undefined],
@@ -147,11 +175,7 @@ describe('S3 downloads resume with Range and If-Match', () => {
   });
 
   it('starts over when the 206 is for other bytes than asked (Content-Range mismatch)', async () => {
-    const body = incompressible(SIZE);
-    const srv = await serve({ body, etag: '"e"', plan: [{ breakAfter: CUT }, { shiftRange: 4096 }] });
-    const { fetch, lines, messages } = s3Fetch(srv.url);
-    const bundle = join(dir, 'bundle.tar');
-    await fetch(s3Rev(), bundle);
+    const { srv, body, bundle, lines, messages } = await s3Download({ etag: '"e"', plan: [{ breakAfter: CUT }, { shiftRange: 4096 }] });
     expect(await fileSha(bundle)).toBe(sha256(body));
     expect(srv.requests.map((r) => [r.status, r.range])).toEqual([
       [200, undefined],
@@ -164,11 +188,7 @@ describe('S3 downloads resume with Range and If-Match', () => {
   });
 
   it('resumes twice when the connection drops twice', async () => {
-    const body = incompressible(SIZE);
-    const srv = await serve({ body, etag: '"e"', plan: [{ breakAfter: MiB }, { breakAfter: 2 * MiB }] });
-    const { fetch, lines } = s3Fetch(srv.url);
-    const bundle = join(dir, 'bundle.tar');
-    await fetch(s3Rev(), bundle);
+    const { srv, body, bundle, lines } = await s3Download({ etag: '"e"', plan: [{ breakAfter: MiB }, { breakAfter: 2 * MiB }] });
     expect(await fileSha(bundle)).toBe(sha256(body));
     expect(srv.requests.map((r) => [r.status, r.range])).toEqual([
       [200, undefined],
@@ -189,12 +209,19 @@ describe('GitHub downloads resume through the redirect with Range and If-Range',
   }
   const codeload = (srv: RangeServer) => srv.requests.filter((r) => r.path.startsWith('/codeload/'));
 
+  /** Serves `o` behind the API's redirect and downloads ghRev once through the GitHub fetcher. */
+  function ghDownload(o: Served, call?: GitHubFetchCall): Promise<Downloaded> {
+    return download({ ...o, redirect }, (url) => {
+      const c = ghFetch(url);
+      return { ...c, fetch: (bundle) => c.fetch(ghRev, bundle, call) };
+    });
+  }
+
   it('sends Range and If-Range (the ETag) after a drop, appends the 206, and logs progress', async () => {
-    const body = incompressible(SIZE);
-    const srv = await serve({ body, etag: '"gh-etag"', redirect, plan: [{ breakAfter: CUT }] });
-    const { fetch, lines, messages } = ghFetch(srv.url);
-    const bundle = join(dir, 'bundle.tar');
-    await fetch(ghRev, bundle, { token: 'ghp_secret0123456789' });
+    const { srv, body, bundle, lines, messages } = await ghDownload(
+      { etag: '"gh-etag"', plan: [{ breakAfter: CUT }] },
+      { token: 'ghp_secret0123456789' },
+    );
     expect(await fileSha(bundle)).toBe(sha256(body));
     expect(codeload(srv).map((r) => [r.status, r.range, r.ifRange])).toEqual([
       [200, undefined, undefined],
@@ -206,11 +233,7 @@ describe('GitHub downloads resume through the redirect with Range and If-Range',
   });
 
   it('resumes a chunked archive with no ETag (Range alone, no If-Range)', async () => {
-    const body = incompressible(SIZE);
-    const srv = await serve({ body, redirect, plan: [{ breakAfter: CUT, chunked: true }, {}] });
-    const { fetch, lines, messages } = ghFetch(srv.url);
-    const bundle = join(dir, 'bundle.tar');
-    await fetch(ghRev, bundle);
+    const { srv, body, bundle, lines, messages } = await ghDownload({ plan: [{ breakAfter: CUT, chunked: true }, {}] });
     expect(await fileSha(bundle)).toBe(sha256(body));
     expect(codeload(srv).map((r) => [r.status, r.range, r.ifRange])).toEqual([
       [200, undefined, undefined],
@@ -224,10 +247,11 @@ describe('GitHub downloads resume through the redirect with Range and If-Range',
   it('starts over when the archive changed (If-Range does not match: 200 with the new archive)', async () => {
     const v1 = incompressible(SIZE);
     const v2 = incompressible(SIZE - 777);
-    const srv = await serve({ body: v1, etag: '"a1"', redirect, plan: [{ breakAfter: CUT }, { replace: { body: v2, etag: '"a2"' } }] });
-    const { fetch, lines, messages } = ghFetch(srv.url);
-    const bundle = join(dir, 'bundle.tar');
-    await fetch(ghRev, bundle);
+    const { srv, bundle, lines, messages } = await ghDownload({
+      body: v1,
+      etag: '"a1"',
+      plan: [{ breakAfter: CUT }, { replace: { body: v2, etag: '"a2"' } }],
+    });
     expect(await fileSha(bundle)).toBe(sha256(v2));
     expect(codeload(srv).map((r) => [r.status, r.range, r.ifRange])).toEqual([
       [200, undefined, undefined],
@@ -237,16 +261,10 @@ describe('GitHub downloads resume through the redirect with Range and If-Range',
   });
 
   it('starts over on 416 and on a mismatched Content-Range', async () => {
-    const body = incompressible(SIZE);
-    const srv = await serve({
-      body,
+    const { srv, body, bundle, lines, messages } = await ghDownload({
       etag: '"e"',
-      redirect,
       plan: [{ breakAfter: CUT }, { status: 416 }, { breakAfter: CUT }, { shiftRange: 1 }],
     });
-    const { fetch, lines, messages } = ghFetch(srv.url);
-    const bundle = join(dir, 'bundle.tar');
-    await fetch(ghRev, bundle);
     expect(await fileSha(bundle)).toBe(sha256(body));
     expect(codeload(srv).map((r) => [r.status, r.range])).toEqual([
       [200, undefined],

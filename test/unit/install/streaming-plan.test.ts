@@ -19,17 +19,7 @@ import { permissionOps, planPermissionTargets } from '../../../agent/install/per
 import { tempDir } from '../../helpers/temp.js';
 import { appSpec, dir, FILE, permission, SYMLINK } from './appspec-builder.js';
 import { referencePlan } from './reference-plan.js';
-
-/** mulberry32: a small seeded generator, so a failing case can be replayed by its seed. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as random } from '../../helpers/seeded-random.js';
 
 const NAMES = ['a', 'b', 'sub', 'f.txt', 'link'];
 const DESTINATIONS = ['/dst', '/dst/', '/dst/a', '/dst/sub', '/dst/a/b', 'rel', 'rel/sub', '/dst/f.txt'];
