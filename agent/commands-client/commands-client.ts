@@ -7,10 +7,10 @@
  * `http_read_timeout`), because the service holds a long poll open; every other operation uses
  * `readTimeoutMs` (default 30 s).
  */
-import { Sha256 } from '@aws-crypto/sha256-js';
+import { Hash } from '@smithy/core/serde';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
-import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider, ChecksumConstructor } from '@smithy/types';
 import { AgentError, ErrorCodes } from '../errors.js';
 import { toError } from '../../common/errors.js';
 import { retry } from '../platform/retry.js';
@@ -41,6 +41,13 @@ import {
 import { readCaBundle } from '../platform/ca-bundle.js';
 
 export type { CommandStatus, HostCommand } from './wire-types.js';
+
+/**
+ * SigV4's SHA-256 and HMAC-SHA-256 through node:crypto (OpenSSL): the AWS SDK's own Node.js hash.
+ * @aws-crypto/sha256-js computes the same digests in JavaScript at several times the CPU, and the
+ * daemon signs four requests per lifecycle command (poll, specification, acknowledgement, completion).
+ */
+export const SigV4Sha256: ChecksumConstructor = Hash.bind(null, 'sha256');
 export { parseServiceError } from './json-protocol.js';
 
 export interface CommandsClient {
@@ -186,7 +193,7 @@ export function createCommandsClient(opts: CommandsClientOptions): CommandsClien
       },
       body,
     });
-    const signer = new SignatureV4({ credentials: creds, region: opts.region, service: model.signingName, sha256: Sha256 });
+    const signer = new SignatureV4({ credentials: creds, region: opts.region, service: model.signingName, sha256: SigV4Sha256 });
     const signed = await signer.sign(request, { signingDate: new Date(now()) });
     return { ...(signed.headers as Record<string, string>), 'user-agent': `codedeploy-agent-ts/${opts.packageVersion}` };
   }

@@ -2,6 +2,12 @@
  * Finds and parses the appspec of one revision. Lookup order (docs/reference.md section 5.7, applied to
  * Install and hooks alike, docs/design.md section 5): the spec's AppSpecFilename, then appspec.yaml,
  * then appspec.yml. The file name comes from the spec, so it must stay inside the archive.
+ *
+ * Every lifecycle command of a deployment reads the revision's appspec again (the file is read
+ * each time, so what runs is what is on disk now); parsing its YAML is kept for identical text:
+ * a small cache keyed on the file name and the exact text maps to the parsed model (pure data,
+ * which its consumers only read).
+ * Only valid appspecs are kept; an invalid one is parsed (and reported) every time.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -49,6 +55,38 @@ export interface LoadedAppSpec {
   name: string;
 }
 
+/** Parsed appspecs by "<name>\0<exact text>", least recently used first (a few groups deploy at once). */
+const parsed = new Map<string, AppSpec>();
+const PARSED_ENTRIES = 8;
+/** Longer appspecs are parsed every time (a real one is a few KB). */
+const PARSED_MAX_CHARS = 64 * 1024;
+
+function parseCached(text: string, name: string, archiveDir: string, path: string): AppSpec {
+  const key = `${name}\0${text}`;
+  const known = parsed.get(key);
+  if (known) {
+    parsed.delete(key);
+    parsed.set(key, known);
+    return known;
+  }
+  const result = parseAppSpec(text, name);
+  if (!result.ok) {
+    const [first, ...rest] = result.errors;
+    const more =
+      rest.length > 0
+        ? ` (and ${rest.length} more problem${rest.length > 1 ? 's' : ''}: run "codedeploy-agent validate ${archiveDir}" to list them)`
+        : '';
+    throw new AgentError(ErrorCodes.APPSPEC_INVALID, `${first ? formatIssue(first) : 'invalid AppSpec file'}${more}`, {
+      details: { file: path, errors: result.errors },
+    });
+  }
+  if (text.length <= PARSED_MAX_CHARS) {
+    parsed.set(key, result.spec);
+    if (parsed.size > PARSED_ENTRIES) parsed.delete(parsed.keys().next().value as string);
+  }
+  return result.spec;
+}
+
 export async function loadAppSpec(archiveDir: string, appSpecFilename: string): Promise<LoadedAppSpec> {
   for (const name of appSpecCandidates(appSpecFilename)) {
     const path = confined(archiveDir, name);
@@ -61,18 +99,7 @@ export async function loadAppSpec(archiveDir: string, appSpecFilename: string): 
       if (code === 'EISDIR') continue;
       throw err;
     }
-    const result = parseAppSpec(text, name);
-    if (!result.ok) {
-      const [first, ...rest] = result.errors;
-      const more =
-        rest.length > 0
-          ? ` (and ${rest.length} more problem${rest.length > 1 ? 's' : ''}: run "codedeploy-agent validate ${archiveDir}" to list them)`
-          : '';
-      throw new AgentError(ErrorCodes.APPSPEC_INVALID, `${first ? formatIssue(first) : 'invalid AppSpec file'}${more}`, {
-        details: { file: path, errors: result.errors },
-      });
-    }
-    return { spec: result.spec, path, name };
+    return { spec: parseCached(text, name, archiveDir, path), path, name };
   }
   throw new AgentError(ErrorCodes.APPSPEC_MISSING, appSpecNotFoundMessage(archiveDir, appSpecFilename));
 }

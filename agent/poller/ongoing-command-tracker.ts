@@ -11,7 +11,7 @@
  * specification is read (a kill there would otherwise leave the command dispatched and silent).
  */
 import { createHash } from 'node:crypto';
-import { readFile, rm, stat } from 'node:fs/promises';
+import { readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errnoCode } from '../../common/errors.js';
 import { syncDir, writeFileAtomic } from '../../common/atomic-file.js';
@@ -39,12 +39,40 @@ export class OngoingCommandTracker {
     await syncDir(this.dir).catch(() => undefined);
   }
 
+  /**
+   * The polled command's deployment is known and it is about to run: its polled marker becomes the
+   * deployment's tracking file by one rename (both hold the HostCommandIdentifier), then the
+   * directory is fsynced. One of the two names exists at every instant, so a crash anywhere
+   * leaves the command tracked; and it costs a rename instead of begin() and unpolled() (a second
+   * durable write and a second directory fsync) on every command. Without a marker (its write
+   * failed earlier, which was logged) the tracking file is written afresh.
+   */
+  async promote(deploymentId: string, hostCommandIdentifier: string): Promise<void> {
+    try {
+      await rename(join(this.dir, polledName(hostCommandIdentifier)), join(this.dir, deploymentId));
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') throw err;
+      return this.begin(deploymentId, hostCommandIdentifier);
+    }
+    await syncDir(this.dir);
+  }
+
   async begin(deploymentId: string, hostCommandIdentifier: string): Promise<void> {
     await writeFileAtomic(join(this.dir, deploymentId), hostCommandIdentifier, { mode: 0o600 });
   }
 
   async end(deploymentId: string): Promise<void> {
     await rm(join(this.dir, deploymentId), { force: true });
+    await syncDir(this.dir).catch(() => undefined);
+  }
+
+  /**
+   * The command is over (its result is in the outbox): drop its deployment's tracking file, when
+   * its deployment is known, and its polled marker, with one directory fsync for both.
+   */
+  async finished(deploymentId: string | undefined, hostCommandIdentifier: string): Promise<void> {
+    if (deploymentId !== undefined) await rm(join(this.dir, deploymentId), { force: true });
+    await rm(join(this.dir, polledName(hostCommandIdentifier)), { force: true });
     await syncDir(this.dir).catch(() => undefined);
   }
 

@@ -338,8 +338,7 @@ export class Poller {
       );
     }
     try {
-      await this.track(log, () => this.o.tracker.begin(spec.deploymentId, command.HostCommandIdentifier));
-      await this.track(log, () => this.o.tracker.unpolled(command.HostCommandIdentifier));
+      await this.track(log, () => this.o.tracker.promote(spec.deploymentId, command.HostCommandIdentifier));
       this.o.reporter?.status(`deployment ${spec.deploymentId}: ${command.CommandName}`);
       const updates = this.startUpdates(command, log, signal);
       const observed: ObservedCommand = {
@@ -386,8 +385,7 @@ export class Poller {
       });
     }
     const log = this.o.logger.child({ hostCommandIdentifier: command.HostCommandIdentifier });
-    if (spec) await this.track(log, () => this.o.tracker.end(spec.deploymentId));
-    await this.track(log, () => this.o.tracker.unpolled(command.HostCommandIdentifier));
+    await this.track(log, () => this.o.tracker.finished(spec?.deploymentId, command.HostCommandIdentifier));
   }
 
   /**

@@ -10,6 +10,19 @@
  *
  * pkijs verification is asynchronous (WebCrypto), so this module is async; see
  * parseDeploymentSpecAsync in deployment-spec.ts.
+ *
+ * Every lifecycle command of a deployment fetches the same specification again (11 per
+ * deployment), and parsing and verifying it was the largest part of an agent's CPU per command.
+ * A verifier therefore remembers the payloads it has verified, keyed on the exact payload text
+ * (the whole string, compared in full, not a digest of it), and answers a repeat with the content
+ * it verified. This is sound against whoever controls the network: only successful verifications
+ * are kept, so a payload that would fail always goes through verification (and fails); a payload
+ * that differs by one character is a different key; and the answer for identical bytes is the
+ * one verification would give again, because the outcome depends only on those bytes, the trust
+ * store (fixed per verifier) and the time. For the time, an entry is kept only while the check
+ * date stays within the validity of every certificate that made it trusted (the signer and its
+ * chain), and it is dropped if the clock goes back before the first verification. The cache is
+ * small and bounded (CACHE_ENTRIES payloads of at most CACHE_MAX_PAYLOAD_CHARS each).
  */
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
@@ -26,6 +39,8 @@ export interface Pkcs7VerifierOptions {
   logger?: Pick<Logger, 'debug'>;
   /** The time at which certificate validity is checked; default now. */
   now?: () => Date;
+  /** How many verified payloads to remember (default CACHE_ENTRIES); 0 verifies every time. */
+  cacheEntries?: number;
 }
 
 /** A verifier for SpecParseOptions.verifyPkcs7-style use: payload in, verified content out. */
@@ -35,6 +50,21 @@ const SIGNED_DATA_OID = '1.2.840.113549.1.7.2';
 /** pkijs CertificateChainValidationEngine: "The certificate is either not yet valid or expired". */
 const CHAIN_DATE_INVALID = 8;
 const BAD_SIGNATURE = "The deployment specification's PKCS7 signature does not verify: the content was modified or signed by another key";
+
+/** Verified payloads a verifier remembers: a few deployments in flight at once, of different groups. */
+export const CACHE_ENTRIES = 8;
+/** Longer payloads are verified every time (a real one, with its certificates, is a few KB). */
+export const CACHE_MAX_PAYLOAD_CHARS = 64 * 1024;
+
+/** One successful verification: its content, and the times between which it stays true. */
+interface Verified {
+  content: string;
+  signer: string;
+  /** Epoch ms; -Infinity/Infinity when no trust store is configured (dates are then not checked). */
+  validFrom: number;
+  validUntil: number;
+  verifiedAt: number;
+}
 
 const specError = (message: string, cause?: unknown): AgentError =>
   new AgentError(ErrorCodes.SPEC_INVALID, message, cause === undefined ? {} : { cause });
@@ -50,7 +80,28 @@ function cryptoEngine(): pkijs.CryptoEngine {
  */
 export function createPkcs7Verifier(opts: Pkcs7VerifierOptions = {}): Pkcs7Verifier {
   const trusted = opts.trustedCaPem === undefined ? undefined : parseTrustedCas(opts.trustedCaPem, opts.trustedCaSource);
-  return (payload) => verifyWith(payload, opts, trusted);
+  const maxEntries = opts.cacheEntries ?? CACHE_ENTRIES;
+  /** Payload text -> its verification, least recently used first. */
+  const cache = new Map<string, Verified>();
+  return async (payload) => {
+    const checkDate = opts.now ? opts.now() : new Date();
+    const at = checkDate.getTime();
+    const known = cache.get(payload);
+    if (known) {
+      cache.delete(payload);
+      if (at >= known.verifiedAt && at >= known.validFrom && at <= known.validUntil) {
+        cache.set(payload, known);
+        opts.logger?.debug({ signer: known.signer }, 'deployment specification signature verified before (identical payload)');
+        return known.content;
+      }
+    }
+    const verified = await verifyWith(payload, opts, trusted, checkDate);
+    if (maxEntries > 0 && payload.length <= CACHE_MAX_PAYLOAD_CHARS) {
+      cache.set(payload, verified);
+      if (cache.size > maxEntries) cache.delete(cache.keys().next().value as string);
+    }
+    return verified.content;
+  };
 }
 
 /** One-shot verification: returns the signed content as UTF-8 or throws AgentError(SPEC_INVALID). */
@@ -58,7 +109,12 @@ export async function verifyPkcs7Payload(payload: string, opts: Pkcs7VerifierOpt
   return createPkcs7Verifier(opts)(payload);
 }
 
-async function verifyWith(payload: string, opts: Pkcs7VerifierOptions, trusted: pkijs.Certificate[] | undefined): Promise<string> {
+async function verifyWith(
+  payload: string,
+  opts: Pkcs7VerifierOptions,
+  trusted: pkijs.Certificate[] | undefined,
+  checkDate: Date,
+): Promise<Verified> {
   const signedData = parseSignedData(payload);
   const eContent = signedData.encapContentInfo.eContent;
   if (!eContent) {
@@ -68,7 +124,6 @@ async function verifyWith(payload: string, opts: Pkcs7VerifierOptions, trusted: 
     throw specError(`The deployment specification PKCS7 must have exactly one signer; it has ${signedData.signerInfos.length}`);
   }
   const crypto = cryptoEngine();
-  const checkDate = opts.now ? opts.now() : new Date();
 
   let signer: pkijs.Certificate;
   try {
@@ -82,8 +137,16 @@ async function verifyWith(payload: string, opts: Pkcs7VerifierOptions, trusted: 
   const subject = formatName(signer.subject);
   opts.logger?.debug({ signer: subject, issuer: formatName(signer.issuer) }, 'deployment specification signature verified');
 
-  if (trusted) await checkChain(signedData, signer, subject, trusted, checkDate, opts.trustedCaSource, crypto);
-  return Buffer.from(eContent.getValue()).toString('utf8');
+  const content = Buffer.from(eContent.getValue()).toString('utf8');
+  const verified: Verified = { content, signer: subject, validFrom: -Infinity, validUntil: Infinity, verifiedAt: checkDate.getTime() };
+  if (trusted) {
+    const path = await checkChain(signedData, signer, subject, trusted, checkDate, opts.trustedCaSource, crypto);
+    for (const cert of [signer, ...path]) {
+      verified.validFrom = Math.max(verified.validFrom, cert.notBefore.value.getTime());
+      verified.validUntil = Math.min(verified.validUntil, cert.notAfter.value.getTime());
+    }
+  }
+  return verified;
 }
 
 async function checkChain(
@@ -94,7 +157,7 @@ async function checkChain(
   checkDate: Date,
   source: string | undefined,
   crypto: pkijs.CryptoEngine,
-): Promise<void> {
+): Promise<pkijs.Certificate[]> {
   const notBefore = signer.notBefore.value;
   const notAfter = signer.notAfter.value;
   if (checkDate < notBefore || checkDate > notAfter) {
@@ -111,7 +174,9 @@ async function checkChain(
   let reason: string;
   try {
     const result = await engine.verify({}, crypto);
-    if (result.result) return;
+    // The certificates the chain was built from (every one whose dates were checked); all that
+    // could have been, when pkijs does not say.
+    if (result.result) return result.certificatePath ?? [...intermediates, ...trusted];
     reason = result.resultMessage;
     if (result.resultCode === CHAIN_DATE_INVALID) {
       throw specError(

@@ -188,6 +188,85 @@ describe('PKCS7 deployment specification verifier', () => {
   });
 });
 
+describe('PKCS7 verifier cache (identical payloads are verified once)', () => {
+  const VERIFIED = 'deployment specification signature verified';
+  const REUSED = 'deployment specification signature verified before (identical payload)';
+  const count = (lines: () => Array<Record<string, unknown>>, msg: string) => lines().filter((l) => l.msg === msg).length;
+
+  it('answers a repeat of the exact payload from the cache, and verifies any other payload', async () => {
+    const { logger, lines } = captureLogger();
+    const verify = createPkcs7Verifier({ logger, trustedCaPem: pki.caCertPem });
+    const payload = pki.sign(body);
+    for (let i = 0; i < 3; i++) await expect(verify(payload)).resolves.toBe(body);
+    expect(count(lines, VERIFIED)).toBe(1);
+    expect(count(lines, REUSED)).toBe(2);
+
+    const other = JSON.stringify({ ...spec, DeploymentId: 'd-OTHER' });
+    await expect(verify(pki.sign(other))).resolves.toBe(other);
+    expect(count(lines, VERIFIED)).toBe(2);
+  });
+
+  it('verifies a payload that differs by one byte from a cached one (and rejects it when tampered)', async () => {
+    const { logger, lines } = captureLogger();
+    const verify = createPkcs7Verifier({ logger });
+    const der = pki.signDer(body);
+    await expect(verify(toPem(der))).resolves.toBe(body);
+    const at = der.indexOf(Buffer.from('"prod"'));
+    const tampered = Buffer.from(der);
+    tampered[at + 3] = 'u'.charCodeAt(0);
+    const err = await specError(verify(toPem(tampered)));
+    expect(err.message.startsWith(BAD_SIGNATURE)).toBe(true);
+    // The same valid bytes in another encoding are another key: verified, not looked up.
+    await expect(verify(der.toString('base64'))).resolves.toBe(body);
+    expect(count(lines, VERIFIED)).toBe(2);
+    expect(count(lines, REUSED)).toBe(0);
+  });
+
+  it('never caches a failure: a bad signature fails every time', async () => {
+    const { logger, lines } = captureLogger();
+    const verify = createPkcs7Verifier({ logger, trustedCaPem: pki.caCertPem });
+    const bad = Buffer.from(pki.signDer(body));
+    bad[bad.length - 1] = (bad[bad.length - 1] ?? 0) ^ 0xff;
+    const untrusted = otherPki.sign(body);
+    for (let i = 0; i < 2; i++) {
+      expect((await specError(verify(bad.toString('base64')))).message).toBe(BAD_SIGNATURE);
+      expect((await specError(verify(untrusted))).message).toContain('which is not issued by a trusted CA');
+    }
+    expect(count(lines, REUSED)).toBe(0);
+  });
+
+  it('re-verifies once the clock leaves the certificates’ validity, or goes back before the first verification', async () => {
+    let now = new Date();
+    const verify = createPkcs7Verifier({ trustedCaPem: pki.caCertPem, now: () => now });
+    const payload = pki.sign(body);
+    await expect(verify(payload)).resolves.toBe(body);
+    now = new Date('2199-01-01T00:00:00Z');
+    expect((await specError(verify(payload))).message).toMatch(/whose certificate is not valid at 2199-01-01T00:00:00\.000Z/);
+    now = new Date();
+    await expect(verify(payload)).resolves.toBe(body);
+    now = new Date('2001-01-01T00:00:00Z');
+    expect((await specError(verify(payload))).message).toMatch(/whose certificate is not valid at 2001-01-01T00:00:00\.000Z/);
+  });
+
+  it('keeps at most CACHE_ENTRIES payloads, and none with cacheEntries: 0', async () => {
+    const { logger, lines } = captureLogger();
+    const verify = createPkcs7Verifier({ logger, cacheEntries: 0 });
+    const payload = pki.sign(body);
+    await verify(payload);
+    await verify(payload);
+    expect(count(lines, VERIFIED)).toBe(2);
+
+    const small = captureLogger();
+    const bounded = createPkcs7Verifier({ logger: small.logger, cacheEntries: 2 });
+    const payloads = ['d-1', 'd-2', 'd-3'].map((id) => pki.sign(JSON.stringify({ ...spec, DeploymentId: id })));
+    for (const p of payloads) await bounded(p);
+    await bounded(payloads[0] ?? ''); // evicted: verified again
+    await bounded(payloads[2] ?? ''); // still there
+    expect(count(small.lines, VERIFIED)).toBe(4);
+    expect(count(small.lines, REUSED)).toBe(1);
+  });
+});
+
 describe('parseDeploymentSpecAsync', () => {
   it('verifies a PKCS7/JSON envelope and parses its content', async () => {
     const verifyPkcs7 = createPkcs7Verifier({ trustedCaPem: pki.caCertPem });
