@@ -36,6 +36,9 @@ import type { CopyOp } from './operations.js';
 /** Regular files up to this size are copied synchronously; larger ones off the main thread. */
 export const SYNC_COPY_MAX_BYTES = 1024 * 1024;
 
+/** The end of the message when a source stopped being a regular file after planning. */
+export const NOT_REGULAR = ' is no longer a regular file';
+
 const TEMP_PREFIX = '.cda-';
 const TEMP_SUFFIX = '.tmp';
 
@@ -104,7 +107,7 @@ export function copyAtomicallySync(op: CopyOp, tempPath: string, options: CopyOp
     } catch {
       // Not created (or already gone): nothing to remove.
     }
-    throw copyError(op, err, claiming);
+    throw landingError(op.destination, err, claiming);
   }
 }
 
@@ -140,7 +143,7 @@ export async function copyAtomically(op: CopyOp, tempPath: string, options: Copy
     }
   } catch (err) {
     await unlink(tempPath).catch(() => undefined);
-    throw copyError(op, err, claiming);
+    throw landingError(op.destination, err, claiming);
   }
 }
 
@@ -149,14 +152,15 @@ function needsChown(st: Stats, options: CopyOptions): boolean {
 }
 
 function notRegular(op: CopyOp): Error {
-  return new Error(`${op.source} is no longer a regular file`);
+  return new Error(`${op.source}${NOT_REGULAR}`);
 }
 
-function copyError(op: CopyOp, err: unknown, claiming: boolean): AgentError {
+/** The Install error for a copy to `destination` that failed with `err` (`claiming`: in link(2)). */
+export function landingError(destination: string, err: unknown, claiming: boolean): AgentError {
   if (claiming && errnoCode(err) === 'EEXIST') {
-    return new AgentError(ErrorCodes.INSTALL_FAILED, `${msg.fileAlreadyExists(op.destination)}.`, { cause: err });
+    return new AgentError(ErrorCodes.INSTALL_FAILED, `${msg.fileAlreadyExists(destination)}.`, { cause: err });
   }
-  return new AgentError(ErrorCodes.INSTALL_FAILED, msg.operationFailed('install', op.destination, toError(err).message), {
+  return new AgentError(ErrorCodes.INSTALL_FAILED, msg.operationFailed('install', destination, toError(err).message), {
     cause: err,
   });
 }

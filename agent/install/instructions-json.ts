@@ -69,7 +69,14 @@ export class InstructionsWriter {
   }
 
   add(op: InstallOp): void {
-    const text = JSON.stringify(instructionObject(op));
+    // The two shapes of nearly every operation, spelled out: the same bytes as instructionObject()'s
+    // JSON without an object per operation (a tenth of the plan's time for small files).
+    const text =
+      op.type === 'copy'
+        ? `{"type":"copy","source":${JSON.stringify(op.source)},"destination":${JSON.stringify(op.destination)}}`
+        : op.type === 'mkdir'
+          ? `{"type":"mkdir","directory":${JSON.stringify(op.directory)}}`
+          : JSON.stringify(instructionObject(op));
     this.parts.push(this.first ? text : `,${text}`);
     this.first = false;
     this.buffered += text.length + 1;

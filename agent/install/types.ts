@@ -19,6 +19,15 @@ export interface InstallRequest {
   logger: Logger;
   /** Upper bound on concurrent async copies of files over 1 MiB (default 32); smaller files are copied in order, synchronously in time slices. */
   concurrency?: number;
+  /**
+   * Worker threads that land files beside the main thread, for plans with at least
+   * `parallelCopyMinFiles` copies (default: one fewer than the cores, at most 3). 0: the main thread only.
+   */
+  copyThreads?: number;
+  /** Plans with fewer copies than this copy on the main thread (default PARALLEL_COPY_MIN_FILES, installer.ts). */
+  parallelCopyMinFiles?: number;
+  /** Tests: wait until the copy threads run before the first copy (else the main thread starts without them). */
+  waitForCopyThreads?: boolean;
   /** Runs setfacl, semanage, restorecon and getent; defaults to execFile. Tests pass a recording fake. */
   tools?: ToolRunner;
   /**
