@@ -8,9 +8,16 @@
  * acknowledged, which spans the next long poll answer, GetDeploymentSpecification and the ack),
  * averaged. Hook time is each event's own start-to-end span. The baseline is the same deployment
  * to one host, measured in the same run; the claim is the ratio fleet/1-host.
+ *
+ * Agent CPU per lifecycle command (#13): utime+stime of every agent process (/proc/<pid>/stat,
+ * all its threads, not its hook children: their CPU only shows in the agent's cutime/cstime) over
+ * the AllAtOnce deployment, minus what the same agents burn idle (long polls) over that time,
+ * divided by the lifecycle commands the deployment ran. BENCH_FLEET_CPU_PROF=<dir> starts the
+ * last agent (whose first deployment is the AllAtOnce one) with --cpu-prof into <dir> (written
+ * when it stops at the end).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,6 +46,79 @@ interface RunResult {
   hookMsPerCommand: number;
   overheadMsPerCommand: number;
   overheadP95Ms: number;
+  /** Lifecycle events the deployment ran on its hosts (11 per host for the fleet app). */
+  commands: number;
+}
+
+/** What benchControlPlane returns (bench/summary.ts reads it). */
+export interface FleetBenchResult {
+  oneHostWallMs: number;
+  allAtOnceWallMs: number;
+  oneAtATimeWallMs: number;
+  agentCpuMsPerCommand: number;
+}
+
+/** Clock ticks per second of /proc/<pid>/stat's times (sysconf(_SC_CLK_TCK); 100 on Linux everywhere). */
+function clockTicksPerSecond(): number {
+  try {
+    const n = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+    return Number.isFinite(n) && n > 0 ? n : 100;
+  } catch {
+    return 100;
+  }
+}
+
+/** utime+stime of one process (every thread, no children) in clock ticks; 0 once it is gone. */
+function processCpuTicks(pid: number): number {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return 0;
+  }
+  // Fields after "(comm)", which may hold spaces: state is field 3, utime 14, stime 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+function fleetCpuTicks(agents: FleetAgent[]): number {
+  return agents.reduce((sum, a) => sum + (a.process?.pid === undefined ? 0 : processCpuTicks(a.process.pid)), 0);
+}
+
+/** Every agent thread's utime+stime in ticks, keyed by pid/tid, with the thread's name. */
+function fleetThreadTicks(agents: FleetAgent[]): Map<string, { name: string; ticks: number }> {
+  const out = new Map<string, { name: string; ticks: number }>();
+  for (const a of agents) {
+    const pid = a.process?.pid;
+    if (pid === undefined) continue;
+    let tids: string[];
+    try {
+      tids = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tids) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        out.set(`${pid}/${tid}`, { name: tid === String(pid) ? 'main thread' : name, ticks: Number(fields[11]) + Number(fields[12]) });
+      } catch {
+        // the thread ended
+      }
+    }
+  }
+  return out;
+}
+
+/** CPU ticks per thread name between two fleetThreadTicks snapshots, largest first. */
+function threadTicksByName(
+  before: Map<string, { name: string; ticks: number }>,
+  after: Map<string, { name: string; ticks: number }>,
+): [string, number][] {
+  const byName = new Map<string, number>();
+  for (const [key, t] of after) byName.set(t.name, (byName.get(t.name) ?? 0) + t.ticks - (before.get(key)?.ticks ?? 0));
+  return [...byName].sort((x, y) => y[1] - x[1]);
 }
 
 function vmHwmMb(pid: number): number {
@@ -91,8 +171,10 @@ async function deployOnce(
   }
   const gaps: number[] = [];
   const hooks: number[] = [];
+  let commands = 0;
   for (const t of targets) {
     const evs = t.lifecycleEvents ?? [];
+    commands += evs.filter((e) => e.status === 'Succeeded').length;
     evs.forEach((e, i) => {
       if (e.startTime && e.endTime) hooks.push(e.endTime.getTime() - e.startTime.getTime());
       const prev = evs[i - 1];
@@ -108,13 +190,15 @@ async function deployOnce(
     hookMsPerCommand: mean(hooks),
     overheadMsPerCommand: mean(gaps),
     overheadP95Ms: gaps[Math.floor(gaps.length * 0.95)] ?? NaN,
+    commands,
   };
 }
 
-export async function benchControlPlane(hostCount: number): Promise<void> {
+export async function benchControlPlane(hostCount: number): Promise<FleetBenchResult> {
   const root = await mkdtemp(join(tmpdir(), 'cda-cp-bench-'));
   const cp = await startCp(join(root, 'data'));
   const agents: FleetAgent[] = [];
+  const profileDir = process.env.BENCH_FLEET_CPU_PROF;
   try {
     const common = { endpoint: cp.url, region: 'us-east-1', credentials };
     const deploy = new CodeDeployClient(common);
@@ -146,7 +230,16 @@ export async function benchControlPlane(hostCount: number): Promise<void> {
         controlPlaneUrl: cp.url,
         caCertificatePath: cp.ca,
         root: join(root, 'hosts'),
-        env: { FLEET_HOST: `bench-${i}`, FLEET_PROOF: proof, HOOK_SLEEP_SECONDS: '0' },
+        env: {
+          FLEET_HOST: `bench-${i}`,
+          FLEET_PROOF: proof,
+          HOOK_SLEEP_SECONDS: '0',
+          ...(i === hostCount && profileDir
+            ? {
+                NODE_OPTIONS: `--cpu-prof --cpu-prof-interval=${process.env.BENCH_FLEET_CPU_PROF_INTERVAL ?? 1000} --cpu-prof-dir=${profileDir}`,
+              }
+            : {}),
+        },
       });
       agents.push(a);
       await deploy.send(new RegisterOnPremisesInstanceCommand({ instanceName: a.name, iamUserArn: a.iamUserArn }));
@@ -162,9 +255,34 @@ export async function benchControlPlane(hostCount: number): Promise<void> {
     // Let every agent reach its first long poll.
     await new Promise((r) => setTimeout(r, 3000));
 
+    // What the agents burn idle (held long polls), to subtract from the deployment's CPU; measured
+    // once their start-up is over (no tick in a second, or 30 s), which a loaded machine slows.
+    const tick = clockTicksPerSecond();
+    for (let waited = 0, last = fleetCpuTicks(agents); waited < 30; waited++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      const now = fleetCpuTicks(agents);
+      if (now - last <= Math.max(2, agents.length * 0.01 * tick)) break;
+      last = now;
+    }
+    const idleFrom = { ticks: fleetCpuTicks(agents), at: performance.now() };
+    await new Promise((r) => setTimeout(r, 3000));
+    const idleTicksPerMs = (fleetCpuTicks(agents) - idleFrom.ticks) / (performance.now() - idleFrom.at);
+
     const baseline = await deployOnce(deploy, 'one-host', [names[0]!], revision, 'AllAtOnce');
+    const threadsFrom = fleetThreadTicks(agents);
+    const cpuFrom = { ticks: fleetCpuTicks(agents), at: performance.now() };
     const all = await deployOnce(deploy, 'fleet-all', names, revision, 'AllAtOnce');
+    const deployTicks = fleetCpuTicks(agents) - cpuFrom.ticks;
+    const threads = threadTicksByName(threadsFrom, fleetThreadTicks(agents));
+    const idleTicks = idleTicksPerMs * (performance.now() - cpuFrom.at);
+    const agentCpuMsPerCommand = (Math.max(0, deployTicks - idleTicks) * 1000) / tick / Math.max(1, all.commands);
     const one = await deployOnce(deploy, 'fleet-one', names, revision, 'OneAtATime');
+    // The same AllAtOnce deployment again: the agents have loaded the deployment code by now.
+    const warmFrom = fleetCpuTicks(agents);
+    const warmStarted = performance.now();
+    const warm = await deployOnce(deploy, 'fleet-all', names, revision, 'AllAtOnce');
+    const warmTicks = fleetCpuTicks(agents) - warmFrom - idleTicksPerMs * (performance.now() - warmStarted);
+    const warmCpuMsPerCommand = (Math.max(0, warmTicks) * 1000) / tick / Math.max(1, warm.commands);
     const rss = vmHwmMb(cp.proc.pid!);
     console.log(`\ncontrol plane with ${hostCount} agent processes (small bundle, 5 hooks of a few ms, 11 commands per host)`);
     for (const r of [baseline, all, one]) {
@@ -176,6 +294,20 @@ export async function benchControlPlane(hostCount: number): Promise<void> {
       `  overhead ratio vs 1 host: AllAtOnce x${(all.overheadMsPerCommand / baseline.overheadMsPerCommand).toFixed(2)}, OneAtATime x${(one.overheadMsPerCommand / baseline.overheadMsPerCommand).toFixed(2)}`,
     );
     console.log(`  control plane peak RSS (VmHWM): ${rss.toFixed(1)} MB`);
+    console.log(
+      `  agents' CPU per lifecycle command (AllAtOnce, agent processes only, idle subtracted): ${agentCpuMsPerCommand.toFixed(1)} ms` +
+        ` (${((deployTicks * 1000) / tick).toFixed(0)} ms over ${all.commands} commands, idle ${((idleTicks * 1000) / tick).toFixed(0)} ms)`,
+    );
+    console.log(
+      `  the same AllAtOnce deployment again (deployment code loaded): ${warmCpuMsPerCommand.toFixed(1)} ms per command, wall ${(warm.wallMs / 1000).toFixed(1)} s`,
+    );
+    console.log(
+      `  by agent thread (first AllAtOnce): ${threads
+        .filter(([, t]) => t > 0)
+        .map(([name, t]) => `${name} ${((t * 1000) / tick / Math.max(1, all.commands)).toFixed(1)} ms`)
+        .join(', ')}`,
+    );
+    return { oneHostWallMs: baseline.wallMs, allAtOnceWallMs: all.wallMs, oneAtATimeWallMs: one.wallMs, agentCpuMsPerCommand };
   } finally {
     await Promise.all(agents.map((a) => a.stop()));
     cp.proc.kill('SIGTERM');

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Header } from 'tar';
+import type { Row } from './summary.js';
 
 const FILES_PER_DIR = 1000;
 
@@ -74,8 +75,17 @@ export interface DeployRun {
   output: string;
 }
 
-/** Runs codedeploy-local on a tar in a child process; its own maxrss is written to a file at exit. */
-export async function deployMeasured(cli: string, tarFile: string, dir: string, group = 'many'): Promise<DeployRun> {
+/**
+ * Runs codedeploy-local on a tar in a child process; its own maxrss is written to a file at exit.
+ * nodeFlags go before the wrapper (the bench passes the agent's V8 flags).
+ */
+export async function deployMeasured(
+  cli: string,
+  tarFile: string,
+  dir: string,
+  group = 'many',
+  nodeFlags: readonly string[] = [],
+): Promise<DeployRun> {
   await mkdir(dir, { recursive: true });
   const wrapper = join(dir, 'peak-rss.mjs');
   const rssFile = join(dir, 'peak-rss.txt');
@@ -96,7 +106,7 @@ export async function deployMeasured(cli: string, tarFile: string, dir: string, 
   await mkdir(home, { recursive: true });
   const config = join(dir, 'codedeployagent.yml');
   await writeFile(config, `:root_dir: ${root}\n:log_dir: ${join(dir, 'log')}\n:working_directory: ${home}\n`);
-  const args = [wrapper, rssFile, pathToFileURL(cli).href, '-l', tarFile, '-t', 'tar', '-g', group, '-c', config];
+  const args = [...nodeFlags, wrapper, rssFile, pathToFileURL(cli).href, '-l', tarFile, '-t', 'tar', '-g', group, '-c', config];
   const started = process.hrtime.bigint();
   const { code, output } = await new Promise<{ code: number | null; output: string }>((resolve, reject) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -127,19 +137,33 @@ export function manyEntriesDir(preferred: string, sizes: readonly number[]): str
   return tmpdir();
 }
 
-export async function benchManyEntries(baseDir: string, cli: string, sizes: readonly number[]): Promise<void> {
+/** Prints each size's peak RSS and time and returns the summary's rows (peak memory per size, time growth). */
+export async function benchManyEntries(
+  baseDir: string,
+  cli: string,
+  sizes: readonly number[],
+  nodeFlags: readonly string[] = [],
+): Promise<Row[]> {
   console.log(`many-entries (tar of empty files, DownloadBundle + Install, in ${baseDir})`);
+  const rows: Row[] = [];
   const times = new Map<number, number>();
   for (const entries of sizes) {
     const dir = await mkdtemp(join(baseDir, 'cda-many-'));
     try {
       const dest = join(dir, 'installed');
       const tar = await writeManyEntriesTar(join(dir, 'bundle.tar'), entries, dest);
-      const run = await deployMeasured(cli, tar.file, dir);
+      const run = await deployMeasured(cli, tar.file, dir, 'many', nodeFlags);
       if (run.code !== 0) throw new Error(`codedeploy-local exited ${run.code} on ${entries} entries: ${run.output}`);
       times.set(entries, run.ms);
       const label = `${entries.toLocaleString('en-US')} entries`.padEnd(20);
       console.log(`  ${label}: peak RSS ${(run.peakRss / 2 ** 20).toFixed(0)} MiB, ${(run.ms / 1000).toFixed(1)} s (target < 150 MiB)`);
+      rows.push({
+        suite: 'many-entries',
+        what: `peak memory, tar of ${entries.toLocaleString('en-US')} empty files`,
+        unit: 'MiB',
+        ours: run.peakRss / 2 ** 20,
+        target: { kind: 'max', value: 150 },
+      });
     } finally {
       // Synchronous: the promise-based rm keeps every entry of a large tree in flight at once.
       rmSync(dir, { recursive: true, force: true });
@@ -150,5 +174,15 @@ export async function benchManyEntries(baseDir: string, cli: string, sizes: read
   const b = times.get(large);
   if (a !== undefined && b !== undefined && small !== large) {
     console.log(`  time ratio ${large}/${small} entries: ${(b / a).toFixed(1)} (linear: ${(large / small).toFixed(0)})`);
+    rows.push({
+      suite: 'many-entries',
+      what: `time, tar of ${large.toLocaleString('en-US')} empty files`,
+      unit: 'ms',
+      ours: b,
+      baseline: { label: `${small.toLocaleString('en-US')} entries`, value: a },
+      target: { kind: 'none', text: `linear: ${(large / small).toFixed(0)}x` },
+    });
   }
+  console.log('');
+  return rows;
 }

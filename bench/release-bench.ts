@@ -3,11 +3,15 @@
  * executable application) against the npm build (dist/ on the system node), measured in the same
  * run:
  * - artifact size (and the .deb with BENCH_DEB=1: dpkg-deb's xz takes ~90 s on 150 MB);
+ * - wall time of `node -e 0` on each runtime: the floor no start-up can go below;
  * - wall time of `codedeploy-agent --version`;
- * - wall time of a trivial codedeploy-local deployment (one tiny file in a tgz, no hooks), the
- *   executable invoked through a symlink named codedeploy-local as the packages install it;
+ * - wall time and peak RSS of a trivial codedeploy-local deployment (one tiny file in a tgz, no
+ *   hooks), the executable invoked through a symlink named codedeploy-local as the packages
+ *   install it;
  * - daemon RSS after BENCH_IDLE_SECONDS (default 60) of long polling an idle local control plane
- *   (the real one, started as in control-plane-bench.ts), every daemon at once against it.
+ *   (the real one, started as in control-plane-bench.ts) with the shipped :wait_between_runs: 1,
+ *   every daemon at once against it.
+ * It returns the summary's rows for the executable (start-up, idle RSS) and the npm build's idle RSS.
  * Times are medians of BENCH_RUNS (default 5) runs after one untimed warm-up each (the first run of
  * a 150 MB file pays for the page cache, not for start-up), the flavours alternating in rotated
  * order so drift hits them alike. When the release's Node (.cache/node) is there, the npm build
@@ -22,12 +26,14 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CodeDeployClient, RegisterOnPremisesInstanceCommand } from '@aws-sdk/client-codedeploy';
-import { createFleetAgent, projectRoot } from '../scripts/lib/local-fleet.js';
+import { createFleetAgent } from '../scripts/lib/local-fleet.js';
+import { agentCli, agentNodeFlags, localCli, repo } from './agent-build.js';
 import { startCp } from './control-plane-bench.js';
+import { PeakRssRunner, timed, type RunResult } from './measure.js';
+import { formatTable, median, OFFICIAL_1_8_1, type Row } from './summary.js';
 
-const repo = projectRoot();
-const agentCli = join(repo, 'dist', 'agent', 'cli', 'codedeploy-agent.js');
-const localCli = join(repo, 'dist', 'agent', 'cli', 'codedeploy-local.js');
+export { formatTable, median };
+
 const MiB = 1024 * 1024;
 
 /** One way of running the agent: the argv prefixes for codedeploy-agent and codedeploy-local. */
@@ -35,6 +41,8 @@ interface Flavour {
   label: string;
   agent: string[];
   local: string[];
+  /** The bare runtime it starts on: `node -e 0` with it is the floor of its start-up. */
+  node: string;
 }
 
 export interface ProcMemory {
@@ -42,13 +50,6 @@ export interface ProcMemory {
   hwmKb: number;
   anonKb: number;
 }
-
-export const median = (xs: readonly number[]): number => {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-};
 
 /**
  * From a /proc/<pid>/status text, in KiB (NaN when absent): VmRSS, VmHWM (peak), and RssAnon, the
@@ -77,33 +78,9 @@ export function newestRuntime(names: readonly string[], arch: string): { name: s
   return best && { name: best.name, version: best.version };
 }
 
-/** Columns padded to their widest cell: the first left-aligned, the others right-aligned. */
-export function formatTable(rows: readonly (readonly string[])[]): string[] {
-  const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
-  return rows.map((row) =>
-    `  ${row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('   ')}`.trimEnd(),
-  );
-}
-
 const mib = (bytes: number) => `${(bytes / MiB).toFixed(1)} MiB`;
 
-function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): Promise<{ ms: number; stdout: string }> {
-  return new Promise((resolveRun, reject) => {
-    const started = process.hrtime.bigint();
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      if (code === 0) resolveRun({ ms, stdout });
-      else reject(new Error(`${cmd} ${args.join(' ')} exited ${code}:\n${stdout}${stderr}`));
-    });
-  });
-}
+const run = (cmd: string, args: string[]) => timed(cmd, args);
 
 /** The executable to measure: BENCH_EXE, or a fresh build into dir; a reason string when there is none. */
 async function executable(dir: string): Promise<{ path: string } | { skip: string }> {
@@ -129,21 +106,34 @@ async function executable(dir: string): Promise<{ path: string } | { skip: strin
   }
 }
 
-/** Medians of `runs` timed runs per flavour, after one warm-up each, flavours in rotated order. */
-async function timeAlternating(flavours: Flavour[], runs: number, once: (f: Flavour, i: number) => Promise<number>): Promise<number[][]> {
-  const times = flavours.map(() => [] as number[]);
-  for (const f of flavours) await once(f, -1);
+/**
+ * `runs` results per item, after one untimed warm-up each (the first run of a 150 MB file pays for
+ * the page cache, not for start-up), the items in rotated order so drift hits them alike.
+ */
+export async function alternate<T, R>(items: readonly T[], runs: number, once: (item: T) => Promise<R>): Promise<R[][]> {
+  const results = items.map(() => [] as R[]);
+  for (const item of items) await once(item);
   for (let i = 0; i < runs; i++) {
-    for (let k = 0; k < flavours.length; k++) {
-      const j = (i + k) % flavours.length;
-      times[j]!.push(await once(flavours[j]!, i));
+    for (let k = 0; k < items.length; k++) {
+      const j = (i + k) % items.length;
+      results[j]!.push(await once(items[j]!));
     }
   }
-  return times;
+  return results;
 }
 
-/** A trivial codedeploy-local deployment per call: one tiny file from a tgz, no hooks, a fresh root. */
-async function trivialDeployment(dir: string): Promise<(f: Flavour, i: number) => Promise<number>> {
+/** How to start codedeploy-local: argv prefix, and whether argv[0] is a node binary (for the peak-RSS preload). */
+export interface LocalCommand {
+  label: string;
+  argv: readonly string[];
+  node: boolean;
+}
+
+/**
+ * A trivial codedeploy-local deployment per call: one tiny file from a tgz, no hooks, a fresh
+ * deployment root, timed and with its peak RSS.
+ */
+export async function trivialDeployment(dir: string, peak: PeakRssRunner): Promise<(c: LocalCommand) => Promise<RunResult>> {
   const src = join(dir, 'bundle-src');
   const dest = join(dir, 'installed');
   await mkdir(src, { recursive: true });
@@ -154,21 +144,24 @@ async function trivialDeployment(dir: string): Promise<(f: Flavour, i: number) =
   const work = join(dir, 'home');
   await mkdir(work, { recursive: true });
   let n = 0;
-  return async (f) => {
+  return async (c) => {
     // A fresh deployment root and destination each time: no previous revision, nothing to DISALLOW.
     const root = join(dir, `root${n++}`);
     const config = join(dir, 'codedeployagent.yml');
     await rm(dest, { recursive: true, force: true });
     await writeFile(config, `:root_dir: ${root}\n:log_dir: ${join(dir, 'log')}\n:working_directory: ${work}\n`);
-    const [cmd, ...pre] = f.local as [string, ...string[]];
-    const { ms, stdout } = await run(cmd, [...pre, '-l', bundle, '-t', 'tgz', '-g', 'bench', '-c', config]);
-    if (!stdout.includes('Local deployment successful') || !existsSync(join(dest, 'hello.txt'))) {
-      throw new Error(`${f.label}: codedeploy-local exited 0 but did not install ${join(dest, 'hello.txt')}:\n${stdout}`);
+    const [cmd, ...pre] = c.argv as [string, ...string[]];
+    const r = await peak.run(cmd, [...pre, '-l', bundle, '-t', 'tgz', '-g', 'bench', '-c', config], { node: c.node });
+    if (!r.stdout.includes('Local deployment successful') || !existsSync(join(dest, 'hello.txt'))) {
+      throw new Error(`${c.label}: codedeploy-local exited 0 but did not install ${join(dest, 'hello.txt')}:\n${r.stdout}`);
     }
     await rm(root, { recursive: true, force: true });
-    return ms;
+    return r;
   };
 }
+
+/** `node -e 0` on a runtime: the start-up floor of anything running on it. */
+export const bareNode = (peak: PeakRssRunner) => (node: string) => peak.run(node, ['-e', '0'], { node: true });
 
 /** Every flavour's daemon at once against one idle local control plane; RSS and peak after idleSeconds. */
 async function idleRss(dir: string, flavours: Flavour[], idleSeconds: number): Promise<ProcMemory[]> {
@@ -187,6 +180,8 @@ async function idleRss(dir: string, flavours: Flavour[], idleSeconds: number): P
         controlPlaneUrl: cp.url,
         caCertificatePath: cp.ca,
         root: join(dir, 'hosts'),
+        // The shipped config's pause after an empty or failed poll (conf/codedeployagent.yml).
+        waitBetweenRunsSeconds: 1,
       });
       await deploy.send(new RegisterOnPremisesInstanceCommand({ instanceName: host.name, iamUserArn: host.iamUserArn }));
       const [cmd, ...pre] = f.agent as [string, ...string[]];
@@ -222,46 +217,50 @@ async function idleRss(dir: string, flavours: Flavour[], idleSeconds: number): P
   }
 }
 
-export async function benchRelease(runs: number, idleSeconds: number): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'cda-release-bench-'));
+export async function benchRelease(runs: number, idleSeconds: number, benchDir: string = tmpdir()): Promise<Row[]> {
+  const dir = await mkdtemp(join(benchDir, 'cda-release-bench-'));
   try {
     console.log(`release: self-contained executable vs the npm build (linux-${process.arch}, same run)`);
     const exe = await executable(join(dir, 'out'));
     if ('skip' in exe) {
       console.log(`  skipped: ${exe.skip}`);
-      return;
+      return [];
     }
+    const peak = await PeakRssRunner.create(dir);
     const links = join(dir, 'bin');
     await mkdir(links);
     await symlink(exe.path, join(links, 'codedeploy-local'));
     // The npm build runs with the V8 flags the executable has in its execArgv (and the
     // install.sh launcher passes), so the columns differ only in runtime and packaging.
-    const pkg = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { config?: { agentNodeFlags?: string } };
-    const flags = (pkg.config?.agentNodeFlags ?? '').split(/\s+/).filter(Boolean);
+    const flags = agentNodeFlags();
     const npmFlavour = (label: string, node: string): Flavour => ({
       label,
       agent: [node, ...flags, agentCli],
       local: [node, ...flags, localCli],
+      node,
     });
-    const flavours: Flavour[] = [
-      { label: 'executable', agent: [exe.path], local: [join(links, 'codedeploy-local')] },
-      npmFlavour(`npm, node ${process.version}`, process.execPath),
-    ];
     const cache = join(repo, '.cache', 'node');
     const newer = existsSync(cache) ? newestRuntime(readdirSync(cache), process.arch) : undefined;
     const newerNode = newer && join(cache, newer.name, 'bin', 'node');
-    if (newer && newerNode && existsSync(newerNode) && `v${newer.version}` !== process.version) {
-      flavours.push(npmFlavour(`npm, node v${newer.version}`, newerNode));
-    }
+    const haveNewer = newer !== undefined && newerNode !== undefined && existsSync(newerNode);
+    // The executable's floor: bare node of the version it embeds (the release's cached runtime).
+    const exeNode = haveNewer ? newerNode : process.execPath;
+    const exeNodeVersion = haveNewer ? `v${newer.version}` : process.version;
+    const flavours: Flavour[] = [
+      { label: 'executable', agent: [exe.path], local: [join(links, 'codedeploy-local')], node: exeNode },
+      npmFlavour(`npm, node ${process.version}`, process.execPath),
+    ];
+    if (haveNewer && `v${newer.version}` !== process.version) flavours.push(npmFlavour(`npm, node v${newer.version}`, newerNode));
+    const runtimes = [...new Set(flavours.map((f) => f.node))];
 
     const exeBytes = statSync(exe.path).size;
     const sizes = [
       ['artifact', 'size'],
       [`executable (${exe.path.split('/').pop()})`, mib(exeBytes)],
     ];
-    if (newerNode && existsSync(newerNode)) {
+    if (haveNewer) {
       const nodeBytes = statSync(newerNode).size;
-      sizes.push([`  of which node v${newer!.version} binary / the rest`, `${mib(nodeBytes)} / ${mib(exeBytes - nodeBytes)}`]);
+      sizes.push([`  of which node v${newer.version} binary / the rest`, `${mib(nodeBytes)} / ${mib(exeBytes - nodeBytes)}`]);
     }
     if (process.env.BENCH_DEB === '1') {
       const script = join(repo, 'scripts', 'packaging', 'build-packages.sh');
@@ -271,29 +270,86 @@ export async function benchRelease(runs: number, idleSeconds: number): Promise<v
     } else sizes.push(['.deb', 'BENCH_DEB=1 to build (xz of 150 MB: 30-90 s)']);
     for (const line of formatTable(sizes)) console.log(line);
 
-    const version = await timeAlternating(flavours, runs, async (f) => {
+    const floor = await alternate(runtimes, runs, bareNode(peak));
+    const version = await alternate(flavours, runs, async (f) => {
       const [cmd, ...pre] = f.agent as [string, ...string[]];
       return (await run(cmd, [...pre, '--version'])).ms;
     });
-    const local = await timeAlternating(flavours, runs, await trivialDeployment(join(dir, 'local')));
+    const deployOnce = await trivialDeployment(join(dir, 'local'), peak);
+    const local = await alternate(flavours, runs, (f) => deployOnce({ label: f.label, argv: f.local, node: f !== flavours[0] }));
     const rss = await idleRss(dir, flavours, idleSeconds);
 
-    const fmtMs = (xs: number[]) => `${median(xs).toFixed(0)} ms`;
+    const msOf = (rs: RunResult[]) => median(rs.map((r) => r.ms));
+    const peakOf = (rs: RunResult[]) => median(rs.map((r) => r.peakMiB));
+    const floorMs = (node: string) => msOf(floor[runtimes.indexOf(node)]!);
+    const floorPeak = (node: string) => peakOf(floor[runtimes.indexOf(node)]!);
+    const fmtMs = (ms: number) => `${ms.toFixed(0)} ms`;
     const ratios = (values: number[]) => values.slice(1).map((v) => ((values[0] as number) / v).toFixed(2));
     const ratioHeads = flavours.slice(1).map((f) => `exe / ${f.label.replace(/^npm, node (v\d+)\..*$/, 'npm $1')}`);
-    const rows = [
+    const blank = flavours.slice(1).map(() => '');
+    const table = [
       ['', ...flavours.map((f) => f.label), ...ratioHeads],
-      [`codedeploy-agent --version (median of ${runs})`, ...version.map(fmtMs), ...ratios(version.map(median))],
-      [`codedeploy-local, 1 file tgz (median of ${runs})`, ...local.map(fmtMs), ...ratios(local.map(median))],
+      [`node -e 0 on its runtime, the floor (median of ${runs})`, ...flavours.map((f) => fmtMs(floorMs(f.node))), ...blank],
+      [`codedeploy-agent --version (median of ${runs})`, ...version.map((xs) => fmtMs(median(xs))), ...ratios(version.map(median))],
+      [`codedeploy-local, 1 file tgz (median of ${runs})`, ...local.map((rs) => fmtMs(msOf(rs))), ...ratios(local.map(msOf))],
+      ['  its peak RSS', ...local.map((rs) => `${peakOf(rs).toFixed(1)} MiB`), ...ratios(local.map(peakOf))],
       [`daemon RSS after ${idleSeconds} s idle`, ...rss.map((r) => mib(r.rssKb * 1024)), ...ratios(rss.map((r) => r.rssKb))],
       ['  of which private (RssAnon)', ...rss.map((r) => mib(r.anonKb * 1024)), ...ratios(rss.map((r) => r.anonKb))],
       ['  peak RSS (VmHWM)', ...rss.map((r) => mib(r.hwmKb * 1024)), ...ratios(rss.map((r) => r.hwmKb))],
     ];
     console.log('');
-    for (const line of formatTable(rows)) console.log(line);
+    for (const line of formatTable(table)) console.log(line);
     const each = (times: number[][]) => times.map((xs, k) => `${flavours[k]!.label} ${xs.map((t) => t.toFixed(0)).join(', ')}`).join('; ');
     console.log(`  every run (ms): --version: ${each(version)}`);
-    console.log(`                  codedeploy-local: ${each(local)}`);
+    console.log(`                  codedeploy-local: ${each(local.map((rs) => rs.map((r) => r.ms)))}`);
+
+    const exeFloor = { label: `node -e 0 (node ${exeNodeVersion})`, floor: true };
+    const idleRow = (k: number, what: string): Row => ({
+      suite: 'release',
+      what,
+      unit: 'MiB',
+      ours: rss[k]!.rssKb / 1024,
+      target: { kind: 'max', value: 40 },
+      official: { value: OFFICIAL_1_8_1.idleRssMiB },
+      note: `private (RssAnon) ${(rss[k]!.anonKb / 1024).toFixed(1)} MiB, peak (VmHWM) ${(rss[k]!.hwmKb / 1024).toFixed(1)} MiB; against the local control plane, :wait_between_runs: 1`,
+    });
+    return [
+      {
+        suite: 'release',
+        what: `start-up: node -e 0, node ${exeNodeVersion} (the executable's runtime)`,
+        unit: 'ms',
+        ours: floorMs(exeNode),
+        target: { kind: 'none', text: 'the floor' },
+      },
+      {
+        suite: 'release',
+        what: 'start-up: codedeploy-agent --version, executable',
+        unit: 'ms',
+        ours: median(version[0]!),
+        baseline: { ...exeFloor, value: floorMs(exeNode) },
+        target: { kind: 'max', value: 60 },
+      },
+      {
+        suite: 'release',
+        what: 'start-up: trivial codedeploy-local deployment, executable',
+        unit: 'ms',
+        ours: msOf(local[0]!),
+        baseline: { ...exeFloor, value: floorMs(exeNode) },
+        target: { kind: 'max', value: 250 },
+        official: { value: OFFICIAL_1_8_1.tinyDeploymentMs },
+      },
+      {
+        suite: 'release',
+        what: '  peak memory, trivial deployment, executable',
+        unit: 'MiB',
+        ours: peakOf(local[0]!),
+        baseline: { label: exeFloor.label, value: floorPeak(exeNode) },
+        target: { kind: 'max', value: OFFICIAL_1_8_1.peakTinyMiB },
+        official: { value: OFFICIAL_1_8_1.peakTinyMiB },
+      },
+      idleRow(0, `daemon idle RSS after ${idleSeconds} s, executable`),
+      idleRow(1, `daemon idle RSS after ${idleSeconds} s, npm build (node ${process.version})`),
+    ];
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatTable, median, newestRuntime, parseProcStatus } from '../../../bench/release-bench.js';
+import { alternate, formatTable, median, newestRuntime, parseProcStatus } from '../../../bench/release-bench.js';
 
 describe('release bench helpers', () => {
   it('takes the middle of an odd count and the mean of the middle two of an even one', () => {
@@ -29,5 +29,20 @@ describe('release bench helpers', () => {
         ['--version', '193 ms', '9 ms'],
       ]),
     ).toEqual(['                 exe    npm', '  --version   193 ms   9 ms']);
+  });
+
+  it('warms each item up once, then rotates which goes first every run', async () => {
+    const calls: string[] = [];
+    const results = await alternate(['a', 'b', 'c'], 2, (x) => {
+      calls.push(x);
+      return Promise.resolve(`${x}${calls.length}`);
+    });
+    expect(calls).toEqual(['a', 'b', 'c', 'a', 'b', 'c', 'b', 'c', 'a']);
+    // Warm-ups are not kept; each item gets one result per run.
+    expect(results).toEqual([
+      ['a4', 'a9'],
+      ['b5', 'b7'],
+      ['c6', 'c8'],
+    ]);
   });
 });
