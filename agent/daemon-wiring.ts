@@ -30,6 +30,7 @@ import { ResultDelivery } from './poller/result-delivery.js';
 import { createNotifier, type Notifier } from './systemd/sd-notify.js';
 import { describeHolder } from '../common/file-lock.js';
 import { AgentError, ErrorCodes } from './errors.js';
+import { createMemoryTrimmer } from './platform/memory-trimmer.js';
 
 /** What the daemon found out before wiring, and the seams a test replaces. */
 export interface DaemonPorts {
@@ -131,6 +132,7 @@ export function wireDaemon(config: Readonly<AgentConfig>, ports: DaemonPorts): D
     ...(deploymentsLog ? { deploymentsLog } : {}),
     fetchRemoteBundle,
     onHookScript: (event) => ports.status.hookScript(event),
+    memoryTrimmer: createMemoryTrimmer(),
   };
   const pendingResultsDir = join(config.rootDir, PENDING_RESULTS_DIR);
   const delivery = new ResultDelivery({

@@ -24,6 +24,7 @@ import { copyDirectoryBundle, linkLocalFileBundle } from '../bundle/local-fetche
 import type { ArchiveType } from '../spec/bundle-type.js';
 import type { RemoteBundleFetcher } from '../bundle/types.js';
 import { install } from '../install/installer.js';
+import type { MemoryTrimmer } from '../platform/memory-trimmer.js';
 import { loadAppSpec } from './appspec-loader.js';
 import { AppSpecHandOff, type CommandAppSpecs } from './command-appspecs.js';
 import { checkLifecycleEvents } from './lifecycle-check.js';
@@ -53,6 +54,8 @@ export interface CommandExecutorOptions {
   baseEnv: NodeJS.ProcessEnv;
   fetchRemoteBundle?: RemoteBundleFetcher;
   onHookScript?: (event: HookScriptEvent) => void;
+  /** Trims the allocator's free memory while DownloadBundle and Install run (memory-trimmer.ts). */
+  memoryTrimmer?: MemoryTrimmer;
 }
 
 export interface ExecuteOptions {
@@ -97,6 +100,10 @@ export class CommandExecutor {
     return true;
   }
 
+  private withTrimming(work: () => Promise<void>): Promise<void> {
+    return this.options.memoryTrimmer ? this.options.memoryTrimmer.during(work) : work();
+  }
+
   async execute(commandName: string, spec: DeploymentSpec, options: ExecuteOptions = {}): Promise<CommandOutcome> {
     const logger = this.options.logger.child({ deploymentId: spec.deploymentId, command: commandName });
     if (!this.isKnownCommand(commandName) || !isPascalCase(commandName)) {
@@ -117,10 +124,10 @@ export class CommandExecutor {
       logger.info({ deploymentDir }, `Executing ${commandName}`);
       let outcome: CommandOutcome;
       if (commandName === 'DownloadBundle') {
-        await this.downloadBundle(spec, deploymentDir, logger, options.signal);
+        await this.withTrimming(() => this.downloadBundle(spec, deploymentDir, logger, options.signal));
         outcome = succeeded();
       } else if (commandName === 'Install') {
-        await this.install(spec, deploymentDir, logger, options.signal);
+        await this.withTrimming(() => this.install(spec, deploymentDir, logger, options.signal));
         outcome = succeeded();
       } else {
         outcome = await this.runHooks(commandName, spec, deploymentDir, this.appspecs.take(commandName, spec), logger, options.signal);

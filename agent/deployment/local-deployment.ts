@@ -20,6 +20,7 @@ import { DeploymentLayout } from './layout.js';
 import { allPossibleEventsFor, hookEventsFor } from './lifecycle.js';
 import { locationKind, revisionJson, type BundleLocation } from './bundle-location.js';
 import { failed, type CommandOutcome } from './diagnostics.js';
+import { createMemoryTrimmer } from '../platform/memory-trimmer.js';
 
 /** The deployment codedeploy-local was asked for (its options, checked). */
 export interface LocalDeploymentRequest extends BundleLocation {
@@ -115,6 +116,7 @@ export async function runLocalDeployment(o: LocalDeploymentOptions): Promise<Loc
       hookMapping: new Map(hookEventsFor(events).map((e) => [e, [e]])),
       ...(deploymentsLog ? { deploymentsLog } : {}),
       baseEnv: o.env,
+      memoryTrimmer: createMemoryTrimmer(),
     });
     groupLock = await lockGroup(layout, spec.deploymentGroupId);
     const deploymentDir = executor.deploymentDir(spec);
