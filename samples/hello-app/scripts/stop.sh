@@ -6,3 +6,11 @@ if [ -f hello-app/running ]; then
 else
   echo "hello-app is not running"
 fi
+if [ -f hello-app/server.pid ]; then
+  pid=$(cat hello-app/server.pid)
+  # It finishes in-flight requests, then exits (at most 5 s).
+  kill "$pid" 2>/dev/null && echo "stopping the web app (pid $pid)"
+  i=0
+  while kill -0 "$pid" 2>/dev/null && [ $i -lt 60 ]; do sleep 0.1; i=$((i + 1)); done
+  rm -f hello-app/server.pid
+fi
