@@ -17,6 +17,7 @@ import type { HookResult, LifecycleEventRequest } from '../../agent/hooks/types.
 import { createDeploymentsLog } from '../../agent/log/deployments-log.js';
 import { createScriptLogWriter } from '../../agent/log/scripts-log.js';
 import type { HookScript } from '../../appspec/model.js';
+import { AGENT_NODE_FLAGS } from '../helpers/agent-node-flags.js';
 import { captureLogger, silentLogger, tempDir } from '../helpers/temp.js';
 
 const run = promisify(execFile);
@@ -420,7 +421,9 @@ describe('runLifecycleEvent with real scripts', () => {
     await copyFile(join(FIXTURES, 'big-output.sh'), join(f.archiveDir, 'big-output.sh'));
     const child = spawn(
       process.execPath,
-      [join(FIXTURES, 'big-output-runner.mjs'), build, f.archiveDir, f.scriptsLog, f.deploymentsLogPath],
+      // With the V8 flags the agent ships with (without them Node 26 sizes the young generation
+      // from the machine's memory, and garbage alone can take the peak past the bound).
+      [...AGENT_NODE_FLAGS, join(FIXTURES, 'big-output-runner.mjs'), build, f.archiveDir, f.scriptsLog, f.deploymentsLogPath],
       {
         stdio: ['ignore', 'pipe', 'inherit'],
       },
