@@ -1,3 +1,4 @@
+/* global process, console, setTimeout */
 // The sample's web app, for load-balanced deployments (npm run demo -- --traffic): serves
 // site/index.html with the revision's version (site/version.txt) in an X-App-Version header
 // and the body, and /health for the load balancer's health checks. Started by
