@@ -17,6 +17,7 @@ import { notifySocket } from '../helpers/notify-socket.js';
 import { runNode, type ProgramRun as Run } from '../helpers/run-node.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { packageVersion } from '../../common/version.js';
+import { statusFilePath } from '../../agent/status/status-file.js';
 import { loadNodeFfi } from '../../agent/systemd/notify-datagram.js';
 
 const SAMPLE = join(FIXTURES, 'sample-app');
@@ -96,6 +97,13 @@ async function hookRunning(h: DaemonHost): Promise<void> {
     CommandName: 'BeforeInstall',
   });
   await waitFor('the hook to start', () => (existsSync(hook.started) ? true : undefined), { timeoutMs: 20_000, details: () => h.stderr() });
+  // The status publisher writes the status file a moment after the hook starts.
+  const statusFile = statusFilePath(join(h.root, 'state'), 'codedeploy-agent');
+  await waitFor(
+    'the status file to name the hook',
+    async () => ((await readFile(statusFile, 'utf8').catch(() => '')).includes('scripts/hook.sh') ? true : undefined),
+    { timeoutMs: 20_000, details: () => h.stderr() },
+  );
 }
 
 describe.skipIf(!existsSync(AGENT_CLI))('codedeploy-agent stop, restart and the global --config_file', () => {
