@@ -70,6 +70,21 @@ export interface LastDeploymentInfo {
   createTime: EpochSeconds;
 }
 
+/**
+ * In place only (blue/green is not built yet); WITH_TRAFFIC_CONTROL takes each host out of the
+ * load balancers' target groups in `loadBalancerInfo` while it is updated (BlockTraffic,
+ * AllowTraffic), WITHOUT_TRAFFIC_CONTROL leaves traffic alone.
+ */
+export interface DeploymentStyle {
+  deploymentType: 'IN_PLACE';
+  deploymentOption: 'WITH_TRAFFIC_CONTROL' | 'WITHOUT_TRAFFIC_CONTROL';
+}
+
+/** The target groups (by name) of the local load balancers (control-plane/traffic/) a group's hosts are served from. */
+export interface LoadBalancerInfo {
+  targetGroupInfoList?: { name: string }[];
+}
+
 export interface DeploymentGroupInfo {
   applicationName: string;
   deploymentGroupId: string;
@@ -80,7 +95,8 @@ export interface DeploymentGroupInfo {
   serviceRoleArn?: string;
   targetRevision?: RevisionLocation;
   autoRollbackConfiguration?: AutoRollbackConfiguration;
-  deploymentStyle: { deploymentType: 'IN_PLACE'; deploymentOption: 'WITHOUT_TRAFFIC_CONTROL' };
+  deploymentStyle: DeploymentStyle;
+  loadBalancerInfo?: LoadBalancerInfo;
   outdatedInstancesStrategy: 'UPDATE' | 'IGNORE';
   lastSuccessfulDeployment?: LastDeploymentInfo;
   lastAttemptedDeployment?: LastDeploymentInfo;
@@ -154,7 +170,8 @@ export interface DeploymentInfo {
   autoRollbackConfiguration?: AutoRollbackConfiguration;
   updateOutdatedInstancesOnly: boolean;
   rollbackInfo?: RollbackInfo;
-  deploymentStyle: { deploymentType: 'IN_PLACE'; deploymentOption: 'WITHOUT_TRAFFIC_CONTROL' };
+  deploymentStyle: DeploymentStyle;
+  loadBalancerInfo?: LoadBalancerInfo;
   instanceTerminationWaitTimeStarted: boolean;
   fileExistsBehavior: FileExistsBehavior;
   computePlatform: 'Server';
@@ -211,6 +228,24 @@ export const IN_PLACE_LIFECYCLE: readonly string[] = [
   'BeforeAllowTraffic',
   'AfterAllowTraffic',
 ];
+
+/** The two lifecycle events the control plane runs itself (never sent to an agent) in a deployment with traffic control. */
+export const TRAFFIC_EVENTS: ReadonlySet<string> = new Set(['BlockTraffic', 'AllowTraffic']);
+
+/**
+ * The lifecycle of an in-place deployment WITH_TRAFFIC_CONTROL: IN_PLACE_LIFECYCLE with the
+ * service's BlockTraffic (deregister from the target groups, wait until drained) and AllowTraffic
+ * (register, wait until healthy) between the hooks around them.
+ */
+export const IN_PLACE_TRAFFIC_LIFECYCLE: readonly string[] = IN_PLACE_LIFECYCLE.flatMap((name) =>
+  name === 'BeforeBlockTraffic' ? [name, 'BlockTraffic'] : name === 'BeforeAllowTraffic' ? [name, 'AllowTraffic'] : [name],
+);
+
+/** The target groups a deployment moves its hosts in and out of, or none when it has no traffic control. */
+export function trafficTargetGroups(info: Pick<DeploymentInfo, 'deploymentStyle' | 'loadBalancerInfo'>): string[] {
+  if (info.deploymentStyle.deploymentOption !== 'WITH_TRAFFIC_CONTROL') return [];
+  return (info.loadBalancerInfo?.targetGroupInfoList ?? []).map((g) => g.name);
+}
 
 export const BUILT_IN_DEPLOYMENT_CONFIGS: readonly { name: string; minimumHealthyHosts: MinimumHealthyHosts }[] = [
   { name: 'CodeDeployDefault.OneAtATime', minimumHealthyHosts: { type: 'MOST_CONCURRENCY', value: 1 } },

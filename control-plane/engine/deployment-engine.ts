@@ -15,6 +15,7 @@ import { createHostWaiters } from '../commands/long-poll.js';
 import type { ControlPlaneIdentity, DeploymentInfo } from '../model.js';
 import type { Registry } from '../registry/registry.js';
 import type { SpecSigner } from '../signing/spec-signer.js';
+import type { TrafficPort } from '../traffic/traffic-port.js';
 import type { Db } from '../store/database.js';
 import type { DeploymentEngine } from './engine.js';
 import { runInEngine, type EngineState } from './engine-context.js';
@@ -36,6 +37,10 @@ export interface DeploymentEngineOptions {
   clock?: () => number;
   /** A host command not completed this long after it became Pending fails. Default 4200 (the service's 70 min). */
   commandTimeoutSeconds?: number;
+  /** The local load balancers (deployment groups WITH_TRAFFIC_CONTROL); without them such deployments fail their hosts at BlockTraffic. */
+  traffic?: TrafficPort;
+  /** AllowTraffic fails a host not healthy in its target groups this long after its registration. Default 300. */
+  allowTrafficTimeoutSeconds?: number;
 }
 
 export function createDeploymentEngine(opts: DeploymentEngineOptions): EngineCore {
@@ -49,6 +54,10 @@ export function createDeploymentEngine(opts: DeploymentEngineOptions): EngineCor
     log: opts.logger,
     clock: opts.clock ?? Date.now,
     commandTimeoutMs: (opts.commandTimeoutSeconds ?? 4200) * 1000,
+    traffic: opts.traffic,
+    allowTrafficTimeoutMs: (opts.allowTrafficTimeoutSeconds ?? 300) * 1000,
+    // Draining ends by itself within the deregistration delay (at most 3600 s); this only guards a stuck pool.
+    blockTrafficTimeoutMs: (opts.commandTimeoutSeconds ?? 4200) * 1000,
     transaction: <T>(fn: () => T): T => inTransaction(fn) as T,
     waiters: createHostWaiters(),
     listeners: new Set(),

@@ -1,12 +1,14 @@
 /**
  * The re-evaluation every engine transaction ends with (and the periodic tick runs over all active
- * deployments): host commands past their timeout fail, a Created deployment starts, and an
- * InProgress one starts more hosts within its batching window, succeeds or fails (health-plan.ts).
+ * deployments): host commands past their timeout fail, a Created deployment starts, hosts waiting
+ * in BlockTraffic or AllowTraffic move on when the load balancers say so, and an InProgress
+ * deployment starts more hosts within its batching window, succeeds or fails (health-plan.ts).
  */
 import type { EngineContext } from './engine-context.js';
 import type { DeploymentRow } from './engine-store.js';
 import { decide, healthPlan } from './health-plan.js';
-import { commandFinished, startHost } from './host-progress.js';
+import { commandFinished, pollTraffic, startHost } from './host-progress.js';
+import { trafficTargetGroups } from '../model.js';
 import { reportToRegistry, emitDeploymentStatus } from './deployment-records.js';
 import { finishDeployment, HEALTH_CONSTRAINTS, NO_INSTANCES, wantsRollback } from './deployment-outcome.js';
 
@@ -21,6 +23,8 @@ export function evaluateDeployment(ctx: EngineContext, row: DeploymentRow): void
     reportToRegistry(ctx, row);
   }
   if (info.status !== 'InProgress') return;
+  if (trafficTargetGroups(info).length > 0)
+    for (const t of ctx.store.targetsWithStatus(info.deploymentId, 'InProgress', -1)) pollTraffic(ctx, info, t);
   const counts = ctx.store.targetCounts(info.deploymentId);
   const total = Object.values(counts).reduce((a, b) => a + (b ?? 0), 0);
   if (total === 0) return finishDeployment(ctx, row, 'Failed', NO_INSTANCES, wantsRollback(ctx, row, 'failure'));
@@ -41,7 +45,8 @@ export function evaluateDeployment(ctx: EngineContext, row: DeploymentRow): void
   });
   if (decision.kind === 'succeeded') return finishDeployment(ctx, row, 'Succeeded');
   if (decision.kind === 'failed') return finishDeployment(ctx, row, 'Failed', HEALTH_CONSTRAINTS, wantsRollback(ctx, row, 'failure'));
-  if (decision.start > 0) for (const t of ctx.store.targetsWithStatus(info.deploymentId, 'Pending', decision.start)) startHost(ctx, t);
+  if (decision.start > 0)
+    for (const t of ctx.store.targetsWithStatus(info.deploymentId, 'Pending', decision.start)) startHost(ctx, info, t);
 }
 
 /** Host commands not completed within the timeout of becoming ready fail, as the agent's own failure would. */

@@ -8,7 +8,7 @@ import type { ErrorInformation } from '../model.js';
 import type { EngineContext } from './engine-context.js';
 import type { DeploymentRow } from './engine-store.js';
 import { emitDeploymentStatus, insertDeployment, reportToRegistry } from './deployment-records.js';
-import { cancelPendingCommand, skipHost } from './host-progress.js';
+import { abandonTraffic, cancelPendingCommand, skipHost } from './host-progress.js';
 
 export const NO_INSTANCES: ErrorInformation = {
   code: 'NO_INSTANCES',
@@ -42,6 +42,8 @@ export function finishDeployment(
   emitDeploymentStatus(ctx, info);
   if (status !== 'Succeeded') {
     for (const t of ctx.store.targetsWithStatus(info.deploymentId, 'Pending', -1)) skipHost(ctx, t);
+    for (const t of ctx.store.targetsWithStatus(info.deploymentId, 'InProgress', -1))
+      abandonTraffic(ctx, t, `the deployment ${status === 'Stopped' ? 'was stopped' : 'failed'}`);
     for (const cmd of ctx.store.openCommandsOf(info.deploymentId)) {
       if (cmd.status === 'Pending') cancelPendingCommand(ctx, cmd);
       else {

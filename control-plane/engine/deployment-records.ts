@@ -15,7 +15,7 @@ import type {
 } from '../model.js';
 import type { EngineContext } from './engine-context.js';
 import type { DeploymentRow, EngineStore } from './engine-store.js';
-import { newTarget, type HostContext } from './host-progress.js';
+import { lifecycleOf, newTarget, type HostContext } from './host-progress.js';
 import { newDeploymentId } from './identifiers.js';
 
 export interface DeploymentRecordInput {
@@ -79,7 +79,8 @@ export function insertDeployment(ctx: EngineContext, p: DeploymentRecordInput): 
     ...(p.autoRollbackConfiguration ? { autoRollbackConfiguration: p.autoRollbackConfiguration } : {}),
     updateOutdatedInstancesOnly: p.updateOutdatedInstancesOnly,
     ...(p.rollbackInfo ? { rollbackInfo: p.rollbackInfo } : {}),
-    deploymentStyle: { deploymentType: 'IN_PLACE', deploymentOption: 'WITHOUT_TRAFFIC_CONTROL' },
+    deploymentStyle: { ...p.group.deploymentStyle },
+    ...(p.group.loadBalancerInfo ? { loadBalancerInfo: p.group.loadBalancerInfo } : {}),
     instanceTerminationWaitTimeStarted: false,
     fileExistsBehavior: p.fileExistsBehavior,
     computePlatform: 'Server',
@@ -89,13 +90,14 @@ export function insertDeployment(ctx: EngineContext, p: DeploymentRecordInput): 
   const targets = [...registry.resolveTargets(p.group)].sort((a, b) =>
     a.instanceName < b.instanceName ? -1 : a.instanceName > b.instanceName ? 1 : 0,
   );
+  const lifecycle = lifecycleOf(info);
   targets.forEach((instance, position) => {
     ctx.store.insertTarget({
       deploymentId: id,
       instanceName: instance.instanceName,
       position,
       hostIdentifier: instance.iamSessionArn ?? instance.iamUserArn ?? '',
-      target: newTarget(id, instance, ctx.now),
+      target: newTarget(id, instance, ctx.now, lifecycle),
     });
   });
   registry.recordDeployment(groupId, { deploymentId: id, status: 'Created', createTime: info.createTime }, info.revision);

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { HostWaiters } from '../commands/long-poll.js';
 import type { ControlPlaneIdentity } from '../model.js';
 import type { Registry } from '../registry/registry.js';
+import type { TrafficPort } from '../traffic/traffic-port.js';
 import type { EngineEvent } from './engine.js';
 import type { EngineStore } from './engine-store.js';
 import type { Effects, HostContext } from './host-progress.js';
@@ -22,6 +23,10 @@ export interface EngineState {
   clock: () => number;
   /** A host command not completed this long after it became Pending fails. */
   commandTimeoutMs: number;
+  /** The local load balancers, for BlockTraffic and AllowTraffic. */
+  traffic?: TrafficPort;
+  allowTrafficTimeoutMs: number;
+  blockTrafficTimeoutMs: number;
   /** Runs `fn` in one database transaction (the db's `transaction` wrapper). */
   transaction: <T>(fn: () => T) => T;
   waiters: HostWaiters;
@@ -45,6 +50,9 @@ function contextOf(state: EngineState, effects: Effects): EngineContext {
     log: state.log,
     registry: state.registry,
     commandTimeoutMs: state.commandTimeoutMs,
+    traffic: state.traffic,
+    allowTrafficTimeoutMs: state.allowTrafficTimeoutMs,
+    blockTrafficTimeoutMs: state.blockTrafficTimeoutMs,
   };
 }
 

@@ -1,9 +1,11 @@
 /**
  * One host's way through an in-place deployment: its lifecycle events, its target status and its
- * host commands, one at a time in IN_PLACE_LIFECYCLE order (the next becomes Pending only when the
- * previous one succeeded). These functions run inside the engine's transaction and note what
- * happened in `Effects` (events for listeners, hosts whose long polls should wake) so the engine
- * can publish it after the commit.
+ * host commands, one at a time in the order of its lifecycle events (IN_PLACE_LIFECYCLE, or
+ * IN_PLACE_TRAFFIC_LIFECYCLE with traffic control; the next becomes Pending only when the previous
+ * one succeeded). BlockTraffic and AllowTraffic are not commands: the control plane runs them
+ * through the load balancers (traffic-steps.ts) and `pollTraffic` moves them on. These functions
+ * run inside the engine's transaction and note what happened in `Effects` (events for listeners,
+ * hosts whose long polls should wake) so the engine can publish it after the commit.
  */
 import type { Logger } from 'pino';
 import type {
@@ -15,9 +17,11 @@ import type {
   LifecycleEventStatus,
   TargetStatus,
 } from '../model.js';
-import { IN_PLACE_LIFECYCLE } from '../model.js';
+import { IN_PLACE_LIFECYCLE, IN_PLACE_TRAFFIC_LIFECYCLE, TRAFFIC_EVENTS, trafficTargetGroups } from '../model.js';
+import type { TrafficPort } from '../traffic/traffic-port.js';
 import type { EngineEvent } from './engine.js';
 import type { CommandRow, EngineStore, TargetRow } from './engine-store.js';
+import { beginTrafficStep, judgeTrafficStep, type TrafficStep } from './traffic-steps.js';
 
 export interface Effects {
   events: EngineEvent[];
@@ -31,18 +35,29 @@ export interface HostContext {
   /** ms */
   now: number;
   log: Logger;
+  /** The local load balancers (BlockTraffic, AllowTraffic); none when the control plane runs without them. */
+  traffic?: TrafficPort;
+  /** AllowTraffic fails a host not healthy in its target groups this long after it was registered. */
+  allowTrafficTimeoutMs: number;
+  /** BlockTraffic fails a host still draining this long after it was deregistered. */
+  blockTrafficTimeoutMs: number;
 }
 
 const seconds = (ms: number) => ms / 1000;
 
-export function newTarget(deploymentId: string, instance: InstanceInfo, nowMs: number): InstanceTarget {
+/** The lifecycle a deployment's hosts go through: with BlockTraffic and AllowTraffic when it has traffic control. */
+export function lifecycleOf(info: Pick<DeploymentInfo, 'deploymentStyle' | 'loadBalancerInfo'>): readonly string[] {
+  return trafficTargetGroups(info).length > 0 ? IN_PLACE_TRAFFIC_LIFECYCLE : IN_PLACE_LIFECYCLE;
+}
+
+export function newTarget(deploymentId: string, instance: InstanceInfo, nowMs: number, lifecycle: readonly string[]): InstanceTarget {
   return {
     deploymentId,
     targetId: instance.instanceName,
     targetArn: instance.instanceArn,
     status: 'Pending',
     lastUpdatedAt: seconds(nowMs),
-    lifecycleEvents: IN_PLACE_LIFECYCLE.map((name) => ({ lifecycleEventName: name, status: 'Pending' as const })),
+    lifecycleEvents: lifecycle.map((name) => ({ lifecycleEventName: name, status: 'Pending' as const })),
     instanceLabel: 'Blue',
   };
 }
@@ -74,24 +89,101 @@ function setTargetStatus(ctx: HostContext, t: TargetRow, status: TargetStatus): 
 
 /** Every event still Pending (from `fromPosition` on) becomes Skipped. */
 function skipRest(ctx: HostContext, t: TargetRow, fromPosition: number): void {
-  IN_PLACE_LIFECYCLE.forEach((name, i) => {
+  t.target.lifecycleEvents.forEach((event, i) => {
     if (i < fromPosition) return;
-    const event = t.target.lifecycleEvents.find((e) => e.lifecycleEventName === name);
-    if (event && (event.status === 'Pending' || event.status === 'InProgress')) setEvent(ctx, t, name, { status: 'Skipped' });
+    if (event.status === 'Pending' || event.status === 'InProgress') setEvent(ctx, t, event.lifecycleEventName, { status: 'Skipped' });
   });
 }
 
-function openCommand(ctx: HostContext, t: TargetRow, position: number): void {
-  const name = IN_PLACE_LIFECYCLE[position];
-  if (name === undefined) return;
-  ctx.store.insertCommand(t.deploymentId, t.instanceName, name, position, ctx.now);
-  ctx.effects.wake.add(t.instanceName);
+/**
+ * The host goes on at `position`: an agent's event becomes a Pending command; BlockTraffic or
+ * AllowTraffic begins at the load balancers and, when it is already done (nothing to drain),
+ * the host goes straight on to the next event. Past the last event the host has succeeded.
+ */
+function advance(ctx: HostContext, info: DeploymentInfo, t: TargetRow, position: number): void {
+  for (let at = position; ; at++) {
+    const event = t.target.lifecycleEvents[at];
+    if (event === undefined) return setTargetStatus(ctx, t, 'Succeeded');
+    const name = event.lifecycleEventName;
+    if (!TRAFFIC_EVENTS.has(name)) {
+      ctx.store.insertCommand(t.deploymentId, t.instanceName, name, at, ctx.now);
+      ctx.effects.wake.add(t.instanceName);
+      return;
+    }
+    setEvent(ctx, t, name, { status: 'InProgress', startTime: seconds(ctx.now) });
+    beginTrafficStep(ctx.traffic, name as TrafficStep, trafficTargetGroups(info), t.instanceName);
+    if (!settleTraffic(ctx, info, t, at)) return;
+  }
+}
+
+/**
+ * Reads where the host of an InProgress traffic event stands: done (event Succeeded, returns
+ * true), failed (event Failed, the rest Skipped, host Failed) or still waiting.
+ */
+function settleTraffic(ctx: HostContext, info: DeploymentInfo, t: TargetRow, position: number): boolean {
+  const event = t.target.lifecycleEvents[position];
+  if (!event) return false;
+  const step = event.lifecycleEventName as TrafficStep;
+  const startedMs = (event.startTime ?? seconds(ctx.now)) * 1000;
+  const verdict = judgeTrafficStep(ctx.traffic, {
+    step,
+    targetGroups: trafficTargetGroups(info),
+    instanceName: t.instanceName,
+    elapsedMs: ctx.now - startedMs,
+    timeoutMs: step === 'AllowTraffic' ? ctx.allowTrafficTimeoutMs : ctx.blockTrafficTimeoutMs,
+  });
+  if (verdict.kind === 'wait') return false;
+  if (verdict.kind === 'done') {
+    setEvent(ctx, t, step, {
+      status: 'Succeeded',
+      endTime: seconds(ctx.now),
+      diagnostics: { errorCode: 'Success', scriptName: '', message: `${step} succeeded`, logTail: '' },
+    });
+    return true;
+  }
+  setEvent(ctx, t, step, {
+    status: 'Failed',
+    endTime: seconds(ctx.now),
+    diagnostics: { errorCode: 'UnknownError', scriptName: '', message: verdict.message, logTail: '' },
+  });
+  skipRest(ctx, t, position + 1);
+  setTargetStatus(ctx, t, 'Failed');
+  ctx.log.info({ deploymentId: t.deploymentId, instanceName: t.instanceName, lifecycleEvent: step }, verdict.message);
+  return false;
+}
+
+/** The traffic event an InProgress host is in, if it is in one. */
+function trafficPosition(t: TargetRow): number {
+  return t.target.lifecycleEvents.findIndex((e) => e.status === 'InProgress' && TRAFFIC_EVENTS.has(e.lifecycleEventName));
+}
+
+/** Every re-evaluation: a host waiting in BlockTraffic or AllowTraffic goes on once drained or healthy, or fails. */
+export function pollTraffic(ctx: HostContext, info: DeploymentInfo, t: TargetRow): void {
+  const position = trafficPosition(t);
+  if (position < 0) return;
+  if (settleTraffic(ctx, info, t, position)) advance(ctx, info, t, position + 1);
+  ctx.store.saveTarget(t);
+}
+
+/** The deployment ended while the host waited in a traffic event: the event fails and the host with it. */
+export function abandonTraffic(ctx: HostContext, t: TargetRow, why: string): void {
+  const position = trafficPosition(t);
+  if (position < 0) return;
+  const step = t.target.lifecycleEvents[position]?.lifecycleEventName ?? '';
+  setEvent(ctx, t, step, {
+    status: 'Failed',
+    endTime: seconds(ctx.now),
+    diagnostics: { errorCode: 'UnknownError', scriptName: '', message: `${step} was cut short: ${why}`, logTail: '' },
+  });
+  skipRest(ctx, t, position + 1);
+  setTargetStatus(ctx, t, 'Failed');
+  ctx.store.saveTarget(t);
 }
 
 /** A host leaves the queue: its target is InProgress and its first command Pending. */
-export function startHost(ctx: HostContext, t: TargetRow): void {
+export function startHost(ctx: HostContext, info: DeploymentInfo, t: TargetRow): void {
   setTargetStatus(ctx, t, 'InProgress');
-  openCommand(ctx, t, 0);
+  advance(ctx, info, t, 0);
   ctx.store.saveTarget(t);
 }
 
@@ -145,7 +237,7 @@ export function commandFinished(
     endTime: seconds(ctx.now),
     diagnostics,
   });
-  const last = cmd.position === IN_PLACE_LIFECYCLE.length - 1;
+  const last = cmd.position === t.target.lifecycleEvents.length - 1;
   const goOn = ok || (cmd.commandName === 'ApplicationStop' && info.ignoreApplicationStopFailures);
   if (cmd.cancelled) {
     // The deployment stopped or failed while this command ran: the host is done either way.
@@ -158,10 +250,8 @@ export function commandFinished(
       { deploymentId: cmd.deploymentId, instanceName: cmd.instanceName, lifecycleEvent: cmd.commandName, diagnostics },
       'Host failed its deployment',
     );
-  } else if (last) {
-    setTargetStatus(ctx, t, 'Succeeded');
   } else {
-    openCommand(ctx, t, cmd.position + 1);
+    advance(ctx, info, t, cmd.position + 1);
   }
   ctx.store.saveTarget(t);
 }

@@ -23,7 +23,14 @@ import {
 import type { OperationTable } from '../api/operations.js';
 import type { DeploymentGroupInfo, TagFilter } from '../model.js';
 import type { RegistryContext } from './registry-context.js';
-import { checkInPlaceOnly, outdatedInstancesStrategy, tagFilterList, tagList, tagSetFilters } from './registry-input.js';
+import {
+  checkTrafficControl,
+  outdatedInstancesStrategy,
+  trafficSettings,
+  tagFilterList,
+  tagList,
+  tagSetFilters,
+} from './registry-input.js';
 
 const DEFAULT_CONFIG = 'CodeDeployDefault.OneAtATime';
 
@@ -77,7 +84,9 @@ export function createGroupOperations(ctx: RegistryContext): OperationTable {
           'RoleRequiredException',
           'Role ARN is required. Pass serviceRoleArn (any ARN: the local control plane does not call IAM).',
         );
-      checkInPlaceOnly(input);
+      const traffic = trafficSettings(input, ctx.hasTargetGroup);
+      const deploymentStyle = traffic.deploymentStyle ?? { deploymentType: 'IN_PLACE', deploymentOption: 'WITHOUT_TRAFFIC_CONTROL' };
+      checkTrafficControl(deploymentStyle, traffic.loadBalancerInfo);
       const onPremisesInstanceTagFilters = filters(input, 'onPremises') ?? [];
       const ec2TagFilters = filters(input, 'ec2') ?? [];
       const autoRollbackConfiguration = rollbackConfig(input);
@@ -99,7 +108,8 @@ export function createGroupOperations(ctx: RegistryContext): OperationTable {
         onPremisesInstanceTagFilters,
         serviceRoleArn,
         ...(autoRollbackConfiguration ? { autoRollbackConfiguration } : {}),
-        deploymentStyle: { deploymentType: 'IN_PLACE', deploymentOption: 'WITHOUT_TRAFFIC_CONTROL' },
+        deploymentStyle,
+        ...(traffic.loadBalancerInfo ? { loadBalancerInfo: traffic.loadBalancerInfo } : {}),
         outdatedInstancesStrategy: strategy,
         computePlatform: 'Server',
       };
@@ -157,7 +167,8 @@ export function createGroupOperations(ctx: RegistryContext): OperationTable {
           );
         }
       }
-      checkInPlaceOnly(input);
+      const traffic = trafficSettings(input, ctx.hasTargetGroup);
+      checkTrafficControl(traffic.deploymentStyle ?? group.deploymentStyle, traffic.loadBalancerInfo ?? group.loadBalancerInfo);
       const onPremises = filters(input, 'onPremises');
       const ec2 = filters(input, 'ec2');
       const autoRollbackConfiguration = rollbackConfig(input);
@@ -173,6 +184,8 @@ export function createGroupOperations(ctx: RegistryContext): OperationTable {
         ...(autoRollbackConfiguration !== undefined ? { autoRollbackConfiguration } : {}),
         ...(strategy !== undefined ? { outdatedInstancesStrategy: strategy } : {}),
         ...(serviceRoleArn !== undefined ? { serviceRoleArn } : {}),
+        ...(traffic.deploymentStyle ? { deploymentStyle: traffic.deploymentStyle } : {}),
+        ...(traffic.loadBalancerInfo ? { loadBalancerInfo: traffic.loadBalancerInfo } : {}),
       };
       store.putGroup(updated);
       ctx.noteEc2TagFilters(ec2);

@@ -17,6 +17,8 @@ export interface RegistryContext {
   now(): EpochSeconds;
   requireApplication(applicationName: string): ApplicationInfo;
   requireGroup(applicationName: string, deploymentGroupName: string): DeploymentGroupInfo;
+  /** Whether the local load balancers have a target group of this name. */
+  hasTargetGroup(name: string): boolean;
   /** Logs once per registry that EC2 tag filters are kept but select no instance here. */
   noteEc2TagFilters(filters: readonly TagFilter[] | undefined): void;
 }
@@ -27,6 +29,7 @@ export function createRegistryContext(opts: {
   identity: ControlPlaneIdentity;
   logger: Logger;
   clock?: () => number;
+  hasTargetGroup?: (name: string) => boolean;
 }): RegistryContext {
   const clock = opts.clock ?? Date.now;
   let warnedEc2 = false;
@@ -36,6 +39,7 @@ export function createRegistryContext(opts: {
     identity: opts.identity,
     logger: opts.logger,
     now: () => clock() / 1000,
+    hasTargetGroup: (name) => opts.hasTargetGroup?.(name) ?? false,
     requireApplication(applicationName) {
       const app = opts.store.getApplication(applicationName);
       if (!app) throw new ApiError('ApplicationDoesNotExistException', `No application found for name: ${applicationName}`);

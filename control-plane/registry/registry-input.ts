@@ -1,7 +1,7 @@
 /**
  * The registry operations' own members: on-premises instance names, tags, tag filters and tag
- * sets (and how filters match tags), and the deployment-style settings an in-place-only control
- * plane refuses. They are built
+ * sets (and how filters match tags), and the deployment style and load balancer settings (and what
+ * an in-place-only control plane refuses). They are built
  * on the shared readers (api/input-readers.ts: names, lists, enums, pages) and throw the real
  * service's error codes with a message naming the member and saying how to fix it, so the registry
  * operations stay a readable sequence of "read, check, store".
@@ -19,13 +19,12 @@ import {
   type Input,
 } from '../api/input-readers.js';
 import { quoted } from '../log/clip.js';
-import type { Tag, TagFilter } from '../model.js';
+import type { DeploymentStyle, LoadBalancerInfo, Tag, TagFilter } from '../model.js';
 
 const TAG_KEY_MAX = 128;
 const TAG_VALUE_MAX = 256;
 const FILTER_TYPES = ['KEY_ONLY', 'VALUE_ONLY', 'KEY_AND_VALUE'] as const;
-export const LOCAL_ONLY =
-  'the local control plane supports only in-place deployments (IN_PLACE, WITHOUT_TRAFFIC_CONTROL) to on-premises instances';
+export const LOCAL_ONLY = 'the local control plane supports only in-place deployments (IN_PLACE) to on-premises instances';
 
 /** Instance names become part of an ARN and of log lines: no whitespace, control characters or slashes. */
 export function checkInstanceName(v: string, member: string): void {
@@ -103,8 +102,22 @@ export function tagsMatch(tags: readonly Tag[], filters: readonly TagFilter[]): 
   );
 }
 
-/** Refuses every blue/green, traffic-control, load-balancer, ECS and Auto Scaling setting. */
-export function checkInPlaceOnly(input: Input): void {
+/** The deployment-style members of Create/UpdateDeploymentGroup as given (undefined: not given). */
+export interface TrafficSettings {
+  deploymentStyle?: DeploymentStyle;
+  loadBalancerInfo?: LoadBalancerInfo;
+}
+
+const TARGET_GROUPS_MAX = 10;
+
+/**
+ * Reads deploymentStyle and loadBalancerInfo: IN_PLACE with or without traffic control, and
+ * target groups (by name) of the local load balancers, each of which must exist
+ * (`hasTargetGroup`). Refuses what the local control plane cannot do: blue/green, Classic Load
+ * Balancers (elbInfoList), ECS target group pairs, ECS services and Auto Scaling groups.
+ */
+export function trafficSettings(input: Input, hasTargetGroup: (name: string) => boolean): TrafficSettings {
+  const out: TrafficSettings = {};
   const style = objectMember(input, 'deploymentStyle');
   if (style) {
     const type = stringMember(style, 'deploymentType') ?? 'IN_PLACE';
@@ -114,12 +127,49 @@ export function checkInPlaceOnly(input: Input): void {
         'InvalidDeploymentStyleException',
         `deploymentStyle.deploymentType ${JSON.stringify(type)} is not supported: ${LOCAL_ONLY}. Use IN_PLACE.`,
       );
-    if (option !== 'WITHOUT_TRAFFIC_CONTROL') {
+    if (option !== 'WITHOUT_TRAFFIC_CONTROL' && option !== 'WITH_TRAFFIC_CONTROL') {
       throw new ApiError(
         'InvalidDeploymentStyleException',
-        `deploymentStyle.deploymentOption ${JSON.stringify(option)} is not supported: ${LOCAL_ONLY}. Use WITHOUT_TRAFFIC_CONTROL.`,
+        `deploymentStyle.deploymentOption ${JSON.stringify(option)} is not valid: use WITH_TRAFFIC_CONTROL or WITHOUT_TRAFFIC_CONTROL.`,
       );
     }
+    out.deploymentStyle = { deploymentType: 'IN_PLACE', deploymentOption: option };
+  }
+  const lb = objectMember(input, 'loadBalancerInfo');
+  if (lb) {
+    if ((arrayMember(lb, 'elbInfoList') ?? []).length > 0)
+      throw new ApiError(
+        'InvalidLoadBalancerInfoException',
+        'loadBalancerInfo.elbInfoList (Classic Load Balancers) is not supported: the local control plane runs Application Load Balancer target groups; use loadBalancerInfo.targetGroupInfoList with target group names (aws elbv2 create-target-group).',
+      );
+    if ((arrayMember(lb, 'targetGroupPairInfoList') ?? []).length > 0)
+      throw new ApiError(
+        'InvalidLoadBalancerInfoException',
+        'loadBalancerInfo.targetGroupPairInfoList is for ECS deployments, which the local control plane does not run; use loadBalancerInfo.targetGroupInfoList.',
+      );
+    const groups = structList(lb, 'targetGroupInfoList') ?? [];
+    if (groups.length > TARGET_GROUPS_MAX)
+      throw new ApiError(
+        'InvalidLoadBalancerInfoException',
+        `loadBalancerInfo.targetGroupInfoList has ${groups.length} target groups; at most ${TARGET_GROUPS_MAX} are allowed.`,
+      );
+    const names: string[] = [];
+    groups.forEach((g, i) => {
+      const member = `loadBalancerInfo.targetGroupInfoList.${i + 1}.name`;
+      const name = stringMember(g, 'name');
+      if (!name)
+        throw new ApiError(
+          'InvalidLoadBalancerInfoException',
+          `${member} is required: the name of a target group (aws elbv2 describe-target-groups).`,
+        );
+      if (!hasTargetGroup(name))
+        throw new ApiError(
+          'InvalidLoadBalancerInfoException',
+          `${member}: no target group named ${quoted(name)} exists on the local control plane; create it first (aws elbv2 create-target-group --name ${name} --protocol HTTP --port 80 --endpoint-url <control plane URL>).`,
+        );
+      if (!names.includes(name)) names.push(name);
+    });
+    out.loadBalancerInfo = { targetGroupInfoList: names.map((name) => ({ name })) };
   }
   const present = (member: string): boolean => {
     const v = input[member];
@@ -129,7 +179,6 @@ export function checkInPlaceOnly(input: Input): void {
     return true;
   };
   const refused: [string, string][] = [
-    ['loadBalancerInfo', 'InvalidLoadBalancerInfoException'],
     ['blueGreenDeploymentConfiguration', 'InvalidBlueGreenDeploymentConfigurationException'],
     ['ecsServices', 'InvalidECSServiceException'],
     ['autoScalingGroups', 'InvalidAutoScalingGroupException'],
@@ -137,6 +186,16 @@ export function checkInPlaceOnly(input: Input): void {
   for (const [member, code] of refused) {
     if (present(member)) throw new ApiError(code, `${member} is not supported: ${LOCAL_ONLY}. Remove ${member}.`);
   }
+  return out;
+}
+
+/** A group WITH_TRAFFIC_CONTROL must name at least one target group (after an update's merge). */
+export function checkTrafficControl(style: DeploymentStyle, loadBalancerInfo: LoadBalancerInfo | undefined): void {
+  if (style.deploymentOption === 'WITH_TRAFFIC_CONTROL' && (loadBalancerInfo?.targetGroupInfoList ?? []).length === 0)
+    throw new ApiError(
+      'InvalidLoadBalancerInfoException',
+      'deploymentStyle.deploymentOption WITH_TRAFFIC_CONTROL needs loadBalancerInfo.targetGroupInfoList with at least one target group name; add one, or use WITHOUT_TRAFFIC_CONTROL.',
+    );
 }
 
 export function outdatedInstancesStrategy(input: Input): 'UPDATE' | 'IGNORE' | undefined {

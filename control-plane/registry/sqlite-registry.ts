@@ -25,6 +25,8 @@ export interface RegistryOptions {
   logger: Logger;
   /** Milliseconds since the epoch; default Date.now. */
   clock?: () => number;
+  /** Whether the local load balancers have a target group of this name (loadBalancerInfo); default: none exist. */
+  hasTargetGroup?: (name: string) => boolean;
 }
 
 export function createRegistry(opts: RegistryOptions): { registry: Registry; context: RegistryContext } {

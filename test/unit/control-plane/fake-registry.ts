@@ -27,6 +27,7 @@ import {
 } from '../../../control-plane/model.js';
 import type { Registry } from '../../../control-plane/registry/registry.js';
 import type { SpecSigner } from '../../../control-plane/signing/spec-signer.js';
+import type { TrafficPort } from '../../../control-plane/traffic/traffic-port.js';
 import { openDatabase, type Db } from '../../../control-plane/store/database.js';
 import { silentLogger } from '../../helpers/temp.js';
 
@@ -56,7 +57,14 @@ export class FakeRegistry implements Registry {
   addGroup(
     app: string,
     name: string,
-    opts: { config?: string; filters?: TagFilter[]; targetRevision?: RevisionLocation; autoRollback?: AutoRollbackConfiguration } = {},
+    opts: {
+      config?: string;
+      filters?: TagFilter[];
+      targetRevision?: RevisionLocation;
+      autoRollback?: AutoRollbackConfiguration;
+      /** Target group names: the group is WITH_TRAFFIC_CONTROL. */
+      targetGroups?: string[];
+    } = {},
   ): DeploymentGroupInfo {
     const group: DeploymentGroupInfo = {
       applicationName: app,
@@ -67,7 +75,11 @@ export class FakeRegistry implements Registry {
       onPremisesInstanceTagFilters: opts.filters ?? [{ Key: 'env', Value: 'prod', Type: 'KEY_AND_VALUE' }],
       ...(opts.targetRevision ? { targetRevision: opts.targetRevision } : {}),
       ...(opts.autoRollback ? { autoRollbackConfiguration: opts.autoRollback } : {}),
-      deploymentStyle: { deploymentType: 'IN_PLACE', deploymentOption: 'WITHOUT_TRAFFIC_CONTROL' },
+      deploymentStyle: {
+        deploymentType: 'IN_PLACE',
+        deploymentOption: opts.targetGroups ? 'WITH_TRAFFIC_CONTROL' : 'WITHOUT_TRAFFIC_CONTROL',
+      },
+      ...(opts.targetGroups ? { loadBalancerInfo: { targetGroupInfoList: opts.targetGroups.map((n) => ({ name: n })) } } : {}),
       outdatedInstancesStrategy: 'UPDATE',
       computePlatform: 'Server',
     };
@@ -173,6 +185,10 @@ export interface HarnessOptions {
   longPollSeconds?: number;
   autoRollback?: AutoRollbackConfiguration;
   logger?: Logger;
+  /** The group is WITH_TRAFFIC_CONTROL over these target groups. */
+  targetGroups?: string[];
+  traffic?: TrafficPort;
+  allowTrafficTimeoutSeconds?: number;
 }
 
 export type Outcome = 'ok' | 'fail' | 'hang';
@@ -207,7 +223,7 @@ export function createHarness(opts: HarnessOptions = {}): Harness {
   const hosts: string[] = [];
   if (!opts.registry) {
     registry.addApplication('web');
-    registry.addGroup('web', 'prod', { config: opts.config, autoRollback: opts.autoRollback });
+    registry.addGroup('web', 'prod', { config: opts.config, autoRollback: opts.autoRollback, targetGroups: opts.targetGroups });
     for (let i = 1; i <= (opts.hosts ?? 3); i++) hosts.push(registry.addInstance(hostName(i)).instanceName);
   } else {
     hosts.push(...[...registry.instances.keys()].sort());
@@ -223,6 +239,8 @@ export function createHarness(opts: HarnessOptions = {}): Harness {
     logger,
     clock: () => clock.now,
     commandTimeoutSeconds: opts.commandTimeoutSeconds ?? 4200,
+    traffic: opts.traffic,
+    allowTrafficTimeoutSeconds: opts.allowTrafficTimeoutSeconds,
   });
   const commandsOperations = createCommandsOperations(core, {
     unknownHosts: createUnknownHostLog({ logger, clock: () => clock.now }),

@@ -28,6 +28,8 @@ function setup(opts: { hosts?: number; config?: string; groupRollback?: AutoRoll
     log: silentLogger(),
     registry,
     commandTimeoutMs: 60_000,
+    allowTrafficTimeoutMs: 300_000,
+    blockTrafficTimeoutMs: 60_000,
   };
   const create = (extra: Partial<Pick<DeploymentInfo, 'creator' | 'autoRollbackConfiguration'>> = {}): DeploymentRow => {
     const config = registry.getDeploymentConfig(group.deploymentConfigName);

@@ -173,16 +173,28 @@ describe('registry: deployment groups', () => {
     );
     expect(inPlace).toContain('supports only in-place deployments');
     expect(inPlace).toContain('on-premises instances');
-    h.fails(
-      'CreateDeploymentGroup',
-      { ...base, deploymentStyle: { deploymentOption: 'WITH_TRAFFIC_CONTROL' } },
-      'InvalidDeploymentStyleException',
-    );
-    h.fails(
-      'CreateDeploymentGroup',
-      { ...base, loadBalancerInfo: { targetGroupInfoList: [{ name: 'tg' }] } },
-      'InvalidLoadBalancerInfoException',
-    );
+    h.fails('CreateDeploymentGroup', { ...base, deploymentStyle: { deploymentOption: 'SOMETIMES' } }, 'InvalidDeploymentStyleException');
+    expect(
+      h.fails(
+        'CreateDeploymentGroup',
+        { ...base, deploymentStyle: { deploymentOption: 'WITH_TRAFFIC_CONTROL' } },
+        'InvalidLoadBalancerInfoException',
+      ),
+    ).toContain('needs loadBalancerInfo.targetGroupInfoList');
+    expect(
+      h.fails(
+        'CreateDeploymentGroup',
+        { ...base, loadBalancerInfo: { targetGroupInfoList: [{ name: 'tg' }] } },
+        'InvalidLoadBalancerInfoException',
+      ),
+    ).toContain('no target group named "tg" exists');
+    expect(
+      h.fails(
+        'CreateDeploymentGroup',
+        { ...base, loadBalancerInfo: { elbInfoList: [{ name: 'classic' }] } },
+        'InvalidLoadBalancerInfoException',
+      ),
+    ).toContain('Classic Load Balancers');
     h.fails(
       'CreateDeploymentGroup',
       { ...base, blueGreenDeploymentConfiguration: { terminateBlueInstancesOnDeploymentSuccess: { action: 'TERMINATE' } } },
