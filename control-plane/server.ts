@@ -6,6 +6,8 @@
  *     and CodeDeployCommandService.* for agents with enable_auth_policy) and the public CodeDeploy
  *     API (CodeDeploy_20141006.*);
  *   - GET /_health: liveness for Docker and scripts (bucket names cannot start with "_");
+ *   - POST / with a form body and an Action (no X-Amz-Target): the Elastic Load Balancing v2 Query
+ *     API of the local load balancers (traffic/), whose listeners open ports of their own;
  *   - /github/...: GitHub-compatible archive downloads from local git repositories;
  *   - everything else: S3 path-style.
  * One port keeps agent configuration to one URL (deploy_control_endpoint, s3_endpoint_override,
@@ -34,6 +36,8 @@ import type { Registry } from './registry/registry.js';
 import { createS3Handler } from './s3/s3-handler.js';
 import { createSpecSigner } from './signing/ca-signer.js';
 import { openDatabase } from './store/database.js';
+import { createElbv2Handler } from './traffic/elbv2-handler.js';
+import { createLoadBalancers, type LoadBalancers } from './traffic/load-balancers.js';
 
 export interface ControlPlaneOptions {
   dataDir: string;
@@ -54,6 +58,10 @@ export interface ControlPlaneOptions {
   caKeyFile?: string;
   /** Engine re-evaluation period (timeouts); default 1000 ms. */
   tickMs?: number;
+  /** AllowTraffic fails a host not healthy in its target groups this long after its registration. Default 300. */
+  allowTrafficTimeoutSeconds?: number;
+  /** The lowest health check interval target groups accept (default 5, the API's); the demo and tests go lower. */
+  minHealthCheckIntervalSeconds?: number;
   /** Deadlines for request bodies (slow clients are cut off); defaults in DEFAULT_BODY_TIMEOUTS. */
   bodyTimeouts?: Partial<BodyTimeouts>;
   /** A request's headers must be complete this long after it started. Default 20 s. */
@@ -85,6 +93,8 @@ export interface ControlPlane {
   identity: ControlPlaneIdentity;
   /** What is kept about unregistered pollers (bounded). */
   unknownHosts: UnknownHostLog;
+  /** The local load balancers (target groups, listeners, health checks). */
+  loadBalancers: LoadBalancers;
   close(): Promise<void>;
 }
 
@@ -113,7 +123,26 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       caKeyFile: opts.caKeyFile,
       logger: logger.child({ part: 'ca' }),
     });
-    const { registry, context: registryContext } = createRegistry({ db, identity, logger: logger.child({ part: 'registry' }) });
+    // The registry asks the load balancers which target groups exist (only from API calls, which
+    // come after start-up); the load balancers read instance tags from the registry, from the
+    // moment they reopen their listeners.
+    const late: { loadBalancers?: LoadBalancers } = {};
+    const { registry, context: registryContext } = createRegistry({
+      db,
+      identity,
+      logger: logger.child({ part: 'registry' }),
+      hasTargetGroup: (name) => late.loadBalancers?.hasTargetGroup(name) ?? false,
+    });
+    const loadBalancers = await createLoadBalancers({
+      db,
+      identity,
+      host: opts.host ?? '127.0.0.1',
+      logger: logger.child({ part: 'traffic' }),
+      instanceTags: (name) => registry.getInstance(name)?.tags,
+      minHealthCheckIntervalSeconds: opts.minHealthCheckIntervalSeconds,
+    });
+    late.loadBalancers = loadBalancers;
+    closers.unshift(() => loadBalancers.close());
     const engineCore = createDeploymentEngine({
       db,
       registry,
@@ -121,6 +150,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       identity,
       logger: logger.child({ part: 'engine' }),
       commandTimeoutSeconds: opts.commandTimeoutSeconds,
+      traffic: loadBalancers,
+      allowTrafficTimeoutSeconds: opts.allowTrafficTimeoutSeconds,
     });
     closers.unshift(() => engineCore.close());
     const unknownHosts = createUnknownHostLog({ logger: logger.child({ part: 'commands' }) });
@@ -150,7 +181,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       res.end(body);
       return true;
     };
-    const handlers: HttpHandler[] = [json, health, github, s3.handler];
+    const elbv2 = createElbv2Handler({ service: loadBalancers, logger: logger.child({ part: 'elbv2' }) });
+    const handlers: HttpHandler[] = [json, health, elbv2, github, s3.handler];
     const bodyTimeouts: BodyTimeouts = { ...DEFAULT_BODY_TIMEOUTS, ...opts.bodyTimeouts };
 
     // Node checks header deadlines on this interval; the default (30 s) would let a slow-headers
@@ -212,6 +244,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       registry,
       identity,
       unknownHosts,
+      loadBalancers,
       close() {
         closed ??= (async () => {
           clearInterval(tick);
@@ -239,6 +272,7 @@ function bodyPolicy(req: http.IncomingMessage, t: BodyTimeouts): BodyTimeoutPoli
   const url = req.url ?? '';
   const small =
     (req.method === 'POST' && typeof req.headers['x-amz-target'] === 'string') ||
+    (req.method === 'POST' && url === '/' && String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) ||
     url === '/_health' ||
     url === '/github' ||
     url.startsWith('/github/');

@@ -15,8 +15,10 @@ import { startControlPlane, type ControlPlane } from '../server.js';
 export const CONTROL_PLANE_HELP = `Usage: codedeploy-control-plane [options]
 
 A local CodeDeploy control plane: the agent-facing commands API (long poll, signed deployment
-specifications), the public CodeDeploy API for the aws CLI and SDKs, an S3-compatible endpoint
-and a GitHub-compatible archive endpoint, all on one port, with state in SQLite.
+specifications), the public CodeDeploy API for the aws CLI and SDKs, an S3-compatible endpoint,
+a GitHub-compatible archive endpoint and the Elastic Load Balancing v2 API of local HTTP load
+balancers (aws elbv2), all on one port, with state in SQLite. Each load balancer listener opens
+its own port on --host.
 
 Options:
   --data-dir DIR          state (SQLite, CA, S3 objects); default ~/.local/share/codedeploy-control-plane
@@ -27,6 +29,9 @@ Options:
   --github-repos-dir DIR  local git repositories served as <owner>/<repo> (default DATA_DIR/github)
   --command-timeout S     a host command not completed within S seconds fails (default 4200)
   --long-poll S           how long PollHostCommand waits for work (default 45)
+  --allow-traffic-timeout S
+                          AllowTraffic fails a host not healthy in its target groups within S
+                          seconds of its registration (default 300)
   --ca-cert FILE          sign deployment specifications with this CA certificate (PEM) ...
   --ca-key FILE           ... and its PKCS#8 private key (default: a CA created in DATA_DIR/ca)
   --log-level LEVEL       trace|debug|info|warn|error (default info); logs are JSON on stdout
@@ -77,6 +82,7 @@ export async function runControlPlaneCli(argv: string[], o: ControlPlaneCliOptio
         'github-repos-dir': { type: 'string' },
         'command-timeout': { type: 'string' },
         'long-poll': { type: 'string' },
+        'allow-traffic-timeout': { type: 'string' },
         'ca-cert': { type: 'string' },
         'ca-key': { type: 'string' },
         'log-level': { type: 'string' },
@@ -120,6 +126,7 @@ export async function runControlPlaneCli(argv: string[], o: ControlPlaneCliOptio
       githubReposDir: values['github-repos-dir'] === undefined ? undefined : resolve(values['github-repos-dir']),
       commandTimeoutSeconds: positiveNumber('--command-timeout', values['command-timeout'], 4200),
       longPollSeconds: positiveNumber('--long-poll', values['long-poll'], 45),
+      allowTrafficTimeoutSeconds: positiveNumber('--allow-traffic-timeout', values['allow-traffic-timeout'], 300),
       caCertFile: values['ca-cert'] === undefined ? undefined : resolve(values['ca-cert']),
       caKeyFile: values['ca-key'] === undefined ? undefined : resolve(values['ca-key']),
       level,
@@ -153,6 +160,7 @@ export async function runControlPlaneCli(argv: string[], o: ControlPlaneCliOptio
       `  agents:  :deploy_control_endpoint: ${cp.url}   :s3_endpoint_override: ${cp.url}   :github_api_url: ${cp.url}/github`,
       `           :deployment_spec_ca_file: ${cp.caCertificatePath}`,
       `  aws CLI: aws deploy list-applications --endpoint-url ${cp.url}`,
+      `           aws elbv2 describe-target-groups --endpoint-url ${cp.url}`,
       '',
     ].join('\n'),
   );
