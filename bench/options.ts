@@ -32,6 +32,11 @@ export const SUITES: readonly Suite[] = [
   { name: 'latency', minutes: '0.5', what: '1-host trivial deployment, create-deployment to Succeeded, shipped config' },
   { name: 'control-plane', minutes: '4', what: 'BENCH_FLEET_HOSTS (50) real agents: wall times and agent CPU per command' },
   { name: 'many-entries', minutes: '2', what: 'tars of BENCH_MANY_ENTRIES empty files: peak memory and linear time' },
+  {
+    name: 'traffic',
+    minutes: '1.5',
+    what: '3 hosts behind a local load balancer under 100 req/s: in-place deployment time vs none, failed requests, a rollback',
+  },
 ];
 
 export interface BenchOptions {

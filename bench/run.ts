@@ -9,7 +9,8 @@
  * Suites, in the order they run (the issue's table's order): install and large
  * (bench/install-bench.ts), startup (bench/startup-bench.ts), release (bench/release-bench.ts),
  * daemon (bench/daemon-bench.ts), latency (bench/latency-bench.ts), control-plane
- * (bench/control-plane-bench.ts), many-entries (bench/many-entries-bench.ts).
+ * (bench/control-plane-bench.ts), many-entries (bench/many-entries-bench.ts), traffic
+ * (bench/traffic-bench.ts, issue #14).
  */
 import { existsSync } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
@@ -25,6 +26,7 @@ import { benchManyEntries, manyEntriesDir } from './many-entries-bench.js';
 import { BenchUsageError, parseOptions, usage, type BenchOptions } from './options.js';
 import { benchRelease } from './release-bench.js';
 import { benchStartup } from './startup-bench.js';
+import { benchTraffic } from './traffic-bench.js';
 import { evaluateRow, fleetRows, formatSummary, OFFICIAL_COLUMN, summaryJson, type Row } from './summary.js';
 
 hideSdkNodeVersionWarning();
@@ -60,6 +62,7 @@ const suites: Record<string, () => Promise<Row[]>> = {
   'many-entries': () => benchManyEntries(manyEntriesDir(o.benchDir, o.manyEntries), cli, o.manyEntries, flags),
   daemon: () => benchDaemon(o.idleSeconds, o.commands),
   latency: () => benchLatency(o.runs, o.benchDir),
+  traffic: () => benchTraffic(o.runs, o.benchDir),
   'control-plane': async () => {
     // Typed unknown: the suite's result is checked before use (fleetRows).
     const result: unknown = await benchControlPlane(o.fleetHosts);

@@ -6,7 +6,8 @@
  * (test/unit/bench/summary.test.ts).
  */
 
-export type Unit = 'ms' | 'MiB';
+/** 'requests': a count of HTTP requests (the traffic suite's failed requests). */
+export type Unit = 'ms' | 'MiB' | 'requests';
 
 /**
  * What a row must reach: ours/baseline at most `max` ('ratio'), ours at most `value` in the row's
@@ -81,6 +82,7 @@ export function evaluateRow(row: Row): EvaluatedRow {
 export function formatValue(value: number, unit: Unit): string {
   if (!Number.isFinite(value)) return 'n/a';
   if (unit === 'MiB') return `${value.toFixed(1)} MiB`;
+  if (unit === 'requests') return `${value.toFixed(0)} req`;
   if (value >= 10_000) return `${(value / 1000).toFixed(1)} s`;
   return value < 10 ? `${value.toFixed(1)} ms` : `${value.toFixed(0)} ms`;
 }

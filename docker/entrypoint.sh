@@ -110,6 +110,15 @@ run_agent() {
   fi
   unset CODEDEPLOY_ACCESS_KEY_ID CODEDEPLOY_SECRET_ACCESS_KEY
 
+  # The sample's web app (samples/hello-app: scripts/start.sh serves it when this file exists) on
+  # CODEDEPLOY_WEB_PORT, for load-balanced deployments (docker/deploy-sample.sh --traffic).
+  web_port=${CODEDEPLOY_WEB_PORT:-}
+  if [ -n "$web_port" ]; then
+    case $web_port in *[!0-9]*) die "CODEDEPLOY_WEB_PORT must be a port number, got \"$web_port\"" ;; esac
+    mkdir -p /opt/codedeploy-agent
+    printf 'PORT=%s\nNODE=%s\nLABEL=%s\n' "$web_port" "$(command -v node)" "${CODEDEPLOY_INSTANCE_NAME:-$(hostname)}" >/opt/codedeploy-agent/hello-app.env
+  fi
+
   wait_s=${CODEDEPLOY_WAIT_SECONDS:-120}
   waited=0
   while [ ! -s "$ca_file" ]; do

@@ -6,7 +6,7 @@
  * the AWS SDK (what `aws deploy ...` does), prints each lifecycle event per host as it happens,
  * then the result and where each scripts.log is. Exits 0 on success; stops everything it started.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cp as copyDir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -27,12 +27,25 @@ import { pino } from 'pino';
 import * as tar from 'tar';
 import { startControlPlane, type ControlPlane } from '../control-plane/server.js';
 import { createFleetAgent, projectRoot, type FleetAgent } from './lib/local-fleet.js';
+import {
+  createDemoLoadBalancer,
+  describeCounts,
+  prepareHostWebApp,
+  startSteadyLoad,
+  stopHostWebApp,
+  TARGET_GROUP,
+  TRAFFIC_ADDRESS_TAG,
+} from './lib/demo-traffic.js';
 import { hideSdkNodeVersionWarning } from './lib/sdk-warning.js';
 
-const HELP = `Usage: npm run demo [-- --hosts N] [-- --config NAME] [--clean]
+const HELP = `Usage: npm run demo [-- --hosts N] [-- --config NAME] [-- --traffic] [--clean]
 
-  --hosts N      agents to start (default 1, at most 20)
+  --hosts N      agents to start (default 1, at most 20; 3 with --traffic)
   --config NAME  OneAtATime | HalfAtATime | AllAtOnce (CodeDeployDefault.*); default OneAtATime
+  --traffic      put the hosts behind a local load balancer (target group hello-web, health checks
+                 on /health, 5 s draining): deploy v1, then deploy v2 in place with BlockTraffic and
+                 AllowTraffic while steady HTTP load runs through the load balancer, and print which
+                 version answered and how many requests failed
   --clean        remove the temp directory at the end (default: keep it, so the logs can be read)
 `;
 
@@ -49,13 +62,20 @@ hideSdkNodeVersionWarning();
 async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { hosts: { type: 'string' }, config: { type: 'string' }, clean: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      hosts: { type: 'string' },
+      config: { type: 'string' },
+      traffic: { type: 'boolean' },
+      clean: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
   if (values.help) {
     process.stdout.write(HELP);
     return 0;
   }
-  const hosts = Number(values.hosts ?? '1');
+  const traffic = values.traffic === true;
+  const hosts = Number(values.hosts ?? (traffic ? '3' : '1'));
   if (!Number.isInteger(hosts) || hosts < 1 || hosts > 20) {
     process.stderr.write(`demo: --hosts must be an integer from 1 to 20, got "${values.hosts}"\n`);
     return 2;
@@ -74,6 +94,7 @@ async function main(argv: string[]): Promise<number> {
   let cp: ControlPlane | undefined;
   const stopAll = async () => {
     await Promise.all(agents.map((a) => a.stop()));
+    if (traffic) await Promise.all(agents.map((a) => stopHostWebApp(a.workDir)));
     await cp?.close();
     logger.flush();
   };
@@ -94,6 +115,10 @@ async function main(argv: string[]): Promise<number> {
     const put = await s3.send(new PutObjectCommand({ Bucket: 'demo-revisions', Key: 'hello-app.tgz', Body: await readFile(bundle) }));
     console.log(`Uploaded s3://demo-revisions/hello-app.tgz (version ${put.VersionId}, ETag ${put.ETag})`);
 
+    // With --traffic: a target group and a load balancer listening on a free port.
+    const lb = traffic ? await createDemoLoadBalancer(cp.url, region, credentials) : undefined;
+    if (lb) console.log(`Load balancer: ${lb.url} (target group ${TARGET_GROUP}, health checks on /health)`);
+
     // 2. Application, deployment group (on-premises tag filter), instances.
     await deploy.send(new CreateApplicationCommand({ applicationName: 'HelloApp' }));
     await deploy.send(
@@ -103,6 +128,12 @@ async function main(argv: string[]): Promise<number> {
         deploymentConfigName: configName,
         serviceRoleArn: 'arn:aws:iam::000000000000:role/CodeDeployDemo',
         onPremisesInstanceTagFilters: [{ Key: 'env', Value: 'demo', Type: 'KEY_AND_VALUE' }],
+        ...(lb
+          ? {
+              deploymentStyle: { deploymentType: 'IN_PLACE', deploymentOption: 'WITH_TRAFFIC_CONTROL' },
+              loadBalancerInfo: { targetGroupInfoList: [{ name: TARGET_GROUP }] },
+            }
+          : {}),
       }),
     );
     for (let i = 1; i <= hosts; i++) {
@@ -114,7 +145,10 @@ async function main(argv: string[]): Promise<number> {
       });
       agents.push(agent);
       await deploy.send(new RegisterOnPremisesInstanceCommand({ instanceName: agent.name, iamUserArn: agent.iamUserArn }));
-      await deploy.send(new AddTagsToOnPremisesInstancesCommand({ instanceNames: [agent.name], tags: [{ Key: 'env', Value: 'demo' }] }));
+      const tags = [{ Key: 'env', Value: 'demo' }];
+      // The sample's web app listens where this tag says; the load balancer proxies there.
+      if (lb) tags.push({ Key: TRAFFIC_ADDRESS_TAG, Value: await prepareHostWebApp(agent.workDir, agent.name) });
+      await deploy.send(new AddTagsToOnPremisesInstancesCommand({ instanceNames: [agent.name], tags }));
       agent.start();
     }
     const config = await deploy.send(new GetDeploymentConfigCommand({ deploymentConfigName: configName }));
@@ -123,49 +157,22 @@ async function main(argv: string[]): Promise<number> {
     );
 
     // 3. The deployment, watched through the public API like a CI job would.
-    const created = await deploy.send(
-      new CreateDeploymentCommand({
-        applicationName: 'HelloApp',
-        deploymentGroupName: 'demo',
-        revision: {
-          revisionType: 'S3',
-          s3Location: { bucket: 'demo-revisions', key: 'hello-app.tgz', bundleType: 'tgz', version: put.VersionId, eTag: put.ETag },
-        },
-        description: 'npm run demo',
-      }),
-    );
-    const deploymentId = created.deploymentId ?? '';
-    console.log(`\nDeployment ${deploymentId} created\n`);
-    const started = Date.now();
-    const seen = new Map<string, string>();
-    let info: DeploymentInfo | undefined;
-    let lastProgress = '';
-    for (;;) {
-      info = (await deploy.send(new GetDeploymentCommand({ deploymentId }))).deploymentInfo;
-      const targets = await deploy.send(new BatchGetDeploymentTargetsCommand({ deploymentId, targetIds: agents.map((a) => a.name) }));
-      for (const t of targets.deploymentTargets ?? []) {
-        const target = t.instanceTarget;
-        for (const ev of target?.lifecycleEvents ?? []) {
-          const key = `${target?.targetId}/${ev.lifecycleEventName}`;
-          const status = ev.status ?? 'Unknown';
-          if (status === 'Pending' || seen.get(key) === status) continue;
-          seen.set(key, status);
-          if (status === 'InProgress') continue;
-          const secs = ev.startTime && ev.endTime ? ` ${((ev.endTime.getTime() - ev.startTime.getTime()) / 1000).toFixed(1)}s` : '';
-          const why = ev.diagnostics && status === 'Failed' ? `  ${ev.diagnostics.errorCode}: ${ev.diagnostics.message}` : '';
-          console.log(
-            `  ${elapsed(started)}  ${(target?.targetId ?? '').padEnd(8)} ${(ev.lifecycleEventName ?? '').padEnd(EVENT_WIDTH)} ${status}${secs}${why}`,
-          );
-        }
+    const revision = { bucket: 'demo-revisions', key: 'hello-app.tgz', version: put.VersionId, eTag: put.ETag };
+    let { deploymentId, info, started } = await deployAndWatch(deploy, agents, revision, 'npm run demo');
+    if (lb && info?.status === 'Succeeded') {
+      // 4. With --traffic: v2, in place, one host out of the load balancer at a time, under load.
+      const v2 = await uploadVersion(s3, root, 'v2');
+      console.log(`\nv1 is live behind ${lb.url}; deploying v2 with 20 requests/s through the load balancer`);
+      const load = startSteadyLoad(lb.url, 20);
+      const ticker = setInterval(() => console.log(`           traffic so far: ${describeCounts(load.counts)}`), 2000);
+      try {
+        ({ deploymentId, info, started } = await deployAndWatch(deploy, agents, v2, 'npm run demo -- --traffic (v2)'));
+      } finally {
+        clearInterval(ticker);
       }
-      const o = info?.deploymentOverview;
-      const progress = `  ${elapsed(started)}  progress: ${o?.Succeeded ?? 0} succeeded, ${o?.InProgress ?? 0} in progress, ${o?.Pending ?? 0} pending, ${o?.Failed ?? 0} failed, ${o?.Skipped ?? 0} skipped (deployment ${info?.status})`;
-      if (progress.slice(12) !== lastProgress) {
-        console.log(progress);
-        lastProgress = progress.slice(12);
-      }
-      if (info?.status && ['Succeeded', 'Failed', 'Stopped'].includes(info.status)) break;
-      await new Promise((r) => setTimeout(r, 200));
+      const counts = await load.stop();
+      console.log(`\nTraffic during the v2 deployment: ${describeCounts(counts)}`);
+      if (counts.failed > 0) info = { ...info, status: 'Failed' };
     }
 
     const ok = info?.status === 'Succeeded';
@@ -189,6 +196,77 @@ async function main(argv: string[]): Promise<number> {
     await stopAll();
     if (values.clean) await rm(root, { recursive: true, force: true });
   }
+}
+
+interface DemoRevision {
+  bucket: string;
+  key: string;
+  version?: string;
+  eTag?: string;
+}
+
+/** Creates a deployment of the revision and prints each host's lifecycle events until it ends. */
+async function deployAndWatch(
+  deploy: CodeDeployClient,
+  agents: FleetAgent[],
+  revision: DemoRevision,
+  description: string,
+): Promise<{ deploymentId: string; info: DeploymentInfo | undefined; started: number }> {
+  const created = await deploy.send(
+    new CreateDeploymentCommand({
+      applicationName: 'HelloApp',
+      deploymentGroupName: 'demo',
+      revision: { revisionType: 'S3', s3Location: { ...revision, bundleType: 'tgz' } },
+      description,
+    }),
+  );
+  const deploymentId = created.deploymentId ?? '';
+  console.log(`\nDeployment ${deploymentId} created\n`);
+  const started = Date.now();
+  const seen = new Map<string, string>();
+  let info: DeploymentInfo | undefined;
+  let lastProgress = '';
+  for (;;) {
+    info = (await deploy.send(new GetDeploymentCommand({ deploymentId }))).deploymentInfo;
+    const targets = await deploy.send(new BatchGetDeploymentTargetsCommand({ deploymentId, targetIds: agents.map((a) => a.name) }));
+    for (const t of targets.deploymentTargets ?? []) {
+      const target = t.instanceTarget;
+      for (const ev of target?.lifecycleEvents ?? []) {
+        const key = `${target?.targetId}/${ev.lifecycleEventName}`;
+        const status = ev.status ?? 'Unknown';
+        if (status === 'Pending' || seen.get(key) === status) continue;
+        seen.set(key, status);
+        if (status === 'InProgress') continue;
+        const secs = ev.startTime && ev.endTime ? ` ${((ev.endTime.getTime() - ev.startTime.getTime()) / 1000).toFixed(1)}s` : '';
+        const why = ev.diagnostics && status === 'Failed' ? `  ${ev.diagnostics.errorCode}: ${ev.diagnostics.message}` : '';
+        console.log(
+          `  ${elapsed(started)}  ${(target?.targetId ?? '').padEnd(8)} ${(ev.lifecycleEventName ?? '').padEnd(EVENT_WIDTH)} ${status}${secs}${why}`,
+        );
+      }
+    }
+    const o = info?.deploymentOverview;
+    const progress = `  ${elapsed(started)}  progress: ${o?.Succeeded ?? 0} succeeded, ${o?.InProgress ?? 0} in progress, ${o?.Pending ?? 0} pending, ${o?.Failed ?? 0} failed, ${o?.Skipped ?? 0} skipped (deployment ${info?.status})`;
+    if (progress.slice(12) !== lastProgress) {
+      console.log(progress);
+      lastProgress = progress.slice(12);
+    }
+    if (info?.status && ['Succeeded', 'Failed', 'Stopped'].includes(info.status)) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { deploymentId, info, started };
+}
+
+/** samples/hello-app with site/version.txt set to `version`, uploaded as hello-app-<version>.tgz. */
+async function uploadVersion(s3: S3Client, root: string, version: string): Promise<DemoRevision> {
+  const dir = join(root, `hello-app-${version}`);
+  await copyDir(join(projectRoot(), 'samples', 'hello-app'), dir, { recursive: true });
+  await writeFile(join(dir, 'site', 'version.txt'), `${version}\n`);
+  const file = join(root, `hello-app-${version}.tgz`);
+  await tar.c({ gzip: true, file, cwd: dir, portable: true }, ['.']);
+  const key = `hello-app-${version}.tgz`;
+  const put = await s3.send(new PutObjectCommand({ Bucket: 'demo-revisions', Key: key, Body: await readFile(file) }));
+  console.log(`Uploaded s3://demo-revisions/${key} (version ${put.VersionId})`);
+  return { bucket: 'demo-revisions', key, version: put.VersionId, eTag: put.ETag };
 }
 
 function elapsed(started: number): string {

@@ -53,6 +53,8 @@ export interface FleetAgent {
   root: string;
   rootDir: string;
   logDir: string;
+  /** :working_directory: (hooks run here; the sample installs hello-app/ here). */
+  workDir: string;
   configFile: string;
   start(): ChildProcess;
   readonly process: ChildProcess | undefined;
@@ -114,6 +116,7 @@ export async function createFleetAgent(o: FleetAgentOptions): Promise<FleetAgent
     root,
     rootDir,
     logDir,
+    workDir,
     configFile,
     get process() {
       return proc;

@@ -11,6 +11,8 @@ if [ -f hello-app/server.pid ]; then
   # It finishes in-flight requests, then exits (at most 5 s).
   kill "$pid" 2>/dev/null && echo "stopping the web app (pid $pid)"
   i=0
-  while kill -0 "$pid" 2>/dev/null && [ $i -lt 60 ]; do sleep 0.1; i=$((i + 1)); done
+  # Gone, or a zombie waiting for whoever adopted it (it was started detached) to reap it.
+  alive() { kill -0 "$1" 2>/dev/null && ! grep -q '^[0-9]* (.*) Z' "/proc/$1/stat" 2>/dev/null; }
+  while alive "$pid" && [ $i -lt 60 ]; do sleep 0.1; i=$((i + 1)); done
   rm -f hello-app/server.pid
 fi

@@ -89,6 +89,7 @@ describe('bench summary: formatting', () => {
   it('prints values in their unit, seconds from 10 s, n/a when missing', () => {
     expect(formatValue(1234.4, 'ms')).toBe('1234 ms');
     expect(formatValue(10_200, 'ms')).toBe('10.2 s');
+    expect(formatValue(0, 'requests')).toBe('0 req');
     expect(formatValue(7.25, 'ms')).toBe('7.3 ms');
     expect(formatValue(63, 'MiB')).toBe('63.0 MiB');
     expect(formatValue(NaN, 'MiB')).toBe('n/a');
