@@ -203,9 +203,9 @@ describe('docker/compose.yml', () => {
     for (const [name, arn] of identities) expect(arn).toBe(`arn:aws:iam::000000000000:user/${String(name)}`);
   });
 
-  it('publishes the control plane on the loopback interface only, and agents wait until it is healthy', () => {
+  it('publishes the control plane and its load balancer listener on the loopback interface only, and agents wait until it is healthy', () => {
     const cp = obj(services.controlplane, 'controlplane');
-    expect(cp.ports).toEqual(['127.0.0.1:${CDA_CONTROL_PLANE_PORT:-8080}:8080']);
+    expect(cp.ports).toEqual(['127.0.0.1:${CDA_CONTROL_PLANE_PORT:-8080}:8080', '127.0.0.1:${CDA_LOAD_BALANCER_PORT:-8081}:8081']);
     expect(obj(cp.healthcheck, 'healthcheck').test).toEqual(['CMD', '/usr/local/bin/cda-entrypoint', 'healthcheck']);
     for (const name of agents) {
       const agent = obj(services[name], name);
