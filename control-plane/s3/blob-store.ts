@@ -36,6 +36,11 @@ export interface BlobStore {
   remove(ids: Iterable<string>): Promise<void>;
   /** Startup cleanup: empties tmp/ and deletes object files not in `referenced`. */
   sweep(referenced: ReadonlySet<string>): { removed: number };
+  /**
+   * Shutdown: closes the temp files of uploads still being written (their requests fail), so no
+   * file handle is left to the garbage collector, which Node 26 turns into an uncaught error.
+   */
+  closeAll(): Promise<void>;
 }
 
 const BLOB_ID = /^[0-9a-f-]{36}$/;
@@ -62,9 +67,12 @@ export function createBlobStore(root: string): BlobStore {
     return join(objectsDir, id);
   };
 
+  const writing = new Set<FileHandle>();
+
   async function writeTemp(fill: (handle: FileHandle) => Promise<number>): Promise<StagedBlob> {
     const tempPath = join(tmpDir, randomUUID());
     const handle = await open(tempPath, 'wx', 0o600);
+    writing.add(handle);
     try {
       const bytes = await fill(handle);
       await handle.sync();
@@ -74,6 +82,8 @@ export function createBlobStore(root: string): BlobStore {
       await handle.close().catch(() => undefined);
       await unlink(tempPath).catch(() => undefined);
       throw err;
+    } finally {
+      writing.delete(handle);
     }
   }
 
@@ -147,6 +157,10 @@ export function createBlobStore(root: string): BlobStore {
       return copy;
     },
     open: (id) => open(pathOf(id), 'r'),
+    async closeAll() {
+      await Promise.all([...writing].map((h) => h.close().catch(() => undefined)));
+      writing.clear();
+    },
     async remove(ids) {
       for (const id of ids) await unlink(pathOf(id)).catch(() => undefined);
     },

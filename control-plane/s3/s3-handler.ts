@@ -40,7 +40,7 @@ export interface S3HandlerOptions {
 
 export interface S3Handler {
   handler: HttpHandler;
-  close(): void;
+  close(): Promise<void>;
 }
 
 const UNSUPPORTED_SUBRESOURCES = [
@@ -238,8 +238,9 @@ export function createS3Handler(opts: S3HandlerOptions): S3Handler {
 
   return {
     handler,
-    close() {
+    async close() {
       closed = true;
+      await blobs.closeAll();
     },
   };
 }

@@ -76,7 +76,7 @@ async function startS3(opts: { dir?: string; logger?: ReturnType<typeof silentLo
     client,
     async stop() {
       client.destroy();
-      s3.close();
+      await s3.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       db.close();
