@@ -1,6 +1,6 @@
 /**
  * The local load balancers' records and operations, in the Elastic Load Balancing v2 API's own
- * member names (API version 2015-12-01), so the Query API layer (elbv2-api.ts) maps them to XML
+ * member names (API version 2015-12-01), so the Query API layer (elbv2-handler.ts) maps them to XML
  * one to one. Only HTTP load balancers, HTTP target groups and forward listeners exist here.
  *
  * `LoadBalancers` (load-balancers.ts) implements `ElbService` over SQLite (records) and memory

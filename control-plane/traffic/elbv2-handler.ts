@@ -51,7 +51,7 @@ export function createElbv2Handler(opts: { service: ElbService; logger: Logger }
     const requestId = randomUUID();
     let action = '';
     try {
-      const input = parseQuery(await readForm(req));
+      const input = parseQuery(await readForm(req, res));
       action = str(input, 'Action') ?? '';
       if (!action) throw new ElbError('MissingAction', 'The request must contain the parameter Action');
       const version = str(input, 'Version');
@@ -102,19 +102,29 @@ function send(res: ServerResponse, status: number, body: string, requestId: stri
   res.end(body);
 }
 
-function readForm(req: IncomingMessage): Promise<string> {
+/**
+ * The form body, at most MAX_BODY_BYTES: past that the rest is dropped unread and the promise
+ * rejects with a 413 ValidationError, answered on a connection that is then closed (destroying the
+ * request at once would lose the answer).
+ */
+function readForm(req: IncomingMessage, res: ServerResponse): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size > MAX_BODY_BYTES) {
-        req.destroy();
+        req.off('data', onData);
+        req.pause();
+        chunks.length = 0;
+        res.shouldKeepAlive = false;
+        res.once('finish', () => req.socket.destroy());
         reject(new ElbError('ValidationError', `The request body is larger than ${MAX_BODY_BYTES} bytes`, 413));
         return;
       }
       chunks.push(chunk);
-    });
+    };
+    req.on('data', onData);
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });

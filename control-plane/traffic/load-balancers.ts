@@ -1,6 +1,6 @@
 /**
  * The local load balancers: ELBv2's target groups, load balancers and listeners (ElbService, for
- * the Query API in elbv2-api.ts) and the engine's view of them (TrafficPort, for BlockTraffic and
+ * the Query API in elbv2-handler.ts) and the engine's view of them (TrafficPort, for BlockTraffic and
  * AllowTraffic), over SQLite records (traffic-store.ts), run-time target pools (target-pool.ts:
  * health checks, in-flight requests, draining, round robin) and one real HTTP server per listener
  * (listener-proxy.ts) on the control plane's host.
