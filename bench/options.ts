@@ -35,7 +35,7 @@ export const SUITES: readonly Suite[] = [
   {
     name: 'traffic',
     minutes: '1.5',
-    what: '3 hosts behind a local load balancer under 100 req/s: in-place deployment time vs none, failed requests, a rollback',
+    what: 'hosts behind a local load balancer under 100 req/s: in place (vs none), a rollback, a blue/green; failed requests',
   },
 ];
 

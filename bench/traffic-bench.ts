@@ -4,14 +4,15 @@
  * while 100 requests/s go through the listener, against the same deployments of a second
  * 3-host group with no load balancer and no load (the baseline), both on one in-process control
  * plane. After BENCH_RUNS timed deployments of each, one more on the load-balanced group fails its
- * ValidateService on the first host and rolls back. Rows: the deployment time ratio, the failed
- * requests over every deployment under load (target 0), and the failure-plus-rollback time.
+ * ValidateService on the first host and rolls back; then a blue/green deployment from 2 blue to 2
+ * green hosts under the same load. Rows: the deployment time ratio, the failed requests over every
+ * deployment under load (target 0), the failure-plus-rollback time and the blue/green time.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startControlPlane } from '../control-plane/server.js';
 import { describeCounts, startSteadyLoad, type TrafficCounts } from '../scripts/lib/demo-traffic.js';
-import { startTrafficFleet, type TrafficFleet } from '../scripts/lib/traffic-fleet.js';
+import { startBlueGreenFleet, startTrafficFleet, type BlueGreenFleet, type TrafficFleet } from '../scripts/lib/traffic-fleet.js';
 import { createLogger } from '../common/logger.js';
 import { median, type Row } from './summary.js';
 
@@ -25,7 +26,7 @@ export async function benchTraffic(runs: number, benchDir: string): Promise<Row[
     longPollSeconds: 20,
     minHealthCheckIntervalSeconds: 1,
   });
-  const fleets: TrafficFleet[] = [];
+  const fleets: (TrafficFleet | BlueGreenFleet)[] = [];
   try {
     const start = async (group: string, traffic: boolean, prefix: string) => {
       const hosts = [1, 2, 3].map((i) => `${prefix}-${i}`);
@@ -82,6 +83,26 @@ export async function benchTraffic(runs: number, benchDir: string): Promise<Row[
     console.log(
       `  failing ValidateService on lb-1: ${failed.status}, rollback ${rolledBack?.status ?? 'not created'} after ${rollbackMs} ms (${describeCounts(rollbackLoad)})`,
     );
+
+    // Blue/green: two blue hosts serving v1, then v2 to two green hosts under the same load.
+    const bg = await startBlueGreenFleet({
+      controlPlane: cp,
+      root,
+      blue: ['bg-blue-1', 'bg-blue-2'],
+      green: ['bg-green-1', 'bg-green-2'],
+      healthCheck: { intervalSeconds: 2, timeoutSeconds: 1 },
+    });
+    fleets.push(bg);
+    const bgFirst = await bg.deployToBlue(await bg.upload('v1'));
+    if (bgFirst.status !== 'Succeeded') throw new Error(`the blue fleet's first deployment ended ${bgFirst.status}`);
+    const bgRevision = await bg.upload('v2');
+    const bgLoad = startSteadyLoad(bg.lb.url, RATE);
+    const t3 = Date.now();
+    const bgInfo = await bg.waitForEnd(await bg.startBlueGreen(bgRevision));
+    const bgMs = Date.now() - t3;
+    const bgCounts = await bgLoad.stop();
+    load.push(bgCounts);
+    console.log(`  blue/green 2 -> 2 hosts: ${bgInfo.status} after ${bgMs} ms (${describeCounts(bgCounts)})`);
     console.log('');
 
     const requests = load.reduce((a, c) => a + [...c.byVersion.values()].reduce((x, y) => x + y, 0) + c.failed, 0);
@@ -99,7 +120,7 @@ export async function benchTraffic(runs: number, benchDir: string): Promise<Row[
       },
       {
         suite: 'traffic',
-        what: `failed requests during ${runs + 1} deployments under load (last one rolls back)`,
+        what: `failed requests during ${runs + 2} deployments under load (a rollback, a blue/green)`,
         unit: 'requests',
         ours: failedRequests,
         target: { kind: 'max', value: 0 },
@@ -112,6 +133,14 @@ export async function benchTraffic(runs: number, benchDir: string): Promise<Row[
         ours: rolledBack?.status === 'Succeeded' ? rollbackMs : NaN,
         target: { kind: 'none', text: 'reported' },
         ...(rolledBack?.status === 'Succeeded' ? {} : { note: `rollback ${rolledBack?.status ?? 'not created'}` }),
+      },
+      {
+        suite: 'traffic',
+        what: `blue/green, 2 blue to 2 green hosts, under ${RATE} req/s`,
+        unit: 'ms',
+        ours: bgInfo.status === 'Succeeded' ? bgMs : NaN,
+        target: { kind: 'none', text: 'reported' },
+        ...(bgInfo.status === 'Succeeded' ? {} : { note: `blue/green ${bgInfo.status}` }),
       },
     ];
   } finally {

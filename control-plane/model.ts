@@ -71,13 +71,27 @@ export interface LastDeploymentInfo {
 }
 
 /**
- * In place only (blue/green is not built yet); WITH_TRAFFIC_CONTROL takes each host out of the
- * load balancers' target groups in `loadBalancerInfo` while it is updated (BlockTraffic,
- * AllowTraffic), WITHOUT_TRAFFIC_CONTROL leaves traffic alone.
+ * IN_PLACE: WITH_TRAFFIC_CONTROL takes each host out of the load balancers' target groups in
+ * `loadBalancerInfo` while it is updated (BlockTraffic, AllowTraffic), WITHOUT_TRAFFIC_CONTROL
+ * leaves traffic alone. BLUE_GREEN (always WITH_TRAFFIC_CONTROL): the revision goes to a second
+ * fleet (green: the deployment's targetInstances), traffic moves to it, then away from the
+ * group's instances (blue).
  */
 export interface DeploymentStyle {
-  deploymentType: 'IN_PLACE';
+  deploymentType: 'IN_PLACE' | 'BLUE_GREEN';
   deploymentOption: 'WITH_TRAFFIC_CONTROL' | 'WITHOUT_TRAFFIC_CONTROL';
+}
+
+/** A blue/green group's settings, in the API's members (green fleets are existing instances here). */
+export interface BlueGreenDeploymentConfiguration {
+  terminateBlueInstancesOnDeploymentSuccess: { action: 'TERMINATE' | 'KEEP_ALIVE'; terminationWaitTimeInMinutes: number };
+  deploymentReadyOption: { actionOnTimeout: 'CONTINUE_DEPLOYMENT' | 'STOP_DEPLOYMENT'; waitTimeInMinutes: number };
+  greenFleetProvisioningOption: { action: 'DISCOVER_EXISTING' };
+}
+
+/** CreateDeployment's green fleet for a blue/green group: on-premises instances with these tags. */
+export interface TargetInstances {
+  tagFilters: TagFilter[];
 }
 
 /** The target groups (by name) of the local load balancers (control-plane/traffic/) a group's hosts are served from. */
@@ -97,6 +111,7 @@ export interface DeploymentGroupInfo {
   autoRollbackConfiguration?: AutoRollbackConfiguration;
   deploymentStyle: DeploymentStyle;
   loadBalancerInfo?: LoadBalancerInfo;
+  blueGreenDeploymentConfiguration?: BlueGreenDeploymentConfiguration;
   outdatedInstancesStrategy: 'UPDATE' | 'IGNORE';
   lastSuccessfulDeployment?: LastDeploymentInfo;
   lastAttemptedDeployment?: LastDeploymentInfo;
@@ -172,6 +187,10 @@ export interface DeploymentInfo {
   rollbackInfo?: RollbackInfo;
   deploymentStyle: DeploymentStyle;
   loadBalancerInfo?: LoadBalancerInfo;
+  blueGreenDeploymentConfiguration?: BlueGreenDeploymentConfiguration;
+  targetInstances?: TargetInstances;
+  /** Where a blue/green deployment is; engine state, never returned by the API (withOverview drops it). */
+  blueGreenPhase?: BlueGreenPhase;
   instanceTerminationWaitTimeStarted: boolean;
   fileExistsBehavior: FileExistsBehavior;
   computePlatform: 'Server';
@@ -228,6 +247,34 @@ export const IN_PLACE_LIFECYCLE: readonly string[] = [
   'BeforeAllowTraffic',
   'AfterAllowTraffic',
 ];
+
+/**
+ * A blue/green deployment's steps: install (greens get the revision, up to ValidateService, in
+ * batches), ready (STOP_DEPLOYMENT: waiting for ContinueDeployment), reroute (greens'
+ * Before/AllowTraffic/AfterAllowTraffic), block (blues' Before/BlockTraffic/AfterBlockTraffic),
+ * termination (the wait before blue instances are deregistered or kept). `since`: ms.
+ */
+export interface BlueGreenPhase {
+  step: 'install' | 'ready' | 'reroute' | 'block' | 'termination';
+  since: number;
+}
+
+/** A green instance's events in a blue/green deployment (the service's replacement-instance list). */
+export const GREEN_LIFECYCLE: readonly string[] = [
+  'ApplicationStop',
+  'DownloadBundle',
+  'BeforeInstall',
+  'Install',
+  'AfterInstall',
+  'ApplicationStart',
+  'ValidateService',
+  'BeforeAllowTraffic',
+  'AllowTraffic',
+  'AfterAllowTraffic',
+];
+
+/** A blue (original) instance's events in a blue/green deployment. */
+export const BLUE_LIFECYCLE: readonly string[] = ['BeforeBlockTraffic', 'BlockTraffic', 'AfterBlockTraffic'];
 
 /** The two lifecycle events the control plane runs itself (never sent to an agent) in a deployment with traffic control. */
 export const TRAFFIC_EVENTS: ReadonlySet<string> = new Set(['BlockTraffic', 'AllowTraffic']);

@@ -37,8 +37,9 @@ import {
   TRAFFIC_ADDRESS_TAG,
 } from './lib/demo-traffic.js';
 import { hideSdkNodeVersionWarning } from './lib/sdk-warning.js';
+import { startBlueGreenFleet, type BlueGreenFleet } from './lib/traffic-fleet.js';
 
-const HELP = `Usage: npm run demo [-- --hosts N] [-- --config NAME] [-- --traffic] [--clean]
+const HELP = `Usage: npm run demo [-- --hosts N] [-- --config NAME] [-- --traffic | --blue-green] [--clean]
 
   --hosts N      agents to start (default 1, at most 20; 3 with --traffic)
   --config NAME  OneAtATime | HalfAtATime | AllAtOnce (CodeDeployDefault.*); default OneAtATime
@@ -46,6 +47,9 @@ const HELP = `Usage: npm run demo [-- --hosts N] [-- --config NAME] [-- --traffi
                  on /health, 5 s draining): deploy v1, then deploy v2 in place with BlockTraffic and
                  AllowTraffic while steady HTTP load runs through the load balancer, and print which
                  version answered and how many requests failed
+  --blue-green   N blue and N green hosts (--hosts N, default 2) behind a local load balancer: v1 in
+                 place on the blue hosts, then v2 blue/green to the green ones under 20 requests/s,
+                 printing every second which version and host answered
   --clean        remove the temp directory at the end (default: keep it, so the logs can be read)
 `;
 
@@ -66,6 +70,7 @@ async function main(argv: string[]): Promise<number> {
       hosts: { type: 'string' },
       config: { type: 'string' },
       traffic: { type: 'boolean' },
+      'blue-green': { type: 'boolean' },
       clean: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -75,9 +80,14 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const traffic = values.traffic === true;
-  const hosts = Number(values.hosts ?? (traffic ? '3' : '1'));
-  if (!Number.isInteger(hosts) || hosts < 1 || hosts > 20) {
-    process.stderr.write(`demo: --hosts must be an integer from 1 to 20, got "${values.hosts}"\n`);
+  const blueGreen = values['blue-green'] === true;
+  const hosts = Number(values.hosts ?? (traffic ? '3' : blueGreen ? '2' : '1'));
+  if (traffic && blueGreen) {
+    process.stderr.write('demo: --traffic and --blue-green are two different demos; pick one\n');
+    return 2;
+  }
+  if (!Number.isInteger(hosts) || hosts < 1 || hosts > (blueGreen ? 10 : 20)) {
+    process.stderr.write(`demo: --hosts must be an integer from 1 to ${blueGreen ? '10 (per color)' : '20'}, got "${values.hosts}"\n`);
     return 2;
   }
   const configKey = (values.config ?? 'OneAtATime').replace(/^CodeDeployDefault\./i, '').toLowerCase();
@@ -92,7 +102,9 @@ async function main(argv: string[]): Promise<number> {
   const logger = pino({ level: 'info' }, pino.destination({ dest: cpLog, sync: false, mkdir: true }));
   const agents: FleetAgent[] = [];
   let cp: ControlPlane | undefined;
+  let bgFleet: BlueGreenFleet | undefined;
   const stopAll = async () => {
+    await bgFleet?.stop();
     await Promise.all(agents.map((a) => a.stop()));
     if (traffic) await Promise.all(agents.map((a) => stopHostWebApp(a.workDir)));
     await cp?.close();
@@ -101,8 +113,28 @@ async function main(argv: string[]): Promise<number> {
   const onSignal = () => void stopAll().then(() => process.exit(130));
   process.once('SIGINT', onSignal);
   try {
-    cp = await startControlPlane({ dataDir: join(root, 'control-plane'), logger, commandTimeoutSeconds: 300, longPollSeconds: 20 });
+    cp = await startControlPlane({
+      dataDir: join(root, 'control-plane'),
+      logger,
+      commandTimeoutSeconds: 300,
+      longPollSeconds: 20,
+      minHealthCheckIntervalSeconds: 1,
+    });
     console.log(`Control plane: ${cp.url} (log: ${cpLog})`);
+    if (blueGreen) {
+      const names = (color: string) => Array.from({ length: hosts }, (_, i) => `${color}-${i + 1}`);
+      bgFleet = await startBlueGreenFleet({
+        controlPlane: cp,
+        root: join(root, 'hosts'),
+        blue: names('blue'),
+        green: names('green'),
+        healthCheck: { intervalSeconds: 2, timeoutSeconds: 1 },
+        blueGreen: { terminateBlueInstancesOnDeploymentSuccess: { action: 'KEEP_ALIVE', terminationWaitTimeInMinutes: 0 } },
+      });
+      const ok = await blueGreenDemo(bgFleet, names('blue'), names('green'));
+      console.log(values.clean ? '' : `\nEverything is in ${root} (remove it with: rm -rf ${root})`);
+      return ok ? 0 : 1;
+    }
     const region = cp.identity.region;
     const credentials = { accessKeyId: 'AKIDLOCALDEMO', secretAccessKey: 'local-demo-secret' };
     const deploy = new CodeDeployClient({ endpoint: cp.url, region, credentials });
@@ -198,6 +230,45 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * --blue-green: v1 in place on the blue hosts (behind the load balancer), then v2 blue/green to
+ * the green hosts under 20 requests/s, printing every second which version and host answered.
+ */
+async function blueGreenDemo(fleet: BlueGreenFleet, blue: string[], green: string[]): Promise<boolean> {
+  console.log(`Load balancer: ${fleet.lb.url}; blue hosts ${blue.join(', ')}, green hosts ${green.join(', ')}`);
+  console.log('\n1. v1 in place on the blue hosts (deployment group "blue", WITH_TRAFFIC_CONTROL)');
+  const v1 = await fleet.upload('v1');
+  const first = await fleet.deployToBlue(v1);
+  console.log(`   ${first.deploymentId}: ${first.status}`);
+  if (first.status !== 'Succeeded') return false;
+  console.log('\n2. v2 blue/green to the green hosts (deployment group "bluegreen", targetInstances color=green), under load');
+  const load = startSteadyLoad(fleet.lb.url, 20, { record: true });
+  let shown = 0;
+  const ticker = setInterval(() => {
+    const recent = load.counts.answers.slice(shown);
+    shown = load.counts.answers.length;
+    const by = new Map<string, number>();
+    for (const a of recent) by.set(`${a.version} from ${a.host}`, (by.get(`${a.version} from ${a.host}`) ?? 0) + 1);
+    console.log(
+      `           answering now: ${[...by.entries()].map(([k, n]) => `${k} x${n}`).join(', ') || 'nothing'}; failed so far ${load.counts.failed}`,
+    );
+  }, 1000);
+  let result;
+  try {
+    const id = await fleet.startBlueGreen(await fleet.upload('v2'));
+    result = await watchDeployment(fleet.deploy, id, [...blue, ...green]);
+  } finally {
+    clearInterval(ticker);
+  }
+  const counts = await load.stop();
+  console.log(`\nTraffic during the blue/green deployment: ${describeCounts(counts)}`);
+  const ok = result.info?.status === 'Succeeded' && counts.failed === 0;
+  console.log(
+    `\nDeployment ${result.deploymentId}: ${result.info?.status}${result.info?.errorInformation ? ` (${result.info.errorInformation.code}: ${result.info.errorInformation.message})` : ''} in ${((Date.now() - result.started) / 1000).toFixed(1)} s; the green hosts are deployment group "bluegreen" now, the blue ones were kept (KEEP_ALIVE) but get no traffic`,
+  );
+  return ok;
+}
+
 interface DemoRevision {
   bucket: string;
   key: string;
@@ -220,7 +291,19 @@ async function deployAndWatch(
       description,
     }),
   );
-  const deploymentId = created.deploymentId ?? '';
+  return watchDeployment(
+    deploy,
+    created.deploymentId ?? '',
+    agents.map((a) => a.name),
+  );
+}
+
+/** Prints each host's lifecycle events (and the deployment's status changes) until the deployment ends. */
+async function watchDeployment(
+  deploy: CodeDeployClient,
+  deploymentId: string,
+  targetIds: string[],
+): Promise<{ deploymentId: string; info: DeploymentInfo | undefined; started: number }> {
   console.log(`\nDeployment ${deploymentId} created\n`);
   const started = Date.now();
   const seen = new Map<string, string>();
@@ -228,7 +311,7 @@ async function deployAndWatch(
   let lastProgress = '';
   for (;;) {
     info = (await deploy.send(new GetDeploymentCommand({ deploymentId }))).deploymentInfo;
-    const targets = await deploy.send(new BatchGetDeploymentTargetsCommand({ deploymentId, targetIds: agents.map((a) => a.name) }));
+    const targets = await deploy.send(new BatchGetDeploymentTargetsCommand({ deploymentId, targetIds }));
     for (const t of targets.deploymentTargets ?? []) {
       const target = t.instanceTarget;
       for (const ev of target?.lifecycleEvents ?? []) {

@@ -15,6 +15,7 @@ import {
   listOf,
   mapMember,
   objectMember,
+  oneOf,
   page,
   PAGE_SIZE,
   requiredString,
@@ -63,20 +64,15 @@ function instanceSummary(t: TargetRow) {
     status: t.target.status,
     lastUpdatedAt: t.target.lastUpdatedAt,
     lifecycleEvents: t.target.lifecycleEvents,
-    instanceType: 'Blue',
+    instanceType: t.target.instanceLabel ?? 'Blue',
   };
 }
 
 function createDeployment(core: EngineCore, input: Input) {
   const applicationName = stringMember(input, 'applicationName');
   if (!applicationName) throw new ApiError(APPLICATION.required, 'The application name must be specified (applicationName).');
+  // targetInstances (blue/green groups only) is checked by the engine against the group.
   const targetInstances = objectMember(input, 'targetInstances');
-  if (targetInstances && Object.keys(targetInstances).length > 0) {
-    throw new ApiError(
-      'InvalidTargetInstancesException',
-      "targetInstances is not supported by the local control plane: deployments go to the deployment group's on-premises instances.",
-    );
-  }
   // Names, revision and fileExistsBehavior are checked by the engine, in the service's order.
   const request: NewDeployment = {
     applicationName,
@@ -88,6 +84,9 @@ function createDeployment(core: EngineCore, input: Input) {
     fileExistsBehavior: stringMember(input, 'fileExistsBehavior') as FileExistsBehavior | undefined,
     autoRollbackConfiguration: rollbackConfig(input),
     updateOutdatedInstancesOnly: booleanMember(input, 'updateOutdatedInstancesOnly'),
+    ...(targetInstances && Object.keys(targetInstances).length > 0
+      ? { targetInstances: targetInstances as NewDeployment['targetInstances'] }
+      : {}),
   };
   return { deploymentId: core.engine.createDeployment(request).deploymentId };
 }
@@ -186,9 +185,13 @@ function listDeploymentInstances(core: EngineCore, input: Input) {
   const id = existingDeployment(core, input);
   const given = stringList(input, 'instanceStatusFilter');
   const statuses = given && listOf(given, INSTANCE_STATUSES, { code: 'InvalidInstanceStatusException', member: 'instanceStatusFilter' });
+  const typesGiven = stringList(input, 'instanceTypeFilter');
+  const types =
+    typesGiven && listOf(typesGiven, ['Blue', 'Green'] as const, { code: 'InvalidInstanceTypeException', member: 'instanceTypeFilter' });
   const names = core.store
     .targets(id)
     .filter((t) => !statuses || statuses.length === 0 || statuses.includes(t.target.status))
+    .filter((t) => !types || types.length === 0 || types.includes(t.target.instanceLabel ?? 'Blue'))
     .map((t) => t.instanceName);
   const p = page(names, input);
   return { instancesList: p.items, ...(p.nextToken ? { nextToken: p.nextToken } : {}) };
@@ -223,6 +226,23 @@ export function createDeploymentOperations(core: EngineCore): OperationTable {
     StopDeployment(input) {
       const id = existingDeployment(core, input);
       return core.engine.stopDeployment(id, booleanMember(input, 'autoRollbackEnabled'));
+    },
+
+    ContinueDeployment(input) {
+      const id = existingDeployment(core, input);
+      const waitType =
+        oneOf(stringMember(input, 'deploymentWaitType'), ['READY_WAIT', 'TERMINATION_WAIT'] as const, {
+          code: 'InvalidDeploymentWaitTypeException',
+          member: 'deploymentWaitType',
+        }) ?? 'READY_WAIT';
+      core.engine.continueDeployment(id, waitType);
+      return {};
+    },
+
+    /** The older name of ContinueDeployment with TERMINATION_WAIT. */
+    SkipWaitTimeForInstanceTermination(input) {
+      core.engine.continueDeployment(existingDeployment(core, input), 'TERMINATION_WAIT');
+      return {};
     },
 
     ListDeploymentTargets: (input) => listDeploymentTargets(core, input),

@@ -21,7 +21,7 @@ import type { DeploymentEngine } from './engine.js';
 import { runInEngine, type EngineState } from './engine-context.js';
 import type { EngineCore } from './engine-core.js';
 import { createEngineStore } from './engine-store.js';
-import { startDeployment, stopDeployment } from './deployment-control.js';
+import { continueDeployment, startDeployment, stopDeployment } from './deployment-control.js';
 import { reevaluate } from './deployment-evaluation.js';
 import { withOverview } from './deployment-records.js';
 import { createHostCommandPort } from './host-command-port.js';
@@ -93,6 +93,9 @@ function createEngineSurface(state: EngineState): DeploymentEngine {
     },
     stopDeployment(deploymentId, autoRollbackEnabled) {
       return runInEngine(state, (ctx) => stopDeployment(ctx, deploymentId, autoRollbackEnabled));
+    },
+    continueDeployment(deploymentId, waitType) {
+      runInEngine(state, (ctx) => continueDeployment(ctx, deploymentId, waitType));
     },
     listTargets(deploymentId) {
       return store.targets(deploymentId).map((t) => t.target);

@@ -8,6 +8,7 @@ import type { EngineContext } from './engine-context.js';
 import type { DeploymentRow } from './engine-store.js';
 import { decide, healthPlan } from './health-plan.js';
 import { commandFinished, pollTraffic, startHost } from './host-progress.js';
+import { evaluateBlueGreen } from './blue-green.js';
 import { trafficTargetGroups } from '../model.js';
 import { reportToRegistry, emitDeploymentStatus } from './deployment-records.js';
 import { finishDeployment, HEALTH_CONSTRAINTS, NO_INSTANCES, wantsRollback } from './deployment-outcome.js';
@@ -22,9 +23,10 @@ export function evaluateDeployment(ctx: EngineContext, row: DeploymentRow): void
     emitDeploymentStatus(ctx, info);
     reportToRegistry(ctx, row);
   }
-  if (info.status !== 'InProgress') return;
+  if (info.status !== 'InProgress' && info.status !== 'Ready') return;
   if (trafficTargetGroups(info).length > 0)
     for (const t of ctx.store.targetsWithStatus(info.deploymentId, 'InProgress', -1)) pollTraffic(ctx, info, t);
+  if (info.deploymentStyle.deploymentType === 'BLUE_GREEN') return evaluateBlueGreen(ctx, row);
   const counts = ctx.store.targetCounts(info.deploymentId);
   const total = Object.values(counts).reduce((a, b) => a + (b ?? 0), 0);
   if (total === 0) return finishDeployment(ctx, row, 'Failed', NO_INSTANCES, wantsRollback(ctx, row, 'failure'));
@@ -74,7 +76,10 @@ export function reevaluate(ctx: EngineContext, scope: 'all' | 'changed' = 'chang
   const seen = new Set<string>();
   for (;;) {
     const touched = new Set<string>();
-    if (scope === 'changed') for (const e of ctx.effects.events) if (e.type !== 'lifecycle-event') touched.add(e.deploymentId);
+    if (scope === 'changed') {
+      for (const e of ctx.effects.events) if (e.type !== 'lifecycle-event') touched.add(e.deploymentId);
+      for (const id of ctx.effects.touched ?? []) touched.add(id);
+    }
     const due = ctx.store
       .activeIds()
       .filter(

@@ -9,7 +9,15 @@
  */
 import { ApiError } from '../api/api-error.js';
 import { APPLICATION, checkName, CONFIG, GROUP, nameMember, oneOf, type Input } from '../api/input-readers.js';
-import type { ApplicationInfo, DeploymentConfigInfo, DeploymentGroupInfo, FileExistsBehavior, RevisionLocation } from '../model.js';
+import type {
+  ApplicationInfo,
+  DeploymentConfigInfo,
+  DeploymentGroupInfo,
+  FileExistsBehavior,
+  RevisionLocation,
+  TargetInstances,
+} from '../model.js';
+import { tagFilterList } from '../registry/registry-input.js';
 import type { Registry } from '../registry/registry.js';
 import { revisionLocation } from '../registry/revision-fields.js';
 import type { NewDeployment } from './engine.js';
@@ -20,6 +28,8 @@ export interface ResolvedDeploymentInput {
   config: DeploymentConfigInfo;
   revision: RevisionLocation;
   fileExistsBehavior: FileExistsBehavior;
+  /** Blue/green groups only: the green fleet's tag filters. */
+  targetInstances?: TargetInstances;
 }
 
 const FILE_EXISTS: readonly FileExistsBehavior[] = ['DISALLOW', 'OVERWRITE', 'RETAIN'];
@@ -56,5 +66,39 @@ export function resolveDeploymentInput(registry: Registry, input: NewDeployment)
     member: 'fileExistsBehavior',
     required: true,
   });
-  return { application, group, config, revision, fileExistsBehavior };
+  const targetInstances = greenFleet(members, group);
+  return { application, group, config, revision, fileExistsBehavior, ...(targetInstances ? { targetInstances } : {}) };
+}
+
+/** targetInstances: required (tag filters) for a blue/green group, refused for an in-place one. */
+function greenFleet(members: Input, group: DeploymentGroupInfo): TargetInstances | undefined {
+  const given = members.targetInstances;
+  const blueGreen = group.deploymentStyle.deploymentType === 'BLUE_GREEN';
+  if (given === undefined || given === null) {
+    if (!blueGreen) return undefined;
+    throw new ApiError(
+      'InvalidTargetInstancesException',
+      `Deployment group ${group.deploymentGroupName} is BLUE_GREEN: pass targetInstances.tagFilters naming the green (replacement) instances by their on-premises instance tags.`,
+    );
+  }
+  if (typeof given !== 'object' || Array.isArray(given))
+    throw new ApiError('InvalidTargetInstancesException', 'targetInstances must be a structure with tagFilters.');
+  const target = given as Input;
+  if (!blueGreen)
+    throw new ApiError(
+      'InvalidTargetInstancesException',
+      `targetInstances is only for blue/green deployment groups; ${group.deploymentGroupName} is IN_PLACE.`,
+    );
+  if (target.autoScalingGroups !== undefined || target.ec2TagSet !== undefined)
+    throw new ApiError(
+      'InvalidTargetInstancesException',
+      'targetInstances.autoScalingGroups and ec2TagSet are not supported here: use targetInstances.tagFilters (matched against on-premises instance tags).',
+    );
+  const tagFilters = tagFilterList(target, 'tagFilters', 'InvalidTargetInstancesException') ?? [];
+  if (tagFilters.length === 0)
+    throw new ApiError(
+      'InvalidTargetInstancesException',
+      'targetInstances.tagFilters must name the green instances with at least one tag filter.',
+    );
+  return { tagFilters };
 }

@@ -5,6 +5,8 @@
  * that succeeded. All of it runs inside the engine's transaction (engine-context.ts).
  */
 import type { ErrorInformation } from '../model.js';
+import { trafficTargetGroups } from '../model.js';
+import { beginTrafficStep } from './traffic-steps.js';
 import type { EngineContext } from './engine-context.js';
 import type { DeploymentRow } from './engine-store.js';
 import { emitDeploymentStatus, insertDeployment, reportToRegistry } from './deployment-records.js';
@@ -55,7 +57,8 @@ export function finishDeployment(
   }
   reportToRegistry(ctx, row);
   ctx.log.info({ deploymentId: info.deploymentId, status, errorInformation: error }, `Deployment ${info.deploymentId} ${status}`);
-  if (rollback) rollBack(ctx, row);
+  if (rollback && info.deploymentStyle.deploymentType === 'BLUE_GREEN') rollBackTraffic(ctx, row);
+  else if (rollback) rollBack(ctx, row);
 }
 
 /**
@@ -104,4 +107,39 @@ export function rollBack(ctx: EngineContext, row: DeploymentRow): void {
     { deploymentId: info.deploymentId, rollbackDeploymentId: rollback.deploymentId },
     `Rolling back ${info.deploymentId} with ${rollback.deploymentId} (revision of ${previous.deploymentId})`,
   );
+}
+
+/**
+ * A failed blue/green deployment rolls back by moving traffic back: blues registered again and
+ * greens deregistered in every target group (the load balancers drain the greens). Nothing to
+ * move when traffic never left the blue fleet.
+ */
+export function rollBackTraffic(ctx: EngineContext, row: DeploymentRow): void {
+  const info = row.info;
+  const groups = trafficTargetGroups(info);
+  const targets = ctx.store.targets(info.deploymentId);
+  const allow = (t: (typeof targets)[number]) => t.target.lifecycleEvents.find((e) => e.lifecycleEventName === 'AllowTraffic')?.status;
+  const moved = targets.some((t) => t.target.instanceLabel === 'Green' && allow(t) !== 'Pending' && allow(t) !== 'Skipped');
+  if (!moved) {
+    info.rollbackInfo = {
+      ...info.rollbackInfo,
+      rollbackMessage: 'Traffic never moved to the replacement instances; the original instances still serve it.',
+    };
+  } else {
+    for (const t of targets.filter((t) => t.target.instanceLabel === 'Blue'))
+      beginTrafficStep(ctx.traffic, 'AllowTraffic', groups, t.instanceName);
+    for (const t of targets.filter((t) => t.target.instanceLabel === 'Green'))
+      beginTrafficStep(ctx.traffic, 'BlockTraffic', groups, t.instanceName);
+    info.rollbackInfo = {
+      ...info.rollbackInfo,
+      rollbackMessage: `Traffic was moved back to the original instances (${
+        targets
+          .filter((t) => t.target.instanceLabel === 'Blue')
+          .map((t) => t.instanceName)
+          .join(', ') || 'none'
+      }) and away from the replacement instances.`,
+    };
+  }
+  ctx.store.saveDeployment(info);
+  ctx.log.info({ deploymentId: info.deploymentId }, info.rollbackInfo.rollbackMessage);
 }

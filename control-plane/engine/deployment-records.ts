@@ -9,10 +9,13 @@ import type {
   DeploymentGroupInfo,
   DeploymentInfo,
   FileExistsBehavior,
+  InstanceInfo,
   MinimumHealthyHosts,
   RevisionLocation,
   RollbackInfo,
+  TargetInstances,
 } from '../model.js';
+import { BLUE_LIFECYCLE, GREEN_LIFECYCLE } from '../model.js';
 import type { EngineContext } from './engine-context.js';
 import type { DeploymentRow, EngineStore } from './engine-store.js';
 import { lifecycleOf, newTarget, type HostContext } from './host-progress.js';
@@ -30,6 +33,8 @@ export interface DeploymentRecordInput {
   autoRollbackConfiguration?: AutoRollbackConfiguration;
   updateOutdatedInstancesOnly: boolean;
   rollbackInfo?: RollbackInfo;
+  /** Blue/green: the green fleet (the group's own instances are the blue one). */
+  targetInstances?: TargetInstances;
 }
 
 /** A deployment-status event for the listeners (published after the commit). */
@@ -62,6 +67,7 @@ export function insertDeployment(ctx: EngineContext, p: DeploymentRecordInput): 
   let id = newDeploymentId();
   while (ctx.store.getDeployment(id)) id = newDeploymentId();
   const groupId = p.group.deploymentGroupId;
+  const blueGreen = p.group.deploymentStyle.deploymentType === 'BLUE_GREEN' && p.targetInstances !== undefined;
   const previous = ctx.store.lastSucceeded(groupId, '');
   const info: DeploymentInfo = {
     applicationName: p.group.applicationName,
@@ -81,23 +87,37 @@ export function insertDeployment(ctx: EngineContext, p: DeploymentRecordInput): 
     ...(p.rollbackInfo ? { rollbackInfo: p.rollbackInfo } : {}),
     deploymentStyle: { ...p.group.deploymentStyle },
     ...(p.group.loadBalancerInfo ? { loadBalancerInfo: p.group.loadBalancerInfo } : {}),
+    ...(blueGreen
+      ? { blueGreenDeploymentConfiguration: p.group.blueGreenDeploymentConfiguration, targetInstances: p.targetInstances }
+      : {}),
+    ...(blueGreen ? { blueGreenPhase: { step: 'install' as const, since: ctx.now } } : {}),
     instanceTerminationWaitTimeStarted: false,
     fileExistsBehavior: p.fileExistsBehavior,
     computePlatform: 'Server',
   };
   ctx.store.insertDeployment(info, groupId, p.mhh);
   // The registry returns them sorted by name already; hosts start in this order, so make sure.
-  const targets = [...registry.resolveTargets(p.group)].sort((a, b) =>
-    a.instanceName < b.instanceName ? -1 : a.instanceName > b.instanceName ? 1 : 0,
-  );
+  const byName = (list: InstanceInfo[]) =>
+    [...list].sort((a, b) => (a.instanceName < b.instanceName ? -1 : a.instanceName > b.instanceName ? 1 : 0));
   const lifecycle = lifecycleOf(info);
-  targets.forEach((instance, position) => {
+  const planned: { instance: InstanceInfo; lifecycle: readonly string[]; label: 'Blue' | 'Green' }[] = blueGreen
+    ? [
+        // Greens first: they start in this order; blues only once traffic has moved.
+        ...byName(registry.instancesMatching(p.targetInstances?.tagFilters ?? [])).map((instance) => ({
+          instance,
+          lifecycle: GREEN_LIFECYCLE,
+          label: 'Green' as const,
+        })),
+        ...byName(registry.resolveTargets(p.group)).map((instance) => ({ instance, lifecycle: BLUE_LIFECYCLE, label: 'Blue' as const })),
+      ]
+    : byName(registry.resolveTargets(p.group)).map((instance) => ({ instance, lifecycle, label: 'Blue' as const }));
+  planned.forEach(({ instance, lifecycle: events, label }, position) => {
     ctx.store.insertTarget({
       deploymentId: id,
       instanceName: instance.instanceName,
       position,
       hostIdentifier: instance.iamSessionArn ?? instance.iamUserArn ?? '',
-      target: newTarget(id, instance, ctx.now, lifecycle),
+      target: { ...newTarget(id, instance, ctx.now, events), instanceLabel: label },
     });
   });
   registry.recordDeployment(groupId, { deploymentId: id, status: 'Created', createTime: info.createTime }, info.revision);
@@ -107,8 +127,10 @@ export function insertDeployment(ctx: EngineContext, p: DeploymentRecordInput): 
 
 export function withOverview(store: EngineStore, info: DeploymentInfo): DeploymentInfo {
   const c = store.targetCounts(info.deploymentId);
+  // The blue/green step is the engine's own state, not an API member.
+  const { blueGreenPhase: _phase, ...shown } = info;
   return {
-    ...info,
+    ...shown,
     deploymentOverview: {
       Pending: c.Pending ?? 0,
       InProgress: c.InProgress ?? 0,

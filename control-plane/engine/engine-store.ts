@@ -195,9 +195,11 @@ export function createEngineStore(db: Db) {
     getDeployment: db.prepare('SELECT * FROM engine_deployments WHERE deployment_id = ?'),
     saveDeployment: db.prepare('UPDATE engine_deployments SET status = ?, doc = ? WHERE deployment_id = ?'),
     setSignedSpec: db.prepare('UPDATE engine_deployments SET signed_spec = ? WHERE deployment_id = ?'),
-    activeIds: db.prepare("SELECT deployment_id, status FROM engine_deployments WHERE status IN ('Created', 'InProgress') ORDER BY seq"),
+    activeIds: db.prepare(
+      "SELECT deployment_id, status FROM engine_deployments WHERE status IN ('Created', 'InProgress', 'Ready') ORDER BY seq",
+    ),
     activeInGroup: db.prepare(
-      "SELECT deployment_id FROM engine_deployments WHERE deployment_group_id = ? AND status IN ('Created', 'InProgress') ORDER BY seq LIMIT 1",
+      "SELECT deployment_id FROM engine_deployments WHERE deployment_group_id = ? AND status IN ('Created', 'InProgress', 'Ready') ORDER BY seq LIMIT 1",
     ),
     lastSucceeded: db.prepare(
       "SELECT * FROM engine_deployments WHERE deployment_group_id = ? AND status = 'Succeeded' AND deployment_id <> ? ORDER BY seq DESC LIMIT 1",

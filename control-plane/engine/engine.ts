@@ -9,6 +9,7 @@ import type {
   FileExistsBehavior,
   InstanceTarget,
   RevisionLocation,
+  TagFilter,
 } from '../model.js';
 
 export interface NewDeployment {
@@ -25,6 +26,8 @@ export interface NewDeployment {
   autoRollbackConfiguration?: AutoRollbackConfiguration;
   updateOutdatedInstancesOnly?: boolean;
   creator?: DeploymentInfo['creator'];
+  /** A blue/green group's green fleet: registered on-premises instances with these tags. */
+  targetInstances?: { tagFilters?: TagFilter[] };
 }
 
 /** A host command as the commands API hands it out (wire names). */
@@ -59,6 +62,8 @@ export interface DeploymentEngine {
   createDeployment(input: NewDeployment): DeploymentInfo;
   getDeployment(deploymentId: string): DeploymentInfo | undefined;
   stopDeployment(deploymentId: string, autoRollbackEnabled?: boolean): { status: 'Pending' | 'Succeeded'; statusMessage: string };
+  /** ContinueDeployment: a blue/green deployment waiting (READY_WAIT: Ready; TERMINATION_WAIT: before its blue instances go) goes on now. */
+  continueDeployment(deploymentId: string, waitType: 'READY_WAIT' | 'TERMINATION_WAIT'): void;
   listTargets(deploymentId: string): InstanceTarget[];
   /** Called periodically and after every change: timeouts, dispatch, completion, rollback. */
   tick(): void;

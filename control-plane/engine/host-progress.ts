@@ -27,6 +27,8 @@ export interface Effects {
   events: EngineEvent[];
   /** Instance names that have a new Pending command. */
   wake: Set<string>;
+  /** Deployments to re-evaluate though no target changed status (a blue/green host reached its gate). */
+  touched?: Set<string>;
 }
 
 export interface HostContext {
@@ -105,6 +107,11 @@ function advance(ctx: HostContext, info: DeploymentInfo, t: TargetRow, position:
     const event = t.target.lifecycleEvents[at];
     if (event === undefined) return setTargetStatus(ctx, t, 'Succeeded');
     const name = event.lifecycleEventName;
+    // A blue/green green host waits here until the deployment moves traffic (blue-green.ts).
+    if (name === 'BeforeAllowTraffic' && t.target.instanceLabel === 'Green' && waitsBeforeTraffic(info)) {
+      (ctx.effects.touched ??= new Set()).add(t.deploymentId);
+      return;
+    }
     if (!TRAFFIC_EVENTS.has(name)) {
       ctx.store.insertCommand(t.deploymentId, t.instanceName, name, at, ctx.now);
       ctx.effects.wake.add(t.instanceName);
@@ -165,8 +172,42 @@ export function pollTraffic(ctx: HostContext, info: DeploymentInfo, t: TargetRow
   ctx.store.saveTarget(t);
 }
 
-/** The deployment ended while the host waited in a traffic event: the event fails and the host with it. */
+/** Whether a blue/green deployment still holds its green hosts before BeforeAllowTraffic. */
+function waitsBeforeTraffic(info: DeploymentInfo): boolean {
+  const step = info.blueGreenPhase?.step;
+  return step === 'install' || step === 'ready';
+}
+
+/** A green host installed and validated, held before BeforeAllowTraffic until traffic moves. */
+export function atTrafficGate(t: TargetRow): boolean {
+  if (t.target.status !== 'InProgress' || t.target.instanceLabel !== 'Green') return false;
+  const status = (name: string) => t.target.lifecycleEvents.find((e) => e.lifecycleEventName === name)?.status;
+  return status('ValidateService') === 'Succeeded' && status('BeforeAllowTraffic') === 'Pending';
+}
+
+/** Traffic moves to the green fleet: a host held at the gate goes on with BeforeAllowTraffic. */
+export function releaseGreen(ctx: HostContext, info: DeploymentInfo, t: TargetRow): void {
+  if (!atTrafficGate(t)) return;
+  advance(
+    ctx,
+    info,
+    t,
+    t.target.lifecycleEvents.findIndex((e) => e.lifecycleEventName === 'BeforeAllowTraffic'),
+  );
+  ctx.store.saveTarget(t);
+}
+
+/**
+ * The deployment ended while the host waited in a traffic event (the event fails and the host with
+ * it) or at the blue/green gate (the events it never reached are Skipped, and so is the host).
+ */
 export function abandonTraffic(ctx: HostContext, t: TargetRow, why: string): void {
+  if (atTrafficGate(t)) {
+    skipRest(ctx, t, 0);
+    setTargetStatus(ctx, t, 'Skipped');
+    ctx.store.saveTarget(t);
+    return;
+  }
   const position = trafficPosition(t);
   if (position < 0) return;
   const step = t.target.lifecycleEvents[position]?.lifecycleEventName ?? '';

@@ -25,6 +25,7 @@ import type { DeploymentGroupInfo, TagFilter } from '../model.js';
 import type { RegistryContext } from './registry-context.js';
 import {
   checkTrafficControl,
+  defaultBlueGreen,
   outdatedInstancesStrategy,
   trafficSettings,
   tagFilterList,
@@ -110,6 +111,9 @@ export function createGroupOperations(ctx: RegistryContext): OperationTable {
         ...(autoRollbackConfiguration ? { autoRollbackConfiguration } : {}),
         deploymentStyle,
         ...(traffic.loadBalancerInfo ? { loadBalancerInfo: traffic.loadBalancerInfo } : {}),
+        ...(deploymentStyle.deploymentType === 'BLUE_GREEN'
+          ? { blueGreenDeploymentConfiguration: traffic.blueGreenDeploymentConfiguration ?? defaultBlueGreen() }
+          : {}),
         outdatedInstancesStrategy: strategy,
         computePlatform: 'Server',
       };
@@ -186,7 +190,10 @@ export function createGroupOperations(ctx: RegistryContext): OperationTable {
         ...(serviceRoleArn !== undefined ? { serviceRoleArn } : {}),
         ...(traffic.deploymentStyle ? { deploymentStyle: traffic.deploymentStyle } : {}),
         ...(traffic.loadBalancerInfo ? { loadBalancerInfo: traffic.loadBalancerInfo } : {}),
+        ...(traffic.blueGreenDeploymentConfiguration ? { blueGreenDeploymentConfiguration: traffic.blueGreenDeploymentConfiguration } : {}),
       };
+      if (updated.deploymentStyle.deploymentType === 'BLUE_GREEN') updated.blueGreenDeploymentConfiguration ??= defaultBlueGreen();
+      else delete updated.blueGreenDeploymentConfiguration;
       store.putGroup(updated);
       ctx.noteEc2TagFilters(ec2);
       ctx.logger.debug(

@@ -12,6 +12,7 @@ import {
   checkName,
   checkString,
   INSTANCE,
+  integerValue,
   objectMember,
   oneOf,
   stringMember,
@@ -19,12 +20,12 @@ import {
   type Input,
 } from '../api/input-readers.js';
 import { quoted } from '../log/clip.js';
-import type { DeploymentStyle, LoadBalancerInfo, Tag, TagFilter } from '../model.js';
+import type { BlueGreenDeploymentConfiguration, DeploymentStyle, LoadBalancerInfo, Tag, TagFilter } from '../model.js';
 
 const TAG_KEY_MAX = 128;
 const TAG_VALUE_MAX = 256;
 const FILTER_TYPES = ['KEY_ONLY', 'VALUE_ONLY', 'KEY_AND_VALUE'] as const;
-export const LOCAL_ONLY = 'the local control plane supports only in-place deployments (IN_PLACE) to on-premises instances';
+export const LOCAL_ONLY = 'the local control plane deploys to on-premises instances (in place, or blue/green to existing instances)';
 
 /** Instance names become part of an ARN and of log lines: no whitespace, control characters or slashes. */
 export function checkInstanceName(v: string, member: string): void {
@@ -106,6 +107,61 @@ export function tagsMatch(tags: readonly Tag[], filters: readonly TagFilter[]): 
 export interface TrafficSettings {
   deploymentStyle?: DeploymentStyle;
   loadBalancerInfo?: LoadBalancerInfo;
+  blueGreenDeploymentConfiguration?: BlueGreenDeploymentConfiguration;
+}
+
+const WAIT_MINUTES_MAX = 2880;
+const BLUE_GREEN_CODE = 'InvalidBlueGreenDeploymentConfigurationException';
+
+export function defaultBlueGreen(): BlueGreenDeploymentConfiguration {
+  return {
+    terminateBlueInstancesOnDeploymentSuccess: { action: 'TERMINATE', terminationWaitTimeInMinutes: 0 },
+    deploymentReadyOption: { actionOnTimeout: 'CONTINUE_DEPLOYMENT', waitTimeInMinutes: 0 },
+    greenFleetProvisioningOption: { action: 'DISCOVER_EXISTING' },
+  };
+}
+
+/** blueGreenDeploymentConfiguration with the defaults filled in (TERMINATE after 0 minutes; CONTINUE_DEPLOYMENT). */
+function blueGreenConfiguration(input: Input): BlueGreenDeploymentConfiguration | undefined {
+  const bg = objectMember(input, 'blueGreenDeploymentConfiguration');
+  if (!bg) return undefined;
+  const member = 'blueGreenDeploymentConfiguration';
+  const minutes = (o: Input | undefined, name: string, path: string): number => {
+    const v = o?.[name];
+    return v === undefined || v === null ? 0 : integerValue(v, path, { code: BLUE_GREEN_CODE, min: 0, max: WAIT_MINUTES_MAX });
+  };
+  const terminate = objectMember(bg, 'terminateBlueInstancesOnDeploymentSuccess');
+  const ready = objectMember(bg, 'deploymentReadyOption');
+  const green = objectMember(bg, 'greenFleetProvisioningOption');
+  const greenAction = stringMember(green ?? {}, 'action') ?? 'DISCOVER_EXISTING';
+  if (greenAction !== 'DISCOVER_EXISTING')
+    throw new ApiError(
+      BLUE_GREEN_CODE,
+      `${member}.greenFleetProvisioningOption.action ${JSON.stringify(greenAction)} is not supported: the local control plane cannot provision instances; use DISCOVER_EXISTING and name the green instances with CreateDeployment's targetInstances.tagFilters.`,
+    );
+  return {
+    terminateBlueInstancesOnDeploymentSuccess: {
+      action:
+        oneOf(stringMember(terminate ?? {}, 'action'), ['TERMINATE', 'KEEP_ALIVE'] as const, {
+          code: BLUE_GREEN_CODE,
+          member: `${member}.terminateBlueInstancesOnDeploymentSuccess.action`,
+        }) ?? 'TERMINATE',
+      terminationWaitTimeInMinutes: minutes(
+        terminate,
+        'terminationWaitTimeInMinutes',
+        `${member}.terminateBlueInstancesOnDeploymentSuccess.terminationWaitTimeInMinutes`,
+      ),
+    },
+    deploymentReadyOption: {
+      actionOnTimeout:
+        oneOf(stringMember(ready ?? {}, 'actionOnTimeout'), ['CONTINUE_DEPLOYMENT', 'STOP_DEPLOYMENT'] as const, {
+          code: BLUE_GREEN_CODE,
+          member: `${member}.deploymentReadyOption.actionOnTimeout`,
+        }) ?? 'CONTINUE_DEPLOYMENT',
+      waitTimeInMinutes: minutes(ready, 'waitTimeInMinutes', `${member}.deploymentReadyOption.waitTimeInMinutes`),
+    },
+    greenFleetProvisioningOption: { action: 'DISCOVER_EXISTING' },
+  };
 }
 
 const TARGET_GROUPS_MAX = 10;
@@ -122,10 +178,10 @@ export function trafficSettings(input: Input, hasTargetGroup: (name: string) => 
   if (style) {
     const type = stringMember(style, 'deploymentType') ?? 'IN_PLACE';
     const option = stringMember(style, 'deploymentOption') ?? 'WITHOUT_TRAFFIC_CONTROL';
-    if (type !== 'IN_PLACE')
+    if (type !== 'IN_PLACE' && type !== 'BLUE_GREEN')
       throw new ApiError(
         'InvalidDeploymentStyleException',
-        `deploymentStyle.deploymentType ${JSON.stringify(type)} is not supported: ${LOCAL_ONLY}. Use IN_PLACE.`,
+        `deploymentStyle.deploymentType ${JSON.stringify(type)} is not valid: use IN_PLACE or BLUE_GREEN.`,
       );
     if (option !== 'WITHOUT_TRAFFIC_CONTROL' && option !== 'WITH_TRAFFIC_CONTROL') {
       throw new ApiError(
@@ -133,7 +189,7 @@ export function trafficSettings(input: Input, hasTargetGroup: (name: string) => 
         `deploymentStyle.deploymentOption ${JSON.stringify(option)} is not valid: use WITH_TRAFFIC_CONTROL or WITHOUT_TRAFFIC_CONTROL.`,
       );
     }
-    out.deploymentStyle = { deploymentType: 'IN_PLACE', deploymentOption: option };
+    out.deploymentStyle = { deploymentType: type, deploymentOption: option };
   }
   const lb = objectMember(input, 'loadBalancerInfo');
   if (lb) {
@@ -178,8 +234,9 @@ export function trafficSettings(input: Input, hasTargetGroup: (name: string) => 
     if (typeof v === 'object') return Object.keys(v).length > 0;
     return true;
   };
+  const blueGreen = blueGreenConfiguration(input);
+  if (blueGreen) out.blueGreenDeploymentConfiguration = blueGreen;
   const refused: [string, string][] = [
-    ['blueGreenDeploymentConfiguration', 'InvalidBlueGreenDeploymentConfigurationException'],
     ['ecsServices', 'InvalidECSServiceException'],
     ['autoScalingGroups', 'InvalidAutoScalingGroupException'],
   ];
@@ -189,8 +246,13 @@ export function trafficSettings(input: Input, hasTargetGroup: (name: string) => 
   return out;
 }
 
-/** A group WITH_TRAFFIC_CONTROL must name at least one target group (after an update's merge). */
+/** A group WITH_TRAFFIC_CONTROL must name at least one target group, and blue/green needs traffic control (after an update's merge). */
 export function checkTrafficControl(style: DeploymentStyle, loadBalancerInfo: LoadBalancerInfo | undefined): void {
+  if (style.deploymentType === 'BLUE_GREEN' && style.deploymentOption !== 'WITH_TRAFFIC_CONTROL')
+    throw new ApiError(
+      'InvalidDeploymentStyleException',
+      'deploymentStyle BLUE_GREEN moves traffic from the original instances to the new ones, so it needs deploymentOption WITH_TRAFFIC_CONTROL and loadBalancerInfo.',
+    );
   if (style.deploymentOption === 'WITH_TRAFFIC_CONTROL' && (loadBalancerInfo?.targetGroupInfoList ?? []).length === 0)
     throw new ApiError(
       'InvalidLoadBalancerInfoException',

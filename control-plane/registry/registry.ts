@@ -10,6 +10,7 @@ import type {
   InstanceInfo,
   LastDeploymentInfo,
   RevisionLocation,
+  TagFilter,
 } from '../model.js';
 
 export interface Registry {
@@ -24,6 +25,14 @@ export interface Registry {
    * matches; KEY_ONLY, VALUE_ONLY, KEY_AND_VALUE as in the API), sorted by instanceName.
    */
   resolveTargets(group: DeploymentGroupInfo): InstanceInfo[];
+  /** Registered instances matching any of the filters (a blue/green deployment's targetInstances), sorted by name. */
+  instancesMatching(filters: readonly TagFilter[]): InstanceInfo[];
+  /**
+   * A blue/green deployment succeeded: the green fleet becomes the group's (its on-premises tag
+   * filters become `filters`) and the blue instances listed in `terminate` are deregistered (the
+   * local stand-in for terminating them).
+   */
+  replaceFleet(deploymentGroupId: string, filters: readonly TagFilter[], terminate: readonly string[]): void;
   /** The instance an agent is, from the HostIdentifier it polls with (its iamUserArn or iamSessionArn). */
   instanceByHostIdentifier(hostIdentifier: string): InstanceInfo | undefined;
   getInstance(instanceName: string): InstanceInfo | undefined;

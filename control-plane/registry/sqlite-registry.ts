@@ -11,7 +11,7 @@
  * service does, noting the group and the first/last time it was used.
  */
 import type { Logger } from 'pino';
-import type { ControlPlaneIdentity, DeploymentGroupInfo, InstanceInfo, LastDeploymentInfo, RevisionLocation } from '../model.js';
+import type { ControlPlaneIdentity, DeploymentGroupInfo, InstanceInfo, LastDeploymentInfo, RevisionLocation, TagFilter } from '../model.js';
 import type { Db } from '../store/database.js';
 import { createRegistryContext, type RegistryContext } from './registry-context.js';
 import { tagsMatch } from './registry-input.js';
@@ -81,16 +81,27 @@ export function createRegistry(opts: RegistryOptions): { registry: Registry; con
     noteRevisionUse(group, revision);
   });
 
+  const replaceFleet = opts.db.transaction((deploymentGroupId: string, filters: readonly TagFilter[], terminate: readonly string[]) => {
+    const group = store.getGroupById(deploymentGroupId);
+    if (group) store.putGroup({ ...group, onPremisesInstanceTagFilters: [...filters] });
+    const now = ctx.now();
+    for (const name of terminate) {
+      const instance = store.getInstance(name);
+      if (instance && instance.deregisterTime === undefined) store.putInstance({ ...instance, deregisterTime: now });
+    }
+  });
+
   const registry: Registry = {
     getApplication: (name) => store.getApplication(name),
     getDeploymentGroup: (app, name) => store.getGroup(app, name),
     getDeploymentGroupById: (id) => store.getGroupById(id),
     getDeploymentConfig: (name) => store.getConfig(name),
-    resolveTargets(group): InstanceInfo[] {
-      const filters = group.onPremisesInstanceTagFilters;
+    resolveTargets: (group) => registry.instancesMatching(group.onPremisesInstanceTagFilters),
+    instancesMatching(filters): InstanceInfo[] {
       if (filters.length === 0) return [];
       return store.instances().filter((i) => i.deregisterTime === undefined && tagsMatch(i.tags, filters));
     },
+    replaceFleet: (id, filters, terminate) => replaceFleet(id, filters, terminate),
     instanceByHostIdentifier: (hostIdentifier) => (hostIdentifier ? store.registeredInstanceByArn(hostIdentifier) : undefined),
     getInstance: (name) => store.getInstance(name),
     recordDeployment: (id, info, revision) => recordDeployment(id, info, revision),

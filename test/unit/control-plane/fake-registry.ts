@@ -15,6 +15,7 @@ import type { EngineEvent, PolledHostCommand } from '../../../control-plane/engi
 import {
   BUILT_IN_DEPLOYMENT_CONFIGS,
   type ApplicationInfo,
+  type BlueGreenDeploymentConfiguration,
   type AutoRollbackConfiguration,
   type DeploymentConfigInfo,
   type DeploymentGroupInfo,
@@ -64,6 +65,8 @@ export class FakeRegistry implements Registry {
       autoRollback?: AutoRollbackConfiguration;
       /** Target group names: the group is WITH_TRAFFIC_CONTROL. */
       targetGroups?: string[];
+      /** The group is BLUE_GREEN (with targetGroups) with this configuration. */
+      blueGreen?: BlueGreenDeploymentConfiguration;
     } = {},
   ): DeploymentGroupInfo {
     const group: DeploymentGroupInfo = {
@@ -76,9 +79,10 @@ export class FakeRegistry implements Registry {
       ...(opts.targetRevision ? { targetRevision: opts.targetRevision } : {}),
       ...(opts.autoRollback ? { autoRollbackConfiguration: opts.autoRollback } : {}),
       deploymentStyle: {
-        deploymentType: 'IN_PLACE',
+        deploymentType: opts.blueGreen ? 'BLUE_GREEN' : 'IN_PLACE',
         deploymentOption: opts.targetGroups ? 'WITH_TRAFFIC_CONTROL' : 'WITHOUT_TRAFFIC_CONTROL',
       },
+      ...(opts.blueGreen ? { blueGreenDeploymentConfiguration: opts.blueGreen } : {}),
       ...(opts.targetGroups ? { loadBalancerInfo: { targetGroupInfoList: opts.targetGroups.map((n) => ({ name: n })) } } : {}),
       outdatedInstancesStrategy: 'UPDATE',
       computePlatform: 'Server',
@@ -122,13 +126,24 @@ export class FakeRegistry implements Registry {
     return this.configs.get(name);
   }
   resolveTargets(group: DeploymentGroupInfo): InstanceInfo[] {
+    return this.instancesMatching(group.onPremisesInstanceTagFilters);
+  }
+  instancesMatching(filters: readonly TagFilter[]): InstanceInfo[] {
     const matches = (i: InstanceInfo, f: TagFilter) =>
       i.tags.some((t) =>
         f.Type === 'KEY_ONLY' ? t.Key === f.Key : f.Type === 'VALUE_ONLY' ? t.Value === f.Value : t.Key === f.Key && t.Value === f.Value,
       );
     return [...this.instances.values()]
-      .filter((i) => i.deregisterTime === undefined && group.onPremisesInstanceTagFilters.some((f) => matches(i, f)))
+      .filter((i) => i.deregisterTime === undefined && filters.some((f) => matches(i, f)))
       .sort((a, b) => (a.instanceName < b.instanceName ? -1 : a.instanceName > b.instanceName ? 1 : 0));
+  }
+  replaceFleet(groupId: string, filters: readonly TagFilter[], terminate: readonly string[]): void {
+    const group = this.getDeploymentGroupById(groupId);
+    if (group) group.onPremisesInstanceTagFilters = [...filters];
+    for (const name of terminate) {
+      const i = this.instances.get(name);
+      if (i && i.deregisterTime === undefined) i.deregisterTime = 1;
+    }
   }
   instanceByHostIdentifier(id: string) {
     const byArn = this.instances.get(id.slice(id.lastIndexOf('/') + 1));

@@ -166,13 +166,13 @@ describe('registry: deployment groups', () => {
       'Role ARN is required.',
     );
     h.fails('CreateDeploymentGroup', { ...base, deploymentConfigName: 'Missing' }, 'DeploymentConfigDoesNotExistException');
-    const inPlace = h.fails(
+    const blueGreen = h.fails(
       'CreateDeploymentGroup',
       { ...base, deploymentStyle: { deploymentType: 'BLUE_GREEN' } },
       'InvalidDeploymentStyleException',
     );
-    expect(inPlace).toContain('supports only in-place deployments');
-    expect(inPlace).toContain('on-premises instances');
+    expect(blueGreen).toContain('needs deploymentOption WITH_TRAFFIC_CONTROL');
+    h.fails('CreateDeploymentGroup', { ...base, deploymentStyle: { deploymentType: 'SIDEWAYS' } }, 'InvalidDeploymentStyleException');
     h.fails('CreateDeploymentGroup', { ...base, deploymentStyle: { deploymentOption: 'SOMETIMES' } }, 'InvalidDeploymentStyleException');
     expect(
       h.fails(
@@ -197,7 +197,12 @@ describe('registry: deployment groups', () => {
     ).toContain('Classic Load Balancers');
     h.fails(
       'CreateDeploymentGroup',
-      { ...base, blueGreenDeploymentConfiguration: { terminateBlueInstancesOnDeploymentSuccess: { action: 'TERMINATE' } } },
+      { ...base, blueGreenDeploymentConfiguration: { greenFleetProvisioningOption: { action: 'COPY_AUTO_SCALING_GROUP' } } },
+      'InvalidBlueGreenDeploymentConfigurationException',
+    );
+    h.fails(
+      'CreateDeploymentGroup',
+      { ...base, blueGreenDeploymentConfiguration: { terminateBlueInstancesOnDeploymentSuccess: { terminationWaitTimeInMinutes: 2881 } } },
       'InvalidBlueGreenDeploymentConfigurationException',
     );
     h.fails('CreateDeploymentGroup', { ...base, autoScalingGroups: ['asg-1'] }, 'InvalidAutoScalingGroupException');
