@@ -126,7 +126,21 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     // The registry asks the load balancers which target groups exist (only from API calls, which
     // come after start-up); the load balancers read instance tags from the registry, from the
     // moment they reopen their listeners.
-    const late: { loadBalancers?: LoadBalancers } = {};
+    const late: { loadBalancers?: LoadBalancers; engine?: DeploymentEngine } = {};
+    // A target's standing changed: re-evaluate soon (deferred: it may be reported inside the engine's own transaction).
+    let reevaluationDue = false;
+    const targetChanged = () => {
+      if (reevaluationDue) return;
+      reevaluationDue = true;
+      setImmediate(() => {
+        reevaluationDue = false;
+        try {
+          late.engine?.tick();
+        } catch (err) {
+          logger.error({ err }, 'engine re-evaluation after a target change failed');
+        }
+      });
+    };
     const { registry, context: registryContext } = createRegistry({
       db,
       identity,
@@ -140,6 +154,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       logger: logger.child({ part: 'traffic' }),
       instanceTags: (name) => registry.getInstance(name)?.tags,
       minHealthCheckIntervalSeconds: opts.minHealthCheckIntervalSeconds,
+      onTargetChange: targetChanged,
     });
     late.loadBalancers = loadBalancers;
     closers.unshift(() => loadBalancers.close());
@@ -153,6 +168,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       traffic: loadBalancers,
       allowTrafficTimeoutSeconds: opts.allowTrafficTimeoutSeconds,
     });
+    late.engine = engineCore.engine;
     closers.unshift(() => engineCore.close());
     const unknownHosts = createUnknownHostLog({ logger: logger.child({ part: 'commands' }) });
     const commandsOperations = createCommandsOperations(engineCore, { unknownHosts, longPollSeconds: opts.longPollSeconds });

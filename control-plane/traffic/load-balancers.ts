@@ -74,6 +74,12 @@ export interface LoadBalancersOptions {
   instanceTags: (instanceName: string) => { Key: string; Value?: string }[] | undefined;
   /** Milliseconds since the epoch (CreatedTime); default Date.now. */
   clock?: () => number;
+  /**
+   * Called when a target's standing changes: a health state flips, or a draining target is gone
+   * (which can happen inside a TrafficPort call, so the callee must defer its work). The control
+   * plane re-evaluates deployments then, so AllowTraffic and BlockTraffic end without waiting for a tick.
+   */
+  onTargetChange?: () => void;
   /** The lowest HealthCheckIntervalSeconds accepted; default 5 (the API's). Tests lower it (fractions allowed below 1). */
   minHealthCheckIntervalSeconds?: number;
 }
@@ -126,7 +132,7 @@ export async function createLoadBalancers(o: LoadBalancersOptions): Promise<Load
   const poolOf = (tg: StoredTargetGroup): TargetGroupPool => {
     let pool = pools.get(tg.TargetGroupArn);
     if (!pool) {
-      pool = new TargetGroupPool(tg, { logger: logger.child({ targetGroup: tg.TargetGroupName }), resolve });
+      pool = new TargetGroupPool(tg, { logger: logger.child({ targetGroup: tg.TargetGroupName }), resolve, onChange: o.onTargetChange });
       pools.set(tg.TargetGroupArn, pool);
     }
     return pool;

@@ -55,6 +55,8 @@ export type Pick = { kind: 'target'; lease: Lease } | { kind: 'none' } | { kind:
 
 export interface TargetGroupPoolDeps {
   logger: Logger;
+  /** A target's standing changed (health state, or drained and removed): the engine reads it again at once. */
+  onChange?: () => void;
   /** Where a target is now (an instance's tag may change), or why it cannot be reached. */
   resolve(tg: StoredTargetGroup, target: Target): TrafficAddress | string;
 }
@@ -247,7 +249,10 @@ export class TargetGroupPool {
     s.drainTimer = undefined;
     this.stopChecks(s);
     s.agent.destroy();
-    if (this.states.get(keyOf(s.target)) === s) this.states.delete(keyOf(s.target));
+    if (this.states.get(keyOf(s.target)) === s) {
+      this.states.delete(keyOf(s.target));
+      this.deps.onChange?.();
+    }
   }
 
   private startChecks(s: TargetState): void {
@@ -297,10 +302,12 @@ export class TargetGroupPool {
       healthy: this.settings.HealthyThresholdCount,
       unhealthy: this.settings.UnhealthyThresholdCount,
     });
-    if (s.health.state !== before.state)
+    if (s.health.state !== before.state) {
       this.deps.logger.info(
         { targetGroup: this.settings.TargetGroupName, target: s.target, from: before.state, to: s.health.state, reason: s.health.reason },
         `target ${s.health.state}`,
       );
+      this.deps.onChange?.();
+    }
   }
 }
