@@ -259,23 +259,6 @@ export interface BlueGreenPhase {
   since: number;
 }
 
-/** A green instance's events in a blue/green deployment (the service's replacement-instance list). */
-export const GREEN_LIFECYCLE: readonly string[] = [
-  'ApplicationStop',
-  'DownloadBundle',
-  'BeforeInstall',
-  'Install',
-  'AfterInstall',
-  'ApplicationStart',
-  'ValidateService',
-  'BeforeAllowTraffic',
-  'AllowTraffic',
-  'AfterAllowTraffic',
-];
-
-/** A blue (original) instance's events in a blue/green deployment. */
-export const BLUE_LIFECYCLE: readonly string[] = ['BeforeBlockTraffic', 'BlockTraffic', 'AfterBlockTraffic'];
-
 /** The two lifecycle events the control plane runs itself (never sent to an agent) in a deployment with traffic control. */
 export const TRAFFIC_EVENTS: ReadonlySet<string> = new Set(['BlockTraffic', 'AllowTraffic']);
 
@@ -293,6 +276,12 @@ export function trafficTargetGroups(info: Pick<DeploymentInfo, 'deploymentStyle'
   if (info.deploymentStyle.deploymentOption !== 'WITH_TRAFFIC_CONTROL') return [];
   return (info.loadBalancerInfo?.targetGroupInfoList ?? []).map((g) => g.name);
 }
+
+/** A blue (original) instance's events in a blue/green deployment: the traffic lifecycle up to ApplicationStop. */
+export const BLUE_LIFECYCLE: readonly string[] = IN_PLACE_TRAFFIC_LIFECYCLE.slice(0, IN_PLACE_TRAFFIC_LIFECYCLE.indexOf('ApplicationStop'));
+
+/** A green (replacement) instance's events in a blue/green deployment: the traffic lifecycle from ApplicationStop on. */
+export const GREEN_LIFECYCLE: readonly string[] = IN_PLACE_TRAFFIC_LIFECYCLE.slice(IN_PLACE_TRAFFIC_LIFECYCLE.indexOf('ApplicationStop'));
 
 export const BUILT_IN_DEPLOYMENT_CONFIGS: readonly { name: string; minimumHealthyHosts: MinimumHealthyHosts }[] = [
   { name: 'CodeDeployDefault.OneAtATime', minimumHealthyHosts: { type: 'MOST_CONCURRENCY', value: 1 } },

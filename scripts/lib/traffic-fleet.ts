@@ -21,14 +21,7 @@ import {
 } from '@aws-sdk/client-codedeploy';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import * as tar from 'tar';
-import {
-  createDemoLoadBalancer,
-  prepareHostWebApp,
-  stopHostWebApp,
-  TARGET_GROUP,
-  TRAFFIC_ADDRESS_TAG,
-  type DemoLoadBalancer,
-} from './demo-traffic.js';
+import { createDemoLoadBalancer, prepareHostWebApp, stopHostWebApp, TRAFFIC_ADDRESS_TAG, type DemoLoadBalancer } from './demo-traffic.js';
 import { createFleetAgent, projectRoot, type FleetAgent } from './local-fleet.js';
 
 export const TRAFFIC_CREDENTIALS = { accessKeyId: 'AKIDLOCALTRAFFIC', secretAccessKey: 'local-traffic-secret' };
@@ -113,8 +106,6 @@ export async function startTrafficFleet(o: TrafficFleetOptions): Promise<Traffic
     },
   };
 }
-
-export { TARGET_GROUP };
 
 /** samples/hello-app with site/version.txt = version (and a ValidateService failing on one host), tarred in `dir` and uploaded. */
 async function uploadSample(

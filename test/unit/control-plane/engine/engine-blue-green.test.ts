@@ -1,12 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ApiError } from '../../../../control-plane/api/api-error.js';
-import {
-  BLUE_LIFECYCLE,
-  GREEN_LIFECYCLE,
-  type BlueGreenDeploymentConfiguration,
-  type DeploymentInfo,
-  type InstanceTarget,
-} from '../../../../control-plane/model.js';
+import { type BlueGreenDeploymentConfiguration, type DeploymentInfo, type InstanceTarget } from '../../../../control-plane/model.js';
 import { createHarness, FakeRegistry, s3Revision, type Harness } from '../fake-registry.js';
 import { FakeTraffic } from '../fake-traffic.js';
 
@@ -76,12 +70,23 @@ describe('blue/green deployments to existing instances', () => {
     for (const host of ['green-1', 'green-2']) {
       const t = target(h, host === 'green-1' ? id : id, host);
       expect(t.instanceLabel).toBe('Green');
-      expect(t.lifecycleEvents.map((e) => e.lifecycleEventName)).toEqual(GREEN_LIFECYCLE);
+      expect(t.lifecycleEvents.map((e) => e.lifecycleEventName)).toEqual([
+        'ApplicationStop',
+        'DownloadBundle',
+        'BeforeInstall',
+        'Install',
+        'AfterInstall',
+        'ApplicationStart',
+        'ValidateService',
+        'BeforeAllowTraffic',
+        'AllowTraffic',
+        'AfterAllowTraffic',
+      ]);
     }
     for (const host of ['blue-1', 'blue-2']) {
       const t = target(h, id, host);
       expect(t.instanceLabel).toBe('Blue');
-      expect(t.lifecycleEvents.map((e) => e.lifecycleEventName)).toEqual(BLUE_LIFECYCLE);
+      expect(t.lifecycleEvents.map((e) => e.lifecycleEventName)).toEqual(['BeforeBlockTraffic', 'BlockTraffic', 'AfterBlockTraffic']);
       expect(t.status).toBe('Succeeded');
     }
     // Order: every green validated before any green gets traffic; every green serving before any blue is blocked.

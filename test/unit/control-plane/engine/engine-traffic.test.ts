@@ -1,10 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  IN_PLACE_LIFECYCLE,
-  IN_PLACE_TRAFFIC_LIFECYCLE,
-  type DeploymentInfo,
-  type InstanceTarget,
-} from '../../../../control-plane/model.js';
+import { IN_PLACE_LIFECYCLE, type DeploymentInfo, type InstanceTarget } from '../../../../control-plane/model.js';
 import { createHarness, s3Revision, type Harness } from '../fake-registry.js';
 import { FakeTraffic } from '../fake-traffic.js';
 
@@ -30,7 +25,21 @@ describe('in-place deployments with traffic control (BlockTraffic, AllowTraffic)
     expect(info(h, id).status).toBe('Succeeded');
     expect(traffic.calls).toEqual(h.hosts.flatMap((host) => [`deregister tg-web ${host}`, `register tg-web ${host}`]));
     for (const t of h.engine.listTargets(id)) {
-      expect(t.lifecycleEvents.map((e) => e.lifecycleEventName)).toEqual(IN_PLACE_TRAFFIC_LIFECYCLE);
+      expect(t.lifecycleEvents.map((e) => e.lifecycleEventName)).toEqual([
+        'BeforeBlockTraffic',
+        'BlockTraffic',
+        'AfterBlockTraffic',
+        'ApplicationStop',
+        'DownloadBundle',
+        'BeforeInstall',
+        'Install',
+        'AfterInstall',
+        'ApplicationStart',
+        'ValidateService',
+        'BeforeAllowTraffic',
+        'AllowTraffic',
+        'AfterAllowTraffic',
+      ]);
       expect(t.lifecycleEvents.every((e) => e.status === 'Succeeded')).toBe(true);
       expect(eventOf(t, 'AllowTraffic')).toMatchObject({ diagnostics: { errorCode: 'Success', message: 'AllowTraffic succeeded' } });
       expect(eventOf(t, 'BlockTraffic')?.startTime).toBeTypeOf('number');
