@@ -23,7 +23,6 @@ export interface ApplicationInfo {
   createTime: EpochSeconds;
   linkedToGitHub: boolean;
   computePlatform: 'Server';
-  tags?: Tag[];
 }
 
 export interface Tag {
@@ -109,6 +108,8 @@ export interface DeploymentGroupInfo {
   serviceRoleArn?: string;
   targetRevision?: RevisionLocation;
   autoRollbackConfiguration?: AutoRollbackConfiguration;
+  /** Kept and returned as given; no CloudWatch here, so alarms never stop a deployment. */
+  alarmConfiguration?: AlarmConfiguration;
   deploymentStyle: DeploymentStyle;
   loadBalancerInfo?: LoadBalancerInfo;
   blueGreenDeploymentConfiguration?: BlueGreenDeploymentConfiguration;
@@ -116,6 +117,12 @@ export interface DeploymentGroupInfo {
   lastSuccessfulDeployment?: LastDeploymentInfo;
   lastAttemptedDeployment?: LastDeploymentInfo;
   computePlatform: 'Server';
+}
+
+export interface AlarmConfiguration {
+  enabled: boolean;
+  ignorePollAlarmFailure: boolean;
+  alarms: { name: string }[];
 }
 
 export interface MinimumHealthyHosts {

@@ -14,8 +14,9 @@ import { createConfigOperations } from '../registry/config-operations.js';
 import { createGroupOperations } from '../registry/group-operations.js';
 import { createInstanceOperations } from '../registry/instance-operations.js';
 import type { RegistryContext } from '../registry/registry-context.js';
-import { computePlatform, tagList } from '../registry/registry-input.js';
+import { computePlatform } from '../registry/registry-input.js';
 import { createRevisionOperations } from '../registry/revision-operations.js';
+import { checkedTags, createTagOperations, mergeTags } from '../registry/tag-operations.js';
 
 function createApplicationOperations(ctx: RegistryContext): OperationTable {
   const { store } = ctx;
@@ -23,7 +24,8 @@ function createApplicationOperations(ctx: RegistryContext): OperationTable {
     CreateApplication(input) {
       const applicationName = nameMember(input, 'applicationName', APPLICATION);
       computePlatform(input);
-      const tags = tagList(input, 'tags');
+      const tags = checkedTags(input, 'tags', 'InvalidTagsToAddException');
+      if (tags) mergeTags([], tags, `Application ${applicationName}`, 'InvalidTagsToAddException');
       if (store.getApplication(applicationName)) {
         throw new ApiError(
           'ApplicationAlreadyExistsException',
@@ -36,9 +38,9 @@ function createApplicationOperations(ctx: RegistryContext): OperationTable {
         createTime: ctx.now(),
         linkedToGitHub: false,
         computePlatform: 'Server',
-        ...(tags && tags.length > 0 ? { tags } : {}),
       };
       store.putApplication(app);
+      if (tags) store.putTags(app.applicationId, mergeTags([], tags, `Application ${applicationName}`, 'InvalidTagsToAddException'));
       ctx.logger.debug({ applicationName, applicationId: app.applicationId }, 'application created');
       return { applicationId: app.applicationId };
     },
@@ -100,6 +102,7 @@ export function createRegistryOperations(ctx: RegistryContext): OperationTable {
     ...createConfigOperations(ctx),
     ...createInstanceOperations(ctx),
     ...createRevisionOperations(ctx),
+    ...createTagOperations(ctx),
   };
   const wrapped: Record<string, OperationHandler> = {};
   for (const [name, handler] of Object.entries(table)) {

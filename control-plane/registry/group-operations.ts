@@ -4,7 +4,8 @@
  * ECS and Auto Scaling setting is refused with the real service's error code and a message saying
  * why. A tag set (onPremisesTagSet / ec2TagSet) is flattened into one filter list, which is exact
  * for one list; with several lists the real service requires a match in each, here any filter
- * matches, and a WARN line says so. Tags on groups are checked but not kept (no TagResource here).
+ * matches, and a WARN line says so. Tags given at creation are kept
+ * with TagResource's (tag-operations.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { ApiError } from '../api/api-error.js';
@@ -29,9 +30,10 @@ import {
   outdatedInstancesStrategy,
   trafficSettings,
   tagFilterList,
-  tagList,
   tagSetFilters,
 } from './registry-input.js';
+import { checkedTags, mergeTags } from './tag-operations.js';
+import { alarmConfiguration, noteAlarms } from './alarm-configuration.js';
 
 const DEFAULT_CONFIG = 'CodeDeployDefault.OneAtATime';
 
@@ -91,8 +93,10 @@ export function createGroupOperations(ctx: RegistryContext): OperationTable {
       const onPremisesInstanceTagFilters = filters(input, 'onPremises') ?? [];
       const ec2TagFilters = filters(input, 'ec2') ?? [];
       const autoRollbackConfiguration = rollbackConfig(input);
+      const alarms = alarmConfiguration(input);
       const strategy = outdatedInstancesStrategy(input) ?? 'UPDATE';
-      tagList(input, 'tags');
+      const tags = checkedTags(input, 'tags', 'InvalidTagsToAddException');
+      if (tags) mergeTags([], tags, `Deployment group ${deploymentGroupName}`, 'InvalidTagsToAddException');
       const deploymentConfigName = configName(input) ?? DEFAULT_CONFIG;
       if (store.getGroup(applicationName, deploymentGroupName)) {
         throw new ApiError(
@@ -109,6 +113,7 @@ export function createGroupOperations(ctx: RegistryContext): OperationTable {
         onPremisesInstanceTagFilters,
         serviceRoleArn,
         ...(autoRollbackConfiguration ? { autoRollbackConfiguration } : {}),
+        ...(alarms ? { alarmConfiguration: alarms } : {}),
         deploymentStyle,
         ...(traffic.loadBalancerInfo ? { loadBalancerInfo: traffic.loadBalancerInfo } : {}),
         ...(deploymentStyle.deploymentType === 'BLUE_GREEN'
@@ -118,6 +123,9 @@ export function createGroupOperations(ctx: RegistryContext): OperationTable {
         computePlatform: 'Server',
       };
       store.putGroup(group);
+      noteAlarms(ctx.logger, alarms, deploymentGroupName);
+      if (tags)
+        store.putTags(group.deploymentGroupId, mergeTags([], tags, `Deployment group ${deploymentGroupName}`, 'InvalidTagsToAddException'));
       ctx.noteEc2TagFilters(ec2TagFilters);
       ctx.logger.debug({ applicationName, deploymentGroupName, deploymentGroupId: group.deploymentGroupId }, 'deployment group created');
       return { deploymentGroupId: group.deploymentGroupId };
@@ -176,6 +184,7 @@ export function createGroupOperations(ctx: RegistryContext): OperationTable {
       const onPremises = filters(input, 'onPremises');
       const ec2 = filters(input, 'ec2');
       const autoRollbackConfiguration = rollbackConfig(input);
+      const alarms = alarmConfiguration(input);
       const strategy = outdatedInstancesStrategy(input);
       const serviceRoleArn = stringMember(input, 'serviceRoleArn') || undefined;
       const deploymentConfigName = configName(input);
@@ -186,6 +195,7 @@ export function createGroupOperations(ctx: RegistryContext): OperationTable {
         ...(onPremises !== undefined ? { onPremisesInstanceTagFilters: onPremises } : {}),
         ...(ec2 !== undefined ? { ec2TagFilters: ec2 } : {}),
         ...(autoRollbackConfiguration !== undefined ? { autoRollbackConfiguration } : {}),
+        ...(alarms !== undefined ? { alarmConfiguration: alarms } : {}),
         ...(strategy !== undefined ? { outdatedInstancesStrategy: strategy } : {}),
         ...(serviceRoleArn !== undefined ? { serviceRoleArn } : {}),
         ...(traffic.deploymentStyle ? { deploymentStyle: traffic.deploymentStyle } : {}),
@@ -195,6 +205,7 @@ export function createGroupOperations(ctx: RegistryContext): OperationTable {
       if (updated.deploymentStyle.deploymentType === 'BLUE_GREEN') updated.blueGreenDeploymentConfiguration ??= defaultBlueGreen();
       else delete updated.blueGreenDeploymentConfiguration;
       store.putGroup(updated);
+      noteAlarms(ctx.logger, alarms, updated.deploymentGroupName);
       ctx.noteEc2TagFilters(ec2);
       ctx.logger.debug(
         { applicationName, deploymentGroupName: updated.deploymentGroupName, deploymentGroupId: group.deploymentGroupId },

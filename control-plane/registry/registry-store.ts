@@ -15,6 +15,7 @@ import {
   type EpochSeconds,
   type InstanceInfo,
   type RevisionLocation,
+  type Tag,
 } from '../model.js';
 
 const STEPS = [
@@ -28,6 +29,14 @@ const STEPS = [
    CREATE TABLE registry_revisions (
      application_name TEXT NOT NULL, revision_key TEXT NOT NULL, doc TEXT NOT NULL,
      PRIMARY KEY (application_name, revision_key));`,
+  // Tags of applications, deployment groups and deployment configs (TagResource), by the
+  // resource's id, so a rename keeps them; deleting the resource deletes them.
+  // Applications created before this step kept their tags in their record: moved here.
+  `CREATE TABLE registry_resource_tags (resource_id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+   INSERT INTO registry_resource_tags (resource_id, doc)
+     SELECT json_extract(doc, '$.applicationId'), json_extract(doc, '$.tags') FROM registry_applications
+     WHERE json_array_length(json_extract(doc, '$.tags')) > 0;
+   UPDATE registry_applications SET doc = json_remove(doc, '$.tags');`,
 ];
 
 /** GetApplicationRevision's revisionInfo. */
@@ -88,6 +97,11 @@ export interface RegistryStore {
   getRevision(applicationName: string, key: string): RevisionRecord | undefined;
   revisions(applicationName: string): RevisionRecord[];
   putRevision(applicationName: string, key: string, record: RevisionRecord): void;
+
+  /** Tags of an application, deployment group or deployment config, by its id ([] when none). */
+  tagsOf(resourceId: string): Tag[];
+  /** Replaces the resource's tags ([] removes the row). */
+  putTags(resourceId: string, tags: readonly Tag[]): void;
 }
 
 export function createRegistryStore(db: Db): RegistryStore {
@@ -129,6 +143,11 @@ export function createRegistryStore(db: Db): RegistryStore {
     ),
     renameRevisions: db.prepare('UPDATE registry_revisions SET application_name = ? WHERE application_name = ?'),
     deleteRevisions: db.prepare('DELETE FROM registry_revisions WHERE application_name = ?'),
+    tags: db.prepare('SELECT doc FROM registry_resource_tags WHERE resource_id = ?'),
+    putTags: db.prepare(
+      'INSERT INTO registry_resource_tags (resource_id, doc) VALUES (@id, @doc) ON CONFLICT (resource_id) DO UPDATE SET doc = excluded.doc',
+    ),
+    deleteTags: db.prepare('DELETE FROM registry_resource_tags WHERE resource_id = ?'),
   };
   const one = <T>(row: unknown): T | undefined => (row === undefined ? undefined : fromJson<T>((row as { doc: string }).doc));
   const all = <T>(rows: unknown[]): T[] => rows.map((r) => fromJson<T>((r as { doc: string }).doc));
@@ -147,6 +166,9 @@ export function createRegistryStore(db: Db): RegistryStore {
       q.renameRevisions.run(to, from);
     },
     deleteApplication(name) {
+      const app = store.getApplication(name);
+      if (app) q.deleteTags.run(app.applicationId);
+      for (const g of all<DeploymentGroupInfo>(q.groupsOfApp.all(name))) q.deleteTags.run(g.deploymentGroupId);
       q.deleteGroupsOfApp.run(name);
       q.deleteRevisions.run(name);
       q.deleteApp.run(name);
@@ -163,13 +185,21 @@ export function createRegistryStore(db: Db): RegistryStore {
         config: g.deploymentConfigName,
         doc: toJson(g),
       }),
-    deleteGroup: (app, name) => void q.deleteGroup.run(app, name),
+    deleteGroup(app, name) {
+      const group = store.getGroup(app, name);
+      if (group) q.deleteTags.run(group.deploymentGroupId);
+      q.deleteGroup.run(app, name);
+    },
     groupsUsingConfig: (name) => all<DeploymentGroupInfo>(q.groupsUsing.all(name)),
 
     getConfig: (name) => BUILT_INS.get(name) ?? one<DeploymentConfigInfo>(q.config.get(name)),
     customConfigNames: () => (q.configNames.all() as { name: string }[]).map((r) => r.name),
     putConfig: (c) => void q.putConfig.run({ name: c.deploymentConfigName, doc: toJson(c) }),
-    deleteConfig: (name) => void q.deleteConfig.run(name),
+    deleteConfig(name) {
+      const config = one<DeploymentConfigInfo>(q.config.get(name));
+      if (config) q.deleteTags.run(config.deploymentConfigId);
+      q.deleteConfig.run(name);
+    },
 
     getInstance: (name) => one<InstanceInfo>(q.instance.get(name)),
     registeredInstanceByArn: (arn) => one<InstanceInfo>(q.instanceByArn.get(arn)),
@@ -185,6 +215,12 @@ export function createRegistryStore(db: Db): RegistryStore {
     getRevision: (app, key) => one<RevisionRecord>(q.revision.get(app, key)),
     revisions: (app) => all<RevisionRecord>(q.revisions.all(app)),
     putRevision: (app, key, record) => void q.putRevision.run({ app, key, doc: toJson(record) }),
+
+    tagsOf: (id) => one<Tag[]>(q.tags.get(id)) ?? [],
+    putTags(id, tags) {
+      if (tags.length === 0) q.deleteTags.run(id);
+      else q.putTags.run({ id, doc: toJson(tags) });
+    },
   };
   return store;
 }

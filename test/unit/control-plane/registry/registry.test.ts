@@ -23,8 +23,11 @@ describe('registry: applications', () => {
         createTime: 1_700_000_000,
         linkedToGitHub: false,
         computePlatform: 'Server',
-        tags: [{ Key: 'team', Value: 'a' }],
       },
+    });
+    // Tags are not part of ApplicationInfo: ListTagsForResource reads them.
+    expect(h.call('ListTagsForResource', { ResourceArn: `arn:aws:codedeploy:eu-west-1:111122223333:application:web` })).toEqual({
+      Tags: [{ Key: 'team', Value: 'a' }],
     });
     expect(h.call('ListApplications')).toEqual({ applications: ['api', 'web'] });
     const batch = h.call('BatchGetApplications', { applicationNames: ['api', 'web'] }).applicationsInfo as {
@@ -42,7 +45,7 @@ describe('registry: applications', () => {
     h.fails('CreateApplication', {}, 'ApplicationNameRequiredException');
     h.fails('CreateApplication', { applicationName: 'x'.repeat(101) }, 'InvalidApplicationNameException');
     h.fails('CreateApplication', { applicationName: 'web', computePlatform: 'Lambda' }, 'InvalidComputePlatformException');
-    h.fails('CreateApplication', { applicationName: 'web', tags: [{ Value: 'no-key' }] }, 'InvalidTagException');
+    h.fails('CreateApplication', { applicationName: 'web', tags: [{ Value: 'no-key' }] }, 'InvalidTagsToAddException');
     h.fails('CreateApplication', { applicationName: 42 }, 'ValidationException');
     h.call('CreateApplication', { applicationName: 'x'.repeat(100) });
     h.call('CreateApplication', { applicationName: 'web' });
