@@ -29,6 +29,19 @@ export default tseslint.config(
     },
   },
   {
+    // The web console's browser code (plain script served as is, no bundler): browser globals only.
+    files: ['control-plane/console/assets/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: Object.fromEntries(
+        ['window', 'document', 'fetch', 'EventSource', 'Node', 'CSS', 'setTimeout', 'clearTimeout', 'console'].map((name) => [
+          name,
+          'readonly',
+        ]),
+      ),
+    },
+  },
+  {
     files: ['agent/**/*.ts'],
     rules: forbidFolders('The agent ships without the control plane; move shared code to common/.', 'control-plane', 'test'),
   },

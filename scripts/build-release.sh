@@ -74,7 +74,7 @@ pkg="$stage/package"
 mkdir -p "$pkg"
 
 if [ "$build" = 1 ]; then
-  (cd "$root" && npx --no-install tsc -p tsconfig.build.json --outDir "$pkg/dist") ||
+  (cd "$root" && npx --no-install tsc -p tsconfig.build.json --outDir "$pkg/dist" && node scripts/copy-console-assets.mjs "$pkg/dist") ||
     die "the TypeScript build failed (see above); no release was made"
 else
   [ -f "$root/dist/agent/cli/codedeploy-agent.js" ] || die "no dist/ to package: run npm run build, or drop --no-build"
