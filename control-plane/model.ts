@@ -110,6 +110,8 @@ export interface DeploymentGroupInfo {
   autoRollbackConfiguration?: AutoRollbackConfiguration;
   /** Kept and returned as given; no CloudWatch here, so alarms never stop a deployment. */
   alarmConfiguration?: AlarmConfiguration;
+  /** Deployment and instance events published to topics of the local SNS (control-plane/notifications/). */
+  triggerConfigurations?: TriggerConfig[];
   deploymentStyle: DeploymentStyle;
   loadBalancerInfo?: LoadBalancerInfo;
   blueGreenDeploymentConfiguration?: BlueGreenDeploymentConfiguration;
@@ -117,6 +119,27 @@ export interface DeploymentGroupInfo {
   lastSuccessfulDeployment?: LastDeploymentInfo;
   lastAttemptedDeployment?: LastDeploymentInfo;
   computePlatform: 'Server';
+}
+
+export const TRIGGER_EVENT_TYPES = [
+  'DeploymentStart',
+  'DeploymentSuccess',
+  'DeploymentFailure',
+  'DeploymentStop',
+  'DeploymentRollback',
+  'DeploymentReady',
+  'InstanceStart',
+  'InstanceSuccess',
+  'InstanceFailure',
+  'InstanceReady',
+] as const;
+export type TriggerEventType = (typeof TRIGGER_EVENT_TYPES)[number];
+
+export interface TriggerConfig {
+  triggerName: string;
+  /** The ARN of a topic of the local SNS. */
+  triggerTargetArn: string;
+  triggerEvents: TriggerEventType[];
 }
 
 export interface AlarmConfiguration {

@@ -34,6 +34,7 @@ import {
 } from './registry-input.js';
 import { checkedTags, mergeTags } from './tag-operations.js';
 import { alarmConfiguration, noteAlarms } from './alarm-configuration.js';
+import { addedTriggers, triggerConfigurations } from './trigger-configurations.js';
 
 const DEFAULT_CONFIG = 'CodeDeployDefault.OneAtATime';
 
@@ -94,6 +95,7 @@ export function createGroupOperations(ctx: RegistryContext): OperationTable {
       const ec2TagFilters = filters(input, 'ec2') ?? [];
       const autoRollbackConfiguration = rollbackConfig(input);
       const alarms = alarmConfiguration(input);
+      const triggers = triggerConfigurations(input, ctx.triggerTopics);
       const strategy = outdatedInstancesStrategy(input) ?? 'UPDATE';
       const tags = checkedTags(input, 'tags', 'InvalidTagsToAddException');
       if (tags) mergeTags([], tags, `Deployment group ${deploymentGroupName}`, 'InvalidTagsToAddException');
@@ -114,6 +116,7 @@ export function createGroupOperations(ctx: RegistryContext): OperationTable {
         serviceRoleArn,
         ...(autoRollbackConfiguration ? { autoRollbackConfiguration } : {}),
         ...(alarms ? { alarmConfiguration: alarms } : {}),
+        ...(triggers ? { triggerConfigurations: triggers } : {}),
         deploymentStyle,
         ...(traffic.loadBalancerInfo ? { loadBalancerInfo: traffic.loadBalancerInfo } : {}),
         ...(deploymentStyle.deploymentType === 'BLUE_GREEN'
@@ -123,6 +126,7 @@ export function createGroupOperations(ctx: RegistryContext): OperationTable {
         computePlatform: 'Server',
       };
       store.putGroup(group);
+      if (triggers && triggers.length > 0) ctx.triggerTopics?.triggersAdded(group, triggers);
       noteAlarms(ctx.logger, alarms, deploymentGroupName);
       if (tags)
         store.putTags(group.deploymentGroupId, mergeTags([], tags, `Deployment group ${deploymentGroupName}`, 'InvalidTagsToAddException'));
@@ -185,6 +189,7 @@ export function createGroupOperations(ctx: RegistryContext): OperationTable {
       const ec2 = filters(input, 'ec2');
       const autoRollbackConfiguration = rollbackConfig(input);
       const alarms = alarmConfiguration(input);
+      const triggers = triggerConfigurations(input, ctx.triggerTopics);
       const strategy = outdatedInstancesStrategy(input);
       const serviceRoleArn = stringMember(input, 'serviceRoleArn') || undefined;
       const deploymentConfigName = configName(input);
@@ -196,6 +201,7 @@ export function createGroupOperations(ctx: RegistryContext): OperationTable {
         ...(ec2 !== undefined ? { ec2TagFilters: ec2 } : {}),
         ...(autoRollbackConfiguration !== undefined ? { autoRollbackConfiguration } : {}),
         ...(alarms !== undefined ? { alarmConfiguration: alarms } : {}),
+        ...(triggers !== undefined ? { triggerConfigurations: triggers } : {}),
         ...(strategy !== undefined ? { outdatedInstancesStrategy: strategy } : {}),
         ...(serviceRoleArn !== undefined ? { serviceRoleArn } : {}),
         ...(traffic.deploymentStyle ? { deploymentStyle: traffic.deploymentStyle } : {}),
@@ -205,6 +211,8 @@ export function createGroupOperations(ctx: RegistryContext): OperationTable {
       if (updated.deploymentStyle.deploymentType === 'BLUE_GREEN') updated.blueGreenDeploymentConfiguration ??= defaultBlueGreen();
       else delete updated.blueGreenDeploymentConfiguration;
       store.putGroup(updated);
+      const added = triggers ? addedTriggers(group.triggerConfigurations ?? [], triggers) : [];
+      if (added.length > 0) ctx.triggerTopics?.triggersAdded(updated, added);
       noteAlarms(ctx.logger, alarms, updated.deploymentGroupName);
       ctx.noteEc2TagFilters(ec2);
       ctx.logger.debug(

@@ -8,6 +8,7 @@ import { ApiError } from '../api/api-error.js';
 import type { ApplicationInfo, ControlPlaneIdentity, DeploymentGroupInfo, EpochSeconds, TagFilter } from '../model.js';
 import type { Db } from '../store/database.js';
 import type { RegistryStore } from './registry-store.js';
+import type { TriggerTopics } from './trigger-configurations.js';
 
 export interface RegistryContext {
   db: Db;
@@ -19,6 +20,8 @@ export interface RegistryContext {
   requireGroup(applicationName: string, deploymentGroupName: string): DeploymentGroupInfo;
   /** Whether the local load balancers have a target group of this name. */
   hasTargetGroup(name: string): boolean;
+  /** The local SNS's topics, for triggerConfigurations (undefined: no SNS, so no topic exists). */
+  triggerTopics?: TriggerTopics;
   /** Logs once per registry that EC2 tag filters are kept but select no instance here. */
   noteEc2TagFilters(filters: readonly TagFilter[] | undefined): void;
 }
@@ -30,6 +33,7 @@ export function createRegistryContext(opts: {
   logger: Logger;
   clock?: () => number;
   hasTargetGroup?: (name: string) => boolean;
+  triggerTopics?: TriggerTopics;
 }): RegistryContext {
   const clock = opts.clock ?? Date.now;
   let warnedEc2 = false;
@@ -40,6 +44,7 @@ export function createRegistryContext(opts: {
     logger: opts.logger,
     now: () => clock() / 1000,
     hasTargetGroup: (name) => opts.hasTargetGroup?.(name) ?? false,
+    ...(opts.triggerTopics ? { triggerTopics: opts.triggerTopics } : {}),
     requireApplication(applicationName) {
       const app = opts.store.getApplication(applicationName);
       if (!app) throw new ApiError('ApplicationDoesNotExistException', `No application found for name: ${applicationName}`);

@@ -18,6 +18,7 @@ import { tagsMatch } from './registry-input.js';
 import { revisionKey, revisionLocation } from './revision-fields.js';
 import { createRegistryStore, type RevisionRecord } from './registry-store.js';
 import type { Registry } from './registry.js';
+import type { TriggerTopics } from './trigger-configurations.js';
 
 export interface RegistryOptions {
   db: Db;
@@ -27,6 +28,8 @@ export interface RegistryOptions {
   clock?: () => number;
   /** Whether the local load balancers have a target group of this name (loadBalancerInfo); default: none exist. */
   hasTargetGroup?: (name: string) => boolean;
+  /** The local SNS's topics, for deployment groups' triggerConfigurations; default: none exist. */
+  triggerTopics?: TriggerTopics;
 }
 
 export function createRegistry(opts: RegistryOptions): { registry: Registry; context: RegistryContext } {

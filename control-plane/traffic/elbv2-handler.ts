@@ -41,11 +41,16 @@ const MAX_BODY_BYTES = 1024 * 1024;
 type XmlResult = { [key: string]: XmlValue };
 type Action = (input: QueryInput) => XmlResult | Promise<XmlResult>;
 
-export function createElbv2Handler(opts: { service: ElbService; logger: Logger }): HttpHandler {
+export function createElbv2Handler(opts: {
+  service: ElbService;
+  logger: Logger;
+  /** Requests of another Query API on the same `POST /` (SNS: sns/sns-wire.ts isSnsRequest), left to its handler. */
+  decline?: (req: IncomingMessage) => boolean;
+}): HttpHandler {
   const actions = elbv2Actions(opts.service);
   const log = opts.logger;
   return async (req, res) => {
-    if (req.method !== 'POST' || req.headers['x-amz-target'] !== undefined) return false;
+    if (req.method !== 'POST' || req.headers['x-amz-target'] !== undefined || opts.decline?.(req)) return false;
     if ((req.url ?? '').split('?')[0] !== '/') return false;
     if (!String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) return false;
     const requestId = randomUUID();
