@@ -10,6 +10,7 @@
  *   GET /repos/{o}/{r}/zipball[/{ref}]  -> 302 to ..._codeload/{o}/{r}/legacy.zip/{sha}
  *   GET /_codeload/{o}/{r}/legacy.(tar.gz|zip)/{sha} -> `git archive` with the `<o>-<r>-<sha7>/` prefix
  *   GET /repos/{o}/{r}, /repos/{o}/{r}/commits/{ref}, /, /rate_limit -> small JSON answers
+ *   POST /webhook -> the push webhook (deploy on push), when one is given (push-webhook.ts)
  * The redirect names the resolved sha, so the download is of the commit the ref named when asked,
  * even if the branch moves in between. The absolute Location is built from the Host header (checked
  * to be a host[:port]; the socket's address otherwise).
@@ -47,6 +48,8 @@ export interface GitHubHandlerOptions {
   reposDir: string;
   /** Where the endpoint is mounted; default '/github'. */
   pathPrefix?: string;
+  /** The push webhook (push-webhook.ts), asked first; without it, POST <prefix>/webhook is a 404. */
+  webhook?: HttpHandler;
   logger: Logger;
 }
 
@@ -272,6 +275,7 @@ export function createGitHubHandler(opts: GitHubHandlerOptions): HttpHandler {
     const segments = routeSegments(rawUrl, prefix);
     if (segments === undefined) return false;
     logger.debug({ method: req.method, path: clip(pathOf(rawUrl)) }, 'GitHub request');
+    if (opts.webhook && (await opts.webhook(req, res))) return true;
     if (segments === 'malformed') {
       notFound(res);
       return true;
