@@ -19,7 +19,6 @@ import {
   GetDeploymentCommand,
   GetDeploymentConfigCommand,
   AddTagsToOnPremisesInstancesCommand,
-  RegisterOnPremisesInstanceCommand,
   type DeploymentInfo,
 } from '@aws-sdk/client-codedeploy';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -50,6 +49,8 @@ const HELP = `Usage: npm run demo [-- --hosts N] [-- --config NAME] [-- --traffi
   --blue-green   N blue and N green hosts (--hosts N, default 2) behind a local load balancer: v1 in
                  place on the blue hosts, then v2 blue/green to the green ones under 20 requests/s,
                  printing every second which version and host answered
+  --keep         keep the control plane, its web console and the agents running after the demo,
+                 until Ctrl-C, to look around in the console or deploy again with the aws CLI
   --clean        remove the temp directory at the end (default: keep it, so the logs can be read)
 `;
 
@@ -72,6 +73,7 @@ async function main(argv: string[]): Promise<number> {
       traffic: { type: 'boolean' },
       'blue-green': { type: 'boolean' },
       clean: { type: 'boolean' },
+      keep: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -120,7 +122,16 @@ async function main(argv: string[]): Promise<number> {
       longPollSeconds: 20,
       minHealthCheckIntervalSeconds: 1,
     });
+    console.log(`Console: ${cp.consoleUrl}  (open it to watch the deployment live${values.keep ? '' : '; --keep keeps it up afterwards'})`);
     console.log(`Control plane: ${cp.url} (log: ${cpLog})`);
+    const running = cp;
+    /** With --keep: everything stays up until Ctrl-C. */
+    const keepRunning = async () => {
+      if (!values.keep) return;
+      process.removeListener('SIGINT', onSignal);
+      console.log(`\nStill running: console ${running.consoleUrl}, aws CLI --endpoint-url ${running.url}. Ctrl-C stops everything.`);
+      await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+    };
     if (blueGreen) {
       const names = (color: string) => Array.from({ length: hosts }, (_, i) => `${color}-${i + 1}`);
       bgFleet = await startBlueGreenFleet({
@@ -133,6 +144,7 @@ async function main(argv: string[]): Promise<number> {
       });
       const ok = await blueGreenDemo(bgFleet, names('blue'), names('green'));
       console.log(values.clean ? '' : `\nEverything is in ${root} (remove it with: rm -rf ${root})`);
+      await keepRunning();
       return ok ? 0 : 1;
     }
     const region = cp.identity.region;
@@ -169,18 +181,22 @@ async function main(argv: string[]): Promise<number> {
       }),
     );
     for (let i = 1; i <= hosts; i++) {
+      // Registered, tagged and configured by add-host (what `codedeploy-control-plane add-host` runs).
       const agent = await createFleetAgent({
         name: `host-${i}`,
         controlPlaneUrl: cp.url,
         caCertificatePath: cp.caCertificatePath,
         root: join(root, 'hosts'),
+        register: { tags: [{ Key: 'env', Value: 'demo' }] },
       });
       agents.push(agent);
-      await deploy.send(new RegisterOnPremisesInstanceCommand({ instanceName: agent.name, iamUserArn: agent.iamUserArn }));
-      const tags = [{ Key: 'env', Value: 'demo' }];
       // The sample's web app listens where this tag says; the load balancer proxies there.
-      if (lb) tags.push({ Key: TRAFFIC_ADDRESS_TAG, Value: await prepareHostWebApp(agent.workDir, agent.name) });
-      await deploy.send(new AddTagsToOnPremisesInstancesCommand({ instanceNames: [agent.name], tags }));
+      if (lb) {
+        const address = await prepareHostWebApp(agent.workDir, agent.name);
+        await deploy.send(
+          new AddTagsToOnPremisesInstancesCommand({ instanceNames: [agent.name], tags: [{ Key: TRAFFIC_ADDRESS_TAG, Value: address }] }),
+        );
+      }
       agent.start();
     }
     const config = await deploy.send(new GetDeploymentConfigCommand({ deploymentConfigName: configName }));
@@ -222,6 +238,7 @@ async function main(argv: string[]): Promise<number> {
     }
     if (!ok) for (const a of agents) if (a.stderr().trim()) console.log(`\n${a.name} agent log (stderr):\n${a.stderr().slice(-2000)}`);
     console.log(values.clean ? '' : `\nEverything is in ${root} (remove it with: rm -rf ${root})`);
+    await keepRunning();
     return ok ? 0 : 1;
   } finally {
     process.removeListener('SIGINT', onSignal);

@@ -15,7 +15,6 @@ import {
   CreateDeploymentCommand,
   CreateDeploymentGroupCommand,
   GetDeploymentCommand,
-  RegisterOnPremisesInstanceCommand,
   type DeploymentInfo,
   type RevisionLocation,
 } from '@aws-sdk/client-codedeploy';
@@ -136,16 +135,17 @@ async function startHost(
   name: string,
   tags: { Key: string; Value: string }[],
 ): Promise<FleetAgent> {
+  // Registered, tagged and configured by add-host; the address tag follows once the app has a port.
   const agent = await createFleetAgent({
     name,
     controlPlaneUrl: o.controlPlane.url,
     caCertificatePath: o.controlPlane.caCertificatePath,
     root: o.root,
+    register: { tags },
   });
   const address = await prepareHostWebApp(agent.workDir, name);
-  await deploy.send(new RegisterOnPremisesInstanceCommand({ instanceName: name, iamUserArn: agent.iamUserArn }));
   await deploy.send(
-    new AddTagsToOnPremisesInstancesCommand({ instanceNames: [name], tags: [...tags, { Key: TRAFFIC_ADDRESS_TAG, Value: address }] }),
+    new AddTagsToOnPremisesInstancesCommand({ instanceNames: [name], tags: [{ Key: TRAFFIC_ADDRESS_TAG, Value: address }] }),
   );
   agent.start();
   return agent;
