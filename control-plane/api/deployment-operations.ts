@@ -29,6 +29,7 @@ import {
 } from './input-readers.js';
 import type { OperationTable } from './operations.js';
 import type { EngineCore } from '../engine/engine-core.js';
+import type { RevisionPinner } from '../revisions/revision-pinning.js';
 import type { NewDeployment } from '../engine/engine.js';
 import type { TargetRow } from '../engine/engine-store.js';
 import { DEPLOYMENT_ID_PATTERN } from '../engine/identifiers.js';
@@ -68,7 +69,8 @@ function instanceSummary(t: TargetRow) {
   };
 }
 
-function createDeployment(core: EngineCore, input: Input) {
+/** The request as the engine takes it; names, revision and fileExistsBehavior are checked there. */
+function newDeployment(input: Input): NewDeployment {
   const applicationName = stringMember(input, 'applicationName');
   if (!applicationName) throw new ApiError(APPLICATION.required, 'The application name must be specified (applicationName).');
   // targetInstances (blue/green groups only) is checked by the engine against the group.
@@ -88,7 +90,14 @@ function createDeployment(core: EngineCore, input: Input) {
       ? { targetInstances: targetInstances as NewDeployment['targetInstances'] }
       : {}),
   };
-  return { deploymentId: core.engine.createDeployment(request).deploymentId };
+  return request;
+}
+
+/** With a pinner, S3 revisions without version/eTag get the object's (revisions/revision-pinning.ts) first. */
+function createDeployment(core: EngineCore, input: Input, pin: RevisionPinner | undefined) {
+  const request = newDeployment(input);
+  if (!pin) return { deploymentId: core.engine.createDeployment(request).deploymentId };
+  return pin(request).then((pinned) => ({ deploymentId: core.engine.createDeployment(pinned).deploymentId }));
 }
 
 /** createTimeRange.start or .end: epoch seconds. */
@@ -204,9 +213,14 @@ function instanceNotFound(name: string, deploymentId: string): ApiError {
   );
 }
 
-export function createDeploymentOperations(core: EngineCore): OperationTable {
+export interface DeploymentOperationsOptions {
+  /** Pins S3 revisions at CreateDeployment; without it revisions are recorded as given. */
+  pinRevision?: RevisionPinner;
+}
+
+export function createDeploymentOperations(core: EngineCore, opts: DeploymentOperationsOptions = {}): OperationTable {
   return {
-    CreateDeployment: (input) => createDeployment(core, input),
+    CreateDeployment: (input) => createDeployment(core, input, opts.pinRevision),
 
     GetDeployment: (input) => ({ deploymentInfo: core.engine.getDeployment(existingDeployment(core, input)) }),
 

@@ -11,8 +11,12 @@ import type { CliIo } from '../../common/cli-io.js';
 import { createLogger } from '../../common/logger.js';
 import { packageVersion } from '../../common/version.js';
 import { startControlPlane, type ControlPlane } from '../server.js';
+import { runAddHostCli } from './add-host-command.js';
+import { ENDPOINT_FLAG_OPTIONS, ENDPOINT_FLAGS_HELP, endpointBannerLines, readEndpointFlags } from './endpoint-flags.js';
+import { chooseLogFormat, logDestination, useColor, type LogFormat } from './log-format.js';
 
 export const CONTROL_PLANE_HELP = `Usage: codedeploy-control-plane [options]
+       codedeploy-control-plane add-host NAME [--tag KEY=VALUE ...] [--start]   (see add-host --help)
 
 A local CodeDeploy control plane: the agent-facing commands API (long poll, signed deployment
 specifications), the public CodeDeploy API for the aws CLI and SDKs, an S3-compatible endpoint,
@@ -27,6 +31,9 @@ Options:
   --region NAME           region in ARNs and specs (default us-east-1)
   --account-id ID         12-digit account id in ARNs (default 000000000000)
   --github-repos-dir DIR  local git repositories served as <owner>/<repo> (default DATA_DIR/github)
+  --push-config FILE      deploy on push: which groups follow which repository and branch, and the
+                          webhook secret (default DATA_DIR/push-deployments.yml; absent: off);
+                          GitHub push webhooks go to POST /github/webhook
   --command-timeout S     a host command not completed within S seconds fails (default 4200)
   --long-poll S           how long PollHostCommand waits for work (default 45)
   --allow-traffic-timeout S
@@ -34,7 +41,8 @@ Options:
                           seconds of its registration (default 300)
   --ca-cert FILE          sign deployment specifications with this CA certificate (PEM) ...
   --ca-key FILE           ... and its PKCS#8 private key (default: a CA created in DATA_DIR/ca)
-  --log-level LEVEL       trace|debug|info|warn|error (default info); logs are JSON on stdout
+${ENDPOINT_FLAGS_HELP}  --log-level LEVEL       trace|debug|info|warn|error (default info); logs go to stdout
+  --log-format FORMAT     json|pretty (default: pretty on a terminal, JSON lines otherwise)
   --version               print the version
   -h, --help              this help
 
@@ -43,7 +51,10 @@ Point agents at it with, in codedeployagent.yml:
   :s3_endpoint_override: http://HOST:PORT
   :github_api_url: http://HOST:PORT/github
   :deployment_spec_ca_file: DATA_DIR/ca/ca.pem
-and the aws CLI with --endpoint-url http://HOST:PORT (any credentials are accepted).
+  :ca_bundle: DATA_DIR/ca/ca.pem        (with --tls, and https:// above)
+and the aws CLI with --endpoint-url http://HOST:PORT (any credentials are accepted; with --tls,
+https://HOST:PORT and --ca-bundle DATA_DIR/ca/ca.pem).
+Or let add-host register a host and write its files: codedeploy-control-plane add-host NAME --tag env=dev
 `;
 
 export interface ControlPlaneCliOptions {
@@ -54,6 +65,8 @@ export interface ControlPlaneCliOptions {
   /** Called once listening (tests). */
   onListening?: (cp: ControlPlane) => void;
   logger?: Logger;
+  /** Whether stdout is a terminal (readable logs by default); default false. */
+  stdoutIsTTY?: boolean;
 }
 
 function positiveNumber(flag: string, text: string | undefined, fallback: number, allowZero = false): number {
@@ -67,6 +80,12 @@ function positiveNumber(flag: string, text: string | undefined, fallback: number
 class UsageError extends Error {}
 
 export async function runControlPlaneCli(argv: string[], o: ControlPlaneCliOptions): Promise<number> {
+  // Subcommands come first; without one, this is the server.
+  if (argv[0] === 'add-host') return runAddHostCli(argv.slice(1), { io: o.io, env: o.env, stopSignal: o.stopSignal });
+  if (argv[0] !== undefined && !argv[0].startsWith('-')) {
+    o.io.stderr(`codedeploy-control-plane: unknown command "${argv[0]}" (the one command is add-host; no command starts the server)\n`);
+    return 2;
+  }
   let values;
   try {
     ({ values } = parseArgs({
@@ -80,12 +99,15 @@ export async function runControlPlaneCli(argv: string[], o: ControlPlaneCliOptio
         region: { type: 'string' },
         'account-id': { type: 'string' },
         'github-repos-dir': { type: 'string' },
+        'push-config': { type: 'string' },
         'command-timeout': { type: 'string' },
         'long-poll': { type: 'string' },
         'allow-traffic-timeout': { type: 'string' },
         'ca-cert': { type: 'string' },
         'ca-key': { type: 'string' },
+        ...ENDPOINT_FLAG_OPTIONS,
         'log-level': { type: 'string' },
+        'log-format': { type: 'string' },
         version: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -103,6 +125,7 @@ export async function runControlPlaneCli(argv: string[], o: ControlPlaneCliOptio
     return 0;
   }
   let settings;
+  let logFormat: LogFormat | undefined;
   try {
     const port = positiveNumber('--port', values.port, 8080, true);
     if (!Number.isInteger(port) || port > 65535) throw new UsageError(`--port must be an integer from 0 to 65535, got "${values.port}"`);
@@ -113,9 +136,13 @@ export async function runControlPlaneCli(argv: string[], o: ControlPlaneCliOptio
       throw new UsageError(`--region must look like us-east-1, got "${region}"`);
     if ((values['ca-cert'] === undefined) !== (values['ca-key'] === undefined))
       throw new UsageError('--ca-cert and --ca-key go together: give both or neither');
+    const endpoint = readEndpointFlags(values);
+    if ('error' in endpoint) throw new UsageError(endpoint.error);
     const level = values['log-level'] ?? 'info';
     if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(level))
       throw new UsageError(`--log-level must be one of trace, debug, info, warn, error; got "${level}"`);
+    logFormat = chooseLogFormat(values['log-format'], o.stdoutIsTTY === true);
+    if (logFormat === undefined) throw new UsageError(`--log-format must be json or pretty, got "${values['log-format']}"`);
     const home = o.env.HOME ?? homedir();
     settings = {
       dataDir: resolve(values['data-dir'] ?? join(o.env.XDG_DATA_HOME ?? join(home, '.local', 'share'), 'codedeploy-control-plane')),
@@ -124,11 +151,13 @@ export async function runControlPlaneCli(argv: string[], o: ControlPlaneCliOptio
       region,
       accountId,
       githubReposDir: values['github-repos-dir'] === undefined ? undefined : resolve(values['github-repos-dir']),
+      pushConfigFile: values['push-config'] === undefined ? undefined : resolve(values['push-config']),
       commandTimeoutSeconds: positiveNumber('--command-timeout', values['command-timeout'], 4200),
       longPollSeconds: positiveNumber('--long-poll', values['long-poll'], 45),
       allowTrafficTimeoutSeconds: positiveNumber('--allow-traffic-timeout', values['allow-traffic-timeout'], 300),
       caCertFile: values['ca-cert'] === undefined ? undefined : resolve(values['ca-cert']),
       caKeyFile: values['ca-key'] === undefined ? undefined : resolve(values['ca-key']),
+      ...endpoint,
       level,
     };
   } catch (err) {
@@ -139,10 +168,14 @@ export async function runControlPlaneCli(argv: string[], o: ControlPlaneCliOptio
 
   const logger =
     o.logger ??
-    createLogger({ name: 'codedeploy-control-plane', level: settings.level, destination: { write: (line: string) => o.io.stdout(line) } });
+    createLogger({
+      name: 'codedeploy-control-plane',
+      level: settings.level,
+      destination: logDestination(logFormat, (text) => o.io.stdout(text), { colorize: useColor(o.stdoutIsTTY === true, o.env) }),
+    });
   let cp: ControlPlane;
   try {
-    cp = await startControlPlane({ ...settings, logger });
+    cp = await startControlPlane({ ...settings, env: o.env, logger });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const why =
@@ -157,9 +190,8 @@ export async function runControlPlaneCli(argv: string[], o: ControlPlaneCliOptio
   o.io.stderr(
     [
       `codedeploy-control-plane ${packageVersion()} listening on ${cp.url} (data in ${cp.dataDir})`,
-      `  agents:  :deploy_control_endpoint: ${cp.url}   :s3_endpoint_override: ${cp.url}   :github_api_url: ${cp.url}/github`,
-      `           :deployment_spec_ca_file: ${cp.caCertificatePath}`,
-      `  aws CLI: aws deploy list-applications --endpoint-url ${cp.url}`,
+      `  console: ${cp.consoleUrl}`,
+      ...endpointBannerLines(cp),
       `           aws elbv2 describe-target-groups --endpoint-url ${cp.url}`,
       '',
     ].join('\n'),

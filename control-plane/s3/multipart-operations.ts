@@ -178,7 +178,8 @@ export async function completeMultipartUpload(ctx: S3Context, r: S3Request): Pro
   }
   ctx.logger.debug({ bucket: r.bucket, key: r.key, uploadId: upload.uploadId, parts: parts.length, versionId }, 'CompleteMultipartUpload');
   const host = header(r.req, 'host') ?? 'localhost';
-  const location = `http://${host}/${encodeURIComponent(r.bucket)}/${r.key.split('/').map(encodeURIComponent).join('/')}`;
+  const scheme = 'encrypted' in r.req.socket && r.req.socket.encrypted ? 'https' : 'http';
+  const location = `${scheme}://${host}/${encodeURIComponent(r.bucket)}/${r.key.split('/').map(encodeURIComponent).join('/')}`;
   sendXml(
     r,
     200,

@@ -26,7 +26,7 @@ import * as multipartOps from './multipart-operations.js';
 import * as objectOps from './object-operations.js';
 import { notImplemented, S3Error } from './s3-error.js';
 import { header, newRequestId, type S3Context, type S3Operation, type S3Request } from './s3-request.js';
-import { createS3Store } from './s3-store.js';
+import { createS3Store, type S3Store } from './s3-store.js';
 import { escapeXml } from './s3-xml.js';
 
 export interface S3HandlerOptions {
@@ -40,6 +40,8 @@ export interface S3HandlerOptions {
 
 export interface S3Handler {
   handler: HttpHandler;
+  /** The metadata, for reads outside HTTP (CreateDeployment pins revisions with it: revisions/s3-object-lookup.ts). */
+  store: S3Store;
   close(): Promise<void>;
 }
 
@@ -238,6 +240,7 @@ export function createS3Handler(opts: S3HandlerOptions): S3Handler {
 
   return {
     handler,
+    store,
     async close() {
       closed = true;
       await blobs.closeAll();

@@ -46,7 +46,12 @@ const PUBLIC_MODE = 0o644;
 const SECRET_MODE = 0o600;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-export async function createSpecSigner(opts: SpecSignerOptions): Promise<SpecSigner> {
+/** The spec signer, plus the CA behind it for the composition root (which also issues the HTTPS certificate with it). */
+export interface ControlPlaneSigner extends SpecSigner {
+  readonly ca: CaMaterial;
+}
+
+export async function createSpecSigner(opts: SpecSignerOptions): Promise<ControlPlaneSigner> {
   const clock = opts.clock ?? (() => new Date());
   const log = opts.logger;
   const dir = opts.dir;
@@ -92,6 +97,7 @@ export async function createSpecSigner(opts: SpecSignerOptions): Promise<SpecSig
     sign: async (json) => toPem('PKCS7', await cms(json)),
     caCertificatePem: ca.pem,
     caCertificatePath,
+    ca,
   };
 }
 

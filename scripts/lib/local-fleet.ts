@@ -2,13 +2,18 @@
  * Real agents for a local control plane: each one a `codedeploy-agent start` process (the
  * compiled daemon) registered as an on-premises instance with its own IAM-user identity, every
  * path in its own temp root. Used by the demo, the benchmark and the integration tests, so the
- * three exercise exactly what an operator would run.
+ * three exercise exactly what an operator would run: the files are rendered by the code of
+ * `codedeploy-control-plane add-host` (control-plane/hosts/agent-files.ts), and with `register`
+ * the host is registered and tagged by add-host itself.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { addHost } from '../../control-plane/hosts/add-host.js';
+import { hostLayout, renderAgentConfig, renderOnPremisesConfig, writeAgentFiles } from '../../control-plane/hosts/agent-files.js';
+import type { HostTag } from '../../control-plane/hosts/host-input.js';
 
 /** The project root: the nearest directory up from here holding package.json (works from dist/ and from sources). */
 export function projectRoot(): string {
@@ -44,7 +49,24 @@ export interface FleetAgentOptions {
   env?: Record<string, string>;
   /** Where the daemon's stderr goes: kept in memory (default) or inherited. */
   stderr?: 'capture' | 'inherit';
+  /**
+   * Register the instance and add these tags through add-host (which also fetches the CA into the
+   * agent's root; caCertificatePath and accountId are then the control plane's own). Without it,
+   * only the files are written and the caller registers the instance.
+   */
+  register?: { tags: HostTag[] };
+  /** :ca_bundle: (an https control plane). */
+  caBundle?: string;
 }
+
+/** Settings of every fleet agent: no instance metadata, short hook grace periods, a quick stop. */
+const FLEET_CONFIG = [
+  // No instance metadata on a developer machine: point IMDS at a closed port so it fails fast.
+  ':imds_endpoint: http://127.0.0.1:9',
+  ':hook_output_drain_seconds: 1',
+  ':hook_kill_grace_seconds: 2',
+  ':kill_agent_max_wait_time_seconds: 30',
+];
 
 export interface FleetAgent {
   name: string;
@@ -66,48 +88,35 @@ export interface FleetAgent {
 }
 
 export async function createFleetAgent(o: FleetAgentOptions): Promise<FleetAgent> {
-  const accountId = o.accountId ?? '000000000000';
   const root = o.root ? join(o.root, o.name) : await mkdtemp(join(tmpdir(), `cda-${o.name}-`));
-  const rootDir = join(root, 'deployment-root');
-  const logDir = join(root, 'log');
-  const workDir = join(root, 'agent-home');
-  await mkdir(workDir, { recursive: true });
-  const iamUserArn = `arn:aws:iam::${accountId}:user/${o.name}`;
-  const onPrem = join(root, 'codedeploy.onpremises.yml');
-  await writeFile(
-    onPrem,
-    [
-      `region: ${o.region ?? 'us-east-1'}`,
-      `iam_user_arn: ${iamUserArn}`,
-      `aws_access_key_id: AKIDLOCAL${o.name.replace(/[^A-Za-z0-9]/g, '').toUpperCase()}`,
-      'aws_secret_access_key: local-secret-not-checked',
-      '',
-    ].join('\n'),
-    { mode: 0o600 },
-  );
-  const configFile = join(root, 'codedeployagent.yml');
-  await writeFile(
-    configFile,
-    [
-      `:root_dir: ${rootDir}`,
-      `:log_dir: ${logDir}`,
-      `:pid_dir: ${join(root, 'state')}`,
-      `:working_directory: ${workDir}`,
-      `:on_premises_config_file: ${onPrem}`,
-      `:deploy_control_endpoint: ${o.controlPlaneUrl}`,
-      `:s3_endpoint_override: ${o.controlPlaneUrl}`,
-      `:github_api_url: ${o.controlPlaneUrl}/github`,
-      `:deployment_spec_ca_file: ${o.caCertificatePath}`,
-      // No instance metadata on a developer machine: point IMDS at a closed port so it fails fast.
-      ':imds_endpoint: http://127.0.0.1:9',
-      `:wait_between_runs: ${o.waitBetweenRunsSeconds ?? 0}`,
-      ':hook_output_drain_seconds: 1',
-      ':hook_kill_grace_seconds: 2',
-      ':kill_agent_max_wait_time_seconds: 30',
-      ...(o.extraConfig ?? []),
-      '',
-    ].join('\n'),
-  );
+  const layout = hostLayout(root);
+  const agent = { waitBetweenRunsSeconds: o.waitBetweenRunsSeconds ?? 0, extraLines: [...FLEET_CONFIG, ...(o.extraConfig ?? [])] };
+  let iamUserArn: string;
+  if (o.register) {
+    const added = await addHost({
+      name: o.name,
+      endpoint: o.controlPlaneUrl,
+      tags: o.register.tags,
+      dir: root,
+      region: o.region,
+      caBundle: o.caBundle,
+      agent,
+    });
+    iamUserArn = added.iamUserArn;
+  } else {
+    iamUserArn = `arn:aws:iam::${o.accountId ?? '000000000000'}:user/${o.name}`;
+    await writeAgentFiles(layout, {
+      config: renderAgentConfig({
+        layout,
+        controlPlaneUrl: o.controlPlaneUrl,
+        deploymentSpecCaFile: o.caCertificatePath,
+        caBundle: o.caBundle,
+        ...agent,
+      }),
+      onPremises: renderOnPremisesConfig({ region: o.region ?? 'us-east-1', iamUserArn, name: o.name }),
+    });
+  }
+  const { rootDir, logDir, workDir, configFile } = layout;
   let proc: ChildProcess | undefined;
   let stderr = '';
   return {

@@ -6,11 +6,9 @@
 import { cp as copyDir, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  AddTagsToOnPremisesInstancesCommand,
   CodeDeployClient,
   CreateApplicationCommand,
   CreateDeploymentGroupCommand,
-  RegisterOnPremisesInstanceCommand,
   type AutoRollbackConfiguration,
 } from '@aws-sdk/client-codedeploy';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -103,12 +101,15 @@ export interface TestFleet {
   stop(): Promise<void>;
 }
 
-/** Start `count` agents host-1..N (registered, tagged fleet=<tag>), sharing one proof file. */
+/**
+ * Start `count` agents host-1..N (registered, tagged fleet=<tag>), sharing one proof file. The
+ * client argument is not used any more (add-host registers through its own); callers still pass it.
+ */
 export async function startFleet(
   cp: ControlPlane,
-  deploy: CodeDeployClient,
+  _deploy: CodeDeployClient,
   count: number,
-  opts: { tag?: string; env?: Record<string, string>; extraConfig?: string[]; names?: string[] } = {},
+  opts: { tag?: string; env?: Record<string, string>; extraConfig?: string[]; names?: string[]; caBundle?: string } = {},
 ): Promise<TestFleet> {
   const root = await suiteTempDir('cda-fleet-');
   const proofFile = join(root, 'proof.log');
@@ -124,11 +125,10 @@ export async function startFleet(
       root,
       extraConfig: [':command_update_interval_seconds: 1', ...(opts.extraConfig ?? [])],
       env: { FLEET_HOST: name, FLEET_PROOF: proofFile, ...(opts.env ?? {}) },
+      // Registered and tagged by add-host, as `codedeploy-control-plane add-host` does.
+      register: { tags: [{ Key: 'fleet', Value: opts.tag ?? 'fleet' }] },
+      caBundle: opts.caBundle,
     });
-    await deploy.send(new RegisterOnPremisesInstanceCommand({ instanceName: name, iamUserArn: agent.iamUserArn }));
-    await deploy.send(
-      new AddTagsToOnPremisesInstancesCommand({ instanceNames: [name], tags: [{ Key: 'fleet', Value: opts.tag ?? 'fleet' }] }),
-    );
     agent.start();
     agents.push(agent);
   }
