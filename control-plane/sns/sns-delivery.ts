@@ -9,7 +9,9 @@
  * `immediateDelayMs`, then the delay doubles from `baseBackoffMs` up to `maxBackoffMs`; after
  * `maxAttempts` attempts the message is dropped with a WARN naming the endpoint and the last
  * failure. A queue holds at most `maxQueue` messages: past that the oldest not yet in flight is
- * dropped with a WARN. Nothing here is awaited by a publisher, so a slow or dead subscriber never
+ * dropped with a WARN. All queues together hold at most `maxQueuedBytes` of message bodies (a
+ * caller of Publish controls their size and number): past that a new message is dropped with a
+ * WARN, so memory stays bounded however many subscribers are down. Nothing here is awaited by a publisher, so a slow or dead subscriber never
  * holds up a deployment. `close()` cancels timers and aborts requests in flight.
  *
  * Time is injected (`timers`) and so is the HTTP client (`post`), so the schedule is unit-tested
@@ -30,6 +32,8 @@ export interface DeliveryPolicy {
   requestTimeoutMs: number;
   /** Messages a subscription's queue holds (the one in flight included). */
   maxQueue: number;
+  /** Bytes of message bodies all queues hold together. */
+  maxQueuedBytes: number;
 }
 
 export const DEFAULT_DELIVERY_POLICY: DeliveryPolicy = {
@@ -40,6 +44,7 @@ export const DEFAULT_DELIVERY_POLICY: DeliveryPolicy = {
   maxAttempts: 12,
   requestTimeoutMs: 15_000,
   maxQueue: 1000,
+  maxQueuedBytes: 64 * 1024 * 1024,
 };
 
 /** The wait before the next attempt after `failedAttempts` failures, or undefined: give up. */
@@ -103,6 +108,12 @@ export function createDeliveryQueues(opts: {
   const log = opts.logger;
   const queues = new Map<string, Queue>();
   let closed = false;
+  let queuedBytes = 0;
+  const sizeOf = (d: Delivery | undefined) => (d === undefined ? 0 : Buffer.byteLength(d.body));
+  /** Removes the queue's first message (delivered or given up). */
+  const shift = (q: Queue) => {
+    queuedBytes -= sizeOf(q.items.shift());
+  };
 
   const settle = (arn: string, q: Queue, problem: string | undefined): void => {
     q.busy = false;
@@ -111,7 +122,7 @@ export function createDeliveryQueues(opts: {
     const d = q.items[0];
     if (!d) return;
     if (problem === undefined) {
-      q.items.shift();
+      shift(q);
       q.failures = 0;
       log.debug({ subscriptionArn: arn, endpoint: clip(d.endpoint, 200), message: d.what }, 'SNS delivery succeeded');
       return pump(arn);
@@ -123,7 +134,7 @@ export function createDeliveryQueues(opts: {
         { subscriptionArn: arn, endpoint: clip(d.endpoint, 200), message: d.what, attempts: q.failures, error: problem },
         `SNS delivery to ${clip(d.endpoint, 200)} given up after ${q.failures} attempts: ${problem}; the message is dropped (check that the endpoint is up and answers 2xx)`,
       );
-      q.items.shift();
+      shift(q);
       q.failures = 0;
       return pump(arn);
     }
@@ -163,6 +174,20 @@ export function createDeliveryQueues(opts: {
   return {
     enqueue(d) {
       if (closed) return;
+      const size = sizeOf(d);
+      if (queuedBytes + size > policy.maxQueuedBytes) {
+        log.warn(
+          {
+            subscriptionArn: d.subscriptionArn,
+            endpoint: clip(d.endpoint, 200),
+            message: d.what,
+            queuedBytes,
+            maxQueuedBytes: policy.maxQueuedBytes,
+          },
+          `SNS delivery queues are full (${policy.maxQueuedBytes} bytes waiting for subscribers that do not answer); ${d.what} for ${clip(d.endpoint, 200)} is dropped`,
+        );
+        return;
+      }
       let q = queues.get(d.subscriptionArn);
       if (!q) {
         q = { items: [], failures: 0, busy: false };
@@ -171,6 +196,7 @@ export function createDeliveryQueues(opts: {
       if (q.items.length >= policy.maxQueue) {
         const index = q.busy ? 1 : 0;
         const [dropped] = q.items.splice(index, 1);
+        queuedBytes -= sizeOf(dropped);
         if (index === 0) q.failures = 0;
         log.warn(
           { subscriptionArn: d.subscriptionArn, endpoint: clip(d.endpoint, 200), message: dropped?.what, maxQueue: policy.maxQueue },
@@ -178,6 +204,7 @@ export function createDeliveryQueues(opts: {
         );
       }
       q.items.push(d);
+      queuedBytes += size;
       pump(d.subscriptionArn);
     },
     drop(arn) {
@@ -185,6 +212,7 @@ export function createDeliveryQueues(opts: {
       if (!q) return;
       q.cancelTimer?.();
       q.abort?.abort(new Error('the subscription was removed'));
+      for (const item of q.items) queuedBytes -= sizeOf(item);
       queues.delete(arn);
     },
     pending(arn) {

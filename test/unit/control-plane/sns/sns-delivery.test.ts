@@ -158,6 +158,36 @@ describe('delivery queues', () => {
     expect(bodies).toEqual(['m1', 'm4', 'm5']);
   });
 
+  it('hold at most maxQueuedBytes across all subscriptions, dropping new messages with a WARN, and free the budget as they go', async () => {
+    const t = manualTimers();
+    const log = captureLogger();
+    const releases: ((v: { status: number }) => void)[] = [];
+    const q = createDeliveryQueues({
+      logger: log.logger,
+      timers: t.timers,
+      policy: { maxQueuedBytes: 6 }, // three 2-byte bodies
+      post: () => new Promise((resolve) => releases.push(resolve)),
+    });
+    q.enqueue(delivery(1, 'a'));
+    q.enqueue(delivery(2, 'b'));
+    q.enqueue(delivery(3, 'c'));
+    q.enqueue(delivery(4, 'd'));
+    expect(q.pending()).toBe(3);
+    expect(
+      log
+        .lines()
+        .filter((l) => l['level'] === 40)
+        .map((l) => l['msg']),
+    ).toEqual([expect.stringContaining('Notification 4 for http://receiver/d is dropped')]);
+    releases[0]?.({ status: 200 });
+    await flush();
+    q.enqueue(delivery(5, 'd'));
+    expect(q.pending()).toBe(3);
+    q.drop('b');
+    q.enqueue(delivery(6, 'e'));
+    expect(q.pending()).toBe(3);
+  });
+
   it('stop on close: timers cancelled, requests aborted, nothing sent after', async () => {
     const t = manualTimers();
     let signal: AbortSignal | undefined;
