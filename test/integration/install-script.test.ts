@@ -193,7 +193,10 @@ describe('scripts/install.sh', () => {
     const modules = await readdir(join(prefix, 'node_modules'));
     for (const dep of ['pino', 'yaml', 'tar', 'better-sqlite3', '@aws-sdk']) expect(modules, dep).toContain(dep);
     for (const dev of ['vitest', 'typescript', 'eslint', 's3rver', '@vitest', 'typescript-eslint']) expect(modules, dev).not.toContain(dev);
-    expect(existsSync(join(prefix, 'node_modules', '@aws-sdk', 'client-codedeploy'))).toBe(false);
+    // The control plane's add-host registers hosts through the public API: a runtime dependency now.
+    expect(existsSync(join(prefix, 'node_modules', '@aws-sdk', 'client-codedeploy'))).toBe(true);
+    for (const dev of ['client-sns', 'client-elastic-load-balancing-v2'])
+      expect(existsSync(join(prefix, 'node_modules', '@aws-sdk', dev)), dev).toBe(false);
     // The native module came from the release's prebuild: loadable, and no compiler output.
     expect(await readdir(join(prefix, 'node_modules', 'better-sqlite3', 'build'))).toEqual(['Release']);
     // Nothing is left of the staging.
