@@ -16,7 +16,7 @@ import { existsSync } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, resolve } from 'node:path';
-import { hideSdkNodeVersionWarning } from '../scripts/lib/sdk-warning.js';
+import { hideSdkNodeVersionWarning } from '../common/sdk-warning.js';
 import { agentNodeFlags, localCli } from './agent-build.js';
 import { benchControlPlane } from './control-plane-bench.js';
 import { benchDaemon } from './daemon-bench.js';

@@ -35,7 +35,7 @@ import {
   TARGET_GROUP,
   TRAFFIC_ADDRESS_TAG,
 } from './lib/demo-traffic.js';
-import { hideSdkNodeVersionWarning } from './lib/sdk-warning.js';
+import { hideSdkNodeVersionWarning } from '../common/sdk-warning.js';
 import { startBlueGreenFleet, type BlueGreenFleet } from './lib/traffic-fleet.js';
 
 const HELP = `Usage: npm run demo [-- --hosts N] [-- --config NAME] [-- --traffic | --blue-green] [--clean]

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 import { processIo } from '../../common/cli-io.js';
+import { hideSdkNodeVersionWarning } from '../../common/sdk-warning.js';
 import { runControlPlaneCli } from './control-plane-command.js';
 
+hideSdkNodeVersionWarning();
 const stopSignal = new Promise<string>((resolve) => {
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolve(sig));
 });

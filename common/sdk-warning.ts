@@ -1,7 +1,8 @@
 /**
  * The AWS SDK warns on load that its releases from 2027 on need Node 22. This project supports
- * Node 20 with the pinned SDK, so the demo and the benchmark hide that one notice to keep their
- * output about the deployment; every other warning still prints.
+ * Node 20 with the pinned SDK, so the demo, the benchmark and the control plane's CLI (add-host
+ * loads the SDK) hide that one notice to keep their output about what they do; every other warning
+ * still prints.
  */
 export function hideSdkNodeVersionWarning(): void {
   process.removeAllListeners('warning');
