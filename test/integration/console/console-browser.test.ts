@@ -150,6 +150,21 @@ describe.skipIf(!haveChromium)('web console in a browser', () => {
       // A stopped deployment offers Redeploy instead of Stop.
       expect(await page.getByRole('button', { name: 'Redeploy this revision' }).isVisible()).toBe(true);
       expect(await page.getByRole('button', { name: 'Stop deployment' }).count()).toBe(0);
+
+      // Redeploy: a new deployment of the same revision, and the page follows it.
+      await rm(holdFile);
+      page.once('dialog', (dialog) => void dialog.accept());
+      await page.getByRole('button', { name: 'Redeploy this revision' }).click();
+      await expect.poll(() => page.evaluate('window.location.hash'), { timeout: 10_000 }).not.toBe(`#/deployments/${id}`);
+      const again = String(await page.evaluate('window.location.hash')).replace('#/deployments/', '');
+      expect(again).toMatch(/^d-[A-Z0-9]{9}$/);
+      await expect.poll(() => apiStatus(again), { timeout: 60_000, interval: 200 }).toBe('Succeeded');
+      const [before, after] = await Promise.all(
+        [id, again].map(async (deploymentId) => (await sdk.deploy.send(new GetDeploymentCommand({ deploymentId }))).deploymentInfo),
+      );
+      expect(after?.revision).toEqual(before?.revision);
+      expect(after?.description).toBe(`Redeploy of ${id} (console)`);
+      await expect.poll(pageStatus, { timeout: 10_000, interval: 200 }).toBe('Succeeded');
     } finally {
       await rm(holdFile, { force: true });
     }
@@ -173,15 +188,17 @@ describe.skipIf(!haveChromium)('web console in a browser', () => {
   it('lists deployments, applications and hosts, and is keyboard navigable', async () => {
     await page.goto(`${cp.consoleUrl}#/deployments`);
     const rows = page.locator('tbody tr[data-deployment]');
-    await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(3);
-    expect(await rows.nth(1).textContent()).toContain('Stopped');
-    expect(await rows.nth(1).locator('code').textContent()).toBe(
+    // Newest first: the failed one, the redeploy, the stopped one, the first one.
+    await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(4);
+    expect(await rows.nth(1).textContent()).toContain('Succeeded');
+    expect(await rows.nth(2).textContent()).toContain('Stopped');
+    expect(await rows.nth(2).locator('code').textContent()).toBe(
       `s3://releases/webshop/2026.07.1.tgz (tgz, version ${revision.version}, etag ${revision.eTag})`,
     );
 
     // Keyboard, from a fresh load: the skip link, then the navigation, to the Hosts view.
     await page.reload();
-    await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(3);
+    await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(4);
     await page.keyboard.press('Tab');
     expect(await page.evaluate('document.activeElement?.textContent')).toBe('Skip to content');
     await page.keyboard.press('Tab');
