@@ -11,7 +11,8 @@
  *     API of the local load balancers (traffic/), whose listeners open ports of their own; or,
  *     signed for `sns` or with Version=2010-03-31, the SNS Query API of the local SNS (sns/), which
  *     also answers its subscribers' GETs (/?Action=ConfirmSubscription|Unsubscribe, /_sns/*.pem)
- *     and carries deployment groups' triggerConfigurations (notifications/);
+ *     and carries deployment groups' triggerConfigurations (notifications/); or, signed for `sts`,
+ *     STS GetCallerIdentity (sts/: the account id Terraform and scripts ask for);
  *   - /github/...: GitHub-compatible archive downloads from local git repositories, and
  *     POST /github/webhook, GitHub's push webhook for deploy on push (github/push-webhook.ts);
  *   - GET / with no signature (a browser) and /_console/...: the web console (console/);
@@ -47,6 +48,7 @@ import { createSnsHandler } from './sns/sns-handler.js';
 import { createSnsService, type SnsService } from './sns/sns-service.js';
 import { loadSnsSigningKey } from './sns/sns-signing.js';
 import { isSnsRequest } from './sns/sns-wire.js';
+import { createStsHandler, isStsRequest } from './sts/sts-handler.js';
 import { packageVersion } from '../common/version.js';
 import { DEFAULT_ACCOUNT_ID, DEFAULT_REGION, type ControlPlaneIdentity } from './model.js';
 import { createRegistry } from './registry/sqlite-registry.js';
@@ -322,7 +324,12 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       ...(opts.s3Endpoint !== undefined ? { s3Endpoint: opts.s3Endpoint } : {}),
     }));
     const snsApi = createSnsHandler({ service: sns, logger: logger.child({ part: 'sns' }) });
-    const elbv2 = createElbv2Handler({ service: loadBalancers, logger: logger.child({ part: 'elbv2' }), decline: isSnsRequest });
+    const sts = createStsHandler({ identity });
+    const elbv2 = createElbv2Handler({
+      service: loadBalancers,
+      logger: logger.child({ part: 'elbv2' }),
+      decline: (req) => isSnsRequest(req) || isStsRequest(req),
+    });
     // The web console: GET / without any signature (S3's ListBuckets is always signed) and /_console/*.
     const webConsole = createConsoleHandler({
       engine: engineCore.engine,
@@ -330,7 +337,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       shutdown: shutdown.signal,
       logger: logger.child({ part: 'console' }),
     });
-    const handlers: HttpHandler[] = [json, health, info, snsApi, elbv2, github, webConsole, s3.handler];
+    const handlers: HttpHandler[] = [json, health, info, sts, snsApi, elbv2, github, webConsole, s3.handler];
     const bodyTimeouts: BodyTimeouts = { ...DEFAULT_BODY_TIMEOUTS, ...opts.bodyTimeouts };
 
     // HTTP, or HTTPS with tls (http/server-transport.ts: how the deadlines below hold for TLS).

@@ -20,9 +20,10 @@ export const CONTROL_PLANE_HELP = `Usage: codedeploy-control-plane [options]
 
 A local CodeDeploy control plane: the agent-facing commands API (long poll, signed deployment
 specifications), the public CodeDeploy API for the aws CLI and SDKs, an S3-compatible endpoint,
-a GitHub-compatible archive endpoint and the Elastic Load Balancing v2 API of local HTTP load
-balancers (aws elbv2), all on one port, with state in SQLite. Each load balancer listener opens
-its own port on --host.
+a GitHub-compatible archive endpoint and push webhook, the Elastic Load Balancing v2 API of local
+HTTP load balancers (aws elbv2), a small SNS for deployment notifications (aws sns), STS
+GetCallerIdentity, and a web console for browsers at /, all on one port, with state in SQLite.
+Each load balancer listener opens its own port on --host.
 
 Options:
   --data-dir DIR          state (SQLite, CA, S3 objects); default ~/.local/share/codedeploy-control-plane

@@ -7,6 +7,7 @@
  * (`Attributes.entry.N.key/value`) are written as `<entry><key/><value/></entry>`.
  */
 import type { IncomingMessage } from 'node:http';
+import { credentialService } from '../http/credential-scope.js';
 import { ElbError } from '../traffic/elb-model.js';
 import { escapeXml, parseQuery, type QueryInput } from '../traffic/elbv2-wire.js';
 
@@ -27,14 +28,6 @@ export class SnsError extends Error {
 
 export const invalidParameter = (message: string): SnsError => new SnsError('InvalidParameter', `Invalid parameter: ${message}`);
 export const notFound = (message: string): SnsError => new SnsError('NotFound', message, 404);
-
-/** The service name of a SigV4 Authorization header's credential scope (`.../<region>/<service>/aws4_request`). */
-export function credentialService(req: IncomingMessage): string | undefined {
-  const auth = req.headers.authorization;
-  if (typeof auth !== 'string') return undefined;
-  const m = /Credential=[^/,\s]+\/\d{8}\/[^/,\s]+\/([^/,\s]+)\/aws4_request/.exec(auth);
-  return m?.[1];
-}
 
 /** Whether a request is for SNS: signed for the `sns` service, or a Query request of SNS's version in the URL. */
 export function isSnsRequest(req: IncomingMessage): boolean {

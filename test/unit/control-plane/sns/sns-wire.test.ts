@@ -4,16 +4,8 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import {
-  credentialService,
-  entryMap,
-  isSnsRequest,
-  parseSnsQuery,
-  SnsError,
-  snsErrorXml,
-  snsResultXml,
-  str,
-} from '../../../../control-plane/sns/sns-wire.js';
+import { credentialService } from '../../../../control-plane/http/credential-scope.js';
+import { entryMap, isSnsRequest, parseSnsQuery, SnsError, snsErrorXml, snsResultXml, str } from '../../../../control-plane/sns/sns-wire.js';
 
 const req = (url: string, authorization?: string) => ({ url, headers: authorization ? { authorization } : {} }) as IncomingMessage;
 const signedFor = (service: string) =>
