@@ -12,15 +12,14 @@
  * An operator may give its own CA (caCertFile + caKeyFile); then ca.pem/ca.key in `dir` are not
  * used, the CA file's path is the one agents trust, and only the signer lives in `dir`.
  */
-import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as pkijs from 'pkijs';
 import type { Logger } from 'pino';
-import { errnoCode } from '../../common/errors.js';
-import { writeFileAtomic } from '../../common/atomic-file.js';
 import { formatName } from '../../common/x509-name.js';
 import { checkSigner, loadCa, SIGNER_RENEW_DAYS, type CaMaterial, type SignerMaterial } from './ca-material.js';
 import { createCmsSigner } from './cms-signer.js';
+import { PUBLIC_MODE, readOptional, readRequired, SECRET_MODE, tightenKeyMode, writeKeyFile } from './key-files.js';
 import { toPem } from './pem.js';
 import { generateRsaKey } from './signing-keys.js';
 import type { SpecSigner } from './spec-signer.js';
@@ -42,8 +41,6 @@ export const CA_KEY_FILE = 'ca.key';
 export const SIGNER_CERT_FILE = 'signer.pem';
 export const SIGNER_KEY_FILE = 'signer.key';
 
-const PUBLIC_MODE = 0o644;
-const SECRET_MODE = 0o600;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** The spec signer, plus the CA behind it for the composition root (which also issues the HTTPS certificate with it). */
@@ -108,7 +105,7 @@ async function ownCa(dir: string, now: Date, log: Logger): Promise<CaMaterial> {
   const certPem = await readOptional(certPath);
   const keyPem = await readOptional(keyPath);
   if (certPem !== undefined && keyPem !== undefined) {
-    await tightenMode(keyPath, log);
+    await tightenKeyMode(keyPath, log);
     const ca = await loadCa({ certPem, keyPem, certSource: certPath, keySource: keyPath, now });
     log.debug({ ca: ca.subject, caFile: certPath, notAfter: ca.notAfter.toISOString() }, 'Loaded the control plane CA');
     return ca;
@@ -123,8 +120,8 @@ async function ownCa(dir: string, now: Date, log: Logger): Promise<CaMaterial> {
   const { key, publicKey, pkcs8 } = await generateRsaKey();
   const der = await issueCertificate({ profile: 'ca', subject: localName(CA_COMMON_NAME), publicKey, selfKey: key, now });
   const newCertPem = toPem('CERTIFICATE', der);
-  await writeFile(keyPath, toPem('PRIVATE KEY', pkcs8), SECRET_MODE);
-  await writeFile(certPath, newCertPem, PUBLIC_MODE);
+  await writeKeyFile(keyPath, toPem('PRIVATE KEY', pkcs8), SECRET_MODE);
+  await writeKeyFile(certPath, newCertPem, PUBLIC_MODE);
   const ca = await loadCa({ certPem: newCertPem, keyPem: toPem('PRIVATE KEY', pkcs8), certSource: certPath, keySource: keyPath, now });
   log.info(
     { ca: ca.subject, caFile: certPath, notAfter: ca.notAfter.toISOString() },
@@ -139,7 +136,7 @@ async function ensureSigner(dir: string, ca: CaMaterial, now: Date, log: Logger)
   const keyPath = join(dir, SIGNER_KEY_FILE);
   const certPem = await readOptional(certPath);
   const keyPem = await readOptional(keyPath);
-  if (keyPem !== undefined) await tightenMode(keyPath, log);
+  if (keyPem !== undefined) await tightenKeyMode(keyPath, log);
   const check = await checkSigner({ certPem, keyPem, ca, now });
   if (check.ok) {
     log.debug(
@@ -158,8 +155,8 @@ async function ensureSigner(dir: string, ca: CaMaterial, now: Date, log: Logger)
     now,
     notAfterLimit: ca.notAfter,
   });
-  await writeFile(keyPath, toPem('PRIVATE KEY', pkcs8), SECRET_MODE);
-  await writeFile(certPath, toPem('CERTIFICATE', der), PUBLIC_MODE);
+  await writeKeyFile(keyPath, toPem('PRIVATE KEY', pkcs8), SECRET_MODE);
+  await writeKeyFile(certPath, toPem('CERTIFICATE', der), PUBLIC_MODE);
   const cert = pkijs.Certificate.fromBER(der);
   const signer: SignerMaterial = { certDer: der, key, subject: formatName(cert.subject), notAfter: cert.notAfter.value };
   const first = certPem === undefined && keyPem === undefined;
@@ -170,38 +167,4 @@ async function ensureSigner(dir: string, ca: CaMaterial, now: Date, log: Logger)
       : `Re-issued the deployment specification signer "${signer.subject}" because ${check.reason} (valid to ${signer.notAfter.toISOString()})`,
   );
   return signer;
-}
-
-/** writeFileAtomic creates with `mode` minus the umask; chmod makes public files exactly 0644. */
-async function writeFile(path: string, content: string, mode: number): Promise<void> {
-  await writeFileAtomic(path, content, { mode });
-  await chmod(path, mode);
-}
-
-async function readOptional(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return undefined;
-    throw err;
-  }
-}
-
-async function readRequired(path: string, what: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    const code = errnoCode(err);
-    if (code === 'ENOENT') throw new Error(`${what} file ${path} does not exist`, { cause: err });
-    if (code === 'EACCES') throw new Error(`${what} file ${path} cannot be read (permission denied)`, { cause: err });
-    throw err;
-  }
-}
-
-/** A private key file of ours readable by others is made 0600 again, and said so. */
-async function tightenMode(path: string, log: Logger): Promise<void> {
-  const mode = (await stat(path)).mode & 0o777;
-  if ((mode & 0o077) === 0) return;
-  await chmod(path, SECRET_MODE);
-  log.warn({ file: path, mode: `0${mode.toString(8)}` }, `${path} was readable by other users (mode 0${mode.toString(8)}); set it to 0600`);
 }

@@ -17,14 +17,13 @@
  * whatever CA issued it.
  */
 import { X509Certificate } from 'node:crypto';
-import { chmod, mkdir, readFile, stat } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import * as pkijs from 'pkijs';
 import type { Logger } from 'pino';
-import { writeFileAtomic } from '../../common/atomic-file.js';
-import { errnoCode } from '../../common/errors.js';
 import { parseCertificates, type CaMaterial } from './ca-material.js';
+import { PUBLIC_MODE, readOptional, readRequired, SECRET_MODE, tightenKeyMode, writeKeyFile } from './key-files.js';
 import { toPem } from './pem.js';
 import { generateRsaKey, readPrivateKeyPem } from './signing-keys.js';
 import { ipAddressBytes, ipAddressText, issueCertificate, localName, subjectAltNames } from './x509-builder.js';
@@ -137,7 +136,7 @@ async function ownCertificate(o: ServerTlsOptions, now: Date): Promise<TlsCreden
 
   const certPem = await readOptional(certPath);
   const keyPem = await readOptional(keyPath);
-  if (keyPem !== undefined) await tightenMode(keyPath, log);
+  if (keyPem !== undefined) await tightenKeyMode(keyPath, log);
   const reason = await reasonToReissue({ certPem, keyPem, ca: o.ca, wanted, now });
   if (reason === undefined && certPem !== undefined && keyPem !== undefined) {
     log.debug({ certificate: certPath, names }, 'Loaded the HTTPS server certificate');
@@ -158,8 +157,8 @@ async function ownCertificate(o: ServerTlsOptions, now: Date): Promise<TlsCreden
   // The CA chain follows the certificate, so a client that trusts only the root of an operator's
   // CA chain can still build the path.
   const newCert = toPem('CERTIFICATE', der) + o.ca.pem;
-  await writeFile(keyPath, newKey, 0o600);
-  await writeFile(certPath, newCert, 0o644);
+  await writeKeyFile(keyPath, newKey, SECRET_MODE);
+  await writeKeyFile(certPath, newCert, PUBLIC_MODE);
   const notAfter = pkijs.Certificate.fromBER(der).notAfter.value;
   log.info(
     { certificate: certPath, names, ca: o.ca.subject, notAfter: notAfter.toISOString(), reason },
@@ -202,38 +201,4 @@ async function reasonToReissue(o: {
   // The chain after the certificate must be the current CA's (an operator's CA file may have changed).
   if (!o.certPem.endsWith(o.ca.pem)) return 'the CA chain after it changed';
   return undefined;
-}
-
-/** writeFileAtomic creates with `mode` minus the umask; chmod makes it exact. */
-async function writeFile(path: string, content: string, mode: number): Promise<void> {
-  await writeFileAtomic(path, content, { mode });
-  await chmod(path, mode);
-}
-
-async function readOptional(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return undefined;
-    throw err;
-  }
-}
-
-async function readRequired(path: string, what: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    const code = errnoCode(err);
-    if (code === 'ENOENT') throw new Error(`${what} file ${path} does not exist`, { cause: err });
-    if (code === 'EACCES') throw new Error(`${what} file ${path} cannot be read (permission denied)`, { cause: err });
-    throw err;
-  }
-}
-
-/** A key file of ours readable by others is made 0600 again, and said so. */
-async function tightenMode(path: string, log: Logger): Promise<void> {
-  const mode = (await stat(path)).mode & 0o777;
-  if ((mode & 0o077) === 0) return;
-  await chmod(path, 0o600);
-  log.warn({ file: path, mode: `0${mode.toString(8)}` }, `${path} was readable by other users (mode 0${mode.toString(8)}); set it to 0600`);
 }

@@ -1,15 +1,16 @@
 /**
  * The key the local SNS signs its HTTP deliveries with, and the certificate subscribers verify
  * them with (served at SIGNING_CERT_PATH, the SigningCertURL of every message). Made once, on
- * first start, in `<dataDir>/sns/` (key 0600, certificate 0644) and reused after, so a
+ * first start, in `<dataDir>/sns/` (written atomically: key 0600, certificate 0644) and reused after, so a
  * subscriber that caches the certificate keeps verifying across restarts. The certificate is
  * self-signed (RSA 2048, made with the same builder as the spec signer's, signing/x509-builder.ts);
  * message signatures are SHA1withRSA (SignatureVersion 1) with node:crypto.
  */
 import { createPrivateKey, sign, X509Certificate, type KeyObject } from 'node:crypto';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { PUBLIC_MODE, readOptional, SECRET_MODE, tightenKeyMode, writeKeyFile } from '../signing/key-files.js';
 import { toPem } from '../signing/pem.js';
 import { generateRsaKey } from '../signing/signing-keys.js';
 import { issueCertificate, localName } from '../signing/x509-builder.js';
@@ -30,6 +31,7 @@ export async function loadSnsSigningKey(opts: { dir: string; logger: Logger; now
   const certPath = join(opts.dir, CERT_FILE);
   const [keyPem, certPem] = await Promise.all([readOptional(keyPath), readOptional(certPath)]);
   if (keyPem !== undefined && certPem !== undefined) {
+    await tightenKeyMode(keyPath, opts.logger);
     const key = createPrivateKey(keyPem);
     if (!new X509Certificate(certPem).checkPrivateKey(key))
       throw new Error(
@@ -47,9 +49,8 @@ export async function loadSnsSigningKey(opts: { dir: string; logger: Logger; now
   });
   const newKeyPem = toPem('PRIVATE KEY', pkcs8);
   const newCertPem = toPem('CERTIFICATE', der);
-  await writeFile(keyPath, newKeyPem, { mode: 0o600 });
-  await chmod(keyPath, 0o600);
-  await writeFile(certPath, newCertPem, { mode: 0o644 });
+  await writeKeyFile(keyPath, newKeyPem, SECRET_MODE);
+  await writeKeyFile(certPath, newCertPem, PUBLIC_MODE);
   opts.logger.info({ certificate: certPath }, `Created the local SNS message signing key and certificate (${certPath})`);
   return signingKey(createPrivateKey(newKeyPem), newCertPem);
 }
@@ -59,13 +60,4 @@ function signingKey(key: KeyObject, certificatePem: string): SnsSigningKey {
     sign: (text) => sign('sha1', Buffer.from(text, 'utf8'), key).toString('base64'),
     certificatePem,
   };
-}
-
-async function readOptional(file: string): Promise<string | undefined> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
 }
