@@ -19,6 +19,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { DeploymentEngine } from '../engine/engine.js';
+import { readBoundedBody } from '../http/bounded-body.js';
 import type { HttpHandler } from '../http/route.js';
 import { clip } from '../log/clip.js';
 import type { PushConfigReader } from './push-config-reader.js';
@@ -38,39 +39,11 @@ export interface PushWebhookOptions {
   maxBodyBytes?: number;
 }
 
-class BodyTooLarge extends Error {}
-
 function send(res: ServerResponse, status: number, body: Record<string, unknown>, headers: Record<string, string> = {}): void {
   if (res.headersSent) return void res.destroy();
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
   res.end(text);
-}
-
-/** The raw body, at most `max` bytes (past that: BodyTooLarge, and the connection closes after the answer). */
-function readBody(req: IncomingMessage, res: ServerResponse, max: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length']);
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const tooLarge = () => {
-      req.off('data', onData);
-      req.pause();
-      chunks.length = 0;
-      res.shouldKeepAlive = false;
-      res.once('finish', () => req.socket.destroy());
-      reject(new BodyTooLarge());
-    };
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > max) tooLarge();
-      else chunks.push(chunk);
-    };
-    if (Number.isFinite(declared) && declared > max) return tooLarge();
-    req.on('data', onData);
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {
@@ -97,11 +70,8 @@ export function createPushWebhookHandler(o: PushWebhookOptions): HttpHandler {
       });
       return true;
     }
-    let body: Buffer;
-    try {
-      body = await readBody(req, res, maxBody);
-    } catch (err) {
-      if (!(err instanceof BodyTooLarge)) throw err;
+    const body = await readBoundedBody(req, res, maxBody);
+    if (!body) {
       send(res, 413, { message: `the delivery is larger than ${maxBody} bytes` });
       return true;
     }

@@ -12,6 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { readBoundedBody } from '../http/bounded-body.js';
 import type { HttpHandler } from '../http/route.js';
 import { clip } from '../log/clip.js';
 import type { QueryInput } from '../traffic/elbv2-wire.js';
@@ -88,27 +89,10 @@ function send(res: ServerResponse, status: number, body: string, requestId: stri
 }
 
 /** The form body, at most MAX_BODY_BYTES (past that: a 413 answered on a connection then closed). */
-function readForm(req: IncomingMessage, res: ServerResponse): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        req.off('data', onData);
-        req.pause();
-        chunks.length = 0;
-        res.shouldKeepAlive = false;
-        res.once('finish', () => req.socket.destroy());
-        reject(new SnsError('RequestEntityTooLarge', `The request body is larger than ${MAX_BODY_BYTES} bytes`, 413));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    req.on('data', onData);
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
+async function readForm(req: IncomingMessage, res: ServerResponse): Promise<string> {
+  const body = await readBoundedBody(req, res, MAX_BODY_BYTES);
+  if (!body) throw new SnsError('RequestEntityTooLarge', `The request body is larger than ${MAX_BODY_BYTES} bytes`, 413);
+  return body.toString('utf8');
 }
 
 /** One page of `items` from NextToken (an offset written as a number). */

@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { credentialAccessKeyId, credentialService } from '../http/credential-scope.js';
+import { readBoundedBody } from '../http/bounded-body.js';
 import type { HttpHandler } from '../http/route.js';
 import type { ControlPlaneIdentity } from '../model.js';
 import { escapeXml } from '../traffic/elbv2-wire.js';
@@ -32,31 +33,16 @@ function errorXml(code: string, message: string, requestId: string): string {
   return `<ErrorResponse xmlns="${STS_NAMESPACE}"><Error><Type>Sender</Type><Code>${code}</Code><Message>${escapeXml(message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`;
 }
 
-/** The form body, or undefined past MAX_BODY_BYTES (the connection is then closed after the answer). */
-async function readForm(req: IncomingMessage, res: ServerResponse): Promise<URLSearchParams | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) {
-      res.shouldKeepAlive = false;
-      return undefined;
-    }
-    chunks.push(chunk);
-  }
-  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
-}
-
 export function createStsHandler(o: { identity: ControlPlaneIdentity }): HttpHandler {
   return async (req, res) => {
     if (req.method !== 'POST' || (req.url ?? '').split('?', 1)[0] !== '/' || !isStsRequest(req)) return false;
     const requestId = randomUUID();
-    const form = await readForm(req, res);
-    if (!form) {
+    const body = await readBoundedBody(req, res, MAX_BODY_BYTES);
+    if (!body) {
       sendXml(res, 413, errorXml('ValidationError', `The request body is larger than ${MAX_BODY_BYTES} bytes.`, requestId), requestId);
       return true;
     }
-    const action = form.get('Action') ?? '';
+    const action = new URLSearchParams(body.toString('utf8')).get('Action') ?? '';
     if (action !== 'GetCallerIdentity') {
       const shown = action === '' ? 'no Action' : `Action ${JSON.stringify(action.slice(0, 100))}`;
       sendXml(

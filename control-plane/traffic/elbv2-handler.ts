@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { readBoundedBody } from '../http/bounded-body.js';
 import type { HttpHandler } from '../http/route.js';
 import { clip } from '../log/clip.js';
 import {
@@ -107,32 +108,11 @@ function send(res: ServerResponse, status: number, body: string, requestId: stri
   res.end(body);
 }
 
-/**
- * The form body, at most MAX_BODY_BYTES: past that the rest is dropped unread and the promise
- * rejects with a 413 ValidationError, answered on a connection that is then closed (destroying the
- * request at once would lose the answer).
- */
-function readForm(req: IncomingMessage, res: ServerResponse): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        req.off('data', onData);
-        req.pause();
-        chunks.length = 0;
-        res.shouldKeepAlive = false;
-        res.once('finish', () => req.socket.destroy());
-        reject(new ElbError('ValidationError', `The request body is larger than ${MAX_BODY_BYTES} bytes`, 413));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    req.on('data', onData);
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
+/** The form body, at most MAX_BODY_BYTES (past that: a 413 ValidationError, on a connection then closed). */
+async function readForm(req: IncomingMessage, res: ServerResponse): Promise<string> {
+  const body = await readBoundedBody(req, res, MAX_BODY_BYTES);
+  if (!body) throw new ElbError('ValidationError', `The request body is larger than ${MAX_BODY_BYTES} bytes`, 413);
+  return body.toString('utf8');
 }
 
 function tagsOf(input: QueryInput, name = 'Tags'): ElbTag[] | undefined {
