@@ -106,6 +106,18 @@ const clipSubject = (s: string) => s.replace(/[^\x20-\x7e]/g, '?').slice(0, SUBJ
 
 const ENDED = new Set(['SUCCEEDED', 'FAILED', 'STOPPED', 'READY']);
 
+/** What every trigger message starts with: where, which trigger, which deployment. */
+function messageHeader(identity: ControlPlaneIdentity, trigger: TriggerConfig, info: DeploymentInfo) {
+  return {
+    region: identity.region,
+    accountId: identity.accountId,
+    eventTriggerName: trigger.triggerName,
+    applicationName: info.applicationName,
+    deploymentId: info.deploymentId,
+    deploymentGroupName: info.deploymentGroupName,
+  };
+}
+
 export function deploymentMessage(identity: ControlPlaneIdentity, trigger: TriggerConfig, info: DeploymentInfo, status: string): Published {
   const o = info.deploymentOverview;
   const rollback = info.rollbackInfo;
@@ -115,12 +127,7 @@ export function deploymentMessage(identity: ControlPlaneIdentity, trigger: Trigg
       ? `Deployment ${info.deploymentId} is triggered to roll back deployment ${rollback.rollbackTriggeringDeploymentId}.`
       : undefined);
   const body = {
-    region: identity.region,
-    accountId: identity.accountId,
-    eventTriggerName: trigger.triggerName,
-    applicationName: info.applicationName,
-    deploymentId: info.deploymentId,
-    deploymentGroupName: info.deploymentGroupName,
+    ...messageHeader(identity, trigger, info),
     createTime: serviceDate(info.createTime),
     completeTime: info.completeTime !== undefined ? serviceDate(info.completeTime) : null,
     ...(ENDED.has(status)
@@ -162,12 +169,7 @@ export function instanceMessage(
   status: string,
 ): Published {
   const body = {
-    region: identity.region,
-    accountId: identity.accountId,
-    eventTriggerName: trigger.triggerName,
-    applicationName: info.applicationName,
-    deploymentId: info.deploymentId,
-    deploymentGroupName: info.deploymentGroupName,
+    ...messageHeader(identity, trigger, info),
     instanceId: target.targetArn,
     lastUpdatedAt: serviceDate(target.lastUpdatedAt),
     instanceStatus: target.status,
