@@ -5,15 +5,12 @@
  * the aws CLI (--ca-bundle) and add-host work; clients that do not trust the CA, and plain HTTP,
  * are refused; the connection deadlines hold for TLS sockets.
  */
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
+
 import { CodeDeployClient, CreateDeploymentCommand, GetDeploymentCommand, ListApplicationsCommand } from '@aws-sdk/client-codedeploy';
 import {
   CompleteMultipartUploadCommand,
@@ -26,12 +23,11 @@ import {
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ControlPlane } from '../../control-plane/server.js';
+import { awsCli, hasAwsCli } from '../helpers/aws-cli.js';
 import { createAppAndGroup, LOCAL_CREDENTIALS, startFleet, startTestControlPlane, type TestFleet } from '../helpers/control-plane.js';
 import { envDumpBundle, readHookEnv } from '../helpers/env-dump-bundle.js';
 import { suiteTempDir } from '../helpers/temp.js';
 import { waitFor } from '../helpers/wait-for.js';
-
-const AWS = '/usr/bin/aws';
 
 describe('the control plane over TLS (--tls)', () => {
   let cp: ControlPlane;
@@ -135,26 +131,15 @@ describe('the control plane over TLS (--tls)', () => {
     }
   });
 
-  it.skipIf(!existsSync(AWS))('works with the aws CLI given --ca-bundle, and fails with a certificate error without it', async () => {
+  it.skipIf(!hasAwsCli)('works with the aws CLI given --ca-bundle, and fails with a certificate error without it', async () => {
     const home = await suiteTempDir('cda-tls-aws-');
-    await mkdir(join(home, '.aws'), { recursive: true });
-    const env = {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: home,
-      AWS_ACCESS_KEY_ID: 'AKIDLOCALCLI',
-      AWS_SECRET_ACCESS_KEY: 'local-cli-secret',
-      AWS_DEFAULT_REGION: 'us-east-1',
-      AWS_PAGER: '',
-      AWS_MAX_ATTEMPTS: '1',
-    };
-    const run = (args: string[]) => promisify(execFile)(AWS, args, { env, timeout: 30_000 });
-    const ok = await run(['deploy', 'list-applications', '--endpoint-url', cp.url, '--ca-bundle', caFile, '--output', 'json']);
+    const aws = awsCli(cp.url, home, { AWS_MAX_ATTEMPTS: '1' });
+    const ok = await aws('deploy', 'list-applications', '--ca-bundle', caFile);
+    expect(ok.code, ok.stderr).toBe(0);
     expect(JSON.parse(ok.stdout)).toEqual({ applications: expect.arrayContaining(['TlsApp']) });
-    const failure = await run(['deploy', 'list-applications', '--endpoint-url', cp.url]).then(
-      () => undefined,
-      (err: { stderr?: string }) => err.stderr ?? '',
-    );
-    expect(failure).toMatch(/SSL validation failed|CERTIFICATE_VERIFY_FAILED/);
+    const failure = await aws('deploy', 'list-applications');
+    expect(failure.code).not.toBe(0);
+    expect(failure.stderr).toMatch(/SSL validation failed|CERTIFICATE_VERIFY_FAILED/);
   });
 
   it('refuses plain HTTP on the TLS port', async () => {

@@ -8,9 +8,6 @@
  * tags, update a group with the "removed block" shapes it sends, and delete. Also the aws CLI's
  * tag commands.
  */
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { promisify } from 'node:util';
 import {
   ApplicationDoesNotExistException,
   ArnNotSupportedException,
@@ -35,9 +32,10 @@ import {
 } from '@aws-sdk/client-codedeploy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ControlPlane } from '../../control-plane/server.js';
-import { LOCAL_CREDENTIALS, clients, startTestControlPlane } from '../helpers/control-plane.js';
+import { awsCli, hasAwsCli } from '../helpers/aws-cli.js';
+import { clients, startTestControlPlane } from '../helpers/control-plane.js';
+import { tempDir } from '../helpers/temp.js';
 
-const run = promisify(execFile);
 let cp: ControlPlane;
 let deploy: CodeDeployClient;
 
@@ -218,37 +216,31 @@ describe('Terraform aws_codedeploy_* resources, replayed', () => {
     expect(await tagsOf(arn('', 'application:tf-errors'))).toEqual([]);
   });
 
-  it.skipIf(!existsSync('/usr/bin/aws'))(
-    'aws sts get-caller-identity, and aws deploy tag-resource / list-tags-for-resource / untag-resource',
-    async () => {
-      await deploy.send(new CreateApplicationCommand({ applicationName: 'cli-tags', computePlatform: 'Server' }));
-      const env = {
-        ...process.env,
-        AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-        AWS_DEFAULT_REGION: 'us-east-1',
-        AWS_PAGER: '',
-        AWS_CONFIG_FILE: '/dev/null',
-        AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-      };
-      const aws = (...args: string[]) => run('/usr/bin/aws', [...args, '--endpoint-url', cp.url, '--output', 'json'], { env });
-      // What Terraform asks first (without skip_requesting_account_id), and scripts to check their setup.
-      const who = JSON.parse((await aws('sts', 'get-caller-identity')).stdout) as Record<string, string>;
-      expect(who).toEqual({
-        UserId: LOCAL_CREDENTIALS.accessKeyId,
-        Account: cp.identity.accountId,
-        Arn: `arn:aws:iam::${cp.identity.accountId}:user/${LOCAL_CREDENTIALS.accessKeyId}`,
-      });
-      await expect(
-        aws('sts', 'assume-role', '--role-arn', 'arn:aws:iam::000000000000:role/x', '--role-session-name', 'session'),
-      ).rejects.toThrow(/InvalidAction.*GetCallerIdentity only/);
-      // The ELBv2 API on the same POST / is unaffected.
-      expect(JSON.parse((await aws('elbv2', 'describe-target-groups')).stdout)).toEqual({ TargetGroups: [] });
-      const resourceArn = arn(cp.identity.accountId, 'application:cli-tags');
-      await aws('deploy', 'tag-resource', '--resource-arn', resourceArn, '--tags', 'Key=env,Value=dev', 'Key=team,Value=web');
-      await aws('deploy', 'untag-resource', '--resource-arn', resourceArn, '--tag-keys', 'team');
-      const { stdout } = await aws('deploy', 'list-tags-for-resource', '--resource-arn', resourceArn);
-      expect(JSON.parse(stdout)).toEqual({ Tags: [{ Key: 'env', Value: 'dev' }] });
-    },
-  );
+  it.skipIf(!hasAwsCli)('aws sts get-caller-identity, and aws deploy tag-resource / list-tags-for-resource / untag-resource', async () => {
+    await deploy.send(new CreateApplicationCommand({ applicationName: 'cli-tags', computePlatform: 'Server' }));
+    const cli = awsCli(cp.url, await tempDir('cda-tf-aws-'));
+    /** stdout of a command that must succeed. */
+    const aws = async (...args: string[]) => {
+      const r = await cli(...args);
+      expect(r.code, r.stderr).toBe(0);
+      return r.stdout;
+    };
+    // What Terraform asks first (without skip_requesting_account_id), and scripts to check their setup.
+    expect(JSON.parse(await aws('sts', 'get-caller-identity'))).toEqual({
+      UserId: 'AKIDLOCALCLI',
+      Account: cp.identity.accountId,
+      Arn: `arn:aws:iam::${cp.identity.accountId}:user/AKIDLOCALCLI`,
+    });
+    const refused = await cli('sts', 'assume-role', '--role-arn', 'arn:aws:iam::000000000000:role/x', '--role-session-name', 'session');
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/InvalidAction.*GetCallerIdentity only/);
+    // The ELBv2 API on the same POST / is unaffected.
+    expect(JSON.parse(await aws('elbv2', 'describe-target-groups'))).toEqual({ TargetGroups: [] });
+    const resourceArn = arn(cp.identity.accountId, 'application:cli-tags');
+    await aws('deploy', 'tag-resource', '--resource-arn', resourceArn, '--tags', 'Key=env,Value=dev', 'Key=team,Value=web');
+    await aws('deploy', 'untag-resource', '--resource-arn', resourceArn, '--tag-keys', 'team');
+    expect(JSON.parse(await aws('deploy', 'list-tags-for-resource', '--resource-arn', resourceArn))).toEqual({
+      Tags: [{ Key: 'env', Value: 'dev' }],
+    });
+  });
 });

@@ -4,10 +4,7 @@
  * HTTP subscriber that confirms through SubscribeURL and checks signatures; UnsubscribeURL; SNS's
  * error codes; and topics and subscriptions surviving a restart.
  */
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import {
   CreateTopicCommand,
   DeleteTopicCommand,
@@ -21,12 +18,12 @@ import {
 } from '@aws-sdk/client-sns';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { ControlPlane } from '../../../control-plane/server.js';
+import { awsCli, hasAwsCli } from '../../helpers/aws-cli.js';
 import { LOCAL_CREDENTIALS, startTestControlPlane } from '../../helpers/control-plane.js';
 import { suiteTempDir, tempDir } from '../../helpers/temp.js';
 import { waitFor } from '../../helpers/wait-for.js';
 import { startSnsReceiver, type SnsReceiver } from './sns-receiver.js';
 
-const AWS = '/usr/bin/aws';
 const receivers: SnsReceiver[] = [];
 let cp: ControlPlane | undefined;
 afterEach(async () => {
@@ -119,37 +116,16 @@ describe('the local SNS', () => {
     expect((await again.send(new ListTopicsCommand({}))).Topics).toEqual([]);
   });
 
-  it.skipIf(!existsSync(AWS))(
+  it.skipIf(!hasAwsCli)(
     'aws sns and aws elbv2 share the port',
     async () => {
       cp = await startTestControlPlane();
       const home = await tempDir('cda-sns-home-');
       const url = cp.url;
-      const aws = async (...args: string[]) => {
-        try {
-          const { stdout } = await promisify(execFile)(AWS, [...args, '--endpoint-url', url, '--output', 'json'], {
-            env: {
-              PATH: '/usr/bin:/bin',
-              HOME: home,
-              AWS_ACCESS_KEY_ID: 'AKIDLOCALCLI',
-              AWS_SECRET_ACCESS_KEY: 'local-cli-secret',
-              AWS_DEFAULT_REGION: 'us-east-1',
-              AWS_CONFIG_FILE: '/dev/null',
-              AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-              AWS_EC2_METADATA_DISABLED: 'true',
-              AWS_PAGER: '',
-            },
-            timeout: 60_000,
-          });
-          return { code: 0, out: stdout, err: '' };
-        } catch (err) {
-          const e = err as { code?: number; stdout?: string; stderr?: string };
-          return { code: e.code ?? -1, out: e.stdout ?? '', err: e.stderr ?? '' };
-        }
-      };
+      const aws = awsCli(url, home);
       const created = await aws('sns', 'create-topic', '--name', 'cli-topic');
       expect(created.code).toBe(0);
-      const topicArn = (JSON.parse(created.out) as { TopicArn: string }).TopicArn;
+      const topicArn = (JSON.parse(created.stdout) as { TopicArn: string }).TopicArn;
       expect(topicArn).toBe('arn:aws:sns:us-east-1:000000000000:cli-topic');
       const r = await receiver();
       expect((await aws('sns', 'subscribe', '--topic-arn', topicArn, '--protocol', 'http', '--notification-endpoint', r.url)).code).toBe(0);
@@ -158,18 +134,20 @@ describe('the local SNS', () => {
       expect(published.code).toBe(0);
       await waitFor('the notification', () => r.notifications().length === 1, { timeoutMs: 10_000 });
       expect(r.notifications()[0]).toMatchObject({ subject: 'From the CLI', message: 'hi', verified: true });
-      const listed = JSON.parse((await aws('sns', 'list-subscriptions-by-topic', '--topic-arn', topicArn)).out) as {
+      const listed = JSON.parse((await aws('sns', 'list-subscriptions-by-topic', '--topic-arn', topicArn)).stdout) as {
         Subscriptions: { Endpoint: string }[];
       };
       expect(listed.Subscriptions.map((s) => s.Endpoint)).toEqual([r.url]);
       const missing = await aws('sns', 'get-topic-attributes', '--topic-arn', 'arn:aws:sns:us-east-1:000000000000:none');
       expect(missing.code).toBe(254);
-      expect(missing.err).toContain('NotFound');
+      expect(missing.stderr).toContain('NotFound');
 
       // ELBv2 on the same POST / still answers.
       const tg = await aws('elbv2', 'create-target-group', '--name', 'cli-web', '--protocol', 'HTTP', '--port', '80');
       expect(tg.code).toBe(0);
-      const described = JSON.parse((await aws('elbv2', 'describe-target-groups')).out) as { TargetGroups: { TargetGroupName: string }[] };
+      const described = JSON.parse((await aws('elbv2', 'describe-target-groups')).stdout) as {
+        TargetGroups: { TargetGroupName: string }[];
+      };
       expect(described.TargetGroups.map((g) => g.TargetGroupName)).toEqual(['cli-web']);
     },
     60_000,

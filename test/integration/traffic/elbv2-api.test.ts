@@ -4,11 +4,8 @@
  * port 0, with real health checks and a real listener port; and a deployment group that names the
  * target group through `aws deploy create-deployment-group --load-balancer-info`.
  */
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { promisify } from 'node:util';
 import {
   CreateTargetGroupCommand,
   DescribeTargetGroupsCommand,
@@ -19,11 +16,10 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ControlPlane } from '../../../control-plane/server.js';
 import { freePort } from '../../../scripts/lib/demo-traffic.js';
+import { awsCli, hasAwsCli } from '../../helpers/aws-cli.js';
 import { LOCAL_CREDENTIALS, startTestControlPlane } from '../../helpers/control-plane.js';
 import { tempDir } from '../../helpers/temp.js';
 import { waitFor } from '../../helpers/wait-for.js';
-
-const AWS = '/usr/bin/aws';
 
 describe('the ELBv2 API of the local control plane', () => {
   let cp: ControlPlane;
@@ -43,30 +39,9 @@ describe('the ELBv2 API of the local control plane', () => {
     backend?.close();
   });
 
-  async function aws(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    try {
-      const { stdout, stderr } = await promisify(execFile)(AWS, [...args, '--endpoint-url', cp.url, '--output', 'json'], {
-        env: {
-          PATH: '/usr/bin:/bin',
-          HOME: home,
-          AWS_ACCESS_KEY_ID: 'AKIDLOCALCLI',
-          AWS_SECRET_ACCESS_KEY: 'local-cli-secret',
-          AWS_DEFAULT_REGION: 'us-east-1',
-          AWS_CONFIG_FILE: '/dev/null',
-          AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-          AWS_EC2_METADATA_DISABLED: 'true',
-          AWS_PAGER: '',
-        },
-        timeout: 60_000,
-      });
-      return { code: 0, stdout, stderr };
-    } catch (err) {
-      const e = err as { code?: number; stdout?: string; stderr?: string };
-      return { code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-    }
-  }
+  const aws = (...args: string[]) => awsCli(cp.url, home)(...args);
 
-  it.skipIf(!existsSync(AWS))(
+  it.skipIf(!hasAwsCli)(
     'aws elbv2: target group, load balancer, listener, targets, health, traffic, errors; aws deploy names the group',
     async () => {
       const created = await aws(
