@@ -25,3 +25,19 @@ export function quoted(value: unknown, max = LOGGED_TEXT_MAX): string {
   }
   return clip(text ?? String(value), max);
 }
+
+/**
+ * A subscriber's or webhook's URL as a log line may show it: scheme, host and port only. Such URLs
+ * often carry their secret in the user info, the path or the query (a chat webhook's path is its
+ * token), and logs are read by more people than the API's answers.
+ */
+export function shownUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return '(not a URL)';
+  }
+  const hidden = url.username !== '' || url.password !== '' || url.pathname.length > 1 || url.search !== '' || url.hash !== '';
+  return clip(`${url.origin}${hidden ? '/…' : '/'}`);
+}

@@ -20,7 +20,7 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Logger } from 'pino';
-import { clip } from '../log/clip.js';
+import { shownUrl } from '../log/clip.js';
 
 export interface DeliveryPolicy {
   immediateRetries: number;
@@ -124,22 +124,22 @@ export function createDeliveryQueues(opts: {
     if (problem === undefined) {
       shift(q);
       q.failures = 0;
-      log.debug({ subscriptionArn: arn, endpoint: clip(d.endpoint, 200), message: d.what }, 'SNS delivery succeeded');
+      log.debug({ subscriptionArn: arn, endpoint: shownUrl(d.endpoint), message: d.what }, 'SNS delivery succeeded');
       return pump(arn);
     }
     q.failures++;
     const delay = retryDelayMs(q.failures, policy);
     if (delay === undefined) {
       log.warn(
-        { subscriptionArn: arn, endpoint: clip(d.endpoint, 200), message: d.what, attempts: q.failures, error: problem },
-        `SNS delivery to ${clip(d.endpoint, 200)} given up after ${q.failures} attempts: ${problem}; the message is dropped (check that the endpoint is up and answers 2xx)`,
+        { subscriptionArn: arn, endpoint: shownUrl(d.endpoint), message: d.what, attempts: q.failures, error: problem },
+        `SNS delivery to ${shownUrl(d.endpoint)} given up after ${q.failures} attempts: ${problem}; the message is dropped (check that the endpoint is up and answers 2xx)`,
       );
       shift(q);
       q.failures = 0;
       return pump(arn);
     }
     log.debug(
-      { subscriptionArn: arn, endpoint: clip(d.endpoint, 200), message: d.what, attempt: q.failures, error: problem, retryInMs: delay },
+      { subscriptionArn: arn, endpoint: shownUrl(d.endpoint), message: d.what, attempt: q.failures, error: problem, retryInMs: delay },
       'SNS delivery failed; retrying',
     );
     q.cancelTimer = timers.setTimeout(() => {
@@ -179,12 +179,12 @@ export function createDeliveryQueues(opts: {
         log.warn(
           {
             subscriptionArn: d.subscriptionArn,
-            endpoint: clip(d.endpoint, 200),
+            endpoint: shownUrl(d.endpoint),
             message: d.what,
             queuedBytes,
             maxQueuedBytes: policy.maxQueuedBytes,
           },
-          `SNS delivery queues are full (${policy.maxQueuedBytes} bytes waiting for subscribers that do not answer); ${d.what} for ${clip(d.endpoint, 200)} is dropped`,
+          `SNS delivery queues are full (${policy.maxQueuedBytes} bytes waiting for subscribers that do not answer); ${d.what} for ${shownUrl(d.endpoint)} is dropped`,
         );
         return;
       }
@@ -199,8 +199,8 @@ export function createDeliveryQueues(opts: {
         queuedBytes -= sizeOf(dropped);
         if (index === 0) q.failures = 0;
         log.warn(
-          { subscriptionArn: d.subscriptionArn, endpoint: clip(d.endpoint, 200), message: dropped?.what, maxQueue: policy.maxQueue },
-          `SNS delivery queue for ${clip(d.endpoint, 200)} is full (${policy.maxQueue} messages); the oldest waiting message is dropped`,
+          { subscriptionArn: d.subscriptionArn, endpoint: shownUrl(d.endpoint), message: dropped?.what, maxQueue: policy.maxQueue },
+          `SNS delivery queue for ${shownUrl(d.endpoint)} is full (${policy.maxQueue} messages); the oldest waiting message is dropped`,
         );
       }
       q.items.push(d);

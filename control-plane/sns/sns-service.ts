@@ -8,7 +8,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { clip, quoted } from '../log/clip.js';
+import { clip, quoted, shownUrl } from '../log/clip.js';
 import type { ControlPlaneIdentity } from '../model.js';
 import type { Db } from '../store/database.js';
 import { createDeliveryQueues, type DeliveryPolicy, type DeliveryPost, type DeliveryQueues, type DeliveryTimers } from './sns-delivery.js';
@@ -191,8 +191,8 @@ export function createSnsService(opts: SnsServiceOptions): SnsService {
       if (!existing) store.putSubscription(sub);
       sendConfirmation(sub);
       log.info(
-        { topicArn: topic.arn, subscriptionArn: sub.arn, endpoint: clip(sub.endpoint, 200) },
-        `SNS subscription of ${clip(sub.endpoint, 200)} to ${topic.name} pending: a SubscriptionConfirmation was sent`,
+        { topicArn: topic.arn, subscriptionArn: sub.arn, endpoint: shownUrl(sub.endpoint) },
+        `SNS subscription of ${shownUrl(sub.endpoint)} to ${topic.name} pending: a SubscriptionConfirmation was sent`,
       );
       return input.returnSubscriptionArn ? sub.arn : 'pending confirmation';
     },
@@ -202,7 +202,7 @@ export function createSnsService(opts: SnsServiceOptions): SnsService {
       if (!sub) throw invalidParameter('Token: no pending subscription of this topic has this token (subscribe again for a new one)');
       if (!sub.confirmed) {
         store.putSubscription({ ...sub, confirmed: true });
-        log.info({ topicArn, subscriptionArn: sub.arn, endpoint: clip(sub.endpoint, 200) }, 'SNS subscription confirmed');
+        log.info({ topicArn, subscriptionArn: sub.arn, endpoint: shownUrl(sub.endpoint) }, 'SNS subscription confirmed');
       }
       return sub.arn;
     },
@@ -211,7 +211,7 @@ export function createSnsService(opts: SnsServiceOptions): SnsService {
       if (!sub) throw notFound(`Subscription does not exist: ${clip(subscriptionArn, 300)}`);
       queues.drop(sub.arn);
       store.deleteSubscription(sub.arn);
-      log.info({ subscriptionArn, endpoint: clip(sub.endpoint, 200) }, 'SNS subscription removed');
+      log.info({ subscriptionArn, endpoint: shownUrl(sub.endpoint) }, 'SNS subscription removed');
     },
     listSubscriptions(topicArn) {
       if (topicArn !== undefined) requireTopic(topicArn);
